@@ -1,0 +1,1 @@
+"""Burt's Books: an online bookstore on Tornado, MongoDB and Redis."""

@@ -1,0 +1,204 @@
+"""The catalog: books keyed by ISBN-13, their validation, search and editing.
+
+Knows MongoDB, knows nothing of HTTP. Stock counts belong to the inventory
+service, which this module calls so that every change reaches live pages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+from typing import Mapping
+
+import nh3
+import pymongo
+
+from . import isbn as isbn_codes
+from .db import Database, DuplicateKeyError
+from .errors import NotFound, ValidationError
+from .inventory import Inventory, StockError
+
+LIMITS = {
+    "title": 200,
+    "subtitle": 200,
+    "author": 200,
+    "image": 500,
+    "date_released": 40,
+    "description": 5000,
+}
+REQUIRED = ("isbn", "title", "author", "price", "stock")
+MAX_PRICE = Decimal("10000")
+MAX_STOCK = 100_000
+NO_COVER = "/static/images/no-cover.svg"
+
+# Tags a staff member may use in a description; everything else is stripped.
+DESCRIPTION_TAGS = {"p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "a", "blockquote"}
+
+_WORD = re.compile(r"[^\W_]+")
+_IMAGE_URL = re.compile(r"(/static/[\w./-]+|https://[^\s\"'<>]+)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    books: list[dict]
+    total: int
+    number: int
+    size: int
+    query: str = ""
+
+    @property
+    def count(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.count
+
+
+def words(text: str) -> list[str]:
+    """Lower-case, accent-free words: what search matches against."""
+    folded = unicodedata.normalize("NFKD", text or "")
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    return _WORD.findall(folded.lower())
+
+
+def keywords_for(book: Mapping) -> list[str]:
+    found = {book["isbn"]}
+    for field in ("title", "subtitle", "author"):
+        found.update(words(book.get(field, "")))
+    return sorted(found)
+
+
+def sanitize_description(html: str) -> str:
+    return nh3.clean(
+        html,
+        tags=DESCRIPTION_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
+
+
+def parse_book_form(form: Mapping[str, str]) -> dict:
+    """Turn submitted fields into book fields, or raise ValidationError listing every problem."""
+    values = {name: (form.get(name) or "").strip() for name in (*LIMITS, *REQUIRED)}
+    errors: dict[str, str] = {}
+    for name in REQUIRED:
+        if not values[name]:
+            errors[name] = "This field is required."
+    for name, limit in LIMITS.items():
+        if len(values[name]) > limit:
+            errors[name] = f"At most {limit} characters."
+
+    book: dict = {name: values[name] for name in LIMITS}
+    if values["isbn"]:
+        try:
+            book["isbn"] = isbn_codes.normalize(values["isbn"])
+        except isbn_codes.InvalidISBN as exc:
+            errors["isbn"] = f"Not a valid ISBN: {exc}."
+    if values["image"] and "image" not in errors and not _IMAGE_URL.fullmatch(values["image"]):
+        errors["image"] = "Give an https:// address or a /static/ path."
+    book["image"] = values["image"] or NO_COVER
+
+    if values["price"]:
+        try:
+            price = Decimal(values["price"].lstrip("$"))
+            if not price.is_finite() or price < 0 or price > MAX_PRICE:
+                raise InvalidOperation
+            if price != price.quantize(Decimal("0.01")):
+                errors["price"] = "Use at most two decimals."
+            book["price_cents"] = int(price * 100)
+        except InvalidOperation:
+            errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
+    if values["stock"]:
+        if values["stock"].isdigit() and int(values["stock"]) <= MAX_STOCK:
+            book["stock"] = int(values["stock"])
+        else:
+            errors["stock"] = f"Give a whole number of copies from 0 to {MAX_STOCK}."
+    if errors:
+        raise ValidationError(errors)
+    book["description"] = sanitize_description(values["description"])
+    book["keywords"] = keywords_for(book)
+    return book
+
+
+class Catalog:
+    def __init__(self, db: Database, inventory: Inventory):
+        self.books = db.books
+        self.inventory = inventory
+
+    async def get(self, isbn: str) -> dict:
+        book = await self.books.find_one({"isbn": isbn}, {"_id": 0})
+        if book is None:
+            raise NotFound(f"No book with ISBN {isbn}.")
+        return book
+
+    async def search(self, query: str = "", page: int = 1, size: int = 12) -> Page:
+        # Anchored regexes on a multikey index: prefix search that a real
+        # MongoDB and the embedded store both run, with no $text index.
+        terms = words(query)
+        criteria = (
+            {"$and": [{"keywords": {"$regex": "^" + re.escape(t)}} for t in terms]}
+            if terms
+            else {}
+        )
+        total = await self.books.count_documents(criteria)
+        cursor = (
+            self.books.find(criteria, {"_id": 0})
+            .sort([("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)])
+            .skip((page - 1) * size)
+            .limit(size)
+        )
+        return Page(await cursor.to_list(size), total, page, size, " ".join(terms))
+
+    async def newest(self, limit: int) -> list[dict]:
+        cursor = self.books.find({}, {"_id": 0}).sort(
+            [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)]
+        )
+        return await cursor.limit(limit).to_list(limit)
+
+    async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
+        book = parse_book_form(form)
+        now = _utcnow()
+        book.update(
+            available=book["stock"],
+            inventory_version=1,
+            date_added=now,
+            updated_at=now,
+            updated_by=staff_email,
+        )
+        try:
+            await self.books.insert_one(dict(book))
+        except DuplicateKeyError:
+            raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."})
+        await self.inventory.publish_state(book["isbn"])
+        return await self.get(book["isbn"])
+
+    async def update(self, isbn: str, form: Mapping[str, str], staff_email: str) -> dict:
+        current = await self.get(isbn)
+        book = parse_book_form(form)
+        if book["isbn"] != current["isbn"]:
+            raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
+        stock = book.pop("stock")
+        book.update(updated_at=_utcnow(), updated_by=staff_email)
+        # Stock first: it is the only part that can be refused (copies in carts).
+        try:
+            await self.inventory.set_stock(isbn, stock)
+        except StockError as exc:
+            raise ValidationError({"stock": str(exc)}) from None
+        await self.books.update_one({"isbn": isbn}, {"$set": book})
+        return await self.get(isbn)
+
+
+def _utcnow() -> datetime.datetime:
+    # MongoDB keeps milliseconds; dropping the rest makes what we return equal what we read back.
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,0 +1,148 @@
+"""`burts-books serve | migrate | create-user | check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import signal
+import sys
+
+import tornado.log
+
+from . import migrations
+from .accounts import Accounts, check_password
+from .app import make_app, open_current_database, open_services
+from .config import ConfigError, Settings, load_settings, with_cookie_secret
+from .db import StoreBusy, open_database
+from .errors import ValidationError
+
+log = logging.getLogger("burts_books")
+
+
+class CommandError(Exception):
+    """Stops the command with this message and exit status 2."""
+
+
+async def serve(settings: Settings, _args) -> None:
+    settings = with_cookie_secret(settings, log)
+    services = await open_services(settings)
+    if settings.embedded:
+        log.warning(
+            "EMBEDDED MODE: in-process store kept in %s and an in-process event bus; "
+            "one process only. Set MONGODB_URL and REDIS_URL for production.",
+            settings.store_file,
+        )
+    else:
+        log.info("MongoDB database %r; event bus: %s", settings.mongodb_database,
+                 "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)")
+    app = make_app(settings, services)
+    server = app.listen(settings.port, settings.address, xheaders=settings.xheaders)
+    log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.info("shutting down")
+    server.stop()
+    await server.close_all_connections()
+    await services.close()
+
+
+async def migrate(settings: Settings, _args) -> None:
+    db = await open_database(settings)
+    try:
+        ran = await migrations.migrate(db)
+    finally:
+        await db.close()
+    print(f"applied {', '.join(ran)}" if ran else "the database is up to date")
+
+
+def read_password() -> str:
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Password again: "):
+            raise CommandError("the two passwords differ")
+        return password
+    return sys.stdin.readline().rstrip("\n")
+
+
+async def create_user(settings: Settings, args) -> None:
+    db = await open_current_database(settings)
+    try:
+        accounts = Accounts(db)
+        if await accounts.by_email(args.email):
+            if args.staff is None:
+                raise CommandError(f"{args.email} already has an account; say --staff or --no-staff")
+            await accounts.set_staff(args.email, args.staff)
+            print(f"{args.email} is {'now' if args.staff else 'no longer'} staff")
+            return
+        password = read_password()
+        try:
+            check_password(password)
+            user = await accounts.register(args.email, password, staff=bool(args.staff))
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.errors.values())) from None
+        print(f"created {'staff' if user['staff'] else 'shopper'} account {user['email']}")
+    finally:
+        await db.close()
+
+
+async def check(settings: Settings, _args) -> None:
+    settings = with_cookie_secret(settings, log)
+    db = await open_database(settings)
+    try:
+        missing = await migrations.pending(db)
+    finally:
+        await db.close()
+    if missing:
+        raise CommandError(f"migrations pending: {', '.join(missing)}; run `burts-books migrate`")
+    if settings.redis_url:
+        import redis.asyncio
+
+        client = redis.asyncio.from_url(settings.redis_url)
+        try:
+            await client.ping()
+        except Exception as exc:
+            raise CommandError(f"Redis at {settings.redis_url} does not answer: {exc}") from None
+        finally:
+            await client.aclose()
+    print("configuration, database and Redis are ready" if settings.redis_url
+          else "configuration and database are ready")
+
+
+COMMANDS = {"serve": serve, "migrate": migrate, "create-user": create_user, "check": check}
+
+
+def parse_args(argv: list[str]):
+    parser = argparse.ArgumentParser(
+        prog="burts-books",
+        description="Burt's Books. Settings flags (--port, --mongodb-url, ...) follow the command; "
+        "`burts-books serve --help` lists them.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the shop", add_help=False)
+    commands.add_parser("migrate", help="apply pending database migrations", add_help=False)
+    commands.add_parser("check", help="check configuration, database and Redis", add_help=False)
+    user = commands.add_parser("create-user", help="create an account, or change its staff role")
+    user.add_argument("email")
+    role = user.add_mutually_exclusive_group()
+    role.add_argument("--staff", dest="staff", action="store_true", default=None)
+    role.add_argument("--no-staff", dest="staff", action="store_false")
+    return parser.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, settings_flags = parse_args(sys.argv[1:] if argv is None else argv)
+    tornado.log.enable_pretty_logging()
+    try:
+        settings = load_settings(settings_flags)
+        asyncio.run(COMMANDS[args.command](settings, args))
+    except (ConfigError, CommandError, StoreBusy, migrations.MigrationsPending) as exc:
+        print(f"burts-books {args.command}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        pass

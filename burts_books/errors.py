@@ -1,0 +1,17 @@
+"""Errors the domain modules raise and the web layer turns into 4xx answers."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+
+class ValidationError(Exception):
+    """Bad input: `errors` maps each form field to a message for the person who typed it."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist."""

@@ -1,0 +1,43 @@
+"""ISBN-10 / ISBN-13 parsing: every book is keyed by its normalized ISBN-13."""
+
+from __future__ import annotations
+
+import re
+
+_SEPARATORS = re.compile(r"[\s-]")
+
+
+class InvalidISBN(ValueError):
+    pass
+
+
+def _isbn13_check_digit(first12: str) -> str:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def normalize(raw: str) -> str:
+    """Return the ISBN-13 (digits only) for an ISBN-10 or ISBN-13, or raise InvalidISBN."""
+    value = _SEPARATORS.sub("", raw or "").upper()
+    if re.fullmatch(r"\d{13}", value):
+        if not value.startswith(("978", "979")):
+            raise InvalidISBN("an ISBN-13 starts with 978 or 979")
+        if _isbn13_check_digit(value[:12]) != value[12]:
+            raise InvalidISBN("the ISBN's check digit is wrong")
+        return value
+    if re.fullmatch(r"\d{9}[\dX]", value):
+        total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(value))
+        if total % 11:
+            raise InvalidISBN("the ISBN's check digit is wrong")
+        body = "978" + value[:9]
+        return body + _isbn13_check_digit(body)
+    raise InvalidISBN("an ISBN has 10 or 13 digits (hyphens and spaces allowed)")
+
+
+def is_normalized(value: str) -> bool:
+    """True for a string already in our stored ISBN-13 form (used to vet URL parts)."""
+    try:
+        return normalize(value) == value
+    except InvalidISBN:
+        return False
+

@@ -1,0 +1,101 @@
+"""Schema and data migrations: ordered files in migrations/, each applied once.
+
+Each file `NNNN_name.py` defines `async def up(db)`; applied ones are recorded
+in the `migrations` collection. A lock document (unique `_id`) makes two
+processes starting together apply them one at a time; each `up` is also
+written to be harmless if run again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import importlib.util
+import logging
+import re
+import uuid
+from pathlib import Path
+
+from .config import ROOT
+from .db import Database, DuplicateKeyError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = ROOT / "migrations"
+_NAME = re.compile(r"\d{4}_\w+\.py")
+LOCK_ID = "lock"
+LOCK_SECONDS = 120
+
+
+class MigrationsPending(Exception):
+    """The database is behind the code; the message says what to run."""
+
+
+def available(directory: Path = MIGRATIONS_DIR) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if _NAME.fullmatch(p.name))
+
+
+def _load(path: Path):
+    spec = importlib.util.spec_from_file_location(f"burts_books_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def applied(db: Database) -> set[str]:
+    names = await db.migrations.distinct("_id", {"applied_at": {"$exists": True}})
+    return set(names)
+
+
+async def pending(db: Database, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    done = await applied(db)
+    return [p.stem for p in available(directory) if p.stem not in done]
+
+
+async def ensure_current(db: Database) -> None:
+    missing = await pending(db)
+    if missing:
+        raise MigrationsPending(
+            f"the database is missing migrations {', '.join(missing)}: run `burts-books migrate`"
+        )
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+async def migrate(db: Database, directory: Path = MIGRATIONS_DIR, wait: float = 60.0) -> list[str]:
+    """Apply what is pending; return the names applied by this call."""
+    owner = uuid.uuid4().hex
+    await _acquire(db, owner, wait)
+    try:
+        done = await applied(db)
+        ran = []
+        for path in available(directory):
+            if path.stem in done:
+                continue
+            log.info("applying migration %s", path.stem)
+            await _load(path).up(db)
+            await db.migrations.update_one(
+                {"_id": path.stem}, {"$set": {"applied_at": _now()}}, upsert=True
+            )
+            ran.append(path.stem)
+        return ran
+    finally:
+        await db.migrations.delete_one({"_id": LOCK_ID, "owner": owner})
+
+
+async def _acquire(db: Database, owner: str, wait: float) -> None:
+    deadline = asyncio.get_running_loop().time() + wait
+    while True:
+        try:
+            await db.migrations.insert_one(
+                {"_id": LOCK_ID, "owner": owner, "expires": _now() + datetime.timedelta(seconds=LOCK_SECONDS)}
+            )
+            return
+        except DuplicateKeyError:
+            # A holder that died leaves its lock behind; take over once it has expired.
+            await db.migrations.delete_one({"_id": LOCK_ID, "expires": {"$lt": _now()}})
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("another process has been migrating the database for too long")
+        await asyncio.sleep(0.2)

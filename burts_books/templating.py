@@ -1,0 +1,62 @@
+"""Jinja2 for every page, with the helpers Tornado templates have.
+
+Autoescape is on for everything. Anything that is already HTML (UI module
+output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+from tornado import escape
+
+
+class TemplateLoader(jinja2.FileSystemLoader):
+    """A file loader Tornado can also reset, as it does its own in debug mode."""
+
+    def __init__(self, path: Path):
+        super().__init__(str(path))
+        self.environment: jinja2.Environment | None = None
+
+    def reset(self) -> None:
+        if self.environment is not None:
+            self.environment.cache.clear()
+
+
+def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environment:
+    loader = TemplateLoader(template_dir)
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        auto_reload=debug,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    loader.environment = env
+    env.globals.update(
+        linkify=lambda text, **kw: Markup(escape.linkify(text, **kw)),
+        json_encode=escape.json_encode,
+        url_escape=escape.url_escape,
+        squeeze=escape.squeeze,
+    )
+    env.filters["price"] = lambda cents: f"${cents // 100}.{cents % 100:02d}"
+    return env
+
+
+def render(env: jinja2.Environment, name: str, namespace: dict) -> bytes:
+    # Bytes, because Tornado's render() looks for </head> and </body> in bytes.
+    return env.get_template(name).render(namespace).encode("utf-8")
+
+
+class ModuleNamespace:
+    """`modules.Book(book)` in a template: Tornado's UI module call, marked safe."""
+
+    def __init__(self, tornado_namespace):
+        self._modules = tornado_namespace
+
+    def __getattr__(self, name: str):
+        render_module = self._modules[name]
+        return lambda *args, **kwargs: Markup(render_module(*args, **kwargs))

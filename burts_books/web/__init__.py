@@ -1,0 +1,1 @@
+"""HTTP and WebSocket handlers, grouped by area; thin by design."""

@@ -1,0 +1,183 @@
+"""What every handler shares: the signed-in user, Jinja2 rendering, errors, headers."""
+
+from __future__ import annotations
+
+import functools
+import http.client
+import json
+import logging
+import urllib.parse
+
+import tornado.web
+from markupsafe import Markup
+
+from .. import isbn as isbn_codes
+from .. import templating
+from ..errors import NotFound
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "session"
+SESSION_DAYS = 30
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' https: data:",
+        "style-src 'self'",
+        "script-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    @property
+    def services(self):
+        return self.application.services
+
+    @property
+    def is_staff(self) -> bool:
+        return bool(self.current_user and self.current_user.get("staff"))
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+        if self.request.protocol == "https":
+            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+    async def prepare(self) -> None:
+        self.current_user = await self._user_from_cookie()
+
+    async def _user_from_cookie(self) -> dict | None:
+        value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+        if not value:
+            return None
+        user_id, _, version = value.decode().partition(":")
+        if not version.isdigit():
+            return None
+        return await self.services.accounts.by_session(user_id, int(version))
+
+    def get_signed_cookie(self, name, value=None, max_age_days=31, min_version=None):
+        found = super().get_signed_cookie(name, value, max_age_days, min_version)
+        raw = value if value is not None else self.get_cookie(name)
+        # Secrets being rotated out still open the cookies they signed.
+        for secret in self.application.shop_settings.previous_cookie_secrets:
+            if found is not None or raw is None:
+                break
+            found = tornado.web.decode_signed_value(secret, name, raw, max_age_days, min_version=min_version)
+        return found
+
+    def start_session(self, user: dict) -> None:
+        self.set_signed_cookie(
+            SESSION_COOKIE,
+            f"{user['_id']}:{user['session_version']}",
+            expires_days=SESSION_DAYS,
+            httponly=True,
+            samesite="Lax",
+            secure=self.request.protocol == "https",
+        )
+
+    def check_xsrf_cookie(self) -> None:
+        try:
+            super().check_xsrf_cookie()
+        except tornado.web.HTTPError:
+            raise tornado.web.HTTPError(403, XSRF_MESSAGE) from None
+
+    def safe_next_url(self, default: str = "/") -> str:
+        """The `next` argument if it stays on this site, else `default`."""
+        target = self.get_argument("next", "")
+        parts = urllib.parse.urlsplit(target)
+        # "//evil.example" and "/\evil.example" are other sites to a browser.
+        if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+            return default
+        return target
+
+    async def book_or_404(self, raw_isbn: str) -> dict:
+        try:
+            return await self.services.catalog.get(isbn_codes.normalize(raw_isbn))
+        except (isbn_codes.InvalidISBN, NotFound):
+            raise tornado.web.HTTPError(404, "There is no book with ISBN %s in our catalog." % raw_isbn) from None
+
+    # -- rendering -------------------------------------------------------
+
+    def get_template_namespace(self) -> dict:
+        namespace = super().get_template_namespace()
+        namespace.update(
+            modules=templating.ModuleNamespace(namespace["modules"]),
+            xsrf_form_html=lambda: Markup(self.xsrf_form_html()),
+            is_staff=self.is_staff,
+            settings=self.application.shop_settings,
+        )
+        return namespace
+
+    def render_string(self, template_name: str, **kwargs) -> bytes:
+        namespace = self.get_template_namespace()
+        namespace.update(kwargs)
+        return templating.render(self.application.jinja, template_name, namespace)
+
+    # -- errors ----------------------------------------------------------
+
+    def wants_json(self) -> bool:
+        accept = self.request.headers.get("Accept", "")
+        return "application/json" in accept and "text/html" not in accept
+
+    def error_message(self, status_code: int, exc_info) -> str:
+        error = exc_info[1] if exc_info else None
+        # Our 4xx messages are written for the user; 5xx details stay in the log.
+        if isinstance(error, tornado.web.HTTPError) and error.log_message and status_code < 500:
+            return error.log_message % error.args if error.args else error.log_message
+        return http.client.responses.get(status_code, "Error")
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        message = self.error_message(status_code, kwargs.get("exc_info"))
+        if self.wants_json():
+            self.write_json({"error": {"status": status_code, "message": message}})
+            return
+        self.render(
+            "error.html",
+            status_code=status_code,
+            title=http.client.responses.get(status_code, "Error"),
+            message=message,
+        )
+
+    def write_json(self, data) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(data, default=str, separators=(",", ":")))
+
+
+class JsonHandler(BaseHandler):
+    """For programs: errors always come back as JSON."""
+
+    def wants_json(self) -> bool:
+        return True
+
+    def json_body(self) -> dict:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise tornado.web.HTTPError(400, "The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        return body
+
+
+def staff_only(method):
+    """Anonymous visitors go to the login page; signed-in shoppers get 403."""
+
+    @tornado.web.authenticated
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if not self.is_staff:
+            raise tornado.web.HTTPError(403, "This page is for Burt's Books staff only.")
+        return method(self, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,58 @@
+"""What shoppers browse: home, recommended reading, the catalog, a book."""
+
+import tornado.web
+
+from .base import BaseHandler
+
+NEW_ARRIVALS = 4
+RECOMMENDED = 24
+MAX_PAGE = 10_000
+MAX_QUERY = 200
+
+
+class PagingMixin:
+    def search_arguments(self) -> tuple[str, int]:
+        query = self.get_argument("q", "").strip()
+        if len(query) > MAX_QUERY:
+            raise tornado.web.HTTPError(400, f"Search for at most {MAX_QUERY} characters.")
+        raw_page = self.get_argument("page", "1")
+        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+            raise tornado.web.HTTPError(400, "The page must be a whole number from 1 up.")
+        return query, int(raw_page)
+
+
+class HomeHandler(BaseHandler):
+    async def get(self):
+        books = await self.services.catalog.newest(NEW_ARRIVALS)
+        self.render("index.html", books=books)
+
+
+class RecommendedHandler(BaseHandler):
+    async def get(self):
+        books = await self.services.catalog.newest(RECOMMENDED)
+        self.render("recommended.html", books=books)
+
+
+class CatalogHandler(PagingMixin, BaseHandler):
+    async def get(self):
+        query, page = self.search_arguments()
+        size = self.application.shop_settings.page_size
+        result = await self.services.catalog.search(query, page, size)
+        self.render("catalog.html", page=result, query=query)
+
+
+class BookHandler(BaseHandler):
+    async def get(self, raw_isbn):
+        book = await self.book_or_404(raw_isbn)
+        if raw_isbn != book["isbn"]:
+            # One address per book: ISBN-10s and hyphenated forms lead to the ISBN-13 one.
+            self.redirect(self.reverse_url("book", book["isbn"]), permanent=True)
+            return
+        self.render("book.html", book=book)
+
+
+
+class NotFoundHandler(BaseHandler):
+    async def prepare(self):
+        await super().prepare()
+        raise tornado.web.HTTPError(404, "There is no page at this address.")

@@ -1,0 +1,58 @@
+"""Staff pages: add and edit books (the book's /add and /edit/<isbn>)."""
+
+from ..errors import ValidationError
+from .base import BaseHandler, staff_only
+
+FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
+               "description", "price", "stock")
+
+
+def form_values(book: dict) -> dict:
+    """A stored book as the strings its form fields show."""
+    values = {name: str(book.get(name, "")) for name in FORM_FIELDS}
+    cents = book["price_cents"]
+    values["price"] = f"{cents // 100}.{cents % 100:02d}"
+    return values
+
+
+class BookFormHandler(BaseHandler):
+    def submitted(self) -> dict:
+        return {name: self.get_body_argument(name, "") for name in FORM_FIELDS}
+
+    def show_form(self, values: dict, errors: dict, editing: bool, status: int = 200):
+        self.set_status(status)
+        self.render("book_form.html", values=values, errors=errors, editing=editing)
+
+
+class AddBookHandler(BookFormHandler):
+    @staff_only
+    def get(self):
+        self.show_form({}, {}, editing=False)
+
+    @staff_only
+    async def post(self):
+        form = self.submitted()
+        try:
+            await self.services.catalog.add(form, self.current_user["email"])
+        except ValidationError as exc:
+            self.show_form(form, exc.errors, editing=False, status=400)
+            return
+        self.redirect(self.reverse_url("recommended"))
+
+
+class EditBookHandler(BookFormHandler):
+    @staff_only
+    async def get(self, raw_isbn):
+        book = await self.book_or_404(raw_isbn)
+        self.show_form(form_values(book), {}, editing=True)
+
+    @staff_only
+    async def post(self, raw_isbn):
+        book = await self.book_or_404(raw_isbn)
+        form = self.submitted()
+        try:
+            await self.services.catalog.update(book["isbn"], form, self.current_user["email"])
+        except ValidationError as exc:
+            self.show_form(form, exc.errors, editing=True, status=400)
+            return
+        self.redirect(self.reverse_url("recommended"))

@@ -1,0 +1,86 @@
+"""Fixtures: a shop on a fresh store (embedded, or MONGODB_URL's server), and a browser-like client."""
+
+import os
+import uuid
+
+import pytest
+
+from burts_books import migrations
+from burts_books.app import make_app, open_services
+from burts_books.config import Settings
+from burts_books.db import open_database
+from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
+from tests.shop_client import ShopClient
+
+COOKIE_SECRET = "test-cookie-secret-" + "x" * 32
+
+
+@pytest.fixture
+def settings(tmp_path):
+    mongodb_url = os.environ.get("MONGODB_URL")
+    return Settings(
+        cookie_secret=COOKIE_SECRET,
+        data_dir=tmp_path,
+        mongodb_url=mongodb_url,
+        # A database per test on a real server, so tests never see each other's data.
+        mongodb_database=f"burts_test_{uuid.uuid4().hex[:12]}" if mongodb_url else "burts_books",
+        long_poll_timeout_seconds=2.0,
+    )
+
+
+@pytest.fixture
+def services(io_loop, settings):
+    async def start():
+        if settings.mongodb_url:
+            db = await open_database(settings)
+            await migrations.migrate(db)
+            await db.close()
+        return await open_services(settings, persist=False)
+
+    services = io_loop.run_sync(start)
+    yield services
+
+    async def stop():
+        if settings.mongodb_url:
+            await services.db.client.drop_database(settings.mongodb_database)
+        await services.close()
+
+    io_loop.run_sync(stop)
+
+
+@pytest.fixture
+def app(settings, services):
+    return make_app(settings, services)
+
+
+@pytest.fixture
+def client(http_client, base_url):
+    return ShopClient(http_client, base_url)
+
+
+@pytest.fixture
+def make_user(services, io_loop):
+    """make_user(email, staff=False) -> the stored user, password 'correct horse battery'."""
+
+    def make(email, staff=False):
+        return io_loop.run_sync(
+            lambda: services.accounts.register(email, ShopClient.PASSWORD, staff=staff)
+        )
+
+    return make
+
+
+@pytest.fixture
+def staff(client, make_user, io_loop):
+    """A client signed in as staff."""
+    make_user("burt@burtsbooks.com", staff=True)
+    io_loop.run_sync(lambda: client.login("burt@burtsbooks.com"))
+    return client
+
+
+@pytest.fixture
+def shopper(client, make_user, io_loop):
+    """A client signed in as a shopper."""
+    make_user("reader@example.com")
+    io_loop.run_sync(lambda: client.login("reader@example.com"))
+    return client

@@ -1,0 +1,86 @@
+"""A throwaway redis-server for tests.
+
+``RedisServer`` can be stopped and started again on the same port, so tests
+can simulate Redis going away and coming back. Import the ``redis_server``
+fixture from conftest.py (or a test module) to get one already running.
+"""
+
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RedisServer:
+    def __init__(self, directory, port: int | None = None,
+                 executable: str = REDIS_SERVER) -> None:
+        self.directory = str(directory)
+        self.port = port or _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.executable = executable
+        self._process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 5.0) -> None:
+        if self._process is not None:
+            return
+        log_path = os.path.join(self.directory, f"redis-{self.port}.log")
+        with open(log_path, "ab") as log_file:
+            self._process = subprocess.Popen(
+                [self.executable, "--port", str(self.port),
+                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--daemonize", "no", "--dir", self.directory],
+                stdout=log_file, stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while not self._answers_ping():
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                with open(log_path, errors="replace") as log_file:
+                    output = log_file.read()[-2000:]
+                raise RuntimeError(
+                    f"redis-server on port {self.port} did not start:\n{output}")
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def _answers_ping(self) -> bool:
+        # Raw RESP keeps this helper independent of the client under test.
+        try:
+            with socket.create_connection(("127.0.0.1", self.port),
+                                          timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A running redis-server on a free loopback port, stopped afterwards."""
+    if not (os.path.isfile(REDIS_SERVER) and os.access(REDIS_SERVER, os.X_OK)):
+        pytest.fail(
+            f"{REDIS_SERVER} not found: these tests need a real Redis "
+            "(apt-get install redis-server)", pytrace=False)
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,168 @@
+import asyncio
+import contextlib
+import logging
+
+import pytest
+import redis.asyncio as aioredis
+
+from burts_books.bus import InProcessBus, RedisBus, make_bus
+from tests.redis_server import redis_server  # noqa: F401  (fixture)
+
+
+async def until(predicate, timeout=5.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
+
+
+@contextlib.asynccontextmanager
+async def started(*buses):
+    for bus in buses:
+        await bus.start()
+    try:
+        yield buses
+    finally:
+        for bus in buses:
+            await bus.stop()
+
+
+def recorder(bus):
+    events = []
+    bus.subscribe(events.append)
+    return events
+
+
+def event(version, isbn="9780596529321"):
+    return {"isbn": isbn, "available": 4, "version": version}
+
+
+def test_make_bus():
+    assert isinstance(make_bus(None), InProcessBus)
+    assert isinstance(make_bus(""), InProcessBus)
+    assert isinstance(make_bus("redis://127.0.0.1:1/0"), RedisBus)
+
+
+@pytest.mark.gen_test
+async def test_in_process_delivers_in_order():
+    bus = InProcessBus()
+    async with started(bus):
+        first, second = recorder(bus), recorder(bus)
+        await bus.publish(event(1))
+        await bus.publish(event(2))
+        await until(lambda: len(first) == 2 and len(second) == 2)
+        assert first == second == [event(1), event(2)]
+
+
+@pytest.mark.gen_test
+async def test_in_process_unsubscribe():
+    bus = InProcessBus()
+    kept, dropped = [], []
+    bus.subscribe(kept.append)
+    unsubscribe = bus.subscribe(dropped.append)
+    unsubscribe()
+    unsubscribe()  # idempotent
+    await bus.publish(event(1))
+    await until(lambda: kept)
+    assert dropped == []
+    assert bus.on_reconnect(lambda: None)() is None
+
+
+@pytest.mark.gen_test
+async def test_raising_subscriber_does_not_block_others(caplog):
+    bus = InProcessBus()
+
+    def broken(_event):
+        raise RuntimeError("boom")
+
+    before = recorder(bus)
+    bus.subscribe(broken)
+    after = recorder(bus)
+    await bus.publish(event(1))
+    await bus.publish(event(2))
+    await until(lambda: len(after) == 2)
+    assert before == after == [event(1), event(2)]
+    assert "boom" in caplog.text
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_redis_event_reaches_every_process_once(redis_server):
+    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    async with started(a, b):
+        on_a, on_b = recorder(a), recorder(b)
+        await a.publish(event(1))
+        # Redis keeps order, so once the marker arrives any duplicate of the
+        # first event would have arrived too.
+        await a.publish(event(2))
+        await until(lambda: len(on_a) >= 2 and len(on_b) >= 2)
+        assert on_a == on_b == [event(1), event(2)]
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_redis_restart(redis_server, caplog):
+    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    async with started(a, b):
+        on_a, on_b = recorder(a), recorder(b)
+        reconnects = {"a": 0, "b": 0}
+        a.on_reconnect(lambda: reconnects.__setitem__("a", reconnects["a"] + 1))
+        b.on_reconnect(lambda: reconnects.__setitem__("b", reconnects["b"] + 1))
+
+        redis_server.stop()
+        with caplog.at_level(logging.WARNING, logger="burts_books.bus"):
+            await a.publish(event(1))  # must not raise
+            await until(lambda: on_a == [event(1)])
+        assert "delivering locally" in caplog.text
+        await until(lambda: caplog.text.count("lost Redis subscription") == 2)
+
+        redis_server.start()
+        await until(lambda: reconnects == {"a": 1, "b": 1})
+        await a.publish(event(2))
+        await a.publish(event(3))
+        await until(lambda: len(on_a) >= 3 and len(on_b) >= 2)
+        assert on_a == [event(1), event(2), event(3)]
+        assert on_b == [event(2), event(3)]  # event 1 is B's to resync
+        assert reconnects == {"a": 1, "b": 1}
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_start_without_redis(redis_server):
+    redis_server.stop()
+    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    async with started(a, b):  # must not raise
+        on_a, on_b = recorder(a), recorder(b)
+        reconnects = []
+        a.on_reconnect(lambda: reconnects.append("a"))
+        b.on_reconnect(lambda: reconnects.append("b"))
+        await a.publish(event(1))
+        await until(lambda: on_a == [event(1)])
+
+        redis_server.start()
+        await until(lambda: sorted(reconnects) == ["a", "b"])
+        await b.publish(event(2))
+        await until(lambda: len(on_a) == 2 and len(on_b) == 1)
+        assert on_a == [event(1), event(2)]
+        assert on_b == [event(2)]
+
+
+@pytest.mark.gen_test(timeout=10)
+async def test_malformed_message_is_skipped(redis_server, caplog):
+    bus = RedisBus(redis_server.url)
+    raw = aioredis.Redis.from_url(redis_server.url)
+    async with started(bus):
+        received = recorder(bus)
+        for junk in (b"not json", b"[1, 2]", b"\xff\xfe"):
+            await raw.publish(bus.channel, junk)
+        await raw.publish(bus.channel, b'{"isbn": "x", "available": 0, "version": 3}')
+        await until(lambda: received)
+        assert received == [{"isbn": "x", "available": 0, "version": 3}]
+        assert caplog.text.count("malformed inventory event") == 3
+    await raw.aclose()
+
+
+@pytest.mark.gen_test
+async def test_stop_is_idempotent(redis_server):
+    bus = RedisBus(redis_server.url)
+    await bus.stop()
+    await bus.start()
+    await bus.stop()
+    await bus.stop()
