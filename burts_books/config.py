@@ -84,7 +84,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _convert(name: str, kind: type, raw: str, source: str):
+def _convert(kind: type, raw: str, source: str):
     if kind is bool:
         lowered = raw.strip().lower()
         if lowered in _TRUE:
@@ -103,19 +103,25 @@ def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
     environ = os.environ if environ is None else environ
     parser = OptionParser()
     for name, (kind, env_name, help_text) in _OPTIONS.items():
-        parser.define(name, type=kind, help=f"{help_text} (env {env_name})")
+        # Values arrive as text and are converted below, so errors name the flag.
+        parser.define(name, type=bool if kind is bool else str, help=f"{help_text} (env {env_name})")
+    for arg in argv or []:
+        flag = arg.lstrip("-").partition("=")[0].replace("-", "_")
+        if arg.startswith("--") and flag not in _OPTIONS and flag != "help":
+            raise ConfigError(f"unknown flag {arg.partition('=')[0]}; `burts-books serve --help` lists them")
     try:
         parser.parse_command_line(["burts-books", *(argv or [])], final=False)
-    except OptionsError as exc:
+    except (OptionsError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
 
     given = parser.as_dict()
     values = {}
     for name, (kind, env_name, _) in _OPTIONS.items():
         if given[name] is not None:
-            values[name] = given[name]
+            flag = "--" + name.replace("_", "-")
+            values[name] = given[name] if kind is bool else _convert(kind, given[name], flag)
         elif environ.get(env_name) not in (None, ""):
-            values[name] = _convert(name, kind, environ[env_name], env_name)
+            values[name] = _convert(kind, environ[env_name], env_name)
     return _validated(values)
 
 
