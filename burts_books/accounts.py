@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -23,8 +24,13 @@ MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended costs
-# Verified against when the email is unknown, so timing doesn't reveal which emails exist.
-_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when the email is unknown, so timing doesn't reveal which emails exist.
+    # Made on first use, not at import: every command and server start would pay for it.
+    return _hasher.hash("not a real password")
 
 
 def normalize_email(email: str) -> str:
@@ -76,7 +82,7 @@ class Accounts:
         user = await self.users.find_one({"email": normalize_email(email)})
         stored = user.get("password_hash") if user else None
         try:
-            await _in_thread(_hasher.verify, stored or _DUMMY_HASH, password or "")
+            await _in_thread(_hasher.verify, stored or _dummy_hash(), password or "")
         except (VerificationError, InvalidHashError):
             return None
         if stored is None:

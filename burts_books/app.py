@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime
+import logging
 
 import tornado.web
 
 from . import migrations, templating
 from .accounts import Accounts
 from .bus import make_bus
+from .carts import Carts
 from .catalog import Catalog
 from .config import ROOT, Settings
 from .db import Database, open_database
 from .inventory import Inventory
-from .web import api, auth, modules, pages, staff
+from .live import LiveFeed
+from .orders import Orders
+from .web import api, auth, cart, live, modules, orders, pages, staff, stock
+
+log = logging.getLogger(__name__)
 
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
@@ -29,8 +37,34 @@ class Services:
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
+    carts: Carts
+    orders: Orders
+    live: LiveFeed
+    _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
+
+    async def housekeeping(self, cart_ttl_seconds: float) -> None:
+        """Expire idle carts, then repair any `available` count a crash left wrong.
+
+        Safe to run in several processes at once (see carts.py).
+        """
+        await self.carts.expire_idle(datetime.timedelta(seconds=cart_ttl_seconds))
+        await self.inventory.reconcile(self.carts.held_copies)
+
+    def start_housekeeping(self, settings: Settings) -> None:
+        async def every_interval():
+            while True:
+                await asyncio.sleep(settings.reconcile_interval_seconds)
+                try:
+                    await self.housekeeping(settings.cart_ttl_seconds)
+                except Exception:
+                    log.exception("cart expiry / stock reconciliation failed; will retry")
+
+        self._housekeeping = asyncio.ensure_future(every_interval())
 
     async def close(self) -> None:
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.wait([self._housekeeping])
         await self.bus.stop()
         await self.db.close()
 
@@ -55,7 +89,11 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     bus = make_bus(settings.redis_url)
     await bus.start()
     inventory = Inventory(db, bus)
-    return Services(db, bus, inventory, Catalog(db, inventory), Accounts(db))
+    carts = Carts(db, inventory)
+    return Services(
+        db, bus, inventory, Catalog(db, inventory), Accounts(db),
+        carts, Orders(db, carts, inventory), LiveFeed(bus, inventory),
+    )
 
 
 def routes() -> list:
@@ -69,11 +107,19 @@ def routes() -> list:
         url(rf"/books/{ISBN}", pages.BookHandler, name="book"),
         url(r"/add", staff.AddBookHandler, name="add_book"),
         url(rf"/edit/{ISBN}", staff.EditBookHandler, name="edit_book"),
+        url(rf"/edit/{ISBN}/restock", stock.RestockHandler, name="restock"),
+        url(r"/cart", cart.CartHandler, name="cart"),
+        url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
+        url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
+        url(r"/purchase", orders.PurchaseHandler, name="purchase"),
+        url(r"/orders", orders.OrdersHandler, name="orders"),
+        url(r"/orders/([0-9a-f]{24})", orders.OrderHandler, name="order"),
         url(r"/login", auth.LoginHandler, name="login"),
         url(r"/logout", auth.LogoutHandler, name="logout"),
         url(r"/register", auth.RegisterHandler, name="register"),
         url(r"/api/books", api.BooksApiHandler, name="api_books"),
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
+        url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
     ]
 
 
@@ -96,6 +142,7 @@ class ShopApplication(tornado.web.Application):
             xheaders=settings.xheaders,
             websocket_ping_interval=20,
             websocket_ping_timeout=30,
+            websocket_max_message_size=64 * 1024,  # a subscribe message is a few KB at most
         )
 
 

@@ -119,7 +119,7 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
         except InvalidOperation:
             errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
     if values["stock"]:
-        if values["stock"].isdigit() and int(values["stock"]) <= MAX_STOCK:
+        if values["stock"].isdecimal() and int(values["stock"]) <= MAX_STOCK:
             book["stock"] = int(values["stock"])
         else:
             errors["stock"] = f"Give a whole number of copies from 0 to {MAX_STOCK}."

@@ -28,17 +28,18 @@ class CommandError(Exception):
 async def serve(settings: Settings, _args) -> None:
     settings = with_cookie_secret(settings, log)
     services = await open_services(settings)
+    bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
     if settings.embedded:
         log.warning(
-            "EMBEDDED MODE: in-process store kept in %s and an in-process event bus; "
-            "one process only. Set MONGODB_URL and REDIS_URL for production.",
-            settings.store_file,
+            "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
+            "Set MONGODB_URL and REDIS_URL for production.",
+            settings.store_file, bus,
         )
     else:
-        log.info("MongoDB database %r; event bus: %s", settings.mongodb_database,
-                 "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)")
+        log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
     app = make_app(settings, services)
     server = app.listen(settings.port, settings.address, xheaders=settings.xheaders)
+    services.start_housekeeping(settings)
     log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
 
     stopping = asyncio.Event()

@@ -104,13 +104,18 @@ def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
     parser = OptionParser()
     for name, (kind, env_name, help_text) in _OPTIONS.items():
         # Values arrive as text and are converted below, so errors name the flag.
-        parser.define(name, type=bool if kind is bool else str, help=f"{help_text} (env {env_name})")
+        parser.define(name, type=str, help=f"{help_text} (env {env_name})")
+    flags = []
     for arg in argv or []:
         flag = arg.lstrip("-").partition("=")[0].replace("-", "_")
         if arg.startswith("--") and flag not in _OPTIONS and flag != "help":
             raise ConfigError(f"unknown flag {arg.partition('=')[0]}; `burts-books serve --help` lists them")
+        # A bare boolean flag means true; a value given to one is checked like the environment's.
+        if flag in _OPTIONS and _OPTIONS[flag][0] is bool and "=" not in arg:
+            arg += "=true"
+        flags.append(arg)
     try:
-        parser.parse_command_line(["burts-books", *(argv or [])], final=False)
+        parser.parse_command_line(["burts-books", *flags], final=False)
     except (OptionsError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
 
@@ -119,7 +124,7 @@ def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
     for name, (kind, env_name, _) in _OPTIONS.items():
         if given[name] is not None:
             flag = "--" + name.replace("_", "-")
-            values[name] = given[name] if kind is bool else _convert(kind, given[name], flag)
+            values[name] = _convert(kind, given[name], flag)
         elif environ.get(env_name) not in (None, ""):
             values[name] = _convert(kind, environ[env_name], env_name)
     return _validated(values)

@@ -117,7 +117,9 @@ class _EmbeddedStore:
         for name, content in dump.items():
             collection = self.database[name]
             for index in content.get("indexes", []):
-                await collection.create_index(index["key"], **index["options"])
+                # JSON turned each (field, direction) pair into a list; the driver wants tuples.
+                keys = [tuple(pair) for pair in index["key"]]
+                await collection.create_index(keys, **index["options"])
             if content["documents"]:
                 await collection.insert_many(content["documents"])
         self._last_digest = hashlib.sha256(self.path.read_bytes()).digest()

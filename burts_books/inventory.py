@@ -1,15 +1,25 @@
 """Stock counts: every change is one atomic update on the book, then one bus event.
 
 A book holds `stock` (copies on hand), `available` (copies that can still go
-into a cart) and `inventory_version` (bumped on every change, so clients can
-tell a newer count from an older one).
+into a cart) and `inventory_version` (bumped on every change of `available`,
+so clients can tell a newer count from an older one). The invariant is
+`available == stock - copies held in open carts`; `reconcile` restores it
+after a crash between a cart write and a book write.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Awaitable, Callable, Iterable
+
+from pymongo import ReturnDocument
+
 from .db import Database
 
+log = logging.getLogger(__name__)
+
 STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
+MAX_STOCK = 100_000
 
 
 class StockError(ValueError):
@@ -18,6 +28,10 @@ class StockError(ValueError):
 
 def event_for(book: dict) -> dict:
     return {"isbn": book["isbn"], "available": book["available"], "version": book["inventory_version"]}
+
+
+# held_copies() -> ({isbn: copies held in open carts}, {isbns some cart is changing right now})
+HeldCopies = Callable[[], Awaitable[tuple[dict[str, int], set[str]]]]
 
 
 class Inventory:
@@ -29,10 +43,55 @@ class Inventory:
         book = await self.books.find_one({"isbn": isbn}, STATE_FIELDS)
         return event_for(book) if book else None
 
+    async def states(self, isbns: Iterable[str] | None = None) -> list[dict]:
+        """Current states of these books (all books for None); unknown ISBNs are left out."""
+        criteria = {} if isbns is None else {"isbn": {"$in": list(isbns)}}
+        return [event_for(book) async for book in self.books.find(criteria, STATE_FIELDS)]
+
     async def publish_state(self, isbn: str) -> None:
         state = await self.state(isbn)
         if state is not None:
             await self.bus.publish(state)
+
+    async def _change(self, criteria: dict, inc: dict) -> dict | None:
+        """One conditional update of `available`; publishes and returns the new state, or None."""
+        # The document as it was, plus our increments, is exactly what the
+        # update left. (Asking for the document after the update instead
+        # makes mongomock re-run the filter, which may no longer match.)
+        before = await self.books.find_one_and_update(
+            criteria,
+            {"$inc": {**inc, "inventory_version": 1}},
+            projection=STATE_FIELDS,
+            return_document=ReturnDocument.BEFORE,
+        )
+        if before is None:
+            return None
+        state = event_for(before)
+        state.update(available=state["available"] + inc["available"], version=state["version"] + 1)
+        await self.bus.publish(state)
+        return state
+
+    async def take_one(self, isbn: str) -> dict | None:
+        """Take one copy for a cart; None when sold out. Never goes below zero."""
+        return await self._change({"isbn": isbn, "available": {"$gt": 0}}, {"available": -1})
+
+    async def give_back(self, isbn: str, copies: int) -> dict | None:
+        """Copies a cart let go of become available again."""
+        return await self._change({"isbn": isbn}, {"available": copies})
+
+    async def restock(self, isbn: str, copies: int) -> dict | None:
+        """New copies arrived; None when there is no such book or stock would pass MAX_STOCK."""
+        return await self._change(
+            {"isbn": isbn, "stock": {"$lte": MAX_STOCK - copies}},
+            {"stock": copies, "available": copies},
+        )
+
+    async def ship(self, isbn: str, copies: int) -> bool:
+        """Copies held by an ordered cart leave stock for good (`available` already excludes them)."""
+        result = await self.books.update_one(
+            {"isbn": isbn, "stock": {"$gte": copies}}, {"$inc": {"stock": -copies}}
+        )
+        return result.modified_count == 1
 
     async def set_stock(self, isbn: str, stock: int) -> None:
         """Set the copies on hand; copies held in carts stay held."""
@@ -54,3 +113,35 @@ class Inventory:
             if result.modified_count:
                 await self.publish_state(isbn)
                 return
+
+    async def reconcile(self, held_copies: HeldCopies) -> list[str]:
+        """Set `available = stock - held` where they disagree; returns the ISBNs repaired.
+
+        Books are read before carts and each fix is conditioned on the version
+        read, so a cart change landing in between makes us skip that book
+        rather than count it twice. Books a cart is changing right now (its
+        two writes may be half done) are left for the next run.
+        """
+        fields = {"_id": 0, "isbn": 1, "stock": 1, "available": 1, "inventory_version": 1}
+        books = await self.books.find({}, fields).to_list(None)
+        held, busy = await held_copies()
+        repaired = []
+        for book in books:
+            isbn = book["isbn"]
+            should_be = book["stock"] - held.get(isbn, 0)
+            if isbn in busy or book["available"] == should_be:
+                continue
+            if should_be < 0:
+                log.error("carts hold %d copies of %s but only %d are in stock",
+                          held[isbn], isbn, book["stock"])
+                should_be = 0
+            if should_be == book["available"]:
+                continue
+            state = await self._change(
+                {"isbn": isbn, "inventory_version": book["inventory_version"]},
+                {"available": should_be - book["available"]},
+            )
+            if state is not None:
+                log.warning("reconciled %s: available %d -> %d", isbn, book["available"], should_be)
+                repaired.append(isbn)
+        return repaired

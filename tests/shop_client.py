@@ -1,5 +1,6 @@
 """A small browser stand-in: keeps cookies and sends the XSRF token with forms like a page would."""
 
+import html as html_entities
 import json
 import re
 import urllib.parse
@@ -73,4 +74,4 @@ class ShopClient:
 
 def text_of(html: str) -> str:
     """Page text without tags and with collapsed spaces, for asserting what a reader sees."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
+    return html_entities.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())

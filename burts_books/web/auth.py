@@ -6,6 +6,14 @@ from .base import SESSION_COOKIE, BaseHandler
 WRONG_PASSWORD = "That email and password don't match an account."
 
 
+async def sign_in(handler: BaseHandler, user: dict) -> None:
+    """Start the session, keeping the cart the visitor filled before signing in."""
+    handler.start_session(user)
+    cart_id = await handler.services.carts.adopt(handler.cart_cookie(), user)
+    if cart_id:
+        handler.remember_cart(cart_id)
+
+
 class LoginHandler(BaseHandler):
     def get(self):
         self.render("login.html", email="", error=None, next_url=self.safe_next_url())
@@ -17,7 +25,7 @@ class LoginHandler(BaseHandler):
             self.set_status(400)
             self.render("login.html", email=email, error=WRONG_PASSWORD, next_url=self.safe_next_url())
             return
-        self.start_session(user)
+        await sign_in(self, user)
         self.redirect(self.safe_next_url())
 
 
@@ -33,7 +41,7 @@ class RegisterHandler(BaseHandler):
             self.set_status(400)
             self.render("register.html", email=email, errors=exc.errors, next_url=self.safe_next_url())
             return
-        self.start_session(user)
+        await sign_in(self, user)
         self.redirect(self.safe_next_url())
 
 

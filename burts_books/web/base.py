@@ -6,6 +6,7 @@ import functools
 import http.client
 import json
 import logging
+import re
 import urllib.parse
 
 import tornado.web
@@ -18,6 +19,7 @@ from ..errors import NotFound
 log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "session"
+CART_COOKIE = "cart"
 SESSION_DAYS = 30
 
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -34,10 +36,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
     ]
 )
 
+_UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
+
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
 
 
 class BaseHandler(tornado.web.RequestHandler):
+    cart = None  # the visitor's open cart (carts.Cart), loaded by prepare()
+
     @property
     def services(self):
         return self.application.services
@@ -56,6 +62,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     async def prepare(self) -> None:
         self.current_user = await self._user_from_cookie()
+        self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
 
     async def _user_from_cookie(self) -> dict | None:
         value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
@@ -86,6 +93,17 @@ class BaseHandler(tornado.web.RequestHandler):
             secure=self.request.protocol == "https",
         )
 
+    def cart_cookie(self) -> str | None:
+        value = self.get_signed_cookie(CART_COOKIE, max_age_days=SESSION_DAYS)
+        return value.decode() if value else None
+
+    def remember_cart(self, cart_id: str) -> None:
+        if cart_id != self.cart_cookie():
+            self.set_signed_cookie(
+                CART_COOKIE, cart_id, expires_days=SESSION_DAYS, httponly=True,
+                samesite="Lax", secure=self.request.protocol == "https",
+            )
+
     def check_xsrf_cookie(self) -> None:
         try:
             super().check_xsrf_cookie()
@@ -96,8 +114,10 @@ class BaseHandler(tornado.web.RequestHandler):
         """The `next` argument if it stays on this site, else `default`."""
         target = self.get_argument("next", "")
         parts = urllib.parse.urlsplit(target)
-        # "//evil.example" and "/\evil.example" are other sites to a browser.
-        if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith(("//", "/\\")):
+        # Browsers read "//evil.example" and "/\\evil.example" as other sites, and drop
+        # tabs and newlines first, so "/\t/evil.example" is one too.
+        if (parts.scheme or parts.netloc or not target.startswith("/")
+                or target.startswith("//") or _UNSAFE_IN_NEXT.search(target)):
             return default
         return target
 
@@ -115,6 +135,7 @@ class BaseHandler(tornado.web.RequestHandler):
             modules=templating.ModuleNamespace(namespace["modules"]),
             xsrf_form_html=lambda: Markup(self.xsrf_form_html()),
             is_staff=self.is_staff,
+            cart=self.cart,
             settings=self.application.shop_settings,
         )
         return namespace

@@ -16,7 +16,8 @@ class PagingMixin:
         if len(query) > MAX_QUERY:
             raise tornado.web.HTTPError(400, f"Search for at most {MAX_QUERY} characters.")
         raw_page = self.get_argument("page", "1")
-        if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
+        # isdecimal, not isdigit: int() refuses digits like "²" that isdigit accepts.
+        if not raw_page.isdecimal() or not 1 <= int(raw_page) <= MAX_PAGE:
             raise tornado.web.HTTPError(400, "The page must be a whole number from 1 up.")
         return query, int(raw_page)
 
@@ -48,11 +49,20 @@ class BookHandler(BaseHandler):
             # One address per book: ISBN-10s and hyphenated forms lead to the ISBN-13 one.
             self.redirect(self.reverse_url("book", book["isbn"]), permanent=True)
             return
-        self.render("book.html", book=book)
+        show_book(self, book)
 
+
+def show_book(handler: BaseHandler, book: dict, message: str = "") -> None:
+    """The book page; `message` tells the shopper why their cart click did nothing."""
+    in_cart = handler.cart.quantity(book["isbn"]) if handler.cart else 0
+    handler.render("book.html", book=book, in_cart=in_cart, message=message)
 
 
 class NotFoundHandler(BaseHandler):
+    def wants_json(self) -> bool:
+        # A program that mistypes an API address still gets the API's JSON error.
+        return self.request.path.startswith("/api/") or super().wants_json()
+
     async def prepare(self):
         await super().prepare()
         raise tornado.web.HTTPError(404, "There is no page at this address.")

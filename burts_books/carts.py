@@ -1,0 +1,213 @@
+"""Shopping carts: holds on copies, never more than the shop has.
+
+A cart document is `{_id, status, holds: {isbn: copies}, revision, user_id,
+created_at, touched_at}`; `status` goes from "open" to "ordered" or
+"expired", each by one atomic claim, so only one process acts on it.
+
+Adding writes the hold into the cart first and then takes the copy from
+the book (undoing the hold when sold out). Every cart write sets
+`touched_at`, and reconciliation leaves alone the books of carts touched in
+the last GRACE seconds, whose second write may still be on its way. So a
+half-done change is never counted twice into an oversell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import secrets
+
+import pymongo
+
+from .db import Database
+from .inventory import Inventory
+
+log = logging.getLogger(__name__)
+
+MAX_PER_TITLE = 10
+GRACE = datetime.timedelta(seconds=5)
+LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
+
+
+class CartError(Exception):
+    """A cart change that was refused; the message is for the shopper. Nothing changed."""
+
+    def __init__(self, message: str, state: dict | None = None):
+        super().__init__(message)
+        self.state = state  # the book's current state, when the refusal is about a book
+
+
+class SoldOut(CartError):
+    pass
+
+
+class EmptyCart(CartError):
+    pass
+
+
+def now() -> datetime.datetime:
+    # Naive UTC with milliseconds, as MongoDB stores it.
+    moment = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+@dataclasses.dataclass(frozen=True)
+class Cart:
+    id: str
+    holds: dict[str, int]
+    revision: int
+    user_id: object = None
+
+    @classmethod
+    def from_document(cls, doc: dict) -> "Cart":
+        holds = {isbn: copies for isbn, copies in doc.get("holds", {}).items() if copies > 0}
+        return cls(doc["_id"], holds, doc["revision"], doc.get("user_id"))
+
+    def quantity(self, isbn: str) -> int:
+        return self.holds.get(isbn, 0)
+
+    @property
+    def count(self) -> int:
+        return sum(self.holds.values())
+
+
+class Carts:
+    def __init__(self, db: Database, inventory: Inventory):
+        self.carts = db.carts
+        self.books = db.books
+        self.inventory = inventory
+
+    async def find(self, cart_id: str | None, user: dict | None) -> Cart | None:
+        """The open cart with this id, if this visitor may see it.
+
+        A cart that belongs to an account is only that account's: signing
+        out (or another person signing in on the same browser) hides it.
+        """
+        if not cart_id:
+            return None
+        doc = await self.carts.find_one({"_id": cart_id, "status": "open"})
+        if doc is None or doc.get("user_id") not in (None, user and user["_id"]):
+            return None
+        return Cart.from_document(doc)
+
+    async def lines(self, cart: Cart | None) -> list[dict]:
+        """The cart's items with title and price, in title order."""
+        if cart is None or not cart.holds:
+            return []
+        books = self.books.find({"isbn": {"$in": list(cart.holds)}}, LINE_FIELDS)
+        items = [dict(book, quantity=cart.holds[book["isbn"]]) async for book in books]
+        return sorted(items, key=lambda item: (item["title"], item["isbn"]))
+
+    async def contents(self, cart: Cart | None) -> dict:
+        """What the cart page and the JSON answers show: items, copies and total."""
+        items = await self.lines(cart)
+        return {
+            "items": items,
+            "count": sum(item["quantity"] for item in items),
+            "total_cents": sum(item["quantity"] * item["price_cents"] for item in items),
+        }
+
+    async def _new_cart(self, user: dict | None) -> Cart:
+        moment = now()
+        doc = {
+            "_id": secrets.token_urlsafe(18),
+            "status": "open",
+            "holds": {},
+            "revision": 0,
+            "user_id": user and user["_id"],
+            "created_at": moment,
+            "touched_at": moment,
+        }
+        await self.carts.insert_one(doc)
+        return Cart.from_document(doc)
+
+    async def _change_hold(self, cart: Cart, criteria: dict, isbn: str, copies: int) -> bool:
+        result = await self.carts.update_one(
+            {"_id": cart.id, "status": "open", **criteria},
+            {"$inc": {f"holds.{isbn}": copies, "revision": 1}, "$set": {"touched_at": now()}},
+        )
+        return result.modified_count == 1
+
+    async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart, dict]:
+        """Put one copy in the cart (a new cart when there is none); returns (cart, book state)."""
+        if cart is None:
+            cart = await self._new_cart(user)
+        below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
+        if not await self._change_hold(cart, below_cap, isbn, 1):
+            if await self.carts.count_documents({"_id": cart.id, "status": "open"}):
+                raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.",
+                                await self.inventory.state(isbn))
+            # Expired or checked out since the page loaded: start afresh.
+            return await self.add(None, user, isbn)
+        state = await self.inventory.take_one(isbn)
+        if state is None:
+            await self._change_hold(cart, {}, isbn, -1)
+            raise SoldOut("Sorry, this book just sold out.", await self.inventory.state(isbn))
+        return await self._reload(cart), state
+
+    async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict]:
+        """Take one copy out of the cart and give it back to the shop."""
+        if cart is None or not await self._change_hold(cart, {f"holds.{isbn}": {"$gte": 1}}, isbn, -1):
+            raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
+        state = await self.inventory.give_back(isbn, 1)
+        return await self._reload(cart), state
+
+    async def _reload(self, cart: Cart) -> Cart | None:
+        doc = await self.carts.find_one({"_id": cart.id, "status": "open"})
+        return Cart.from_document(doc) if doc else None
+
+    async def adopt(self, cart_id: str | None, user: dict) -> str | None:
+        """At sign-in: the anonymous cart becomes the account's; else the account's latest open cart."""
+        if cart_id:
+            await self.carts.update_one(
+                {"_id": cart_id, "status": "open", "user_id": None}, {"$set": {"user_id": user["_id"]}}
+            )
+            if await self.find(cart_id, user):
+                return cart_id
+        latest = await self.carts.find_one(
+            {"user_id": user["_id"], "status": "open"}, sort=[("touched_at", pymongo.DESCENDING)]
+        )
+        return latest["_id"] if latest else None
+
+    async def claim_for_order(self, cart: Cart) -> bool:
+        """Close the cart for checkout, unless it changed since it was read."""
+        result = await self.carts.update_one(
+            {"_id": cart.id, "status": "open", "revision": cart.revision},
+            {"$set": {"status": "ordered", "touched_at": now()}},
+        )
+        return result.modified_count == 1
+
+    async def expire_idle(self, ttl: datetime.timedelta) -> int:
+        """Close carts idle for `ttl` and give their copies back; returns how many expired."""
+        cutoff = now() - ttl
+        expired = 0
+        async for doc in self.carts.find({"status": "open", "touched_at": {"$lt": cutoff}}, {"_id": 1}):
+            # The claim re-checks idleness, so a cart touched meanwhile (or
+            # claimed by another process) is left alone.
+            claimed = await self.carts.find_one_and_update(
+                {"_id": doc["_id"], "status": "open", "touched_at": {"$lt": cutoff}},
+                {"$set": {"status": "expired", "touched_at": now()}},
+            )
+            if claimed is None:
+                continue
+            expired += 1
+            for isbn, copies in Cart.from_document(claimed).holds.items():
+                await self.inventory.give_back(isbn, copies)
+        if expired:
+            log.info("expired %d idle carts", expired)
+        return expired
+
+    async def held_copies(self) -> tuple[dict[str, int], set[str]]:
+        """Copies held in open carts per ISBN, and the ISBNs of carts touched within GRACE."""
+        held: dict[str, int] = {}
+        busy: set[str] = set()
+        recent = now() - GRACE
+        criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
+        async for doc in self.carts.find(criteria, {"status": 1, "holds": 1, "touched_at": 1}):
+            for isbn, copies in doc.get("holds", {}).items():
+                if doc["status"] == "open":
+                    held[isbn] = held.get(isbn, 0) + copies
+                if doc["touched_at"] >= recent:
+                    busy.add(isbn)
+        return held, busy

@@ -1,0 +1,70 @@
+"""The cart: its page, and adding or removing copies.
+
+Scripts get JSON (they send JSON or accept it); a plain form post is
+redirected back to the book page, so the shop works without JavaScript.
+"""
+
+import tornado.web
+
+from .. import live
+from ..carts import CartError
+from .base import BaseHandler, JsonHandler
+from .pages import show_book
+
+ACTIONS = ("add", "remove")
+
+
+class CartHandler(JsonHandler):
+    def sent_json(self) -> bool:
+        return self.request.headers.get("Content-Type", "").startswith("application/json")
+
+    def wants_json(self) -> bool:
+        return self.sent_json() or BaseHandler.wants_json(self)
+
+    async def get(self):
+        contents = await self.services.carts.contents(self.cart)
+        if self.wants_json():
+            self.write_json({"cart": contents})
+            return
+        self.render("cart.html", contents=contents, message="")
+
+    def cart_request(self) -> tuple[str, str]:
+        if self.sent_json():
+            body = self.json_body()
+            action, raw_isbn = body.get("action"), body.get("isbn")
+        else:
+            action, raw_isbn = self.get_body_argument("action", None), self.get_body_argument("isbn", None)
+        if action not in ACTIONS:
+            raise tornado.web.HTTPError(400, 'The action must be "add" or "remove".')
+        try:
+            return action, live.normalize(raw_isbn)
+        except ValueError as exc:
+            raise tornado.web.HTTPError(400, str(exc)) from None
+
+    async def post(self):
+        action, isbn = self.cart_request()
+        book = await self.book_or_404(isbn)
+        carts = self.services.carts
+        try:
+            if action == "add":
+                self.cart, state = await carts.add(self.cart, self.current_user, isbn)
+            else:
+                self.cart, state = await carts.remove(self.cart, isbn)
+        except CartError as exc:
+            self.set_status(409)
+            if self.wants_json():
+                self.write_json({
+                    "error": {"status": 409, "message": str(exc)},
+                    "cart": await carts.contents(self.cart),
+                    "book": exc.state,
+                })
+            else:
+                book.update(available=exc.state["available"], inventory_version=exc.state["version"])
+                show_book(self, book, message=str(exc))
+            return
+        if self.cart is not None:
+            self.remember_cart(self.cart.id)
+        if self.wants_json():
+            self.write_json({"cart": await carts.contents(self.cart), "book": state})
+        else:
+            self.redirect(self.reverse_url("book", isbn), status=303)

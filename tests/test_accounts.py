@@ -1,0 +1,223 @@
+"""Accounts: register, sign in and out, the session cookie, XSRF and `next` redirects."""
+
+import base64
+import dataclasses
+import re
+import urllib.parse
+
+import pytest
+import tornado.web
+
+from burts_books.web.base import XSRF_MESSAGE
+from tests.conftest import COOKIE_SECRET
+from tests.shop_client import ShopClient, text_of
+
+RETIRED_SECRET = "retired-cookie-secret-" + "r" * 32
+WRONG_PASSWORD = "That email and password don't match an account."
+
+
+@pytest.fixture
+def settings(settings):
+    return dataclasses.replace(settings, previous_cookie_secrets=(RETIRED_SECRET,))
+
+
+@pytest.fixture
+def reader(make_user):
+    """A shopper's account, not signed in."""
+    return make_user("reader@example.com")
+
+
+@pytest.fixture
+def burt(make_user):
+    """A staff account, not signed in."""
+    return make_user("burt@burtsbooks.com", staff=True)
+
+
+async def signed_in_as(browser):
+    """The email the header shows as signed in, or None for an anonymous visitor."""
+    found = re.search(r'<span class="who">([^<(]*)', (await browser.get("/")).text)
+    return found.group(1).strip() if found else None
+
+
+def session_cookie_header(response):
+    headers = [h for h in response.headers.get_list("Set-Cookie") if h.startswith("session=")]
+    return headers[0] if headers else None
+
+
+async def user_emails(services):
+    return sorted(await services.db.users.distinct("email"))
+
+
+def session_value(user, secret=COOKIE_SECRET):
+    return tornado.web.create_signed_value(secret, "session", f"{user['_id']}:{user['session_version']}").decode()
+
+
+# -- registering -----------------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_register_creates_a_shopper_and_signs_them_in(client, services):
+    response = await client.post("/register?next=/books/", {"email": " New@Example.com ", "password": "long enough"})
+    assert (response.code, response.location) == (302, "/books/")
+    assert await signed_in_as(client) == "new@example.com"
+    user = await services.db.users.find_one({"email": "new@example.com"})
+    assert user["staff"] is False
+    assert user["password_hash"].startswith("$argon2id$") and "long enough" not in user["password_hash"]
+
+
+@pytest.mark.parametrize(
+    "email, password, field_message",
+    [
+        ("not-an-email", "long enough", "Give a valid email address."),
+        ("new@example.com", "short", "Use at least 8 characters."),
+        ("READER@Example.COM", "long enough", "An account with this email already exists."),
+    ],
+)
+@pytest.mark.gen_test
+async def test_bad_registrations_are_refused_with_a_message(client, reader, services, email, password, field_message):
+    response = await client.post("/register", {"email": email, "password": password})
+    assert response.code == 400
+    assert re.search(r'<span class="error">([^<]*)</span>', response.text).group(1) == field_message
+    assert f'value="{email}"' in response.text
+    assert session_cookie_header(response) is None
+    assert await user_emails(services) == ["reader@example.com"]
+
+
+# -- signing in ------------------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_sign_in_ignores_email_case(client, reader):
+    await client.login("Reader@EXAMPLE.com")
+    assert await signed_in_as(client) == "reader@example.com"
+
+
+@pytest.mark.parametrize(
+    "email, password",
+    [("reader@example.com", "wrong password"), ("nobody@example.com", ShopClient.PASSWORD), ("reader@example.com", "")],
+)
+@pytest.mark.gen_test
+async def test_wrong_credentials_get_a_400_and_no_session(client, reader, email, password):
+    response = await client.post("/login", {"email": email, "password": password})
+    assert response.code == 400
+    assert WRONG_PASSWORD in text_of(response.text)
+    assert f'value="{email}"' in response.text
+    assert session_cookie_header(response) is None
+    assert await signed_in_as(client) is None
+
+
+@pytest.mark.gen_test
+async def test_sign_in_takes_you_back_where_you_were_going(client, burt):
+    to_login = await client.get("/add")
+    login_page = await client.get(to_login.location)
+    action = re.search(r'<form method="post" action="([^"]*)"', login_page.text).group(1)
+    response = await client.post(action, {"email": burt["email"], "password": ShopClient.PASSWORD})
+    assert response.location == "/add"
+    assert (await client.get("/add")).code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url, destination",
+    [
+        ("/books/?q=tornado", "/books/?q=tornado"),
+        ("//evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+    ],
+)
+@pytest.mark.gen_test
+async def test_next_only_redirects_within_the_site(client, reader, next_url, destination):
+    response = await client.post(
+        "/login?next=" + urllib.parse.quote(next_url, safe=""),
+        {"email": "reader@example.com", "password": ShopClient.PASSWORD},
+    )
+    assert (response.code, response.location) == (302, destination)
+
+
+# -- the session cookie ----------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_session_cookie_is_signed_httponly_and_samesite(client, reader):
+    header = session_cookie_header(await client.login("reader@example.com"))
+    attributes = [part.strip().lower() for part in header.split(";")]
+    assert "httponly" in attributes and "samesite=lax" in attributes
+    assert "secure" not in attributes  # plain http here; Secure is set under https
+    signed = client.cookies["session"]
+    assert tornado.web.decode_signed_value(COOKIE_SECRET, "session", signed) == f"{reader['_id']}:1".encode()
+
+
+def flip_last_character(value, staff_user):
+    return value[:-1] + ("0" if value[-1] != "0" else "1")
+
+
+def staff_id_under_the_shoppers_signature(value, staff_user):
+    # Signed value fields: 2|1:0|10:<timestamp>|7:session|<length>:<base64 payload>|<signature>
+    fields = value.split("|")
+    payload = base64.b64encode(f"{staff_user['_id']}:{staff_user['session_version']}".encode()).decode()
+    fields[4] = f"{len(payload)}:{payload}"
+    return "|".join(fields)
+
+
+def staff_id_signed_with_an_unknown_secret(value, staff_user):
+    return session_value(staff_user, secret="attacker-secret-" + "a" * 32)
+
+
+@pytest.mark.parametrize(
+    "tamper", [flip_last_character, staff_id_under_the_shoppers_signature, staff_id_signed_with_an_unknown_secret]
+)
+@pytest.mark.gen_test
+async def test_a_tampered_cookie_is_not_a_session(shopper, burt, tamper):
+    shopper.cookies["session"] = tamper(shopper.cookies["session"], burt)
+    assert await signed_in_as(shopper) is None
+    assert (await shopper.get("/add")).code == 302
+
+
+@pytest.mark.gen_test
+async def test_a_cookie_signed_with_a_previous_secret_still_opens_its_session(client, reader):
+    client.cookies["session"] = session_value(reader, secret=RETIRED_SECRET)
+    assert await signed_in_as(client) == "reader@example.com"
+
+
+@pytest.mark.gen_test
+async def test_sign_out_ends_the_session_everywhere_the_cookie_was_copied(shopper):
+    copied = shopper.cookies["session"]
+    response = await shopper.post("/logout")
+    assert (response.code, response.location) == (302, "/")
+    assert "session" not in shopper.cookies
+    shopper.cookies["session"] = copied  # replayed by whoever kept a copy
+    assert await signed_in_as(shopper) is None
+
+
+# -- XSRF ------------------------------------------------------------------------
+
+XSRF_FORMS = {
+    "/add": {"isbn": "9781234567897", "title": "Forged", "author": "Mallory", "price": "1", "stock": "1"},
+    "/edit/9780596529321": {"isbn": "9780596529321", "title": "Forged", "author": "Mallory", "price": "1", "stock": "1"},
+    "/login": {"email": "reader@example.com", "password": ShopClient.PASSWORD},
+    "/register": {"email": "mallory@example.com", "password": "long enough"},
+    "/logout": {},
+}
+
+
+async def shop_state(services, browser):
+    books = await services.db.books.find({}, {"_id": 0}).sort("isbn").to_list(None)
+    users = await services.db.users.find({}, {"_id": 0}).sort("email").to_list(None)
+    return books, users, await signed_in_as(browser)
+
+
+@pytest.mark.parametrize("token", [None, "2|00000000|00000000000000000000000000000000|1700000000"])
+@pytest.mark.parametrize("path", list(XSRF_FORMS))
+@pytest.mark.gen_test
+async def test_a_post_without_the_xsrf_token_is_refused_and_changes_nothing(staff, reader, services, path, token):
+    before = await shop_state(services, staff)
+    form = dict(XSRF_FORMS[path], **({"_xsrf": token} if token else {}))
+
+    response = await staff.post(path, form, xsrf=False)
+
+    assert response.code == 403
+    assert XSRF_MESSAGE in text_of(response.text)
+    assert await shop_state(services, staff) == before

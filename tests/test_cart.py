@@ -1,0 +1,189 @@
+"""Carts: add and remove copies without ever selling more than the shop has."""
+
+import asyncio
+import json
+
+import pytest
+
+from tests.inventory_helpers import (
+    JSON, PCI, RESTFUL, cart_count, cart_json, recorder, set_stock, snapshot, stock_of, until,
+)
+from tests.shop_client import ShopClient, text_of
+
+
+@pytest.mark.gen_test
+async def test_adding_takes_a_copy_and_removing_gives_it_back(client, services):
+    events = recorder(services.bus)
+
+    response = await cart_json(client, "add")
+    assert response.code == 200
+    answer = response.json()
+    assert answer["book"] == {"isbn": PCI, "available": 11, "version": 2}
+    assert answer["cart"]["items"] == [
+        {"isbn": PCI, "title": "Programming Collective Intelligence", "quantity": 1, "price_cents": 3999}
+    ]
+    assert answer["cart"]["count"] == 1
+
+    response = await cart_json(client, "remove")
+    assert response.code == 200
+    assert response.json()["book"] == {"isbn": PCI, "available": 12, "version": 3}
+    assert response.json()["cart"]["items"] == []
+    await until(lambda: len(events) == 2)
+    assert events == [{"isbn": PCI, "available": 11, "version": 2}, {"isbn": PCI, "available": 12, "version": 3}]
+
+
+@pytest.mark.gen_test
+async def test_a_json_body_with_the_xsrf_header_works(client, services):
+    await client.get("/login")
+    response = await client.fetch(
+        "/cart", method="POST", body=json.dumps({"action": "add", "isbn": PCI}),
+        headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
+    )
+    assert response.code == 200
+    assert response.json()["book"]["available"] == 11
+
+
+@pytest.mark.gen_test
+async def test_the_book_page_follows_the_cart_without_javascript(client, http_client, base_url, services):
+    other = ShopClient(http_client, base_url)
+    response = await client.post("/cart", {"action": "add", "isbn": PCI})
+    assert response.code == 303
+    assert response.location == f"/books/{PCI}"
+
+    mine = await client.get(f"/books/{PCI}")
+    assert 'data-in-cart="1"' in mine.text and 'data-version="2"' in mine.text
+    assert "One copy is in your cart" in text_of(mine.text)
+    assert 'class="in-cart" hidden' not in mine.text and 'class="remove-from-cart" name="action" value="remove" hidden' not in mine.text
+    assert cart_count(mine.text) == 1
+
+    theirs = await other.get(f"/books/{PCI}")
+    assert "Only 11 left in stock!" in text_of(theirs.text)
+    assert 'data-in-cart="0"' in theirs.text
+    assert 'class="in-cart" hidden' in theirs.text and cart_count(theirs.text) == 0
+
+    await client.post("/cart", {"action": "add", "isbn": PCI})
+    mine = await client.get(f"/books/{PCI}")
+    assert "2 copies are in your cart" in text_of(mine.text)
+    cart_page = text_of((await client.get("/cart")).text)
+    assert "Programming Collective Intelligence 2 $79.98" in cart_page
+
+    await client.post("/cart", {"action": "remove", "isbn": PCI})
+    await client.post("/cart", {"action": "remove", "isbn": PCI})
+    mine = await client.get(f"/books/{PCI}")
+    assert "Only 12 left in stock!" in text_of(mine.text)
+    assert 'class="in-cart" hidden' in mine.text
+    assert "Your cart is empty" in text_of((await client.get("/cart")).text)
+
+
+@pytest.mark.gen_test
+async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(client, http_client, base_url, services):
+    await set_stock(services, 1)
+    late, later = ShopClient(http_client, base_url), ShopClient(http_client, base_url)
+    assert (await cart_json(client, "add")).code == 200
+
+    response = await cart_json(late, "add")
+    assert response.code == 409
+    assert "sold out" in response.json()["error"]["message"]
+    assert response.json()["book"] == {"isbn": PCI, "available": 0, "version": 2}
+    assert response.json()["cart"]["items"] == []
+
+    page = await later.post("/cart", {"action": "add", "isbn": PCI})
+    assert page.code == 409
+    assert "Sorry, this book just sold out." in text_of(page.text)
+    assert '<p class="count" aria-live="polite">Sold out</p>' in page.text
+    assert 'value="add" disabled' in page.text
+    assert (await stock_of(services))["available"] == 0
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_url, services):
+    await set_stock(services, 10)
+    seen = []
+    services.bus.subscribe(lambda event: seen.append(event["available"]))
+    await client.get("/login")
+    # A hundred browsers: each its own cart, all with a valid XSRF token.
+    headers = {**JSON, "Cookie": f"_xsrf={client.cookies['_xsrf']}"}
+    body = f"action=add&isbn={PCI}&_xsrf={client.cookies['_xsrf']}"
+
+    async def add():
+        response = await http_client.fetch(
+            base_url + "/cart", method="POST", body=body, headers=headers, raise_error=False
+        )
+        return response.code
+
+    codes = await asyncio.gather(*(add() for _ in range(100)))
+    assert sorted(codes) == [200] * 10 + [409] * 90
+    book = await stock_of(services)
+    assert book["available"] == 0 and book["stock"] == 10
+    held = [cart["holds"].get(PCI, 0) async for cart in services.db.carts.find()]
+    assert sum(held) == 10
+    await until(lambda: len(seen) == 10)
+    assert min(seen) == 0
+
+
+@pytest.mark.gen_test
+async def test_a_cart_holds_several_copies_up_to_ten_per_title(client, services):
+    for _ in range(10):
+        assert (await cart_json(client, "add")).code == 200
+    before = await snapshot(services)
+    response = await cart_json(client, "add")
+    assert response.code == 409
+    assert response.json()["error"]["message"] == "A cart holds at most 10 copies of a title."
+    assert response.json()["cart"]["items"][0]["quantity"] == 10
+    assert await snapshot(services) == before
+    assert (await stock_of(services))["available"] == 2
+
+
+@pytest.mark.gen_test
+async def test_removing_a_book_that_is_not_in_the_cart_changes_nothing(client, services):
+    await cart_json(client, "add", RESTFUL)
+    before = await snapshot(services)
+    response = await cart_json(client, "remove", PCI)
+    assert response.code == 409
+    assert response.json()["error"]["message"] == "This book is not in your cart."
+    assert await snapshot(services) == before
+
+    page = await client.post("/cart", {"action": "remove", "isbn": PCI})
+    assert page.code == 409 and "This book is not in your cart." in text_of(page.text)
+    assert await snapshot(services) == before
+
+
+@pytest.mark.parametrize("form, code, message", [
+    ({"action": "steal", "isbn": PCI}, 400, 'The action must be "add" or "remove".'),
+    ({"isbn": PCI}, 400, 'The action must be "add" or "remove".'),
+    ({"action": "add", "isbn": "12345"}, 400, "Not a valid ISBN"),
+    ({"action": "add"}, 400, "Not an ISBN"),
+    ({"action": "add", "isbn": "9781234567897"}, 404, "There is no book with ISBN 9781234567897"),
+])
+@pytest.mark.gen_test
+async def test_bad_requests_are_refused_and_change_nothing(client, services, form, code, message):
+    before = await snapshot(services)
+    response = await client.post("/cart", form, headers=JSON)
+    assert response.code == code
+    assert message in response.json()["error"]["message"]
+    page = await client.post("/cart", form)
+    assert page.code == code and message in text_of(page.text)
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_a_post_without_the_xsrf_token_is_refused(client, services):
+    await client.get("/login")
+    before = await snapshot(services)
+    response = await client.post("/cart", {"action": "add", "isbn": PCI}, xsrf=False)
+    assert response.code == 403
+    assert "This form has expired" in text_of(response.text)
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_signing_in_keeps_the_cart_and_signing_out_hides_it(client, services):
+    await services.accounts.register("reader@example.com", ShopClient.PASSWORD)
+    await client.post("/cart", {"action": "add", "isbn": PCI})
+    await client.login("reader@example.com")
+    assert "Programming Collective Intelligence" in text_of((await client.get("/cart")).text)
+
+    await client.post("/logout")
+    assert "Your cart is empty" in text_of((await client.get("/cart")).text)
+    await client.login("reader@example.com")
+    assert cart_count((await client.get("/cart")).text) == 1

@@ -1,0 +1,189 @@
+"""What shoppers see: home, recommended reading, catalog search and paging, a book's page, 404s."""
+
+import dataclasses
+import html
+import re
+
+import pytest
+
+from burts_books.seed_books import STARTER_BOOKS
+from tests.shop_client import text_of
+
+PCI = "9780596529321"  # Programming Collective Intelligence
+ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
+
+
+@pytest.fixture
+def settings(settings):
+    # Five books a page, so the twelve starter books make three pages.
+    return dataclasses.replace(settings, page_size=5)
+
+
+def catalog_titles(page_html):
+    return [html.unescape(t) for t in re.findall(r'<a class="title" href="[^"]*">(.*?)</a>', page_html)]
+
+
+def article(page_html, isbn):
+    """The Book UI module's output for one book."""
+    found = re.search(rf'<article class="book" id="book-{isbn}">.*?</article>', page_html, re.S)
+    assert found, f"no book {isbn} on the page"
+    return found.group(0)
+
+
+def next_link(page_html):
+    found = re.search(r'<a rel="next" href="([^"]*)"', page_html)
+    return html.unescape(found.group(1)) if found else None
+
+
+@pytest.mark.gen_test
+async def test_home_page_welcomes_and_shows_the_newest_books(client):
+    response = await client.get("/")
+    assert response.code == 200
+    text = text_of(response.text)
+    assert "Welcome to Burt's Books!" in text
+    arrivals = re.search(r'<section aria-labelledby="new-arrivals">.*?</section>', response.text, re.S).group(0)
+    # The starter books were added in list order, so the last four are the newest.
+    newest = [book["title"] for book in reversed(STARTER_BOOKS[-4:])]
+    assert [html.unescape(t) for t in re.findall(r'<span class="title">(.*?)</span>', arrivals)] == newest
+    assert "contact@burtsbooks.com" in text and "(555) 555-5555" in text
+
+
+@pytest.mark.gen_test
+async def test_recommended_reading_draws_every_book_with_the_book_module(client):
+    response = await client.get("/recommended/")
+    assert response.code == 200
+    assert response.text.count('<article class="book"') == len(STARTER_BOOKS)
+    book = article(response.text, PCI)
+    assert f'<img class="cover" src="/static/images/{PCI}.svg"' in book
+    text = text_of(book)
+    for shown in (
+        "Programming Collective Intelligence",
+        "Building Smart Web 2.0 Applications",
+        "by Toby Segaran",
+        "Released August 2007",
+        "Added November 1, 2026",  # locale.format_date of date_added
+        "$39.99",
+    ):
+        assert shown in text
+    # The description is the stored (sanitized) HTML, not escaped text.
+    assert "<em>Python</em>" in book
+
+
+@pytest.mark.gen_test
+async def test_tornado_puts_the_book_module_stylesheet_in_the_head_once(client):
+    response = await client.get("/recommended/")
+    head = response.text.split("</head>")[0]
+    assert len(re.findall(r'<link href="/static/css/book\.css\?v=\w+"[^>]*rel="stylesheet"', head)) == 1
+    assert "book.css" not in response.text.split("</head>")[1]
+
+
+@pytest.mark.parametrize(
+    "query, titles",
+    [
+        ("tornado", ["Introduction to Tornado"]),
+        ("segaran", ["Programming Collective Intelligence"]),  # author
+        ("web serv", ["RESTful Web Services"]),  # every word, each as a prefix
+        ("PYTHON cook", ["Python Cookbook"]),
+        ("kleppmann designing", ["Designing Data-Intensive Applications"]),
+        ("prog", ["Fluent Python", "Learning Python", "Programming Collective Intelligence",
+                  "Structure and Interpretation of Computer Programs", "The Pragmatic Programmer"]),
+    ],
+)
+@pytest.mark.gen_test
+async def test_search_by_title_and_author_word_prefixes(client, query, titles):
+    response = await client.get(f"/books/?q={query.replace(' ', '+')}")
+    assert response.code == 200
+    assert catalog_titles(response.text) == titles
+    assert f"Books matching “{query}”" in text_of(response.text)
+
+
+@pytest.mark.gen_test
+async def test_search_without_matches_says_so(client):
+    response = await client.get("/books/?q=zzyzx")
+    assert response.code == 200
+    assert catalog_titles(response.text) == []
+    assert "0 books." in text_of(response.text) and "No books match your search." in response.text
+
+
+@pytest.mark.gen_test
+async def test_walking_the_pages_shows_every_book_once_in_title_order(client):
+    seen, path, pages = [], "/books/", 0
+    while path:
+        response = await client.get(path if path.startswith("/") else "/books/" + path)
+        assert response.code == 200
+        pages += 1
+        assert f"12 books, page {pages} of 3." in text_of(response.text)
+        assert ('rel="prev"' in response.text) == (pages > 1)
+        seen += catalog_titles(response.text)
+        path = next_link(response.text)
+    assert pages == 3
+    assert seen == ALL_TITLES
+
+
+@pytest.mark.gen_test
+async def test_next_page_link_keeps_the_search(client):
+    response = await client.get("/books/?q=p")
+    assert next_link(response.text) == "?q=p&page=2"
+    second = await client.get("/books/?q=p&page=2")
+    assert second.code == 200 and catalog_titles(second.text)
+    assert not set(catalog_titles(second.text)) & set(catalog_titles(response.text))
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "%C2%B2", "10001"])
+@pytest.mark.gen_test
+async def test_a_bad_page_number_is_a_clear_400(client, page):
+    response = await client.get(f"/books/?page={page}")
+    assert response.code == 400
+    assert "The page must be a whole number from 1 up." in text_of(response.text)
+
+
+@pytest.mark.gen_test
+async def test_an_overlong_search_is_a_clear_400(client):
+    response = await client.get("/books/?q=" + "a" * 201)
+    assert response.code == 400
+    assert "Search for at most 200 characters." in text_of(response.text)
+
+
+@pytest.mark.gen_test
+async def test_book_page_shows_the_book(client):
+    response = await client.get(f"/books/{PCI}")
+    assert response.code == 200
+    assert "<title>Programming Collective Intelligence · Burt's Books</title>" in response.text
+    assert "by Toby Segaran" in text_of(article(response.text, PCI))
+
+
+@pytest.mark.parametrize("typed", ["0596529325", "0-596-52932-5", "978-0-596-52932-1"])
+@pytest.mark.gen_test
+async def test_other_forms_of_an_isbn_redirect_permanently_to_the_isbn13_page(client, typed):
+    response = await client.get(f"/books/{typed}")
+    assert response.code == 301
+    assert response.location == f"/books/{PCI}"
+
+
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        ("/books/9780000000019", "There is no book with ISBN 9780000000019 in our catalog."),
+        ("/books/9780596529322", "There is no book with ISBN 9780596529322 in our catalog."),  # bad check digit
+        ("/books/not-an-isbn", "There is no page at this address."),
+        ("/no/such/page", "There is no page at this address."),
+    ],
+)
+@pytest.mark.gen_test
+async def test_unknown_addresses_get_a_real_404_page(client, path, message):
+    response = await client.get(path)
+    assert response.code == 404
+    assert response.headers["Content-Type"].startswith("text/html")
+    text = text_of(response.text)
+    assert message in text
+    assert "Back to the shop" in text and "contact@burtsbooks.com" in text  # the site's own layout
+
+
+@pytest.mark.parametrize("path", ["/", "/books/?page=0", "/no/such/page", "/api/books", "/login"])
+@pytest.mark.gen_test
+async def test_security_headers_on_every_answer(client, path):
+    headers = (await client.get(path)).headers
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"

@@ -1,0 +1,85 @@
+"""Checkout: a signed-in shopper's cart becomes an order and its copies leave stock."""
+
+import re
+
+import pytest
+
+from tests.inventory_helpers import PCI, RESTFUL, cart_count, snapshot, stock_of
+from tests.shop_client import ShopClient, text_of
+
+
+@pytest.mark.gen_test
+async def test_buying_the_cart_makes_an_order_and_takes_the_copies_from_stock(shopper, services):
+    for isbn in (PCI, PCI, RESTFUL):
+        await shopper.post("/cart", {"action": "add", "isbn": isbn})
+    restful_before = await stock_of(services, RESTFUL)
+
+    response = await shopper.post("/purchase")
+    assert response.code == 303
+    assert re.fullmatch(r"/orders/[0-9a-f]{24}", response.location)
+
+    confirmation = await shopper.get(response.location)
+    text = text_of(confirmation.text)
+    assert "Thank you for your order" in text
+    assert "Programming Collective Intelligence 2 $79.98" in text
+    assert "Total $" in text and cart_count(confirmation.text) == 0
+
+    pci = await stock_of(services, PCI)
+    assert (pci["stock"], pci["available"]) == (10, 10)
+    restful = await stock_of(services, RESTFUL)
+    assert restful["stock"] == restful_before["stock"] - 1
+    assert restful["available"] == restful_before["available"]
+    assert "Your cart is empty" in text_of((await shopper.get("/cart")).text)
+
+    history = await shopper.get("/orders")
+    assert history.code == 200
+    assert response.location in history.text
+    assert "3 copies" in text_of(history.text)
+
+    # The order stays: the expiry sweep does not give sold copies back.
+    await services.housekeeping(cart_ttl_seconds=0.001)
+    assert (await stock_of(services, PCI))["stock"] == 10
+
+
+@pytest.mark.gen_test
+async def test_an_anonymous_shopper_is_asked_to_sign_in_and_keeps_the_cart(client, services):
+    await client.post("/cart", {"action": "add", "isbn": PCI})
+    before = await snapshot(services)
+    response = await client.post("/purchase")
+    assert response.code == 303
+    assert response.location == "/login?next=%2Fcart"
+    assert await snapshot(services) == before
+    assert "Sign in to check out" in text_of((await client.get("/cart")).text)
+
+
+@pytest.mark.gen_test
+async def test_an_empty_cart_cannot_be_bought(shopper, services):
+    before = await snapshot(services)
+    response = await shopper.post("/purchase")
+    assert response.code == 400
+    assert "Your cart is empty: add a book before checking out." in text_of(response.text)
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_checkout_needs_the_xsrf_token(shopper, services):
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    before = await snapshot(services)
+    assert (await shopper.post("/purchase", xsrf=False)).code == 403
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_orders_are_private(shopper, http_client, base_url, services):
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    order_url = (await shopper.post("/purchase")).location
+
+    anonymous = ShopClient(http_client, base_url)
+    assert (await anonymous.get(order_url)).code == 302
+    assert (await anonymous.get("/orders")).location.startswith("/login")
+
+    await services.accounts.register("other@example.com", ShopClient.PASSWORD)
+    other = ShopClient(http_client, base_url)
+    await other.login("other@example.com")
+    assert (await other.get(order_url)).code == 404
+    assert "You have not ordered anything yet." in text_of((await other.get("/orders")).text)

@@ -1,0 +1,149 @@
+"""`burts-books` on the command line, run as an operator would: a real process, its output and exit status."""
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import subprocess
+import sys
+
+import pytest
+from mongomock_motor import AsyncMongoMockClient
+
+from burts_books import app as app_module
+from burts_books import cli, migrations
+from burts_books.accounts import Accounts
+from burts_books.app import open_current_database
+from burts_books.config import Settings
+from burts_books.db import Database
+from tests.shop_client import ShopClient
+
+PASSWORD = ShopClient.PASSWORD + "\n"
+
+
+def run_cli(data_dir, *args, password=None):
+    """Run `burts-books ARGS --data-dir=DATA_DIR` with a clean environment; the password goes to stdin."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")}
+    return subprocess.run(
+        [sys.executable, "-m", "burts_books", *args, f"--data-dir={data_dir}"],
+        input=password or "", capture_output=True, text=True, env=env, cwd=data_dir, timeout=60,
+    )
+
+
+def refusal(result):
+    """The one line a refused command ends its error output with (log lines may come first)."""
+    assert result.returncode == 2, result
+    return result.stderr.strip().splitlines()[-1]
+
+
+@contextlib.asynccontextmanager
+async def store(data_dir):
+    db = await open_current_database(Settings(data_dir=data_dir))
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+async def account(data_dir, email):
+    async with store(data_dir) as db:
+        return await Accounts(db).by_email(email)
+
+
+@pytest.mark.gen_test
+async def test_create_a_shopper_then_make_them_staff(tmp_path):
+    created = run_cli(tmp_path, "create-user", "Reader@Example.com", password=PASSWORD)
+    assert (created.returncode, created.stdout) == (0, "created shopper account reader@example.com\n")
+    async with store(tmp_path) as db:
+        assert await Accounts(db).authenticate("reader@example.com", ShopClient.PASSWORD)
+    assert (await account(tmp_path, "reader@example.com"))["staff"] is False
+
+    promoted = run_cli(tmp_path, "create-user", "reader@example.com", "--staff")
+    assert (promoted.returncode, promoted.stdout) == (0, "reader@example.com is now staff\n")
+    assert (await account(tmp_path, "reader@example.com"))["staff"] is True
+
+
+@pytest.mark.parametrize(
+    "email, password, message",
+    [
+        ("reader@example.com", "short\n", "Use at least 8 characters."),
+        ("not-an-email", PASSWORD, "Give a valid email address."),
+    ],
+)
+@pytest.mark.gen_test
+async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email, password, message):
+    result = run_cli(tmp_path, "create-user", email, password=password)
+    assert refusal(result) == f"burts-books create-user: {message}"
+    async with store(tmp_path) as db:
+        assert await db.users.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
+    async with store(tmp_path) as db:
+        await Accounts(db).register("reader@example.com", ShopClient.PASSWORD)
+    result = run_cli(tmp_path, "create-user", "reader@example.com", password=PASSWORD)
+    assert refusal(result) == (
+        "burts-books create-user: reader@example.com already has an account; say --staff or --no-staff"
+    )
+
+
+@pytest.mark.gen_test
+async def test_create_user_is_refused_while_another_process_holds_the_store(tmp_path):
+    store_file = Settings(data_dir=tmp_path).store_file
+    async with store(tmp_path):
+        pass  # a shop that has run once and saved its store
+    async with store(tmp_path):  # this test process plays the running server
+        saved = store_file.read_bytes()
+        result = run_cli(tmp_path, "create-user", "reader@example.com", password=PASSWORD)
+        assert refusal(result) == (
+            f"burts-books create-user: the embedded store {store_file} is in use by "
+            f"process {os.getpid()}; stop that process first (or point MONGODB_URL at a MongoDB server)"
+        )
+        assert store_file.read_bytes() == saved
+    assert await account(tmp_path, "reader@example.com") is None
+
+
+def test_migrate_applies_what_is_pending_then_reports_up_to_date(tmp_path):
+    first = run_cli(tmp_path, "migrate")
+    assert (first.returncode, first.stdout) == (0, f"applied {', '.join(p.stem for p in migrations.available())}\n")
+    second = run_cli(tmp_path, "migrate")
+    assert (second.returncode, second.stdout) == (0, "the database is up to date\n")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--mongodb-url=mongodb://127.0.0.1:9"],
+         "no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)"),
+        (["--port=http"], "--port: expected int, got 'http'"),
+    ],
+)
+def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
+    result = run_cli(tmp_path, "serve", *args)
+    assert result.stderr == f"burts-books serve: {message}\n"
+    assert result.returncode == 2
+    assert not (tmp_path / "embedded-store.json").exists()
+
+
+def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsys):
+    client = AsyncMongoMockClient()
+
+    async def behind_by_one(settings, *, persist=True):
+        # A MongoDB server (not the embedded store, which migrates itself) missing the last migration.
+        db = Database(client, settings.mongodb_database)
+        for path in migrations.available()[:-1]:
+            await db.migrations.insert_one({"_id": path.stem, "applied_at": 1})
+        return db
+
+    monkeypatch.setattr(app_module, "open_database", behind_by_one)
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["serve", "--mongodb-url=mongodb://db.internal", "--cookie-secret=" + "s" * 40])
+
+    assert stopped.value.code == 2
+    last = migrations.available()[-1].stem
+    assert capsys.readouterr().err == (
+        f"burts-books serve: the database is missing migrations {last}: run `burts-books migrate`\n"
+    )
+    assert asyncio.run(client.burts_books.migrations.count_documents({})) == len(migrations.available()) - 1

@@ -1,0 +1,115 @@
+"""Settings: flags beat environment variables beat defaults; bad values stop the start with one line."""
+
+import logging
+import stat
+
+import pytest
+
+from burts_books.config import ROOT, ConfigError, load_settings, with_cookie_secret
+
+log = logging.getLogger("test")
+SECRET = "s" * 40
+
+
+def test_defaults_are_the_embedded_shop_on_port_8000():
+    settings = load_settings([], {})
+    assert (settings.port, settings.address, settings.debug) == (8000, "127.0.0.1", False)
+    assert settings.embedded
+    assert settings.store_file == ROOT / "var" / "embedded-store.json"
+
+
+@pytest.mark.parametrize(
+    "argv, environ, expected",
+    [
+        ([], {"BURTS_PORT": "8100"}, 8100),
+        (["--port=8200"], {"BURTS_PORT": "8100"}, 8200),
+        (["--port=8200"], {}, 8200),
+        ([], {"BURTS_PORT": ""}, 8000),  # a blank variable counts as unset
+    ],
+)
+def test_flag_beats_environment_beats_default(argv, environ, expected):
+    assert load_settings(argv, environ).port == expected
+
+
+@pytest.mark.parametrize(
+    "argv, environ, expected",
+    [
+        (["--debug"], {}, True),
+        (["--debug=false"], {"BURTS_DEBUG": "true"}, False),
+        ([], {"BURTS_DEBUG": "yes"}, True),
+        ([], {"BURTS_DEBUG": "off"}, False),
+    ],
+)
+def test_boolean_settings(argv, environ, expected):
+    assert load_settings(argv, environ).debug is expected
+
+
+def test_environment_configures_a_production_server(tmp_path):
+    settings = load_settings(
+        [],
+        {
+            "MONGODB_URL": "mongodb://db.internal:27017/?replicaSet=rs0",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+            "BURTS_PREVIOUS_COOKIE_SECRETS": f" old-one-{SECRET}, ,old-two-{SECRET} ",
+            "BURTS_DATA_DIR": str(tmp_path / "data"),
+        },
+    )
+    assert not settings.embedded
+    assert settings.redis_url == "redis://cache.internal:6379/0"
+    assert settings.previous_cookie_secrets == (f"old-one-{SECRET}", f"old-two-{SECRET}")
+    assert settings.data_dir == tmp_path / "data"
+
+
+@pytest.mark.parametrize(
+    "argv, environ, message",
+    [
+        (["--port=abc"], {}, "--port: expected int, got 'abc'"),
+        ([], {"BURTS_PORT": "eighty"}, "BURTS_PORT: expected int, got 'eighty'"),
+        (["--port=70000"], {}, "--port must be between 1 and 65535"),
+        (["--port"], {}, "'port' requires a value"),
+        (["--debug=maybe"], {}, "--debug: expected true or false, got 'maybe'"),
+        ([], {"BURTS_XHEADERS": "maybe"}, "BURTS_XHEADERS: expected true or false"),
+        (["--colour=blue"], {}, "unknown flag --colour"),
+        ([], {"MONGODB_URL": "http://db.internal"}, "--mongodb-url must start with mongodb://"),
+        (["--redis-url=localhost:6379"], {}, "--redis-url must start with redis://"),
+        (["--cookie-secret=short"], {}, "--cookie-secret must be at least 32 characters"),
+        ([], {"BURTS_CART_TTL": "0"}, "--cart-ttl-seconds must be positive"),
+        (["--long-poll-timeout-seconds=soon"], {}, "expected float, got 'soon'"),
+    ],
+)
+def test_invalid_values_stop_with_a_one_line_message(argv, environ, message):
+    with pytest.raises(ConfigError) as raised:
+        load_settings(argv, environ)
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_embedded_mode_keeps_its_cookie_secret_under_the_data_dir(tmp_path):
+    settings = load_settings([f"--data-dir={tmp_path}"], {})
+    first = with_cookie_secret(settings, log)
+    secret_file = tmp_path / "cookie-secret"
+    assert first.cookie_secret == secret_file.read_text().strip()
+    assert len(first.cookie_secret) >= 32
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    # A restart signs with the same secret, so sessions survive it.
+    assert with_cookie_secret(settings, log).cookie_secret == first.cookie_secret
+
+
+def test_a_given_cookie_secret_is_used_and_nothing_is_written(tmp_path):
+    settings = load_settings([f"--data-dir={tmp_path}", f"--cookie-secret={SECRET}"], {})
+    assert with_cookie_secret(settings, log).cookie_secret == SECRET
+    assert not (tmp_path / "cookie-secret").exists()
+
+
+def test_production_without_a_cookie_secret_refuses_to_start(tmp_path):
+    settings = load_settings([f"--data-dir={tmp_path}", "--mongodb-url=mongodb://db.internal"], {})
+    with pytest.raises(ConfigError, match="no cookie secret: set BURTS_COOKIE_SECRET"):
+        with_cookie_secret(settings, log)
+    assert not (tmp_path / "cookie-secret").exists()
+
+
+def test_debug_mode_without_a_cookie_secret_uses_a_throwaway_one(tmp_path):
+    settings = load_settings([f"--data-dir={tmp_path}", "--mongodb-url=mongodb://db.internal", "--debug"], {})
+    first, second = with_cookie_secret(settings, log), with_cookie_secret(settings, log)
+    assert len(first.cookie_secret) >= 32 and first.cookie_secret != second.cookie_secret
+    assert not (tmp_path / "cookie-secret").exists()

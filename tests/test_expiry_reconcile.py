@@ -1,0 +1,111 @@
+"""Idle carts expire and give their copies back; reconciliation repairs a wrong count."""
+
+import asyncio
+import dataclasses
+import datetime
+import time
+
+import pytest
+
+from tests.inventory_helpers import PCI, RESTFUL, cart_json, recorder, stock_of, until
+from tests.shop_client import text_of
+
+
+async def age_carts(services, seconds):
+    """Pretend every cart was last touched `seconds` earlier than it was."""
+    async for cart in services.db.carts.find():
+        await services.db.carts.update_one(
+            {"_id": cart["_id"]}, {"$set": {"touched_at": cart["touched_at"] - datetime.timedelta(seconds=seconds)}}
+        )
+
+
+@pytest.mark.gen_test
+async def test_an_idle_cart_expires_and_its_copies_come_back(client, services, settings):
+    await cart_json(client, "add")
+    await cart_json(client, "add")
+    await cart_json(client, "add", RESTFUL)
+    restful = await stock_of(services, RESTFUL)
+    events = recorder(services.bus)
+
+    await services.housekeeping(settings.cart_ttl_seconds)
+    assert (await stock_of(services))["available"] == 10  # not idle long enough
+
+    await age_carts(services, settings.cart_ttl_seconds + 1)
+    await services.housekeeping(settings.cart_ttl_seconds)
+    assert (await stock_of(services))["available"] == 12
+    assert (await stock_of(services, RESTFUL))["available"] == restful["available"] + 1
+    await until(lambda: len(events) == 2)
+    assert {"isbn": PCI, "available": 12, "version": 4} in events
+    assert "Your cart is empty" in text_of((await client.get("/cart")).text)
+
+    # Running again (as another process would) gives nothing back twice.
+    await services.housekeeping(settings.cart_ttl_seconds)
+    assert (await stock_of(services))["available"] == 12
+
+
+@pytest.mark.gen_test
+async def test_after_expiry_the_shopper_can_fill_a_new_cart(client, services, settings):
+    await cart_json(client, "add")
+    await age_carts(services, settings.cart_ttl_seconds + 1)
+    await services.housekeeping(settings.cart_ttl_seconds)
+    response = await cart_json(client, "add")
+    assert response.code == 200
+    assert response.json()["cart"]["count"] == 1
+    assert (await stock_of(services))["available"] == 11
+
+
+@pytest.mark.gen_test
+async def test_the_server_timer_expires_idle_carts(services, settings):
+    quick = dataclasses.replace(settings, cart_ttl_seconds=1, reconcile_interval_seconds=0.1)
+    services.start_housekeeping(quick)  # what `burts-books serve` does; stopped by services.close()
+    await services.carts.add(None, None, PCI)
+    assert (await stock_of(services))["available"] == 11
+    started = time.monotonic()
+    while (await stock_of(services))["available"] != 12:
+        assert time.monotonic() - started < 3, "the idle cart never expired"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - started > 0.5
+
+
+@pytest.mark.gen_test
+async def test_reconciliation_repairs_a_broken_count(client, services):
+    await cart_json(client, "add")
+    await cart_json(client, "add")
+    # A crash between a cart write and a book write left the count wrong.
+    await services.db.books.update_one({"isbn": PCI}, {"$set": {"available": 12}})
+    events = recorder(services.bus)
+
+    await services.housekeeping(cart_ttl_seconds=3600)
+    assert (await stock_of(services))["available"] == 12  # the cart is mid-change: left alone
+
+    await age_carts(services, 10)
+    await services.housekeeping(cart_ttl_seconds=3600)
+    book = await stock_of(services)
+    assert book["available"] == 10
+    await until(lambda: events)
+    assert events == [{"isbn": PCI, "available": 10, "version": book["inventory_version"]}]
+    assert "Only 10 left in stock!" in text_of((await client.get(f"/books/{PCI}")).text)
+
+
+@pytest.mark.gen_test
+async def test_reconciliation_never_makes_a_count_negative(client, services):
+    await cart_json(client, "add")
+    await services.db.books.update_one({"isbn": PCI}, {"$set": {"stock": 0, "available": 3}})
+    await age_carts(services, 10)
+    await services.housekeeping(cart_ttl_seconds=3600)
+    assert (await stock_of(services))["available"] == 0
+
+
+@pytest.mark.gen_test
+async def test_reconciliation_skips_a_book_that_changed_while_it_counted(client, services):
+    await cart_json(client, "add")
+    await age_carts(services, 10)
+    await services.db.books.update_one({"isbn": PCI}, {"$set": {"available": 12}})
+
+    async def held_copies_while_a_shopper_adds():
+        counted = await services.carts.held_copies()
+        await services.inventory.take_one(PCI)  # the book changes after it was read
+        return counted
+
+    assert await services.inventory.reconcile(held_copies_while_a_shopper_adds) == []
+    assert (await stock_of(services))["available"] == 11

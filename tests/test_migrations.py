@@ -1,0 +1,135 @@
+"""Migrations: each applied once, in order, even when two processes start together."""
+
+import asyncio
+import datetime
+import textwrap
+
+import pytest
+
+from burts_books import migrations
+from burts_books.config import ROOT
+from burts_books.db import DuplicateKeyError
+
+ALL = [path.stem for path in migrations.available()]
+
+# A migration that counts its runs, slowly enough for two callers to overlap.
+COUNTING = """
+import asyncio
+
+async def up(db):
+    await asyncio.sleep(0.05)
+    await db.runs.update_one({"_id": __name__}, {"$inc": {"count": 1}}, upsert=True)
+"""
+FAILING = """
+async def up(db):
+    raise RuntimeError("disk full")
+"""
+
+
+def write_migrations(directory, **sources):
+    """Files NNNN_name.py in `directory` from keyword arguments name=source."""
+    for name, source in sources.items():
+        (directory / f"{name}.py").write_text(textwrap.dedent(source))
+    return directory
+
+
+def utc_now_plus(**delta):
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(**delta)
+
+
+async def run_counts(db):
+    return {doc["_id"].rsplit("_migration_", 1)[1]: doc["count"] for doc in await db.runs.find().to_list(None)}
+
+
+@pytest.mark.gen_test
+async def test_migrate_applies_everything_once_then_nothing(empty_db):
+    assert ALL[:2] == ["0001_create_indexes", "0002_seed_starter_catalog"]
+    assert await migrations.pending(empty_db) == ALL
+    assert await migrations.migrate(empty_db) == ALL
+    assert await migrations.migrate(empty_db) == []
+    assert await migrations.pending(empty_db) == []
+    assert await empty_db.books.count_documents({}) == 12
+
+
+@pytest.mark.gen_test
+async def test_two_processes_migrating_together_apply_each_migration_once(empty_db, tmp_path):
+    folder = write_migrations(tmp_path, **{"0001_first": COUNTING, "0002_second": COUNTING})
+    ran = await asyncio.gather(migrations.migrate(empty_db, folder), migrations.migrate(empty_db, folder))
+    assert sorted(ran) == [[], ["0001_first", "0002_second"]]
+    assert await run_counts(empty_db) == {"0001_first": 1, "0002_second": 1}
+
+
+@pytest.mark.gen_test
+async def test_a_failed_migration_is_not_recorded_and_runs_again_next_time(empty_db, tmp_path):
+    folder = write_migrations(tmp_path, **{"0001_first": COUNTING, "0002_broken": FAILING})
+    with pytest.raises(RuntimeError, match="disk full"):
+        await migrations.migrate(empty_db, folder)
+    assert await migrations.pending(empty_db, folder) == ["0002_broken"]
+
+    write_migrations(tmp_path, **{"0002_broken": COUNTING})  # the fix ships
+    assert await migrations.migrate(empty_db, folder, wait=0) == ["0002_broken"]  # lock was released
+    assert await run_counts(empty_db) == {"0001_first": 1, "0002_broken": 1}
+
+
+@pytest.mark.gen_test
+async def test_a_lock_left_by_a_dead_process_is_taken_over_once_expired(empty_db, tmp_path):
+    folder = write_migrations(tmp_path, **{"0001_first": COUNTING})
+    expired = utc_now_plus(seconds=-1)
+    await empty_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "dead", "expires": expired})
+    assert await migrations.migrate(empty_db, folder, wait=1) == ["0001_first"]
+
+
+@pytest.mark.gen_test
+async def test_a_live_lock_makes_migrate_wait_then_give_up_without_applying(empty_db, tmp_path):
+    folder = write_migrations(tmp_path, **{"0001_first": COUNTING})
+    held = utc_now_plus(minutes=1)
+    await empty_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "busy", "expires": held})
+    with pytest.raises(TimeoutError, match="another process has been migrating"):
+        await migrations.migrate(empty_db, folder, wait=0.3)
+    assert await run_counts(empty_db) == {}
+
+
+@pytest.mark.gen_test
+async def test_ensure_current_refuses_a_database_that_is_behind(empty_db):
+    await empty_db.migrations.insert_one({"_id": ALL[0], "applied_at": datetime.datetime(2026, 1, 1)})
+    with pytest.raises(migrations.MigrationsPending) as behind:
+        await migrations.ensure_current(empty_db)
+    assert str(behind.value) == (
+        f"the database is missing migrations {', '.join(ALL[1:])}: run `burts-books migrate`"
+    )
+    await migrations.migrate(empty_db)
+    await migrations.ensure_current(empty_db)  # no longer raises
+
+
+@pytest.mark.gen_test
+async def test_seed_catalog_has_the_books_of_the_tornado_book_with_their_covers(services):
+    books = await services.db.books.find({}, {"_id": 0}).to_list(None)
+    assert len(books) == 12
+    titles = {book["isbn"]: book["title"] for book in books}
+    assert titles["9780596529321"] == "Programming Collective Intelligence"
+    assert titles["9780596529260"] == "RESTful Web Services"
+    for book in books:
+        assert (ROOT / book["image"].lstrip("/")).is_file(), book["image"]
+        assert book["available"] == book["stock"] > 0
+        assert book["isbn"] in book["keywords"]
+
+
+@pytest.mark.gen_test
+async def test_running_the_seed_again_never_overwrites_a_staff_edit(services):
+    books = services.db.books
+    await books.update_one({"isbn": "9780596529321"}, {"$set": {"title": "Edited by staff"}})
+    await services.db.migrations.delete_one({"_id": "0002_seed_starter_catalog"})
+    assert await migrations.migrate(services.db) == ["0002_seed_starter_catalog"]
+    assert (await books.find_one({"isbn": "9780596529321"}))["title"] == "Edited by staff"
+    assert await books.count_documents({}) == 12
+
+
+@pytest.mark.parametrize(
+    "collection, document",
+    [("books", {"isbn": "9781234567897"}), ("users", {"email": "burt@burtsbooks.com"})],
+)
+@pytest.mark.gen_test
+async def test_indexes_keep_isbns_and_emails_unique(services, collection, document):
+    await services.db.db[collection].insert_one({**document, "copy": 1})
+    with pytest.raises(DuplicateKeyError):
+        await services.db.db[collection].insert_one({**document, "copy": 2})

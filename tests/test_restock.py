@@ -1,0 +1,71 @@
+"""Staff restock a book: the edit page's form and the JSON call; open pages see the new count."""
+
+import json
+
+import pytest
+
+from tests.inventory_helpers import PCI, recorder, snapshot, stock_of, until
+from tests.shop_client import ShopClient, text_of
+
+
+async def restock_json(client, copies, isbn=PCI):
+    if "_xsrf" not in client.cookies:
+        await client.get("/login")
+    return await client.fetch(
+        f"/api/books/{isbn}/restock", method="POST", body=json.dumps({"copies": copies}),
+        headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
+    )
+
+
+@pytest.mark.gen_test
+async def test_staff_restock_from_the_edit_page(staff, services):
+    events = recorder(services.bus)
+    edit_page = await staff.get(f"/edit/{PCI}")
+    assert f'action="/edit/{PCI}/restock"' in edit_page.text
+
+    response = await staff.post(f"/edit/{PCI}/restock", {"copies": "5"})
+    assert response.code == 303 and response.location == f"/edit/{PCI}"
+    book = await stock_of(services)
+    assert (book["stock"], book["available"], book["inventory_version"]) == (17, 17, 2)
+    await until(lambda: events)
+    assert events == [{"isbn": PCI, "available": 17, "version": 2}]
+    assert "Only 17 left in stock!" in text_of((await staff.get(f"/books/{PCI}")).text)
+
+
+@pytest.mark.gen_test
+async def test_staff_restock_through_the_api(staff, services):
+    response = await restock_json(staff, 3)
+    assert response.code == 200
+    assert response.json() == {"book": {"isbn": PCI, "available": 15, "version": 2}}
+
+
+@pytest.mark.parametrize("copies", ["0", "-2", "lots", "", "1.5", "100001"])
+@pytest.mark.gen_test
+async def test_a_bad_number_of_copies_is_refused(staff, services, copies):
+    before = await snapshot(services)
+    page = await staff.post(f"/edit/{PCI}/restock", {"copies": copies})
+    assert page.code == 400
+    assert "a whole number from 1 to 100000" in text_of(page.text)
+    for value in (copies, True, None, [3]):
+        response = await restock_json(staff, value)
+        assert response.code == 400, value
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_shoppers_and_visitors_cannot_restock(shopper, http_client, base_url, services):
+    before = await snapshot(services)
+    assert (await shopper.post(f"/edit/{PCI}/restock", {"copies": "5"})).code == 403
+    response = await restock_json(shopper, 5)
+    assert response.code == 403 and "staff" in response.json()["error"]["message"]
+
+    anonymous = ShopClient(http_client, base_url)
+    # Like every staff form, an anonymous POST is refused outright (a GET would go to sign-in).
+    assert (await anonymous.post(f"/edit/{PCI}/restock", {"copies": "5"})).code == 403
+    assert (await restock_json(anonymous, 5)).code == 401
+    assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_restocking_an_unknown_book_is_404(staff, services):
+    assert (await restock_json(staff, 5, isbn="9781234567897")).code == 404

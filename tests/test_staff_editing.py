@@ -1,0 +1,299 @@
+"""Staff add and edit books; everyone else is kept out; bad input is shown back and saves nothing."""
+
+import html
+import re
+
+import pytest
+
+from burts_books.seed_books import STARTER_BOOKS
+from tests.shop_client import text_of
+
+PCI = "9780596529321"
+NEW_BOOK = {
+    "isbn": "978-1-234-56789-7",
+    "title": "Tornado Internals",
+    "subtitle": "Event Loops in Depth",
+    "image": "https://covers.example/tornado-internals.png",
+    "author": "Ada Writer",
+    "date_released": "June 2026",
+    "description": "<p>A <strong>deep</strong> dive.</p>",
+    "price": "24.50",
+    "stock": "7",
+}
+NEW_ISBN = "9781234567897"
+SEED = STARTER_BOOKS[0]
+PCI_FORM = {
+    **{name: SEED[name] for name in ("isbn", "title", "subtitle", "image", "author", "date_released", "description")},
+    "price": "39.99",
+    "stock": str(SEED["stock"]),
+}
+
+
+async def catalog_snapshot(services):
+    return await services.db.books.find({}, {"_id": 0}).sort("isbn").to_list(None)
+
+
+async def stored(services, isbn):
+    return await services.db.books.find_one({"isbn": isbn}, {"_id": 0})
+
+
+def input_value(page, name):
+    if name == "description":
+        found = re.search(r'<textarea id="f-description"[^>]*>(.*?)</textarea>', page, re.S)
+    else:
+        found = re.search(rf'<input id="f-{name}" name="{name}"[^>]* value="([^"]*)"', page)
+    assert found, f"no {name} field"
+    return html.unescape(found.group(1))
+
+
+def field_errors(page):
+    """{field name: message} for every field the form marks as wrong."""
+    errors = {}
+    for block in re.findall(r'<p class="field has-error">(.*?)</p>', page, re.S):
+        name = re.search(r'name="(\w+)"', block).group(1)
+        errors[name] = html.unescape(re.search(r'<span class="error"[^>]*>(.*?)</span>', block).group(1))
+    return errors
+
+
+# -- adding and editing ----------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_a_new_book_shows_at_once_on_recommended_reading(staff, services):
+    response = await staff.post("/add", NEW_BOOK)
+    assert (response.code, response.location) == (302, "/recommended/")
+
+    page = (await staff.get("/recommended/")).text
+    first = re.search(r'<article class="book" id="book-(\d+)">(.*?)</article>', page, re.S)
+    assert first.group(1) == NEW_ISBN  # newest first
+    text = text_of(first.group(2))
+    for shown in ("Tornado Internals", "Event Loops in Depth", "by Ada Writer", "Released June 2026", "$24.50"):
+        assert shown in text
+    assert 'src="https://covers.example/tornado-internals.png"' in first.group(2)
+    assert "<p>A <strong>deep</strong> dive.</p>" in first.group(2)
+
+    found = await staff.get("/books/?q=internals")
+    assert "Tornado Internals" in found.text
+    book = await stored(services, NEW_ISBN)
+    assert (book["stock"], book["available"], book["updated_by"]) == (7, 7, "burt@burtsbooks.com")
+
+
+@pytest.mark.gen_test
+async def test_a_book_without_a_cover_gets_the_placeholder(staff):
+    await staff.post("/add", {**NEW_BOOK, "image": ""})
+    page = (await staff.get(f"/books/{NEW_ISBN}")).text
+    assert 'src="/static/images/no-cover.svg"' in page
+
+
+@pytest.mark.gen_test
+async def test_edit_form_shows_the_stored_book(staff):
+    response = await staff.get(f"/edit/{PCI}")
+    assert response.code == 200
+    for name, value in PCI_FORM.items():
+        assert input_value(response.text, name) == value.strip()
+    assert re.search(r'<input id="f-isbn"[^>]* readonly', response.text)
+
+
+@pytest.mark.gen_test
+async def test_staff_edit_changes_what_shoppers_see(staff, services):
+    changed = {**PCI_FORM, "title": "Programming Collective Intelligence, 2nd ed.", "price": "44", "stock": "20"}
+    response = await staff.post(f"/edit/{PCI}", changed)
+    assert (response.code, response.location) == (302, "/recommended/")
+
+    book_page = text_of((await staff.get(f"/books/{PCI}")).text)
+    assert "Programming Collective Intelligence, 2nd ed." in book_page and "$44.00" in book_page
+    book = await stored(services, PCI)
+    assert (book["stock"], book["available"], book["inventory_version"]) == (20, 20, 2)
+    assert "2nd" in book["keywords"]
+
+
+@pytest.fixture(params=["client", "shopper", "staff"])
+def visitor(request):
+    """(kind, signed-in client) for an anonymous visitor, a shopper and staff."""
+    return request.param, request.getfixturevalue(request.param)
+
+
+@pytest.mark.gen_test
+async def test_edit_links_show_for_staff_only(visitor):
+    kind, browser = visitor
+    page = (await browser.get("/recommended/")).text
+    assert (f'href="/edit/{PCI}"' in page) == (kind == "staff")
+    assert ('href="/add"' in page) == (kind == "staff")
+
+
+# -- who may edit ----------------------------------------------------------------
+
+STAFF_PAGES = [("/add", NEW_BOOK), (f"/edit/{PCI}", {**PCI_FORM, "title": "Hacked"})]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in STAFF_PAGES])
+@pytest.mark.gen_test
+async def test_anonymous_visitors_are_sent_to_sign_in(client, path):
+    response = await client.get(path)
+    assert response.code == 302
+    assert response.location == "/login?next=" + path.replace("/", "%2F")
+
+
+@pytest.mark.parametrize("path, form", STAFF_PAGES)
+@pytest.mark.gen_test
+async def test_anonymous_posts_are_refused_and_change_nothing(client, services, path, form):
+    before = await catalog_snapshot(services)
+    response = await client.post(path, form)
+    assert response.code == 403
+    assert await catalog_snapshot(services) == before
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize("path, form", STAFF_PAGES)
+@pytest.mark.gen_test
+async def test_shoppers_are_refused_and_change_nothing(shopper, services, path, form, method):
+    before = await catalog_snapshot(services)
+    response = await (shopper.post(path, form) if method == "POST" else shopper.get(path))
+    assert response.code == 403
+    assert "This page is for Burt's Books staff only." in text_of(response.text)
+    assert await catalog_snapshot(services) == before
+
+
+# -- bad input -------------------------------------------------------------------
+
+ADD, EDIT = ("/add", NEW_BOOK), (f"/edit/{PCI}", PCI_FORM)
+REQUIRED = "This field is required."
+BAD_PRICE = "Give a price between 0 and 10000, like 39.99."
+BAD_STOCK = "Give a whole number of copies from 0 to 100000."
+BAD_IMAGE = "Give an https:// address or a /static/ path."
+
+
+@pytest.mark.parametrize(
+    "page, changes, field, message",
+    [
+        (ADD, {"title": ""}, "title", REQUIRED),
+        (ADD, {"author": "   "}, "author", REQUIRED),
+        (ADD, {"isbn": ""}, "isbn", REQUIRED),
+        (ADD, {"price": ""}, "price", REQUIRED),
+        (ADD, {"stock": ""}, "stock", REQUIRED),
+        (ADD, {"title": "t" * 201}, "title", "At most 200 characters."),
+        (ADD, {"subtitle": "s" * 201}, "subtitle", "At most 200 characters."),
+        (ADD, {"description": "d" * 5001}, "description", "At most 5000 characters."),
+        (ADD, {"isbn": "978-1-234-56789-8"}, "isbn", "Not a valid ISBN: the ISBN's check digit is wrong."),
+        (ADD, {"isbn": "12345"}, "isbn", "Not a valid ISBN: an ISBN has 10 or 13 digits (hyphens and spaces allowed)."),
+        (ADD, {"isbn": PCI}, "isbn", "A book with this ISBN is already in the catalog."),
+        (ADD, {"isbn": "0-596-52932-5"}, "isbn", "A book with this ISBN is already in the catalog."),
+        (ADD, {"price": "cheap"}, "price", BAD_PRICE),
+        (ADD, {"price": "-1"}, "price", BAD_PRICE),
+        (ADD, {"price": "10000.01"}, "price", BAD_PRICE),
+        (ADD, {"price": "NaN"}, "price", BAD_PRICE),
+        (ADD, {"price": "1.999"}, "price", "Use at most two decimals."),
+        (ADD, {"stock": "-3"}, "stock", BAD_STOCK),
+        (ADD, {"stock": "2.5"}, "stock", BAD_STOCK),
+        (ADD, {"stock": "²"}, "stock", BAD_STOCK),
+        (ADD, {"stock": "100001"}, "stock", BAD_STOCK),
+        (ADD, {"image": "javascript:alert(1)"}, "image", BAD_IMAGE),
+        (ADD, {"image": "http://covers.example/c.png"}, "image", BAD_IMAGE),
+        (ADD, {"image": 'https://covers.example/c.png" onerror="alert(1)'}, "image", BAD_IMAGE),
+        (EDIT, {"isbn": "9780596529260"}, "isbn", "The ISBN of a book can't be changed."),
+        (EDIT, {"title": ""}, "title", REQUIRED),
+        (EDIT, {"price": "free"}, "price", BAD_PRICE),
+        (EDIT, {"stock": "lots"}, "stock", BAD_STOCK),
+        (EDIT, {"image": "ftp://covers.example/c.png"}, "image", BAD_IMAGE),
+    ],
+)
+@pytest.mark.gen_test
+async def test_bad_input_is_shown_back_with_a_message_and_nothing_is_saved(
+    staff, services, page, changes, field, message
+):
+    path, form = page
+    form = {**form, **changes}
+    before = await catalog_snapshot(services)
+
+    response = await staff.post(path, form)
+
+    assert response.code == 400
+    assert field_errors(response.text) == {field: message}
+    assert "nothing was saved" in response.text
+    for name, value in form.items():
+        assert input_value(response.text, name) == value.strip()
+    assert await catalog_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_an_empty_form_lists_every_missing_field_at_once(staff, services):
+    before = await catalog_snapshot(services)
+    response = await staff.post("/add", {})
+    assert response.code == 400
+    assert field_errors(response.text) == dict.fromkeys(["isbn", "title", "author", "price", "stock"], REQUIRED)
+    assert await catalog_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_editing_a_book_that_does_not_exist_is_a_404(staff, services):
+    before = await catalog_snapshot(services)
+    response = await staff.post("/edit/9780000000019", {**PCI_FORM, "isbn": "9780000000019"})
+    assert response.code == 404
+    assert await catalog_snapshot(services) == before
+
+
+# -- what reaches the page -------------------------------------------------------
+
+
+@pytest.mark.gen_test
+async def test_description_html_is_sanitized_and_allowed_tags_kept(staff, services):
+    description = (
+        '<p>Fine <strong>print</strong>, <em>style</em> and <a href="https://ex.example/" onclick="steal()">a link</a>.</p>'
+        "<script>alert('x')</script><img src=x onerror=\"alert(1)\">"
+        '<a href="javascript:alert(2)">bad link</a><ul><li>kept</li></ul>'
+    )
+    assert (await staff.post("/add", {**NEW_BOOK, "description": description})).code == 302
+
+    for path in ("/recommended/", f"/books/{NEW_ISBN}"):
+        page = (await staff.get(path)).text
+        for dangerous in ("<script>alert", "onerror", "onclick", "javascript:", "<img src=x"):
+            assert dangerous not in page, (path, dangerous)
+        for kept in ("<strong>print</strong>", "<em>style</em>", "<ul><li>kept</li></ul>",
+                     '<a href="https://ex.example/" rel="noopener noreferrer nofollow">a link</a>'):
+            assert kept in page, (path, kept)
+
+
+@pytest.mark.gen_test
+async def test_markup_in_plain_fields_is_shown_as_text(staff):
+    await staff.post("/add", {**NEW_BOOK, "title": "<script>alert(1)</script> Tricks"})
+    page = (await staff.get("/recommended/")).text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Tricks" in page
+
+
+@pytest.mark.gen_test
+async def test_a_refused_form_does_not_run_what_was_typed(staff):
+    typed = "</textarea><script>alert(1)</script>"
+    response = await staff.post("/add", {**NEW_BOOK, "title": "", "description": typed})
+    assert response.code == 400
+    assert "<script>alert(1)</script>" not in response.text
+    assert input_value(response.text, "description") == typed
+
+
+# -- stock held in carts ---------------------------------------------------------
+
+
+async def hold_in_carts(services, isbn, copies):
+    """What shoppers' carts do to a book: fewer copies available, stock on hand unchanged."""
+    await services.db.books.update_one({"isbn": isbn}, {"$inc": {"available": -copies}})
+
+
+@pytest.mark.gen_test
+async def test_stock_cannot_go_below_the_copies_in_carts(staff, services):
+    await hold_in_carts(services, PCI, 3)
+    before = await catalog_snapshot(services)
+
+    response = await staff.post(f"/edit/{PCI}", {**PCI_FORM, "title": "Renamed", "stock": "2"})
+
+    assert response.code == 400
+    assert field_errors(response.text) == {"stock": "3 copies are in shoppers' carts; stock can't go below 3."}
+    assert await catalog_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_stock_can_go_down_to_the_copies_in_carts(staff, services):
+    await hold_in_carts(services, PCI, 3)
+    response = await staff.post(f"/edit/{PCI}", {**PCI_FORM, "stock": "3"})
+    assert response.code == 302
+    book = await stored(services, PCI)
+    assert (book["stock"], book["available"]) == (3, 0)  # the carts keep their copies

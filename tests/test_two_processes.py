@@ -1,0 +1,117 @@
+"""Two real shop processes share inventory events through a real Redis.
+
+There is no MongoDB server on this machine, so each process runs on its own
+embedded store (its own data dir), seeded identically by the migrations: the
+same ISBNs start at the same versions. What crosses between the processes
+here is therefore exactly what Redis carries, the inventory events.
+"""
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import tornado.websocket
+
+from tests.inventory_helpers import PCI, cart_json, until
+from tests.redis_server import _free_port
+from tests.shop_client import ShopClient
+
+START_TIMEOUT = 20.0
+COOKIE_SECRET = "two-processes-test-secret-" + "x" * 32
+
+
+class ShopProcess:
+    def __init__(self, directory, redis_url):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / "shop.log"
+        directory.mkdir()
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "burts_books", "serve", f"--port={self.port}",
+                 f"--data-dir={directory}", f"--redis-url={redis_url}", f"--cookie-secret={COOKIE_SECRET}"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_serving(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the shop on port {self.port} did not start:\n{self.log()}", pytrace=False)
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture
+def shops(redis_server, tmp_path):
+    a = ShopProcess(tmp_path / "a", redis_server.url)
+    b = ShopProcess(tmp_path / "b", redis_server.url)
+    try:
+        a.wait_until_serving()
+        b.wait_until_serving()
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def receive(socket, timeout=5.0):
+    message = await asyncio.wait_for(socket.read_message(), timeout)
+    assert message is not None, "the server closed the connection"
+    return json.loads(message)
+
+
+@pytest.mark.gen_test(timeout=40)
+async def test_changes_on_one_process_reach_the_other_even_across_a_redis_restart(shops, redis_server, http_client):
+    a, b = shops
+    shopper = ShopClient(http_client, a.url)
+    watcher = await tornado.websocket.websocket_connect(b.url.replace("http", "ws") + "/cart/status/ws")
+    watcher.write_message(json.dumps({"subscribe": [PCI]}))
+    assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 12, "version": 1}
+
+    # A WebSocket client on B sees an add made on A.
+    assert (await cart_json(shopper, "add")).code == 200
+    assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 11, "version": 2}
+
+    # A long poll on B is answered by a change on A.
+    poll = asyncio.ensure_future(ShopClient(http_client, b.url).get(f"/cart/status?isbn={PCI}&version=2"))
+    await asyncio.sleep(0.3)
+    assert not poll.done()
+    assert (await cart_json(shopper, "add")).code == 200
+    assert (await poll).json() == {"books": [{"isbn": PCI, "available": 10, "version": 3}]}
+    assert (await receive(watcher))["version"] == 3
+
+    # Redis goes away: both processes keep serving, and say so in their logs.
+    redis_server.stop()
+    assert (await cart_json(shopper, "remove")).code == 200
+    assert (await ShopClient(http_client, b.url).get(f"/books/{PCI}")).code == 200
+    await until(lambda: "lost Redis subscription" in a.log() and "lost Redis subscription" in b.log())
+
+    # Redis comes back: once both have resubscribed, the feed resumes.
+    redis_server.start()
+    await until(lambda: "re-established" in a.log() and "re-established" in b.log(), timeout=10)
+    assert (await cart_json(shopper, "add")).code == 200
+    assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 10, "version": 5}
+    watcher.close()
