@@ -141,7 +141,7 @@ class ShopApplication(tornado.web.Application):
             debug=settings.debug,
             xheaders=settings.xheaders,
             websocket_ping_interval=20,
-            websocket_ping_timeout=30,
+            websocket_ping_timeout=15,
             websocket_max_message_size=64 * 1024,  # a subscribe message is a few KB at most
         )
 

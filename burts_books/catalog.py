@@ -20,7 +20,7 @@ import pymongo
 from . import isbn as isbn_codes
 from .db import Database, DuplicateKeyError
 from .errors import NotFound, ValidationError
-from .inventory import Inventory, StockError
+from .inventory import MAX_STOCK, Inventory, StockError
 
 LIMITS = {
     "title": 200,
@@ -32,7 +32,6 @@ LIMITS = {
 }
 REQUIRED = ("isbn", "title", "author", "price", "stock")
 MAX_PRICE = Decimal("10000")
-MAX_STOCK = 100_000
 NO_COVER = "/static/images/no-cover.svg"
 
 # Tags a staff member may use in a description; everything else is stripped.

@@ -177,7 +177,7 @@
       showCart(quantityIn(data.cart));
       say(action === 'add' ? 'Added to your cart.' : 'Removed from your cart.');
     } else if (response.status === 409) {
-      say('');
+      say((data && data.error && data.error.message) || SOLD_OUT_MESSAGE);
     } else {
       say((data && data.error && data.error.message) || FAILED_MESSAGE);
     }

@@ -1,7 +1,7 @@
 """Browser tests: the real shop as a subprocess, driven by Debian's Chromium through Playwright.
 
 Each test gets its own server on a free loopback port with its own embedded
-store (a copy of one made at session start with a staff account in it), and
+store (a copy of one made once, with a staff account in it), and
 its own browser context, so tests never see each other's carts or cookies.
 """
 
@@ -134,7 +134,7 @@ def start_shop(data_dir: Path, log_path: Path) -> Shop:
     return shop
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def seeded_data_dir(tmp_path_factory) -> Path:
     """An embedded store with the starter catalog and a staff account, made once and copied per test."""
     data_dir = tmp_path_factory.mktemp("seeded-store")
@@ -162,7 +162,9 @@ def pytest_runtest_makereport(item, call):
         report.sections.append((f"shop server log ({report.when})", shop.log()))
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running
+# while it is open, and pytest-tornado's tests after this package need theirs.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.fail(
@@ -178,15 +180,15 @@ def browser():
 
 @pytest.fixture
 def open_page(browser: Browser, shop: Shop):
-    """open_page(init_script=None) -> a page in a fresh browser context: another person's browser.
+    """open_page(init_script=None, javascript=True) -> a page in a fresh browser context: another person's browser.
 
     Uncaught script errors and Content-Security-Policy violations fail the test.
     """
     contexts = []
     problems: list[str] = []
 
-    def open_(init_script: str | None = None) -> Page:
-        context = browser.new_context(base_url=shop.url)
+    def open_(init_script: str | None = None, javascript: bool = True) -> Page:
+        context = browser.new_context(base_url=shop.url, java_script_enabled=javascript)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         if init_script:
             context.add_init_script(init_script)

@@ -124,3 +124,18 @@ def test_after_a_server_restart_the_page_reconnects_and_keeps_updating(open_page
 
     bob.expect_count("Only 4 left in stock!")
     assert bob.was_not_reloaded()
+
+
+def test_without_javascript_the_cart_form_still_works(open_page):
+    page = open_page(javascript=False)
+    book = BookPage(page, SICP)
+    page.goto(f"/books/{SICP}")
+
+    book.add.click()
+    expect(page).to_have_url(re.compile(rf"/books/{SICP}$"))
+    book.expect_in_cart(1)
+    book.expect_count("Only 3 left in stock!")
+
+    book.remove.click()
+    book.expect_in_cart(0)
+    book.expect_count("Only 4 left in stock!")

@@ -4,7 +4,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import sign_in
+from tests.browser.helpers import STAFF_EMAIL, STAFF_PASSWORD, sign_in
 
 EFFECTIVE_JAVA = {
     "ISBN": "9780134685991",
@@ -76,8 +76,8 @@ def test_an_anonymous_visitor_is_sent_to_sign_in_and_then_back_to_the_form(page:
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_role("heading", name="Add a book")).to_have_count(0)
 
-    page.get_by_label("Email").fill("staff@example.com")
-    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_label("Email").fill(STAFF_EMAIL)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/add$"))
     expect(page.get_by_role("heading", name="Add a book")).to_be_visible()
