@@ -12,20 +12,16 @@ import time
 
 import pytest
 
+from tests.shop_process import free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class RedisServer:
     def __init__(self, directory, port: int | None = None,
                  executable: str = REDIS_SERVER) -> None:
         self.directory = str(directory)
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.executable = executable
         self._process: subprocess.Popen | None = None

@@ -18,6 +18,7 @@ WRONG_PASSWORD = "That email and password don't match an account."
 
 @pytest.fixture
 def settings(settings):
+    """A shop in the middle of rotating its cookie secret."""
     return dataclasses.replace(settings, previous_cookie_secrets=(RETIRED_SECRET,))
 
 
@@ -194,9 +195,10 @@ async def test_sign_out_ends_the_session_everywhere_the_cookie_was_copied(shoppe
 
 # -- XSRF ------------------------------------------------------------------------
 
+FORGED_BOOK = {"title": "Forged", "author": "Mallory", "price": "1", "stock": "1"}
 XSRF_FORMS = {
-    "/add": {"isbn": "9781234567897", "title": "Forged", "author": "Mallory", "price": "1", "stock": "1"},
-    "/edit/9780596529321": {"isbn": "9780596529321", "title": "Forged", "author": "Mallory", "price": "1", "stock": "1"},
+    "/add": {"isbn": "9781234567897", **FORGED_BOOK},
+    "/edit/9780596529321": {"isbn": "9780596529321", **FORGED_BOOK},
     "/login": {"email": "reader@example.com", "password": ShopClient.PASSWORD},
     "/register": {"email": "mallory@example.com", "password": "long enough"},
     "/logout": {},

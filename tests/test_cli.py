@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-import dataclasses
+import datetime
 import os
 import subprocess
 import sys
@@ -134,7 +134,7 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
         # A MongoDB server (not the embedded store, which migrates itself) missing the last migration.
         db = Database(client, settings.mongodb_database)
         for path in migrations.available()[:-1]:
-            await db.migrations.insert_one({"_id": path.stem, "applied_at": 1})
+            await db.migrations.insert_one({"_id": path.stem, "applied_at": datetime.datetime(2026, 1, 1)})
         return db
 
     monkeypatch.setattr(app_module, "open_database", behind_by_one)

@@ -238,7 +238,8 @@ async def test_editing_a_book_that_does_not_exist_is_a_404(staff, services):
 @pytest.mark.gen_test
 async def test_description_html_is_sanitized_and_allowed_tags_kept(staff, services):
     description = (
-        '<p>Fine <strong>print</strong>, <em>style</em> and <a href="https://ex.example/" onclick="steal()">a link</a>.</p>'
+        "<p>Fine <strong>print</strong>, <em>style</em> and "
+        '<a href="https://ex.example/" onclick="steal()">a link</a>.</p>'
         "<script>alert('x')</script><img src=x onerror=\"alert(1)\">"
         '<a href="javascript:alert(2)">bad link</a><ul><li>kept</li></ul>'
     )

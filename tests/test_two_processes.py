@@ -8,69 +8,25 @@ here is therefore exactly what Redis carries, the inventory events.
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 
 import pytest
 import tornado.websocket
 
 from tests.inventory_helpers import PCI, cart_json, until
-from tests.redis_server import _free_port
 from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess
 
-START_TIMEOUT = 20.0
 COOKIE_SECRET = "two-processes-test-secret-" + "x" * 32
-
-
-class ShopProcess:
-    def __init__(self, directory, redis_url):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = directory / "shop.log"
-        directory.mkdir()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")}
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "burts_books", "serve", f"--port={self.port}",
-                 f"--data-dir={directory}", f"--redis-url={redis_url}", f"--cookie-secret={COOKIE_SECRET}"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-            )
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def wait_until_serving(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the shop on port {self.port} did not start:\n{self.log()}", pytrace=False)
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 @pytest.fixture
 def shops(redis_server, tmp_path):
-    a = ShopProcess(tmp_path / "a", redis_server.url)
-    b = ShopProcess(tmp_path / "b", redis_server.url)
+    flags = (f"--redis-url={redis_server.url}", f"--cookie-secret={COOKIE_SECRET}")
+    a = ShopProcess(tmp_path / "a", *flags)
+    b = ShopProcess(tmp_path / "b", *flags)
     try:
-        a.wait_until_serving()
-        b.wait_until_serving()
+        a.start()
+        b.start()
         yield a, b
     finally:
         a.stop()

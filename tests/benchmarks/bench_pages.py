@@ -8,11 +8,12 @@ Bounded in time and aimed at 127.0.0.1 only.
 import argparse
 import asyncio
 import statistics
+import tempfile
 import time
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.shop_process import running_shop
+from tests.shop_process import ShopProcess
 
 PATHS = ["/", "/recommended/", "/books/?q=python", "/books/9780596529321", "/api/books?q=web"]
 
@@ -46,9 +47,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()
     seconds = min(args.seconds, 30.0)
-    with running_shop() as base_url:
-        for path in PATHS:
-            report(path, asyncio.run(hammer(base_url, path, seconds, args.concurrency)), seconds)
+    with tempfile.TemporaryDirectory() as data_dir:
+        shop = ShopProcess(data_dir).start()
+        try:
+            for path in PATHS:
+                report(path, asyncio.run(hammer(shop.url, path, seconds, args.concurrency)), seconds)
+        finally:
+            shop.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,100 @@
+"""The real shop as a subprocess (`python -m burts_books serve`), for browser, multi-process and benchmark runs.
+
+Each process runs on a free loopback port with an embedded store in its own
+data dir. The environment's shop settings are dropped, so a process never
+touches a shared database by accident; flags say everything it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+START_TIMEOUT = 20.0
+
+
+class ShopDidNotStart(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def shop_environment() -> dict:
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")
+    }
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run `burts-books ARGS...` to completion; the caller checks the result."""
+    return subprocess.run(
+        [sys.executable, "-m", "burts_books", *args],
+        input=stdin, capture_output=True, text=True, env=shop_environment(), timeout=60,
+    )
+
+
+class ShopProcess:
+    def __init__(self, data_dir: Path, *flags: str, port: int | None = None):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.flags = flags
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = self.data_dir / "shop.log"
+        self.process: subprocess.Popen | None = None
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def start(self) -> "ShopProcess":
+        """Start serving and return once the port answers; ShopDidNotStart (with the log) otherwise."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "burts_books", "serve", f"--port={self.port}",
+                 "--address=127.0.0.1", f"--data-dir={self.data_dir}", *self.flags],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.data_dir, env=shop_environment(),
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while not port_answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise ShopDidNotStart(
+                    f"the shop did not start on port {self.port} "
+                    f"(exit status {self.process.returncode}); its log:\n{self.log()}"
+                )
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        """Stop gracefully (the embedded store is saved), killing only a process that hangs."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
