@@ -1,0 +1,115 @@
+"""Live inventory under load, on one embedded-mode process:
+
+1. a cart rush: N shoppers (each its own cart) add the same book at once,
+   with fewer copies than shoppers; checks that exactly `copies` succeed;
+2. fan-out: W WebSocket watchers on one book; how long from a shopper's
+   add until every watcher has the new count.
+
+    .venv/bin/python -m tests.benchmarks.bench_live_inventory [--shoppers 200] [--watchers 200]
+
+Bounded in count and time, aimed at 127.0.0.1 only.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+
+import tornado.websocket
+from tornado.httpclient import AsyncHTTPClient
+
+from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess, run_cli
+
+ISBN = "9780596529321"
+STAFF = "bench-staff@example.com"
+JSON = {"Accept": "application/json"}
+
+
+async def restock_to(client: ShopClient, copies_wanted: int) -> int:
+    """Top the book up through the staff API so at least `copies_wanted` are available."""
+    book = (await client.get(f"/api/books/{ISBN}")).json()
+    missing = copies_wanted - book["available"]
+    if missing > 0:
+        response = await client.fetch(
+            f"/api/books/{ISBN}/restock", method="POST", body=json.dumps({"copies": missing}),
+            headers={**JSON, "Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
+        )
+        assert response.code == 200, response.text
+        return response.json()["book"]["available"]
+    return book["available"]
+
+
+async def cart_rush(http, url: str, shoppers: int, copies: int) -> None:
+    clients = [ShopClient(http, url) for _ in range(shoppers)]
+    await asyncio.gather(*(c.get("/login") for c in clients))  # each gets its XSRF cookie first
+    start = time.monotonic()
+    answers = await asyncio.gather(
+        *(c.post("/cart", {"action": "add", "isbn": ISBN}, headers=JSON) for c in clients)
+    )
+    elapsed = time.monotonic() - start
+    codes = [a.code for a in answers]
+    left = (await clients[0].get(f"/api/books/{ISBN}")).json()["available"]
+    print(f"cart rush: {shoppers} concurrent adds for {copies} copies in {elapsed:.2f} s "
+          f"({shoppers / elapsed:.0f} adds/s): {codes.count(200)} added, {codes.count(409)} sold out, "
+          f"{left} left")
+    if codes.count(200) != copies or codes.count(409) != shoppers - copies or left != 0:
+        raise SystemExit("OVERSOLD OR UNDERSOLD: the counts above are wrong")
+
+
+async def fan_out(http, url: str, watchers: int, rounds: int, staff: ShopClient) -> None:
+    ws_url = url.replace("http", "ws") + "/cart/status/ws"
+    sockets = await asyncio.gather(*(tornado.websocket.websocket_connect(ws_url) for _ in range(watchers)))
+    for ws in sockets:
+        ws.write_message(json.dumps({"subscribe": [ISBN]}))
+    await asyncio.gather(*(ws.read_message() for ws in sockets))  # the current state
+    await restock_to(staff, rounds)
+    await asyncio.gather(*(ws.read_message() for ws in sockets))  # the restock itself
+    shopper = ShopClient(http, url)
+    latencies = []
+    for _ in range(rounds):
+        start = time.monotonic()
+        answer = await shopper.post("/cart", {"action": "add", "isbn": ISBN}, headers=JSON)
+        version = answer.json()["book"]["version"]
+        messages = await asyncio.gather(*(ws.read_message() for ws in sockets))
+        latencies.append(time.monotonic() - start)
+        assert all(json.loads(m)["version"] == version for m in messages)
+    for ws in sockets:
+        ws.close()
+    q = statistics.quantiles(latencies, n=100)
+    print(f"fan-out: add -> all {watchers} watchers updated, over {rounds} adds: "
+          f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms")
+
+
+async def run(url: str, args) -> None:
+    http = AsyncHTTPClient(max_clients=args.shoppers)
+    staff = ShopClient(http, url)
+    await staff.login(STAFF)
+    copies = await restock_to(staff, args.copies)
+    await cart_rush(http, url, args.shoppers, copies)
+    await fan_out(http, url, args.watchers, args.rounds, staff)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="live inventory under load")
+    parser.add_argument("--shoppers", type=int, default=200, help="concurrent adds (max 1000)")
+    parser.add_argument("--copies", type=int, default=50)
+    parser.add_argument("--watchers", type=int, default=200, help="WebSocket clients (max 1000)")
+    parser.add_argument("--rounds", type=int, default=50)
+    args = parser.parse_args()
+    args.shoppers, args.watchers = min(args.shoppers, 1000), min(args.watchers, 1000)
+    with tempfile.TemporaryDirectory() as data_dir:
+        created = run_cli("create-user", STAFF, "--staff", f"--data-dir={data_dir}", stdin=ShopClient.PASSWORD + "\n")
+        if created.returncode:
+            raise SystemExit(created.stderr)
+        shop = ShopProcess(data_dir).start()
+        try:
+            asyncio.run(asyncio.wait_for(run(shop.url, args), timeout=120))
+        finally:
+            shop.stop()
+
+
+if __name__ == "__main__":
+    main()
