@@ -11,7 +11,6 @@ import datetime
 import math
 import re
 import unicodedata
-from decimal import Decimal, InvalidOperation
 from typing import Mapping
 
 import nh3
@@ -31,13 +30,15 @@ LIMITS = {
     "description": 5000,
 }
 REQUIRED = ("isbn", "title", "author", "price", "stock")
-MAX_PRICE = Decimal("10000")
+MAX_PRICE = 10_000
 NO_COVER = "/static/images/no-cover.svg"
 
 # Tags a staff member may use in a description; everything else is stripped.
 DESCRIPTION_TAGS = {"p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "a", "blockquote"}
 
 _WORD = re.compile(r"[^\W_]+")
+# ASCII digits only: "1e2", "NaN" or other scripts' digits are not prices a person typed.
+_PRICE = re.compile(r"\$?(?P<units>[0-9]{1,6})(?:\.(?P<cents>[0-9]*))?")
 _IMAGE_URL = re.compile(r"(/static/[\w./-]+|https://[^\s\"'<>]+)")
 
 
@@ -108,15 +109,16 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
     book["image"] = values["image"] or NO_COVER
 
     if values["price"]:
-        try:
-            price = Decimal(values["price"].lstrip("$"))
-            if not price.is_finite() or price < 0 or price > MAX_PRICE:
-                raise InvalidOperation
-            if price != price.quantize(Decimal("0.01")):
-                errors["price"] = "Use at most two decimals."
-            book["price_cents"] = int(price * 100)
-        except InvalidOperation:
+        price = _PRICE.fullmatch(values["price"])
+        if price is None:
             errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
+        elif len(price["cents"] or "") > 2:
+            errors["price"] = "Use at most two decimals."
+        else:
+            cents = int(price["units"]) * 100 + int((price["cents"] or "0").ljust(2, "0"))
+            if cents > MAX_PRICE * 100:
+                errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
+            book["price_cents"] = cents
     if values["stock"]:
         if values["stock"].isdecimal() and int(values["stock"]) <= MAX_STOCK:
             book["stock"] = int(values["stock"])

@@ -103,6 +103,15 @@ async def test_search_without_matches_says_so(client):
     assert response.code == 200
     assert catalog_titles(response.text) == []
     assert "0 books." in text_of(response.text) and "No books match your search." in response.text
+    assert 'name="q" value="zzyzx"' in response.text  # the search box keeps what was typed
+
+
+@pytest.mark.gen_test
+async def test_a_search_for_markup_is_shown_as_text(client):
+    response = await client.get("/books/?q=%22%3E%3Cscript%3Ealert(1)%3C/script%3E")
+    assert response.code == 200
+    assert "<script>alert(1)" not in response.text
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in response.text
 
 
 @pytest.mark.gen_test

@@ -182,6 +182,7 @@ BAD_IMAGE = "Give an https:// address or a /static/ path."
         (ADD, {"price": "-1"}, "price", BAD_PRICE),
         (ADD, {"price": "10000.01"}, "price", BAD_PRICE),
         (ADD, {"price": "NaN"}, "price", BAD_PRICE),
+        (ADD, {"price": "1e2"}, "price", BAD_PRICE),
         (ADD, {"price": "1.999"}, "price", "Use at most two decimals."),
         (ADD, {"stock": "-3"}, "stock", BAD_STOCK),
         (ADD, {"stock": "2.5"}, "stock", BAD_STOCK),
