@@ -14,9 +14,8 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
-from bson.errors import InvalidId
 
-from .db import Database, DuplicateKeyError
+from .db import Database, DuplicateKeyError, object_id
 from .errors import ValidationError
 
 MIN_PASSWORD = 8
@@ -93,9 +92,8 @@ class Accounts:
         return user
 
     async def by_session(self, user_id: str, session_version: int) -> dict | None:
-        try:
-            oid = ObjectId(user_id)
-        except (InvalidId, TypeError):
+        oid = object_id(user_id)
+        if oid is None:
             return None
         return await self.users.find_one({"_id": oid, "session_version": session_version})
 

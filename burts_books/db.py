@@ -15,14 +15,23 @@ import logging
 import os
 from pathlib import Path
 
-from bson import json_util
+from bson import ObjectId, json_util
+from bson.errors import InvalidId
 from pymongo.errors import DuplicateKeyError
 
 from .config import Settings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Database", "DuplicateKeyError", "StoreBusy", "open_database"]
+__all__ = ["Database", "DuplicateKeyError", "StoreBusy", "object_id", "open_database"]
+
+
+def object_id(value) -> ObjectId | None:
+    """The ObjectId a string from a cookie or URL names, or None if it names none."""
+    try:
+        return ObjectId(value)
+    except (InvalidId, TypeError):
+        return None
 
 
 class StoreBusy(Exception):

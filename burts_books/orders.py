@@ -10,11 +10,9 @@ from __future__ import annotations
 import logging
 
 import pymongo
-from bson import ObjectId
-from bson.errors import InvalidId
 
 from .carts import Cart, CartError, Carts, EmptyCart, now
-from .db import Database
+from .db import Database, object_id
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -63,9 +61,8 @@ class Orders:
 
     async def get(self, order_id: str, user: dict) -> dict | None:
         """The user's order with this id; None for anyone else's or a bad id."""
-        try:
-            oid = ObjectId(order_id)
-        except (InvalidId, TypeError):
+        oid = object_id(order_id)
+        if oid is None:
             return None
         return await self.orders.find_one({"_id": oid, "user_id": user["_id"]})
 
