@@ -1,0 +1,67 @@
+"""Jinja2 renders the pages, and Tornado still places what UI modules ask for."""
+
+import jinja2
+import pytest
+import tornado.web
+
+from burts_books.web.base import BaseHandler
+
+
+class Shelf(tornado.web.UIModule):
+    """A module that asks for every kind of resource Tornado can place in a page."""
+
+    def render(self, label):
+        return self.render_string("shelf.html", label=label)
+
+    # Absolute paths, which Tornado links as they are (relative ones go through static_url).
+    def css_files(self):
+        return "/assets/shelf.css"
+
+    def javascript_files(self):
+        return "/assets/shelf.js"
+
+    def embedded_css(self):
+        return ".shelf { color: teal }"
+
+    def embedded_javascript(self):
+        return "window.shelfReady = true;"
+
+
+class ShelfPage(BaseHandler):
+    def get(self):
+        self.render("shelf_page.html", labels=self.get_arguments("label"))
+
+
+@pytest.fixture
+def app(app):
+    # Test-only templates beside the real ones, so the page still extends main.html.
+    app.jinja.loader = jinja2.ChoiceLoader([
+        jinja2.DictLoader({
+            "shelf_page.html": '{% extends "main.html" %}{% block body %}'
+                               "{% for label in labels %}{{ modules.Shelf(label) }}{% endfor %}{% endblock %}",
+            "shelf.html": '<div class="shelf">{{ label }}</div>',
+        }),
+        app.jinja.loader,
+    ])
+    app.ui_modules["Shelf"] = Shelf
+    app.add_handlers(r".*", [(r"/shelf", ShelfPage)])
+    return app
+
+
+@pytest.mark.gen_test
+async def test_module_resources_are_placed_once_in_head_and_body(client):
+    response = await client.get("/shelf?label=one&label=two")
+    assert response.code == 200
+    head, body = response.text.split("</head>")
+    assert head.count('href="/assets/shelf.css"') == 1
+    assert head.count(".shelf { color: teal }") == 1
+    scripts = body.split("</main>")[1]  # after the page content, before </body>
+    assert scripts.count('src="/assets/shelf.js"') == 1
+    assert scripts.count("window.shelfReady = true;") == 1
+    assert body.index("window.shelfReady") < body.index("</body>")
+
+
+@pytest.mark.gen_test
+async def test_module_output_is_markup_but_what_it_shows_is_escaped(client):
+    response = await client.get("/shelf?label=%3Cb%3Ebold%3C/b%3E")
+    assert '<div class="shelf">&lt;b&gt;bold&lt;/b&gt;</div>' in response.text
