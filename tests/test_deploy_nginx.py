@@ -1,0 +1,104 @@
+"""deploy/nginx.conf for real: Debian's nginx in front of two shop processes.
+
+The test rewrites only what differs on a test machine (the listening port,
+the upstream ports, the static folder and nginx's own paths); everything
+else is the file as deployed.
+"""
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import tornado.websocket
+
+from burts_books.config import ROOT
+from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess, free_port, port_answers
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+ISBN = "9780596529321"
+COOKIE_SECRET = "deploy-test-secret-" + "x" * 32
+
+
+def site_config(listen: int, upstreams: list[int]) -> str:
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
+    text, count = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
+    assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    return text.replace("/srv/burts-books/static/", f"{ROOT / 'static'}/")
+
+
+@pytest.fixture
+def nginx_front(tmp_path):
+    if not Path(NGINX).exists():
+        pytest.fail("nginx is missing: `make test` installs it (apt-get install nginx)", pytrace=False)
+    flags = ("--xheaders", f"--cookie-secret={COOKIE_SECRET}")
+    shops = [ShopProcess(tmp_path / name, *flags) for name in ("a", "b")]
+    port = free_port()
+    (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops]))
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        "events {}\n"
+        f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n"
+        f"  client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
+        f"  include {tmp_path}/site.conf;\n}}\n"
+    )
+    nginx = None
+    try:
+        for shop in shops:
+            shop.start()
+        nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                                 stderr=subprocess.STDOUT, stdout=open(tmp_path / "nginx.out", "wb"))
+        for _ in range(100):
+            if port_answers(port):
+                break
+            assert nginx.poll() is None, (tmp_path / "nginx.out").read_text() + (tmp_path / "error.log").read_text()
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(timeout=10)
+        for shop in shops:
+            shop.stop()
+
+
+def test_the_deployed_config_passes_nginx_own_check(tmp_path):
+    (tmp_path / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()]))
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
+    )
+    check = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                           capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_front, http_client):
+    shopper = ShopClient(http_client, nginx_front)
+    page = await shopper.get(f"/books/{ISBN}")
+    assert page.code == 200 and "left in stock!" in page.text
+
+    stylesheet = re.search(r'href="(/static/css/site\.css\?v=\w+)"', page.text).group(1)
+    static = await shopper.get(stylesheet)
+    # nginx's own `expires 30d`, not the app's ten years: served from disk by nginx.
+    assert static.code == 200 and static.headers["Cache-Control"] == "max-age=2592000"
+
+    # The WebSocket upgrade crosses the proxy, and the Origin check sees the public Host.
+    socket = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(
+        nginx_front.replace("http", "ws") + "/cart/status/ws", headers={"Origin": nginx_front}))
+    socket.write_message(json.dumps({"subscribe": [ISBN]}))
+    first = json.loads(await asyncio.wait_for(socket.read_message(), 5))
+    assert first["type"] == "state" and first["isbn"] == ISBN
+
+    # A long poll is held open through nginx and answered with the state.
+    poll = await shopper.get(f"/cart/status?isbn={ISBN}&version={first['version'] - 1}")
+    assert poll.code == 200 and poll.json()["books"][0]["version"] == first["version"]
+    socket.close()
