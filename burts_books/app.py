@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 TEMPLATES = ROOT / "templates"
 STATIC = ROOT / "static"
 ISBN = r"([0-9Xx-]{10,17})"
+# Forms and JSON bodies are a few KB; nginx's client_max_body_size is 1m too,
+# and Tornado's default (100 MB, buffered in memory) is too much without nginx.
+MAX_BODY_SIZE = 1024 * 1024
 
 
 @dataclasses.dataclass

@@ -1,14 +1,18 @@
 """Shopping carts: holds on copies, never more than the shop has.
 
-A cart document is `{_id, status, holds: {isbn: copies}, revision, user_id,
-created_at, touched_at}`; `status` goes from "open" to "ordered" or
-"expired", each by one atomic claim, so only one process acts on it.
+A cart document is `{_id, status, holds: {isbn: copies}, adding: {isbn:
+copies}, revision, user_id, created_at, touched_at}`; `status` goes from
+"open" to "ordered" or "expired", each by one atomic claim, so only one
+process acts on it.
 
-Adding writes the hold into the cart first and then takes the copy from
-the book (undoing the hold when sold out). Every cart write sets
-`touched_at`, and reconciliation leaves alone the books of carts touched in
-the last GRACE seconds, whose second write may still be on its way. So a
-half-done change is never counted twice into an oversell.
+Adding first marks the copy in `adding`, then takes it from the book, then
+moves it from `adding` to `holds`. A checkout orders `holds` only, so it can
+never order a copy that was not taken; `adding` still counts as held for
+reconciliation, so a crash part-way only keeps a copy off sale until the
+cart closes. Every cart write sets `touched_at`, and reconciliation leaves
+alone the books of carts touched in the last GRACE seconds, whose next
+write may still be on its way. So a half-done change is never counted twice
+into an oversell.
 """
 
 from __future__ import annotations
@@ -122,11 +126,9 @@ class Carts:
         await self.carts.insert_one(doc)
         return Cart.from_document(doc)
 
-    async def _change_hold(self, cart: Cart, criteria: dict, isbn: str, copies: int) -> bool:
-        result = await self.carts.update_one(
-            {"_id": cart.id, "status": "open", **criteria},
-            {"$inc": {f"holds.{isbn}": copies, "revision": 1}, "$set": {"touched_at": now()}},
-        )
+    async def _change(self, cart: Cart, criteria: dict, inc: dict, *, only_open: bool = True) -> bool:
+        filter_ = {"_id": cart.id, "status": "open", **criteria} if only_open else {"_id": cart.id}
+        result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": now()}})
         return result.modified_count == 1
 
     async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart, dict]:
@@ -134,21 +136,27 @@ class Carts:
         if cart is None:
             cart = await self._new_cart(user)
         below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
-        if not await self._change_hold(cart, below_cap, isbn, 1):
-            if await self.carts.count_documents({"_id": cart.id, "status": "open"}):
-                raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.",
-                                await self.inventory.state(isbn))
-            # Expired or checked out since the page loaded: start afresh.
-            return await self.add(None, user, isbn)
-        state = await self.inventory.take_one(isbn)
-        if state is None:
-            await self._change_hold(cart, {}, isbn, -1)
-            raise SoldOut("Sorry, this book just sold out.", await self.inventory.state(isbn))
-        return await self._reload(cart), state
+        if await self._change(cart, below_cap, {f"adding.{isbn}": 1}):
+            state = await self.inventory.take_one(isbn)
+            if state is None:
+                await self._change(cart, {}, {f"adding.{isbn}": -1}, only_open=False)
+                raise SoldOut("Sorry, this book just sold out.", await self.inventory.state(isbn))
+            if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
+                return await self._reload(cart), state
+            # Checked out, expired or filled by another add meanwhile: the copy
+            # goes back (before `adding` lets go of it, so it is never counted twice).
+            await self.inventory.give_back(isbn, 1)
+            await self._change(cart, {}, {f"adding.{isbn}": -1}, only_open=False)
+        if await self.carts.count_documents({"_id": cart.id, "status": "open"}):
+            raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.",
+                            await self.inventory.state(isbn))
+        # Expired or checked out since the page loaded: start afresh.
+        return await self.add(None, user, isbn)
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict]:
         """Take one copy out of the cart and give it back to the shop."""
-        if cart is None or not await self._change_hold(cart, {f"holds.{isbn}": {"$gte": 1}}, isbn, -1):
+        if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
+                                                  {f"holds.{isbn}": -1, "revision": 1}):
             raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
         state = await self.inventory.give_back(isbn, 1)
         return await self._reload(cart), state
@@ -199,15 +207,16 @@ class Carts:
         return expired
 
     async def held_copies(self) -> tuple[dict[str, int], set[str]]:
-        """Copies held in open carts per ISBN, and the ISBNs of carts touched within GRACE."""
+        """Copies held or being added in open carts per ISBN, and the ISBNs of carts touched within GRACE."""
         held: dict[str, int] = {}
         busy: set[str] = set()
         recent = now() - GRACE
         criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
-        async for doc in self.carts.find(criteria, {"status": 1, "holds": 1, "touched_at": 1}):
-            for isbn, copies in doc.get("holds", {}).items():
-                if doc["status"] == "open":
-                    held[isbn] = held.get(isbn, 0) + copies
-                if doc["touched_at"] >= recent:
-                    busy.add(isbn)
+        async for doc in self.carts.find(criteria, {"status": 1, "holds": 1, "adding": 1, "touched_at": 1}):
+            for field in ("holds", "adding"):
+                for isbn, copies in doc.get(field, {}).items():
+                    if doc["status"] == "open":
+                        held[isbn] = held.get(isbn, 0) + copies
+                    if doc["touched_at"] >= recent:
+                        busy.add(isbn)
         return held, busy

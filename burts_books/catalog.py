@@ -120,7 +120,8 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
                 errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
             book["price_cents"] = cents
     if values["stock"]:
-        if values["stock"].isdecimal() and int(values["stock"]) <= MAX_STOCK:
+        # Bounded before int(), which raises on more than 4300 digits.
+        if values["stock"].isdecimal() and len(values["stock"]) <= 9 and int(values["stock"]) <= MAX_STOCK:
             book["stock"] = int(values["stock"])
         else:
             errors["stock"] = f"Give a whole number of copies from 0 to {MAX_STOCK}."
@@ -189,10 +190,12 @@ class Catalog:
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
         stock = book.pop("stock")
+        seen = (form.get("stock_seen") or "").strip()  # the stock the edit form showed
+        expected = int(seen) if seen.isdecimal() and len(seen) <= 9 else None
         book.update(updated_at=_utcnow(), updated_by=staff_email)
-        # Stock first: it is the only part that can be refused (copies in carts).
+        # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
         try:
-            await self.inventory.set_stock(isbn, stock)
+            await self.inventory.set_stock(isbn, stock, expected)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
         await self.books.update_one({"isbn": isbn}, {"$set": book})

@@ -13,7 +13,7 @@ import tornado.log
 
 from . import migrations
 from .accounts import Accounts, check_password
-from .app import make_app, open_current_database, open_services
+from .app import MAX_BODY_SIZE, make_app, open_current_database, open_services
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
 from .errors import ValidationError
@@ -38,7 +38,8 @@ async def serve(settings: Settings, _args) -> None:
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
     app = make_app(settings, services)
-    server = app.listen(settings.port, settings.address, xheaders=settings.xheaders)
+    server = app.listen(settings.port, settings.address, xheaders=settings.xheaders,
+                        max_body_size=MAX_BODY_SIZE)
     services.start_housekeeping(settings)
     log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
 

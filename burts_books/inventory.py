@@ -93,12 +93,22 @@ class Inventory:
         )
         return result.modified_count == 1
 
-    async def set_stock(self, isbn: str, stock: int) -> None:
-        """Set the copies on hand; copies held in carts stay held."""
+    async def set_stock(self, isbn: str, stock: int, expected: int | None = None) -> None:
+        """Set the copies on hand; copies held in carts stay held.
+
+        `expected` is the stock the editor was shown: a sale or restock since
+        then must not be undone by saving that form, so an unchanged number
+        leaves stock alone and a changed one is refused.
+        """
         while True:
             book = await self.books.find_one({"isbn": isbn}, {"stock": 1, "available": 1})
             if book is None:
                 raise LookupError(isbn)
+            if expected is not None and book["stock"] != expected:
+                if stock == expected:
+                    return
+                raise StockError(f"Stock changed to {book['stock']} while you were editing; "
+                                 "check the number and save again.")
             delta = stock - book["stock"]
             if delta == 0:
                 return
@@ -118,9 +128,10 @@ class Inventory:
         """Set `available = stock - held` where they disagree; returns the ISBNs repaired.
 
         Books are read before carts and each fix is conditioned on the version
-        read, so a cart change landing in between makes us skip that book
-        rather than count it twice. Books a cart is changing right now (its
-        two writes may be half done) are left for the next run.
+        and stock read, so a cart change or a checkout's `ship` (which leaves
+        the version alone) landing in between makes us skip that book rather
+        than count it twice. Books a cart is changing right now (its two
+        writes may be half done) are left for the next run.
         """
         fields = {"_id": 0, "isbn": 1, "stock": 1, "available": 1, "inventory_version": 1}
         books = await self.books.find({}, fields).to_list(None)
@@ -138,7 +149,7 @@ class Inventory:
             if should_be == book["available"]:
                 continue
             state = await self._change(
-                {"isbn": isbn, "inventory_version": book["inventory_version"]},
+                {"isbn": isbn, "inventory_version": book["inventory_version"], "stock": book["stock"]},
                 {"available": should_be - book["available"]},
             )
             if state is not None:

@@ -28,7 +28,7 @@ class BooksApiHandler(PagingMixin, JsonHandler):
     async def get(self):
         query, page = self.search_arguments()
         size = self.get_argument("size", str(self.application.shop_settings.page_size))
-        if not size.isdecimal() or not 1 <= int(size) <= MAX_API_PAGE_SIZE:
+        if not size.isdecimal() or len(size) > 9 or not 1 <= int(size) <= MAX_API_PAGE_SIZE:
             raise tornado.web.HTTPError(400, f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.")
         result = await self.services.catalog.search(query, page, int(size))
         self.write_json(

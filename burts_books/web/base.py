@@ -154,8 +154,9 @@ class BaseHandler(tornado.web.RequestHandler):
     def error_message(self, status_code: int, exc_info) -> str:
         error = exc_info[1] if exc_info else None
         # Our 4xx messages are written for the user; 5xx details stay in the log.
-        if isinstance(error, tornado.web.HTTPError) and error.log_message and status_code < 500:
-            return error.log_message % error.args if error.args else error.log_message
+        # get_message(): log_message doubles every "%" of a message given without args.
+        if isinstance(error, tornado.web.HTTPError) and error.get_message() and status_code < 500:
+            return error.get_message()
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:

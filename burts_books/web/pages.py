@@ -16,8 +16,9 @@ class PagingMixin:
         if len(query) > MAX_QUERY:
             raise tornado.web.HTTPError(400, f"Search for at most {MAX_QUERY} characters.")
         raw_page = self.get_argument("page", "1")
-        # isdecimal, not isdigit: int() refuses digits like "²" that isdigit accepts.
-        if not raw_page.isdecimal() or not 1 <= int(raw_page) <= MAX_PAGE:
+        # isdecimal, not isdigit: int() refuses digits like "²" that isdigit accepts,
+        # and (ValueError, so a 500) more than 4300 digits: bound the length first.
+        if not raw_page.isdecimal() or len(raw_page) > 9 or not 1 <= int(raw_page) <= MAX_PAGE:
             raise tornado.web.HTTPError(400, "The page must be a whole number from 1 up.")
         return query, int(raw_page)
 

@@ -3,8 +3,9 @@
 from ..errors import ValidationError
 from .base import BaseHandler, staff_only
 
+# stock_seen: the stock the edit form showed, so saving it can't undo later sales.
 FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
-               "description", "price", "stock")
+               "description", "price", "stock", "stock_seen")
 
 
 def form_values(book: dict) -> dict:
@@ -12,6 +13,7 @@ def form_values(book: dict) -> dict:
     values = {name: str(book.get(name, "")) for name in FORM_FIELDS}
     cents = book["price_cents"]
     values["price"] = f"{cents // 100}.{cents % 100:02d}"
+    values["stock_seen"] = values["stock"]
     return values
 
 
@@ -53,6 +55,9 @@ class EditBookHandler(BookFormHandler):
         try:
             await self.services.catalog.update(book["isbn"], form, self.current_user["email"])
         except ValidationError as exc:
+            if "stock" in exc.errors:
+                # Saving again applies the number typed to the stock as it is now.
+                form["stock_seen"] = str((await self.services.catalog.get(book["isbn"]))["stock"])
             self.show_form(form, exc.errors, editing=True, status=400)
             return
         self.redirect(self.reverse_url("recommended"))
