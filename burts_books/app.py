@@ -12,7 +12,7 @@ import tornado.web
 from . import migrations, templating
 from .accounts import Accounts
 from .bus import make_bus
-from .carts import Carts
+from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .config import ROOT, Settings
 from .db import Database, open_database
@@ -46,12 +46,13 @@ class Services:
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float) -> None:
-        """Expire idle carts, then repair any `available` count a crash left wrong.
+        """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts.
 
         Safe to run in several processes at once (see carts.py).
         """
         await self.carts.expire_idle(datetime.timedelta(seconds=cart_ttl_seconds))
         await self.inventory.reconcile(self.carts.held_copies)
+        await self.carts.forget_closed(CLOSED_CART_RETENTION)
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
+CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
 
 
@@ -205,6 +206,13 @@ class Carts:
         if expired:
             log.info("expired %d idle carts", expired)
         return expired
+
+    async def forget_closed(self, older_than: datetime.timedelta) -> int:
+        """Delete ordered and expired carts closed longer ago than `older_than` (orders keep what matters)."""
+        result = await self.carts.delete_many(
+            {"status": {"$in": ["ordered", "expired"]}, "touched_at": {"$lt": now() - older_than}}
+        )
+        return result.deleted_count
 
     async def held_copies(self) -> tuple[dict[str, int], set[str]]:
         """Copies held or being added in open carts per ISBN, and the ISBNs of carts touched within GRACE."""

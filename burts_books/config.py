@@ -169,8 +169,9 @@ def with_cookie_secret(settings: Settings, log) -> Settings:
         path = settings.cookie_secret_file
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # Created owner-only, so the secret is never readable by others, even briefly.
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
             log.warning("embedded mode: created a cookie secret in %s", path)
         return dataclasses.replace(settings, cookie_secret=path.read_text().strip())
     if settings.debug:

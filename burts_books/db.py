@@ -152,9 +152,12 @@ class _EmbeddedStore:
         digest = hashlib.sha256(text.encode()).digest()
         if digest == self._last_digest:
             return
-        # Write then rename, so a crash mid-write never leaves half a file.
+        # Write, flush to disk, then rename: a crash or power cut leaves the old file or the new one.
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(text)
+        with open(tmp, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self.path)
         self._last_digest = digest
 

@@ -6,12 +6,15 @@ import re
 import urllib.parse
 
 import pytest
+import tornado.httpserver
+import tornado.netutil
 import tornado.web
 
 from burts_books.web.base import XSRF_MESSAGE
 from tests.conftest import COOKIE_SECRET
 from tests.shop_client import ShopClient, text_of
 
+JSON = {"Accept": "application/json"}
 RETIRED_SECRET = "retired-cookie-secret-" + "r" * 32
 WRONG_PASSWORD = "That email and password don't match an account."
 
@@ -151,6 +154,27 @@ async def test_session_cookie_is_signed_httponly_and_samesite(client, reader):
     assert tornado.web.decode_signed_value(COOKIE_SECRET, "session", signed) == f"{reader['_id']}:1".encode()
 
 
+@pytest.mark.gen_test
+async def test_behind_an_https_proxy_the_session_cookie_is_secure_and_hsts_is_sent(app, reader, http_client):
+    # What nginx does in production: TLS ends at the proxy, which says so in X-Forwarded-Proto.
+    proxied = tornado.httpserver.HTTPServer(app, xheaders=True)
+    [listener] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    proxied.add_sockets([listener])
+    try:
+        browser = ShopClient(http_client, f"http://127.0.0.1:{listener.getsockname()[1]}")
+        https = {"X-Forwarded-Proto": "https"}
+        plain = await browser.get("/login")
+        assert "Strict-Transport-Security" not in plain.headers
+        response = await browser.post("/login", {"email": reader["email"], "password": ShopClient.PASSWORD},
+                                      headers=https)
+        assert response.code == 302
+        attributes = [part.strip().lower() for part in session_cookie_header(response).split(";")]
+        assert "secure" in attributes and "httponly" in attributes
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    finally:
+        proxied.stop()
+
+
 def flip_last_character(value, staff_user):
     return value[:-1] + ("0" if value[-1] != "0" else "1")
 
@@ -172,6 +196,7 @@ def staff_id_signed_with_an_unknown_secret(value, staff_user):
 )
 @pytest.mark.gen_test
 async def test_a_tampered_cookie_is_not_a_session(shopper, burt, tamper):
+    assert await signed_in_as(shopper) == "reader@example.com"
     shopper.cookies["session"] = tamper(shopper.cookies["session"], burt)
     assert await signed_in_as(shopper) is None
     assert (await shopper.get("/add")).code == 302
@@ -186,19 +211,26 @@ async def test_a_cookie_signed_with_a_previous_secret_still_opens_its_session(cl
 @pytest.mark.gen_test
 async def test_sign_out_ends_the_session_everywhere_the_cookie_was_copied(shopper):
     copied = shopper.cookies["session"]
+    assert await signed_in_as(shopper) == "reader@example.com"
     response = await shopper.post("/logout")
     assert (response.code, response.location) == (302, "/")
     assert "session" not in shopper.cookies
     shopper.cookies["session"] = copied  # replayed by whoever kept a copy
     assert await signed_in_as(shopper) is None
+    assert (await shopper.get("/orders")).location.startswith("/login")
 
 
 # -- XSRF ------------------------------------------------------------------------
 
 FORGED_BOOK = {"title": "Forged", "author": "Mallory", "price": "1", "stock": "1"}
+PCI = "9780596529321"
 XSRF_FORMS = {
     "/add": {"isbn": "9781234567897", **FORGED_BOOK},
-    "/edit/9780596529321": {"isbn": "9780596529321", **FORGED_BOOK},
+    f"/edit/{PCI}": {"isbn": PCI, **FORGED_BOOK},
+    f"/edit/{PCI}/restock": {"copies": "5"},
+    f"/api/books/{PCI}/restock": {"copies": "5"},
+    "/cart": {"action": "add", "isbn": PCI},
+    "/purchase": {},
     "/login": {"email": "reader@example.com", "password": ShopClient.PASSWORD},
     "/register": {"email": "mallory@example.com", "password": "long enough"},
     "/logout": {},
@@ -206,15 +238,17 @@ XSRF_FORMS = {
 
 
 async def shop_state(services, browser):
-    books = await services.db.books.find({}, {"_id": 0}).sort("isbn").to_list(None)
-    users = await services.db.users.find({}, {"_id": 0}).sort("email").to_list(None)
-    return books, users, await signed_in_as(browser)
+    everything = {}
+    for name, order in (("books", "isbn"), ("users", "email"), ("carts", "_id"), ("orders", "_id")):
+        everything[name] = await services.db.db[name].find({}, {"_id": 0}).sort(order).to_list(None)
+    return everything, await signed_in_as(browser), (await browser.get("/cart", headers=JSON)).json()
 
 
 @pytest.mark.parametrize("token", [None, "2|00000000|00000000000000000000000000000000|1700000000"])
 @pytest.mark.parametrize("path", list(XSRF_FORMS))
 @pytest.mark.gen_test
 async def test_a_post_without_the_xsrf_token_is_refused_and_changes_nothing(staff, reader, services, path, token):
+    assert (await staff.post("/cart", {"action": "add", "isbn": PCI})).code == 303  # something to check out
     before = await shop_state(services, staff)
     form = dict(XSRF_FORMS[path], **({"_xsrf": token} if token else {}))
 

@@ -1,4 +1,3 @@
-import asyncio
 import contextlib
 import logging
 
@@ -6,14 +5,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from burts_books.bus import InProcessBus, RedisBus, make_bus
+from tests.inventory_helpers import recorder, until
 from tests.redis_server import redis_server  # noqa: F401  (fixture)
-
-
-async def until(predicate, timeout=5.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
 
 
 @contextlib.asynccontextmanager
@@ -25,12 +18,6 @@ async def started(*buses):
     finally:
         for bus in buses:
             await bus.stop()
-
-
-def recorder(bus):
-    events = []
-    bus.subscribe(events.append)
-    return events
 
 
 def event(version, isbn="9780596529321"):
@@ -65,7 +52,6 @@ async def test_in_process_unsubscribe():
     await bus.publish(event(1))
     await until(lambda: kept)
     assert dropped == []
-    assert bus.on_reconnect(lambda: None)() is None
 
 
 @pytest.mark.gen_test

@@ -4,9 +4,11 @@ import asyncio
 import json
 
 import pytest
+import tornado.httpclient
 
 from tests.inventory_helpers import (
-    JSON, PCI, RESTFUL, cart_count, cart_json, recorder, set_stock, snapshot, stock_of, until,
+    JSON, PCI, RESTFUL, cart_count, cart_json, interleave_store_calls, recorder, set_stock, snapshot, stock_of,
+    until,
 )
 from tests.shop_client import ShopClient, text_of
 
@@ -98,6 +100,7 @@ async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(c
 @pytest.mark.gen_test(timeout=30)
 async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_url, services):
     await set_stock(services, 10)
+    interleave_store_calls(services)  # requests overlap between store calls, as with a real server
     seen = []
     services.bus.subscribe(lambda event: seen.append(event["available"]))
     await client.get("/login")
@@ -105,13 +108,19 @@ async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_
     headers = {**JSON, "Cookie": f"_xsrf={client.cookies['_xsrf']}"}
     body = f"action=add&isbn={PCI}&_xsrf={client.cookies['_xsrf']}"
 
+    # All hundred in flight at once (the shared client sends at most ten at a time).
+    browsers = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
+
     async def add():
-        response = await http_client.fetch(
+        response = await browsers.fetch(
             base_url + "/cart", method="POST", body=body, headers=headers, raise_error=False
         )
         return response.code
 
-    codes = await asyncio.gather(*(add() for _ in range(100)))
+    try:
+        codes = await asyncio.gather(*(add() for _ in range(100)))
+    finally:
+        browsers.close()
     assert sorted(codes) == [200] * 10 + [409] * 90
     book = await stock_of(services)
     assert book["available"] == 0 and book["stock"] == 10
@@ -166,14 +175,38 @@ async def test_bad_requests_are_refused_and_change_nothing(client, services, for
     assert await snapshot(services) == before
 
 
+@pytest.mark.parametrize("body, message", [
+    ("{not json", "The body is not valid JSON."),
+    ('["add", "9780596529321"]', "The body must be a JSON object."),
+    ('{"action": "add", "isbn": 9780596529321}', "Not an ISBN"),
+    ('{"isbn": "9780596529321"}', 'The action must be "add" or "remove".'),
+])
 @pytest.mark.gen_test
-async def test_a_post_without_the_xsrf_token_is_refused(client, services):
-    await client.get("/login")
+async def test_a_bad_json_body_is_refused_and_changes_nothing(client, services, body, message):
+    await cart_json(client, "add")
     before = await snapshot(services)
-    response = await client.post("/cart", {"action": "add", "isbn": PCI}, xsrf=False)
-    assert response.code == 403
-    assert "This form has expired" in text_of(response.text)
+    response = await client.fetch(
+        "/cart", method="POST", body=body,
+        headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
+    )
+    assert response.code == 400
+    assert message in response.json()["error"]["message"]
     assert await snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_a_cart_cookie_that_is_not_signed_by_the_shop_opens_no_cart(client, http_client, base_url, services):
+    await cart_json(client, "add")
+    cart_id = (await services.db.carts.find_one())["_id"]
+    before = await snapshot(services)
+
+    thief = ShopClient(http_client, base_url)
+    thief.cookies["cart"] = cart_id  # the cart's id, but not signed with the shop's secret
+    assert (await thief.get("/cart", headers=JSON)).json()["cart"]["items"] == []
+    response = await cart_json(thief, "remove")
+    assert response.code == 409 and response.json()["error"]["message"] == "This book is not in your cart."
+    assert await snapshot(services) == before
+    assert (await client.get("/cart", headers=JSON)).json()["cart"]["count"] == 1
 
 
 @pytest.mark.gen_test

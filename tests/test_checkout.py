@@ -1,10 +1,12 @@
 """Checkout: a signed-in shopper's cart becomes an order and its copies leave stock."""
 
+import asyncio
 import re
 
 import pytest
 
-from tests.inventory_helpers import PCI, RESTFUL, cart_count, snapshot, stock_of
+from burts_books.seed_books import STARTER_BOOKS
+from tests.inventory_helpers import PCI, RESTFUL, cart_count, interleave_store_calls, snapshot, stock_of
 from tests.shop_client import ShopClient, text_of
 
 
@@ -22,7 +24,9 @@ async def test_buying_the_cart_makes_an_order_and_takes_the_copies_from_stock(sh
     text = text_of(confirmation.text)
     assert "Thank you for your order" in text
     assert "Programming Collective Intelligence 2 $79.98" in text
-    assert "Total $" in text and cart_count(confirmation.text) == 0
+    prices = {book["isbn"]: book["price_cents"] for book in STARTER_BOOKS}
+    total = 2 * prices[PCI] + prices[RESTFUL]
+    assert f"Total ${total // 100}.{total % 100:02d}" in text and cart_count(confirmation.text) == 0
 
     pci = await stock_of(services, PCI)
     assert (pci["stock"], pci["available"]) == (10, 10)
@@ -62,11 +66,19 @@ async def test_an_empty_cart_cannot_be_bought(shopper, services):
 
 
 @pytest.mark.gen_test
-async def test_checkout_needs_the_xsrf_token(shopper, services):
+async def test_pressing_buy_twice_at_once_makes_one_order(shopper, services):
     await shopper.post("/cart", {"action": "add", "isbn": PCI})
-    before = await snapshot(services)
-    assert (await shopper.post("/purchase", xsrf=False)).code == 403
-    assert await snapshot(services) == before
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    interleave_store_calls(services)  # the two requests overlap, as with a real server
+
+    first, second = await asyncio.gather(shopper.post("/purchase"), shopper.post("/purchase"))
+
+    assert sorted([first.code, second.code]) == [303, 400]
+    refused = first if first.code == 400 else second
+    assert "Your cart is empty" in text_of(refused.text)
+    assert await services.db.orders.count_documents({}) == 1
+    pci = await stock_of(services, PCI)
+    assert (pci["stock"], pci["available"]) == (10, 10)
 
 
 @pytest.mark.gen_test

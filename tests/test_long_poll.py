@@ -6,7 +6,7 @@ import time
 import pytest
 import tornado.httpclient
 
-from tests.inventory_helpers import PCI, RESTFUL, cart_json, until
+from tests.inventory_helpers import PCI, RESTFUL, cart_json, recorder, until
 from tests.shop_client import ShopClient
 
 
@@ -31,10 +31,10 @@ async def test_a_poll_behind_the_current_version_is_answered_at_once(client):
 
 
 @pytest.mark.gen_test
-async def test_a_waiting_poll_is_answered_by_the_next_change(client, http_client, base_url):
+async def test_a_waiting_poll_is_answered_by_the_next_change(client, http_client, base_url, services):
     shopper = ShopClient(http_client, base_url)
     waiting = asyncio.ensure_future(poll(client, (PCI, 1), (RESTFUL, 1)))
-    await asyncio.sleep(0.2)
+    await until(lambda: len(services.live) == 1)  # the server is holding the poll
     assert not waiting.done()
     started = time.monotonic()
     await cart_json(shopper, "add", RESTFUL)
@@ -55,10 +55,10 @@ async def test_an_idle_poll_times_out_with_the_unchanged_state(client, settings)
 
 
 @pytest.mark.gen_test
-async def test_a_change_between_two_polls_is_not_missed(client, http_client, base_url):
+async def test_a_change_between_two_polls_is_not_missed(client, http_client, base_url, services):
     shopper = ShopClient(http_client, base_url)
     first = asyncio.ensure_future(poll(client, (PCI, 1)))
-    await asyncio.sleep(0.1)
+    await until(lambda: len(services.live) == 1)
     await cart_json(shopper, "add")
     (seen,) = await first
     assert seen["version"] == 2
@@ -66,6 +66,24 @@ async def test_a_change_between_two_polls_is_not_missed(client, http_client, bas
     started = time.monotonic()
     assert await poll(client, (PCI, seen["version"])) == [{"isbn": PCI, "available": 10, "version": 3}]
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.gen_test
+async def test_a_change_while_the_server_reads_the_current_state_is_not_missed(client, services, monkeypatch):
+    read_states = services.inventory.states
+    events = recorder(services.bus)
+
+    async def states_then_a_shopper_adds(isbns=None):
+        found = await read_states(isbns)
+        # A change lands after the read and its event is out before the poll starts to wait.
+        await services.carts.add(None, None, PCI)
+        await until(lambda: events)
+        return found
+
+    monkeypatch.setattr(services.inventory, "states", states_then_a_shopper_adds)
+    started = time.monotonic()
+    assert await poll(client, (PCI, 1)) == [{"isbn": PCI, "available": 11, "version": 2}]
+    assert time.monotonic() - started < 0.5  # answered by the change, not by the timeout
 
 
 @pytest.mark.gen_test
@@ -84,6 +102,8 @@ async def test_a_client_that_goes_away_is_forgotten(http_client, base_url, servi
     ("isbn=12345&version=1", 400, "Not a valid ISBN"),
     (f"isbn={PCI}&isbn={RESTFUL}&version=1", 400, "one version per isbn"),
     ("isbn=9781234567897&version=1", 404, "No book with ISBN 9781234567897"),
+    (f"isbn={PCI}&version=1&isbn=0596529325&version=2", 400, "ISBN 9780596529321 is given twice"),
+    ("&".join([f"isbn={PCI}"] * 101), 400, "Watch at most 100 books per poll."),
 ])
 @pytest.mark.gen_test
 async def test_bad_polls_get_a_json_error(client, services, query, code, message):

@@ -53,6 +53,16 @@ async def test_a_bad_number_of_copies_is_refused(staff, services, copies):
 
 
 @pytest.mark.gen_test
+async def test_restocking_past_the_most_a_book_can_have_is_refused(staff, services):
+    before = await snapshot(services)
+    response = await restock_json(staff, 100000 - 11)  # 12 on hand
+    assert response.code == 400
+    assert response.json()["error"]["message"] == "A book can have at most 100000 copies in stock."
+    assert await snapshot(services) == before
+    assert (await restock_json(staff, 100000 - 12)).code == 200
+
+
+@pytest.mark.gen_test
 async def test_shoppers_and_visitors_cannot_restock(shopper, http_client, base_url, services):
     before = await snapshot(services)
     assert (await shopper.post(f"/edit/{PCI}/restock", {"copies": "5"})).code == 403

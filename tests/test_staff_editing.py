@@ -154,6 +154,18 @@ async def test_shoppers_are_refused_and_change_nothing(shopper, services, path, 
     assert await catalog_snapshot(services) == before
 
 
+@pytest.mark.gen_test
+async def test_staff_whose_role_is_removed_lose_the_staff_pages_at_once(staff, services):
+    assert (await staff.get("/add")).code == 200
+    await services.accounts.set_staff("burt@burtsbooks.com", False)  # `create-user --no-staff`
+    before = await catalog_snapshot(services)
+
+    assert (await staff.get("/add")).code == 403
+    assert (await staff.post("/add", NEW_BOOK)).code == 403
+    assert 'href="/add"' not in (await staff.get("/recommended/")).text
+    assert await catalog_snapshot(services) == before
+
+
 # -- bad input -------------------------------------------------------------------
 
 ADD, EDIT = ("/add", NEW_BOOK), (f"/edit/{PCI}", PCI_FORM)
@@ -236,23 +248,26 @@ async def test_editing_a_book_that_does_not_exist_is_a_404(staff, services):
 # -- what reaches the page -------------------------------------------------------
 
 
+@pytest.mark.parametrize("path, form, isbn", [("/add", NEW_BOOK, NEW_ISBN), (f"/edit/{PCI}", PCI_FORM, PCI)])
 @pytest.mark.gen_test
-async def test_description_html_is_sanitized_and_allowed_tags_kept(staff, services):
+async def test_description_html_is_sanitized_and_allowed_tags_kept(staff, services, path, form, isbn):
     description = (
         "<p>Fine <strong>print</strong>, <em>style</em> and "
         '<a href="https://ex.example/" onclick="steal()">a link</a>.</p>'
         "<script>alert('x')</script><img src=x onerror=\"alert(1)\">"
         '<a href="javascript:alert(2)">bad link</a><ul><li>kept</li></ul>'
     )
-    assert (await staff.post("/add", {**NEW_BOOK, "description": description})).code == 302
+    assert (await staff.post(path, {**form, "description": description})).code == 302
 
-    for path in ("/recommended/", f"/books/{NEW_ISBN}"):
-        page = (await staff.get(path)).text
+    # What is stored is already clean, so API clients get the same safe HTML as the pages.
+    api = (await staff.get(f"/api/books/{isbn}")).json()["description"]
+    for shown in ("/recommended/", f"/books/{isbn}", api):
+        page = shown if shown is api else (await staff.get(shown)).text
         for dangerous in ("<script>alert", "onerror", "onclick", "javascript:", "<img src=x"):
-            assert dangerous not in page, (path, dangerous)
+            assert dangerous not in page, (shown, dangerous)
         for kept in ("<strong>print</strong>", "<em>style</em>", "<ul><li>kept</li></ul>",
                      '<a href="https://ex.example/" rel="noopener noreferrer nofollow">a link</a>'):
-            assert kept in page, (path, kept)
+            assert kept in page, (shown, kept)
 
 
 @pytest.mark.gen_test

@@ -8,7 +8,7 @@ import tornado.httpclient
 import tornado.websocket
 
 from burts_books.live import Outbox
-from tests.inventory_helpers import PCI, RESTFUL, cart_json
+from tests.inventory_helpers import PCI, RESTFUL, cart_json, until
 from tests.shop_client import ShopClient
 
 
@@ -69,6 +69,7 @@ async def test_subscribing_to_all_books(base_url, services):
     ('{"subscribe": [42]}', "Not an ISBN"),
     ('{"subscribe": ["12345"]}', "Not a valid ISBN"),
     ('{"subscribe": ["9781234567897"]}', "No book with ISBN 9781234567897."),
+    (json.dumps({"subscribe": [PCI] * 101}), "Subscribe to at most 100 books per message"),
 ])
 @pytest.mark.gen_test
 async def test_a_bad_message_gets_an_error_and_the_connection_stays_usable(base_url, message, error):
@@ -81,11 +82,17 @@ async def test_a_bad_message_gets_an_error_and_the_connection_stays_usable(base_
     socket.close()
 
 
+@pytest.mark.parametrize("origin", [
+    lambda site: "https://evil.example",
+    lambda site: site + ".evil.example",  # starts like this site's address
+    lambda site: site.rsplit(":", 1)[0] + ":1",  # same host, another port: another site to the browser
+])
 @pytest.mark.gen_test
-async def test_another_site_cannot_open_the_feed(base_url):
+async def test_another_site_cannot_open_the_feed(base_url, services, origin):
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
-        await connect(base_url, origin="https://evil.example")
+        await connect(base_url, origin=origin(base_url))
     assert refused.value.code == 403
+    assert len(services.live) == 0
 
 
 @pytest.mark.gen_test
@@ -111,10 +118,7 @@ async def test_a_closed_connection_leaves_the_feed(base_url, services):
     await receive(socket)
     assert len(services.live) == 1
     socket.close()
-    deadline = asyncio.get_running_loop().time() + 2
-    while len(services.live) and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.01)
-    assert len(services.live) == 0
+    await until(lambda: len(services.live) == 0, timeout=2)
 
 
 @pytest.mark.gen_test
