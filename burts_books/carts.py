@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
+SOLD_OUT_MESSAGE = "Sorry, this book just sold out."
 CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
 
@@ -135,13 +136,17 @@ class Carts:
     async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart, dict]:
         """Put one copy in the cart (a new cart when there is none); returns (cart, book state)."""
         if cart is None:
+            current = await self.inventory.state(isbn)
+            if current is not None and current["available"] <= 0:
+                # Nothing to hold: don't open a cart only to refuse the first copy.
+                raise SoldOut(SOLD_OUT_MESSAGE, current)
             cart = await self._new_cart(user)
         below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
         if await self._change(cart, below_cap, {f"adding.{isbn}": 1}):
             state = await self.inventory.take_one(isbn)
             if state is None:
                 await self._change(cart, {}, {f"adding.{isbn}": -1}, only_open=False)
-                raise SoldOut("Sorry, this book just sold out.", await self.inventory.state(isbn))
+                raise SoldOut(SOLD_OUT_MESSAGE, await self.inventory.state(isbn))
             if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
                 return await self._reload(cart), state
             # Checked out, expired or filled by another add meanwhile: the copy

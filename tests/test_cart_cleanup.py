@@ -33,3 +33,12 @@ async def test_closed_carts_are_forgotten_after_a_day_and_open_ones_kept(client,
     await touched_ago(services, recent, DAY + 60)
     await services.housekeeping(cart_ttl_seconds=DAY)
     assert [c["_id"] for c in await services.db.carts.find().to_list(None)] == [old_open]
+
+
+@pytest.mark.gen_test
+async def test_a_sold_out_first_click_opens_no_cart(client, services):
+    await services.db.books.update_one({"isbn": PCI}, {"$set": {"stock": 0, "available": 0}})
+    response = await cart_json(client, "add")
+    assert response.code == 409 and response.json()["error"]["message"] == "Sorry, this book just sold out."
+    assert await services.db.carts.count_documents({}) == 0
+    assert "cart" not in client.cookies
