@@ -155,7 +155,7 @@ async def test_session_cookie_is_signed_httponly_and_samesite(client, reader):
 
 
 @pytest.mark.gen_test
-async def test_behind_an_https_proxy_the_session_cookie_is_secure_and_hsts_is_sent(app, reader, http_client):
+async def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(app, reader, http_client):
     # What nginx does in production: TLS ends at the proxy, which says so in X-Forwarded-Proto.
     proxied = tornado.httpserver.HTTPServer(app, xheaders=True)
     [listener] = tornado.netutil.bind_sockets(0, "127.0.0.1")
@@ -165,6 +165,9 @@ async def test_behind_an_https_proxy_the_session_cookie_is_secure_and_hsts_is_se
         https = {"X-Forwarded-Proto": "https"}
         plain = await browser.get("/login")
         assert "Strict-Transport-Security" not in plain.headers
+        first_visit = await ShopClient(http_client, browser.base_url).get("/login", headers=https)
+        [xsrf] = [h for h in first_visit.headers.get_list("Set-Cookie") if h.startswith("_xsrf=")]
+        assert "secure" in [part.strip().lower() for part in xsrf.split(";")]
         response = await browser.post("/login", {"email": reader["email"], "password": ShopClient.PASSWORD},
                                       headers=https)
         assert response.code == 302

@@ -73,6 +73,12 @@ class BaseHandler(tornado.web.RequestHandler):
             return None
         return await self.services.accounts.by_session(user_id, int(version))
 
+    def set_cookie(self, name, value, *args, **kwargs) -> None:
+        # Every cookie, Tornado's XSRF one included, is Secure when the shop is reached over HTTPS.
+        if self.request.protocol == "https":
+            kwargs.setdefault("secure", True)
+        super().set_cookie(name, value, *args, **kwargs)
+
     def get_signed_cookie(self, name, value=None, max_age_days=31, min_version=None):
         found = super().get_signed_cookie(name, value, max_age_days, min_version)
         raw = value if value is not None else self.get_cookie(name)
@@ -90,7 +96,6 @@ class BaseHandler(tornado.web.RequestHandler):
             expires_days=SESSION_DAYS,
             httponly=True,
             samesite="Lax",
-            secure=self.request.protocol == "https",
         )
 
     def cart_cookie(self) -> str | None:
@@ -101,7 +106,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if cart_id != self.cart_cookie():
             self.set_signed_cookie(
                 CART_COOKIE, cart_id, expires_days=SESSION_DAYS, httponly=True,
-                samesite="Lax", secure=self.request.protocol == "https",
+                samesite="Lax",
             )
 
     def check_xsrf_cookie(self) -> None:
