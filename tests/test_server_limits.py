@@ -1,4 +1,4 @@
-"""Review fixes: limits of the real `burts-books serve` process."""
+"""Limits of the real `burts-books serve` process."""
 
 import socket
 

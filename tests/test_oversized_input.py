@@ -1,4 +1,4 @@
-"""Review fixes: numbers with thousands of digits get a clear 400, not a 500."""
+"""Numbers with thousands of digits, and % signs, get a clear 400 and change nothing."""
 
 import json
 
@@ -41,6 +41,7 @@ async def test_a_huge_stock_on_the_book_form_is_a_field_error(staff, services):
     })
     assert response.code == 400
     assert "Give a whole number of copies" in response.text
+    assert await services.db.books.find_one({"isbn": "9781234567897"}) is None
 
 
 @pytest.mark.gen_test

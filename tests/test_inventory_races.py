@@ -1,4 +1,4 @@
-"""Review fixes: interleavings of checkout, reconciliation and cart changes that used to oversell."""
+"""Interleavings of checkout, reconciliation and cart changes that used to oversell."""
 
 import html
 import re
