@@ -7,6 +7,7 @@ crash part-way can lose an order record but never sells a copy twice.
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 import pymongo
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 3
 HISTORY_LIMIT = 100
+REPEAT_WINDOW = datetime.timedelta(minutes=10)
 
 
 class Orders:
@@ -27,10 +29,20 @@ class Orders:
         self.carts = carts
         self.inventory = inventory
 
-    async def place(self, cart: Cart | None, user: dict) -> dict:
-        """Turn the shopper's cart into an order; CartError when empty or changing under us."""
+    async def place(self, cart: Cart | None, user: dict, cart_id: str | None = None) -> dict:
+        """Turn the shopper's cart into an order; CartError when empty or changing under us.
+
+        `cart_id` names the cart the browser last had: when that cart became
+        this shopper's order moments ago (a second click on Buy), that order
+        is the answer rather than an empty-cart error.
+        """
         for _ in range(CLAIM_ATTEMPTS):
             if cart is None or not cart.holds:
+                just_placed = await self.orders.find_one(
+                    {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": now() - REPEAT_WINDOW}}
+                ) if cart_id else None
+                if just_placed is not None:
+                    return just_placed
                 raise EmptyCart("Your cart is empty: add a book before checking out.")
             lines = await self.carts.lines(cart)
             if await self.carts.claim_for_order(cart):

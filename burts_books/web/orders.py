@@ -18,7 +18,7 @@ class PurchaseHandler(BaseHandler):
             self.redirect(f"{self.get_login_url()}?{query}", status=303)
             return
         try:
-            order = await self.services.orders.place(self.cart, self.current_user)
+            order = await self.services.orders.place(self.cart, self.current_user, self.cart_cookie())
         except CartError as exc:
             self.set_status(400 if isinstance(exc, EmptyCart) else 409)
             contents = await self.services.carts.contents(self.cart)
