@@ -180,7 +180,7 @@ class Catalog:
         try:
             await self.books.insert_one(dict(book))
         except DuplicateKeyError:
-            raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."})
+            raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 

@@ -102,7 +102,7 @@ def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
     """Build Settings from `argv` (flags only, no program name) and `environ`."""
     environ = os.environ if environ is None else environ
     parser = OptionParser()
-    for name, (kind, env_name, help_text) in _OPTIONS.items():
+    for name, (_kind, env_name, help_text) in _OPTIONS.items():
         # Values arrive as text and are converted below, so errors name the flag.
         parser.define(name, type=str, help=f"{help_text} (env {env_name})")
     flags = []

@@ -35,10 +35,11 @@ def normalize(raw: str) -> str:
     raise InvalidISBN("an ISBN has 10 or 13 digits (hyphens and spaces allowed)")
 
 
-def is_normalized(value: str) -> bool:
-    """True for a string already in our stored ISBN-13 form (used to vet URL parts)."""
+def from_input(raw) -> str:
+    """normalize() for what a request sent, which may not even be text; the error quotes it."""
+    if not isinstance(raw, str):
+        raise InvalidISBN(f"Not an ISBN: {raw!r}.")
     try:
-        return normalize(value) == value
-    except InvalidISBN:
-        return False
-
+        return normalize(raw)
+    except InvalidISBN as exc:
+        raise InvalidISBN(f"Not a valid ISBN ({raw[:20]!r}): {exc}.") from None

@@ -137,7 +137,7 @@ def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
         raise ValueError("Give one version per isbn, in the same order (or none at all).")
     since: dict[str, int | None] = {}
     for position, raw in enumerate(isbns):
-        isbn = normalize(raw)
+        isbn = isbn_codes.from_input(raw)
         version = None
         if versions:
             if not versions[position].isdecimal():
@@ -147,15 +147,6 @@ def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
             raise ValueError(f"ISBN {isbn} is given twice.")
         since[isbn] = version
     return since
-
-
-def normalize(raw) -> str:
-    if not isinstance(raw, str):
-        raise ValueError(f"Not an ISBN: {raw!r}.")
-    try:
-        return isbn_codes.normalize(raw)
-    except isbn_codes.InvalidISBN as exc:
-        raise ValueError(f"Not a valid ISBN ({raw[:20]!r}): {exc}.") from None
 
 
 def parse_subscribe(message: str | bytes) -> list[str] | None:
@@ -171,7 +162,7 @@ def parse_subscribe(message: str | bytes) -> list[str] | None:
         raise ValueError("Send {\"subscribe\": [isbn, ...]} or {\"subscribe\": \"all\"}.")
     if len(wanted) > MAX_ISBNS:
         raise ValueError(f"Subscribe to at most {MAX_ISBNS} books per message, or to \"all\".")
-    return list(dict.fromkeys(normalize(raw) for raw in wanted))
+    return list(dict.fromkeys(isbn_codes.from_input(raw) for raw in wanted))
 
 
 class Outbox(Watcher):

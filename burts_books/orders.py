@@ -38,9 +38,7 @@ class Orders:
         """
         for _ in range(CLAIM_ATTEMPTS):
             if cart is None or not cart.holds:
-                just_placed = await self.orders.find_one(
-                    {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": now() - REPEAT_WINDOW}}
-                ) if cart_id else None
+                just_placed = await self._just_placed(cart_id, user)
                 if just_placed is not None:
                     return just_placed
                 raise EmptyCart("Your cart is empty: add a book before checking out.")
@@ -70,6 +68,13 @@ class Orders:
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
         return order
+
+    async def _just_placed(self, cart_id: str | None, user: dict) -> dict | None:
+        if not cart_id:
+            return None
+        return await self.orders.find_one(
+            {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": now() - REPEAT_WINDOW}}
+        )
 
     async def get(self, order_id: str, user: dict) -> dict | None:
         """The user's order with this id; None for anyone else's or a bad id."""

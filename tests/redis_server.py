@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from tests.shop_process import free_port
+from tests.shop_process import free_port, stop_process
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -48,14 +48,7 @@ class RedisServer:
             time.sleep(0.01)
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        stop_process(self._process, timeout=5)
         self._process = None
 
     def _answers_ping(self) -> bool:

@@ -35,6 +35,18 @@ def port_answers(port: int) -> bool:
         return False
 
 
+def stop_process(process: subprocess.Popen | None, timeout: float = 10) -> None:
+    """Terminate gracefully (servers save state on SIGTERM), killing only one that hangs."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def shop_environment() -> dict:
     env = {
         k: v for k, v in os.environ.items()
@@ -86,14 +98,7 @@ class ShopProcess:
         return self
 
     def stop(self) -> None:
-        """Stop gracefully (the embedded store is saved), killing only a process that hangs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def restart(self) -> None:
         self.stop()

@@ -6,7 +6,6 @@ import redis.asyncio as aioredis
 
 from burts_books.bus import InProcessBus, RedisBus, make_bus
 from tests.inventory_helpers import recorder, until
-from tests.redis_server import redis_server  # noqa: F401  (fixture)
 
 
 @contextlib.asynccontextmanager

@@ -18,7 +18,7 @@ import tornado.websocket
 
 from burts_books.config import ROOT
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, free_port, port_answers
+from tests.shop_process import ShopProcess, free_port, port_answers, stop_process
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ISBN = "9780596529321"
@@ -62,9 +62,7 @@ def nginx_front(tmp_path):
             time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(timeout=10)
+        stop_process(nginx)
         for shop in shops:
             shop.stop()
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from burts_books.isbn import InvalidISBN, is_normalized, normalize
+from burts_books.isbn import InvalidISBN, from_input, normalize
 
 
 @pytest.mark.parametrize(
@@ -42,8 +42,11 @@ def test_invalid_isbns_are_refused_with_a_reason(typed, message):
 
 
 @pytest.mark.parametrize(
-    "value, expected",
-    [("9780596529321", True), ("978-0-596-52932-1", False), ("0596529325", False), ("nonsense", False)],
+    "sent, message",
+    [(12345, "Not an ISBN: 12345."), (None, "Not an ISBN: None."),
+     ("978-0-596-52932-2", "Not a valid ISBN ('978-0-596-52932-2'): the ISBN's check digit is wrong.")],
 )
-def test_is_normalized_only_for_the_stored_form(value, expected):
-    assert is_normalized(value) is expected
+def test_what_a_request_sent_is_quoted_when_refused(sent, message):
+    with pytest.raises(InvalidISBN) as refused:
+        from_input(sent)
+    assert str(refused.value) == message

@@ -176,6 +176,15 @@ class BaseHandler(tornado.web.RequestHandler):
             message=message,
         )
 
+    def json_body(self) -> dict:
+        try:
+            body = json.loads(self.request.body or b"{}")
+        except ValueError:
+            raise tornado.web.HTTPError(400, "The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+        return body
+
     def write_json(self, data) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(data, default=str, separators=(",", ":")))
@@ -186,15 +195,6 @@ class JsonHandler(BaseHandler):
 
     def wants_json(self) -> bool:
         return True
-
-    def json_body(self) -> dict:
-        try:
-            body = json.loads(self.request.body or b"{}")
-        except ValueError:
-            raise tornado.web.HTTPError(400, "The body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
-        return body
 
 
 def staff_only(method):

@@ -6,20 +6,20 @@ redirected back to the book page, so the shop works without JavaScript.
 
 import tornado.web
 
-from .. import live
+from .. import isbn as isbn_codes
 from ..carts import CartError
-from .base import BaseHandler, JsonHandler
+from .base import BaseHandler
 from .pages import show_book
 
 ACTIONS = ("add", "remove")
 
 
-class CartHandler(JsonHandler):
+class CartHandler(BaseHandler):
     def sent_json(self) -> bool:
         return self.request.headers.get("Content-Type", "").startswith("application/json")
 
     def wants_json(self) -> bool:
-        return self.sent_json() or BaseHandler.wants_json(self)
+        return self.sent_json() or super().wants_json()
 
     async def get(self):
         contents = await self.services.carts.contents(self.cart)
@@ -37,8 +37,8 @@ class CartHandler(JsonHandler):
         if action not in ACTIONS:
             raise tornado.web.HTTPError(400, 'The action must be "add" or "remove".')
         try:
-            return action, live.normalize(raw_isbn)
-        except ValueError as exc:
+            return action, isbn_codes.from_input(raw_isbn)
+        except isbn_codes.InvalidISBN as exc:
             raise tornado.web.HTTPError(400, str(exc)) from None
 
     async def post(self):
