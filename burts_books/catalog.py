@@ -63,6 +63,11 @@ class Page:
         return self.number < self.count
 
 
+def price_text(cents: int) -> str:
+    """Cents as the price a person reads and types: 3999 -> "39.99"."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def words(text: str) -> list[str]:
     """Lower-case, accent-free words: what search matches against."""
     folded = unicodedata.normalize("NFKD", text or "")

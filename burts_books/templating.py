@@ -12,6 +12,8 @@ import jinja2
 from markupsafe import Markup
 from tornado import escape
 
+from .catalog import price_text
+
 
 class TemplateLoader(jinja2.FileSystemLoader):
     """A file loader Tornado can also reset, as it does its own in debug mode."""
@@ -42,7 +44,7 @@ def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environm
         url_escape=escape.url_escape,
         squeeze=escape.squeeze,
     )
-    env.filters["price"] = lambda cents: f"${cents // 100}.{cents % 100:02d}"
+    env.filters["price"] = lambda cents: "$" + price_text(cents)
     return env
 
 

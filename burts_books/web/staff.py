@@ -1,5 +1,6 @@
 """Staff pages: add and edit books (the book's /add and /edit/<isbn>)."""
 
+from ..catalog import price_text
 from ..errors import ValidationError
 from .base import BaseHandler, staff_only
 
@@ -11,8 +12,7 @@ FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
 def form_values(book: dict) -> dict:
     """A stored book as the strings its form fields show."""
     values = {name: str(book.get(name, "")) for name in FORM_FIELDS}
-    cents = book["price_cents"]
-    values["price"] = f"{cents // 100}.{cents % 100:02d}"
+    values["price"] = price_text(book["price_cents"])
     values["stock_seen"] = values["stock"]
     return values
 
