@@ -1,0 +1,29 @@
+"""Whole numbers typed by people or sent by programs, parsed one way everywhere."""
+
+from __future__ import annotations
+
+# int() refuses more than 4300 digits (ValueError deep in a handler); nothing
+# we accept needs more than nine.
+MAX_DIGITS = 9
+
+
+def whole_number(raw: object, minimum: int, maximum: int) -> int:
+    """`raw` (text of ASCII digits, or a JSON integer) as an int in [minimum, maximum].
+
+    Raises ValueError for anything else: signs, decimals, other scripts'
+    digits ("²" passes str.isdigit), booleans, or a number out of range.
+    """
+    if isinstance(raw, bool):
+        raise ValueError(raw)
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, str):
+        text = raw.strip()
+        if not (text.isascii() and text.isdecimal()) or len(text) > MAX_DIGITS:
+            raise ValueError(raw)
+        value = int(text)
+    else:
+        raise ValueError(raw)
+    if not minimum <= value <= maximum:
+        raise ValueError(raw)
+    return value
