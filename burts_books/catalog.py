@@ -7,29 +7,21 @@ service, which this module calls so that every change reaches live pages.
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import math
 import re
 import unicodedata
-from typing import Mapping
+from typing import Callable, Mapping
 
 import nh3
 import pymongo
 
 from . import isbn as isbn_codes
+from .clock import utcnow
 from .db import Database, DuplicateKeyError
 from .errors import NotFound, ValidationError
 from .inventory import MAX_STOCK, Inventory, StockError
+from .numbers import whole_number
 
-LIMITS = {
-    "title": 200,
-    "subtitle": 200,
-    "author": 200,
-    "image": 500,
-    "date_released": 40,
-    "description": 5000,
-}
-REQUIRED = ("isbn", "title", "author", "price", "stock")
 MAX_PRICE = 10_000
 NO_COVER = "/static/images/no-cover.svg"
 
@@ -92,47 +84,83 @@ def sanitize_description(html: str) -> str:
     ).strip()
 
 
+def _isbn(raw: str) -> str:
+    try:
+        return isbn_codes.normalize(raw)
+    except isbn_codes.InvalidISBN as exc:
+        raise ValueError(f"Not a valid ISBN: {exc}.") from None
+
+
+def _image(raw: str) -> str:
+    if raw and not _IMAGE_URL.fullmatch(raw):
+        raise ValueError("Give an https:// address or a /static/ path.")
+    return raw or NO_COVER
+
+
+def _price_cents(raw: str) -> int:
+    price = _PRICE.fullmatch(raw)
+    if price is None:
+        raise ValueError(f"Give a price between 0 and {MAX_PRICE}, like 39.99.")
+    if len(price["cents"] or "") > 2:
+        raise ValueError("Use at most two decimals.")
+    cents = int(price["units"]) * 100 + int((price["cents"] or "0").ljust(2, "0"))
+    if cents > MAX_PRICE * 100:
+        raise ValueError(f"Give a price between 0 and {MAX_PRICE}, like 39.99.")
+    return cents
+
+
+def _stock(raw: str) -> int:
+    try:
+        return whole_number(raw, 0, MAX_STOCK)
+    except ValueError:
+        raise ValueError(f"Give a whole number of copies from 0 to {MAX_STOCK}.") from None
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One field of the book form: how long it may be, and what it becomes in the book."""
+
+    name: str
+    parse: Callable[[str], object] = _text
+    required: bool = False
+    limit: int | None = None
+    stored_as: str = ""
+
+
+FORM_FIELDS = (
+    Field("isbn", _isbn, required=True),
+    Field("title", required=True, limit=200),
+    Field("subtitle", limit=200),
+    Field("author", required=True, limit=200),
+    Field("image", _image, limit=500),
+    Field("date_released", limit=40),
+    Field("description", sanitize_description, limit=5000),
+    Field("price", _price_cents, required=True, stored_as="price_cents"),
+    Field("stock", _stock, required=True),
+)
+
+
 def parse_book_form(form: Mapping[str, str]) -> dict:
     """Turn submitted fields into book fields, or raise ValidationError listing every problem."""
-    values = {name: (form.get(name) or "").strip() for name in (*LIMITS, *REQUIRED)}
+    book: dict = {}
     errors: dict[str, str] = {}
-    for name in REQUIRED:
-        if not values[name]:
-            errors[name] = "This field is required."
-    for name, limit in LIMITS.items():
-        if len(values[name]) > limit:
-            errors[name] = f"At most {limit} characters."
-
-    book: dict = {name: values[name] for name in LIMITS}
-    if values["isbn"]:
-        try:
-            book["isbn"] = isbn_codes.normalize(values["isbn"])
-        except isbn_codes.InvalidISBN as exc:
-            errors["isbn"] = f"Not a valid ISBN: {exc}."
-    if values["image"] and "image" not in errors and not _IMAGE_URL.fullmatch(values["image"]):
-        errors["image"] = "Give an https:// address or a /static/ path."
-    book["image"] = values["image"] or NO_COVER
-
-    if values["price"]:
-        price = _PRICE.fullmatch(values["price"])
-        if price is None:
-            errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
-        elif len(price["cents"] or "") > 2:
-            errors["price"] = "Use at most two decimals."
+    for field in FORM_FIELDS:
+        raw = (form.get(field.name) or "").strip()
+        if field.required and not raw:
+            errors[field.name] = "This field is required."
+        elif field.limit is not None and len(raw) > field.limit:
+            errors[field.name] = f"At most {field.limit} characters."
         else:
-            cents = int(price["units"]) * 100 + int((price["cents"] or "0").ljust(2, "0"))
-            if cents > MAX_PRICE * 100:
-                errors["price"] = f"Give a price between 0 and {MAX_PRICE}, like 39.99."
-            book["price_cents"] = cents
-    if values["stock"]:
-        # Bounded before int(), which raises on more than 4300 digits.
-        if values["stock"].isdecimal() and len(values["stock"]) <= 9 and int(values["stock"]) <= MAX_STOCK:
-            book["stock"] = int(values["stock"])
-        else:
-            errors["stock"] = f"Give a whole number of copies from 0 to {MAX_STOCK}."
+            try:
+                book[field.stored_as or field.name] = field.parse(raw)
+            except ValueError as exc:
+                errors[field.name] = str(exc)
     if errors:
         raise ValidationError(errors)
-    book["description"] = sanitize_description(values["description"])
     book["keywords"] = keywords_for(book)
     return book
 
@@ -174,7 +202,7 @@ class Catalog:
 
     async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
         book = parse_book_form(form)
-        now = _utcnow()
+        now = utcnow()
         book.update(
             available=book["stock"],
             inventory_version=1,
@@ -189,25 +217,21 @@ class Catalog:
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 
-    async def update(self, isbn: str, form: Mapping[str, str], staff_email: str) -> dict:
+    async def update(
+        self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None
+    ) -> dict:
+        """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock)."""
         current = await self.get(isbn)
         book = parse_book_form(form)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
         stock = book.pop("stock")
-        seen = (form.get("stock_seen") or "").strip()  # the stock the edit form showed
-        expected = int(seen) if seen.isdecimal() and len(seen) <= 9 else None
-        book.update(updated_at=_utcnow(), updated_by=staff_email)
+        book.update(updated_at=utcnow(), updated_by=staff_email)
         # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
         try:
-            await self.inventory.set_stock(isbn, stock, expected)
+            await self.inventory.set_stock(isbn, stock, expected_stock)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
         await self.books.update_one({"isbn": isbn}, {"$set": book})
         return await self.get(isbn)
 
-
-def _utcnow() -> datetime.datetime:
-    # MongoDB keeps milliseconds; dropping the rest makes what we return equal what we read back.
-    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -1,9 +1,25 @@
-"""A starter catalog, so a new shop has books to show; never overwrites a staff edit."""
+"""A starter catalog, so a new shop has books to show; never overwrites a staff edit.
+
+Frozen: the books and the keyword rule are this migration's own copies, so
+changing the catalog code later cannot change what this migration wrote.
+"""
 
 import datetime
+import json
+import re
+import unicodedata
+from pathlib import Path
 
-from burts_books.catalog import keywords_for
-from burts_books.seed_books import STARTER_BOOKS
+STARTER_BOOKS = json.loads(Path(__file__).with_name("0002_starter_books.json").read_text(encoding="utf-8"))
+
+
+def _keywords(book: dict) -> list[str]:
+    found = {book["isbn"]}
+    for field in ("title", "subtitle", "author"):
+        folded = unicodedata.normalize("NFKD", book.get(field, "")).lower()
+        folded = "".join(c for c in folded if not unicodedata.combining(c))
+        found.update(re.findall(r"[^\W_]+", folded))
+    return sorted(found)
 
 
 async def up(db):
@@ -13,7 +29,7 @@ async def up(db):
             book,
             available=book["stock"],
             inventory_version=1,
-            keywords=keywords_for(book),
+            keywords=_keywords(book),
             date_added=added + datetime.timedelta(hours=offset),
             updated_at=added,
             updated_by="seed",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from burts_books.seed_books import STARTER_BOOKS
+from tests.constants import STARTER_BOOKS
 
 PCI = "9780596529321"
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from burts_books.seed_books import STARTER_BOOKS
+from tests.constants import STARTER_BOOKS
 from tests.inventory_helpers import PCI, RESTFUL, cart_count, interleave_store_calls, snapshot, stock_of
 from tests.shop_client import ShopClient, text_of
 

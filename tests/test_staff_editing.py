@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from burts_books.seed_books import STARTER_BOOKS
+from tests.constants import STARTER_BOOKS
 from tests.shop_client import text_of
 
 PCI = "9780596529321"

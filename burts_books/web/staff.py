@@ -2,9 +2,10 @@
 
 from ..catalog import price_text
 from ..errors import ValidationError
+from ..inventory import MAX_STOCK
+from ..numbers import whole_number
 from .base import BaseHandler, staff_only
 
-# stock_seen: the stock the edit form showed, so saving it can't undo later sales.
 FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
                "description", "price", "stock", "stock_seen")
 
@@ -24,6 +25,13 @@ class BookFormHandler(BaseHandler):
     def show_form(self, values: dict, errors: dict, editing: bool, status: int = 200):
         self.set_status(status)
         self.render("book_form.html", values=values, errors=errors, editing=editing)
+
+    def stock_seen(self) -> int | None:
+        """The stock the edit form showed, so saving it can't undo sales made since."""
+        try:
+            return whole_number(self.get_body_argument("stock_seen", ""), 0, MAX_STOCK)
+        except ValueError:
+            return None
 
 
 class AddBookHandler(BookFormHandler):
@@ -53,7 +61,9 @@ class EditBookHandler(BookFormHandler):
         book = await self.book_or_404(raw_isbn)
         form = self.submitted()
         try:
-            await self.services.catalog.update(book["isbn"], form, self.current_user["email"])
+            await self.services.catalog.update(
+                book["isbn"], form, self.current_user["email"], expected_stock=self.stock_seen()
+            )
         except ValidationError as exc:
             if "stock" in exc.errors:
                 # Saving again applies the number typed to the stock as it is now.
