@@ -9,12 +9,12 @@ import logging
 
 import tornado.web
 
-from . import migrations, templating
+from . import migrations, resources, templating
 from .accounts import Accounts
 from .bus import make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
-from .config import ROOT, Settings
+from .config import Settings
 from .db import Database, open_database
 from .inventory import Inventory
 from .live import LiveFeed
@@ -23,8 +23,6 @@ from .web import api, auth, cart, live, modules, orders, pages, staff, stock
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = ROOT / "templates"
-STATIC = ROOT / "static"
 ISBN = r"([0-9Xx-]{10,17})"
 # Forms and JSON bodies are a few KB; nginx's client_max_body_size is 1m too,
 # and Tornado's default (100 MB, buffered in memory) is too much without nginx.
@@ -131,7 +129,7 @@ class ShopApplication(tornado.web.Application):
     def __init__(self, settings: Settings, services: Services):
         self.shop_settings = settings
         self.services = services
-        self.jinja = templating.make_environment(TEMPLATES, debug=settings.debug)
+        self.jinja = templating.make_environment(resources.TEMPLATES, debug=settings.debug)
         super().__init__(
             routes(),
             default_handler_class=pages.NotFoundHandler,
@@ -139,9 +137,8 @@ class ShopApplication(tornado.web.Application):
             xsrf_cookies=True,
             xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax"},
             login_url="/login",
-            static_path=str(STATIC),
+            static_path=str(resources.STATIC),
             ui_modules=modules,
-            template_loader=self.jinja.loader,
             debug=settings.debug,
             xheaders=settings.xheaders,
             websocket_ping_interval=20,

@@ -1,5 +1,10 @@
 """Settings for every entry point, from command-line flags, environment and defaults.
 
+Each setting is declared once, as a field of `Settings`: its default, its
+environment variable, its help, and the function that turns text into its
+value (and says what is wrong with bad text). The flag is the field name
+with dashes: `cart_ttl_seconds` is `--cart-ttl-seconds`.
+
 Precedence: a flag given on the command line, then its environment variable,
 then the default. Bad values stop the start with a one-line explanation.
 """
@@ -10,33 +15,113 @@ import dataclasses
 import os
 import secrets
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 from tornado.options import Error as OptionsError
 from tornado.options import OptionParser
 
-ROOT = Path(__file__).resolve().parent.parent
+from .numbers import whole_number
 
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message is shown to the operator."""
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered not in _TRUE | _FALSE:
+        raise ValueError(f"expected true or false, got {raw!r}")
+    return lowered in _TRUE
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _whole(minimum: int, maximum: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            return whole_number(raw, minimum, maximum)
+        except ValueError:
+            raise ValueError(f"expected a whole number from {minimum} to {maximum}, got {raw!r}") from None
+
+    return parse
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, got {raw!r}") from None
+    if not 0 < value < 1e6:
+        raise ValueError(f"must be positive and under a million seconds, got {raw!r}")
+    return value
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if not raw.startswith(schemes):
+            raise ValueError(f"must start with {' or '.join(schemes)}, got {raw!r}")
+        return raw
+
+    return parse
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < 32:
+        raise ValueError("must be at least 32 characters long")
+    return raw
+
+
+def _secrets(raw: str) -> tuple[str, ...]:
+    return tuple(_secret(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _folder(raw: str) -> Path:
+    return Path(raw).resolve()
+
+
+def setting(default: Any, env: str, help: str, parse: Callable[[str], Any] = _text) -> Any:
+    """A configurable field of Settings."""
+    return dataclasses.field(default=default, metadata={"env": env, "help": help, "parse": parse})
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    port: int = 8000
-    address: str = "127.0.0.1"
-    debug: bool = False
-    mongodb_url: str | None = None
-    mongodb_database: str = "burts_books"
-    redis_url: str | None = None
-    cookie_secret: str | None = None
-    previous_cookie_secrets: tuple[str, ...] = ()
-    data_dir: Path = ROOT / "var"
-    xheaders: bool = False
-    cart_ttl_seconds: int = 20 * 60
-    long_poll_timeout_seconds: float = 25.0
-    reconcile_interval_seconds: float = 60.0
-    page_size: int = 12
+    port: int = setting(8000, "BURTS_PORT", "port to listen on", _whole(1, 65535))
+    address: str = setting("127.0.0.1", "BURTS_ADDRESS", "address to bind to")
+    debug: bool = setting(False, "BURTS_DEBUG", "autoreload, tracebacks and template reloading", _boolean)
+    mongodb_url: str | None = setting(
+        None, "MONGODB_URL", "MongoDB URL; unset = embedded store under the data folder",
+        _url("mongodb://", "mongodb+srv://"),
+    )
+    mongodb_database: str = setting("burts_books", "BURTS_MONGODB_DATABASE", "MongoDB database name")
+    redis_url: str | None = setting(
+        None, "REDIS_URL", "Redis URL for the cross-process event bus", _url("redis://", "rediss://", "unix://")
+    )
+    cookie_secret: str | None = setting(None, "BURTS_COOKIE_SECRET", "secret that signs cookies", _secret)
+    previous_cookie_secrets: tuple[str, ...] = setting(
+        (), "BURTS_PREVIOUS_COOKIE_SECRETS",
+        "comma-separated retired secrets still accepted while they rotate out", _secrets,
+    )
+    data_dir: Path = setting(
+        Path("var"), "BURTS_DATA_DIR", "folder for the embedded store and its secret", _folder
+    )
+    xheaders: bool = setting(False, "BURTS_XHEADERS", "trust X-Forwarded-* from a proxy (nginx)", _boolean)
+    cart_ttl_seconds: int = setting(
+        20 * 60, "BURTS_CART_TTL", "seconds before an idle cart expires", _whole(1, 7 * 24 * 3600)
+    )
+    long_poll_timeout_seconds: float = setting(
+        25.0, "BURTS_LONG_POLL_TIMEOUT", "seconds a long poll waits before answering unchanged", _seconds
+    )
+    reconcile_interval_seconds: float = setting(
+        60.0, "BURTS_RECONCILE_INTERVAL", "seconds between cart expiry / stock reconciliation runs", _seconds
+    )
+    page_size: int = 12  # books per catalog page; not a setting
 
     @property
     def embedded(self) -> bool:
@@ -51,67 +136,27 @@ class Settings:
         return self.data_dir / "cookie-secret"
 
 
-# option name -> (type, environment variable, help)
-_OPTIONS = {
-    "port": (int, "BURTS_PORT", "port to listen on"),
-    "address": (str, "BURTS_ADDRESS", "address to bind to"),
-    "debug": (bool, "BURTS_DEBUG", "autoreload, tracebacks and template reloading"),
-    "mongodb_url": (str, "MONGODB_URL", "MongoDB URL; unset = embedded store under var/"),
-    "mongodb_database": (str, "BURTS_MONGODB_DATABASE", "MongoDB database name"),
-    "redis_url": (str, "REDIS_URL", "Redis URL for the cross-process event bus"),
-    "cookie_secret": (str, "BURTS_COOKIE_SECRET", "secret that signs cookies"),
-    "previous_cookie_secrets": (
-        str,
-        "BURTS_PREVIOUS_COOKIE_SECRETS",
-        "comma-separated retired secrets still accepted while they rotate out",
-    ),
-    "data_dir": (str, "BURTS_DATA_DIR", "folder for the embedded store and its secret"),
-    "xheaders": (bool, "BURTS_XHEADERS", "trust X-Forwarded-* from a proxy (nginx)"),
-    "cart_ttl_seconds": (int, "BURTS_CART_TTL", "seconds before an idle cart expires"),
-    "long_poll_timeout_seconds": (
-        float,
-        "BURTS_LONG_POLL_TIMEOUT",
-        "seconds a long poll waits before answering unchanged",
-    ),
-    "reconcile_interval_seconds": (
-        float,
-        "BURTS_RECONCILE_INTERVAL",
-        "seconds between cart expiry / stock reconciliation runs",
-    ),
-}
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+SETTINGS = {field.name: field for field in dataclasses.fields(Settings) if field.metadata}
 
 
-def _convert(kind: type, raw: str, source: str):
-    if kind is bool:
-        lowered = raw.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ConfigError(f"{source}: expected true or false, got {raw!r}")
-    try:
-        return kind(raw)
-    except ValueError:
-        raise ConfigError(f"{source}: expected {kind.__name__}, got {raw!r}") from None
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
-def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
+def load_settings(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from `argv` (flags only, no program name) and `environ`."""
     environ = os.environ if environ is None else environ
     parser = OptionParser()
-    for name, (_kind, env_name, help_text) in _OPTIONS.items():
-        # Values arrive as text and are converted below, so errors name the flag.
-        parser.define(name, type=str, help=f"{help_text} (env {env_name})")
+    for name, field in SETTINGS.items():
+        # Values arrive as text and are parsed below, so errors name the flag.
+        parser.define(name, type=str, help=f"{field.metadata['help']} (env {field.metadata['env']})")
     flags = []
     for arg in argv or []:
-        flag = arg.lstrip("-").partition("=")[0].replace("-", "_")
-        if arg.startswith("--") and flag not in _OPTIONS and flag != "help":
+        name = arg.lstrip("-").partition("=")[0].replace("-", "_")
+        if arg.startswith("--") and name not in SETTINGS and name != "help":
             raise ConfigError(f"unknown flag {arg.partition('=')[0]}; `burts-books serve --help` lists them")
         # A bare boolean flag means true; a value given to one is checked like the environment's.
-        if flag in _OPTIONS and _OPTIONS[flag][0] is bool and "=" not in arg:
+        if name in SETTINGS and SETTINGS[name].metadata["parse"] is _boolean and "=" not in arg:
             arg += "=true"
         flags.append(arg)
     try:
@@ -121,54 +166,33 @@ def load_settings(argv: list[str] | None = None, environ=None) -> Settings:
 
     given = parser.as_dict()
     values = {}
-    for name, (kind, env_name, _) in _OPTIONS.items():
+    for name, field in SETTINGS.items():
+        env = field.metadata["env"]
         if given[name] is not None:
-            flag = "--" + name.replace("_", "-")
-            values[name] = _convert(kind, given[name], flag)
-        elif environ.get(env_name) not in (None, ""):
-            values[name] = _convert(kind, environ[env_name], env_name)
-    return _validated(values)
-
-
-def _validated(values: dict) -> Settings:
-    if "data_dir" in values:
-        values["data_dir"] = Path(values["data_dir"]).resolve()
-    if "previous_cookie_secrets" in values:
-        values["previous_cookie_secrets"] = tuple(
-            s.strip() for s in values["previous_cookie_secrets"].split(",") if s.strip()
-        )
-    settings = Settings(**values)
-    if not 0 < settings.port < 65536:
-        raise ConfigError(f"--port must be between 1 and 65535, got {settings.port}")
-    for url_name, schemes in (
-        ("mongodb_url", ("mongodb://", "mongodb+srv://")),
-        ("redis_url", ("redis://", "rediss://", "unix://")),
-    ):
-        url = getattr(settings, url_name)
-        if url and not url.startswith(schemes):
-            raise ConfigError(
-                f"--{url_name.replace('_', '-')} must start with {' or '.join(schemes)}, got {url!r}"
-            )
-    if settings.cookie_secret is not None and len(settings.cookie_secret) < 32:
-        raise ConfigError("--cookie-secret must be at least 32 characters long")
-    for name in ("cart_ttl_seconds", "long_poll_timeout_seconds", "reconcile_interval_seconds"):
-        if getattr(settings, name) <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive")
-    return settings
+            raw, source = given[name], flag_name(name)
+        elif environ.get(env):
+            raw, source = environ[env], env
+        else:
+            continue
+        try:
+            values[name] = field.metadata["parse"](raw)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    return Settings(**values)
 
 
 def with_cookie_secret(settings: Settings, log) -> Settings:
     """Return settings that carry a cookie secret, or refuse to start without one.
 
-    Only the embedded default may make one up: it keeps it under var/ so
-    sessions survive a restart. A production server must be given its secret.
+    Only the embedded default may make one up: it keeps it in the data folder
+    so sessions survive a restart. A production server must be given its secret.
     """
     if settings.cookie_secret:
         return settings
     if settings.embedded:
         path = settings.cookie_secret_file
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Created owner-only, so the secret is never readable by others, even briefly.
             with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
@@ -177,6 +201,4 @@ def with_cookie_secret(settings: Settings, log) -> Settings:
     if settings.debug:
         log.warning("debug mode: using a throwaway cookie secret; sessions end on restart")
         return dataclasses.replace(settings, cookie_secret=secrets.token_urlsafe(48))
-    raise ConfigError(
-        "no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)"
-    )
+    raise ConfigError("no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)")

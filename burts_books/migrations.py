@@ -16,12 +16,13 @@ import re
 import uuid
 from pathlib import Path
 
-from .config import ROOT
+from . import resources
+from .clock import utcnow
 from .db import Database, DuplicateKeyError
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = ROOT / "migrations"
+MIGRATIONS_DIR = resources.MIGRATIONS
 _NAME = re.compile(r"\d{4}_\w+\.py")
 LOCK_ID = "lock"
 LOCK_SECONDS = 120
@@ -60,10 +61,6 @@ async def ensure_current(db: Database) -> None:
         )
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-
-
 async def migrate(db: Database, directory: Path = MIGRATIONS_DIR, wait: float = 60.0) -> list[str]:
     """Apply what is pending; return the names applied by this call."""
     owner = uuid.uuid4().hex
@@ -77,7 +74,7 @@ async def migrate(db: Database, directory: Path = MIGRATIONS_DIR, wait: float = 
             log.info("applying migration %s", path.stem)
             await _load(path).up(db)
             await db.migrations.update_one(
-                {"_id": path.stem}, {"$set": {"applied_at": _now()}}, upsert=True
+                {"_id": path.stem}, {"$set": {"applied_at": utcnow()}}, upsert=True
             )
             ran.append(path.stem)
         return ran
@@ -90,12 +87,12 @@ async def _acquire(db: Database, owner: str, wait: float) -> None:
     while True:
         try:
             await db.migrations.insert_one(
-                {"_id": LOCK_ID, "owner": owner, "expires": _now() + datetime.timedelta(seconds=LOCK_SECONDS)}
+                {"_id": LOCK_ID, "owner": owner, "expires": utcnow() + datetime.timedelta(seconds=LOCK_SECONDS)}
             )
             return
         except DuplicateKeyError:
             # A holder that died leaves its lock behind; take over once it has expired.
-            await db.migrations.delete_one({"_id": LOCK_ID, "expires": {"$lt": _now()}})
+            await db.migrations.delete_one({"_id": LOCK_ID, "expires": {"$lt": utcnow()}})
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("another process has been migrating the database for too long")
         await asyncio.sleep(0.2)

@@ -59,13 +59,20 @@ def shop_environment() -> dict:
 def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
     """Run `burts-books ARGS...` to completion; the caller checks the result."""
     return subprocess.run(
-        [sys.executable, "-m", "burts_books", *args],
+        [*SHOP_COMMAND, *args],
         input=stdin, capture_output=True, text=True, env=shop_environment(), timeout=60,
     )
 
 
+SHOP_COMMAND = (sys.executable, "-m", "burts_books")
+
+
 class ShopProcess:
-    def __init__(self, data_dir: Path, *flags: str, port: int | None = None):
+    """`command serve` on a free port; `command` is this checkout's shop unless given (an installed one)."""
+
+    def __init__(self, data_dir: Path, *flags: str, port: int | None = None,
+                 command: tuple[str, ...] = SHOP_COMMAND):
+        self.command = command
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.flags = flags
@@ -81,7 +88,7 @@ class ShopProcess:
         """Start serving and return once the port answers; ShopDidNotStart (with the log) otherwise."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "burts_books", "serve", f"--port={self.port}",
+                [*self.command, "serve", f"--port={self.port}",
                  "--address=127.0.0.1", f"--data-dir={self.data_dir}", *self.flags],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.data_dir, env=shop_environment(),

@@ -117,7 +117,7 @@ def test_migrate_applies_what_is_pending_then_reports_up_to_date(tmp_path):
     [
         (["--mongodb-url=mongodb://127.0.0.1:9"],
          "no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)"),
-        (["--port=http"], "--port: expected int, got 'http'"),
+        (["--port=http"], "--port: expected a whole number from 1 to 65535, got 'http'"),
     ],
 )
 def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):

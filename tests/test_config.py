@@ -5,7 +5,9 @@ import stat
 
 import pytest
 
-from burts_books.config import ROOT, ConfigError, load_settings, with_cookie_secret
+from pathlib import Path
+
+from burts_books.config import ConfigError, load_settings, with_cookie_secret
 
 log = logging.getLogger("test")
 SECRET = "s" * 40
@@ -15,7 +17,7 @@ def test_defaults_are_the_embedded_shop_on_port_8000():
     settings = load_settings([], {})
     assert (settings.port, settings.address, settings.debug) == (8000, "127.0.0.1", False)
     assert settings.embedded
-    assert settings.store_file == ROOT / "var" / "embedded-store.json"
+    assert settings.store_file.resolve() == Path.cwd() / "var" / "embedded-store.json"
 
 
 @pytest.mark.parametrize(
@@ -63,18 +65,20 @@ def test_environment_configures_a_production_server(tmp_path):
 @pytest.mark.parametrize(
     "argv, environ, message",
     [
-        (["--port=abc"], {}, "--port: expected int, got 'abc'"),
-        ([], {"BURTS_PORT": "eighty"}, "BURTS_PORT: expected int, got 'eighty'"),
-        (["--port=70000"], {}, "--port must be between 1 and 65535"),
+        (["--port=abc"], {}, "--port: expected a whole number from 1 to 65535, got 'abc'"),
+        ([], {"BURTS_PORT": "eighty"}, "BURTS_PORT: expected a whole number from 1 to 65535, got 'eighty'"),
+        (["--port=70000"], {}, "--port: expected a whole number from 1 to 65535, got '70000'"),
         (["--port"], {}, "'port' requires a value"),
         (["--debug=maybe"], {}, "--debug: expected true or false, got 'maybe'"),
         ([], {"BURTS_XHEADERS": "maybe"}, "BURTS_XHEADERS: expected true or false"),
         (["--colour=blue"], {}, "unknown flag --colour"),
-        ([], {"MONGODB_URL": "http://db.internal"}, "--mongodb-url must start with mongodb://"),
-        (["--redis-url=localhost:6379"], {}, "--redis-url must start with redis://"),
-        (["--cookie-secret=short"], {}, "--cookie-secret must be at least 32 characters"),
-        ([], {"BURTS_CART_TTL": "0"}, "--cart-ttl-seconds must be positive"),
-        (["--long-poll-timeout-seconds=soon"], {}, "expected float, got 'soon'"),
+        ([], {"MONGODB_URL": "http://db.internal"}, "MONGODB_URL: must start with mongodb://"),
+        (["--redis-url=localhost:6379"], {}, "--redis-url: must start with redis://"),
+        (["--cookie-secret=short"], {}, "--cookie-secret: must be at least 32 characters"),
+        ([], {"BURTS_CART_TTL": "0"}, "BURTS_CART_TTL: expected a whole number from 1 to 604800, got '0'"),
+        ([], {"BURTS_PREVIOUS_COOKIE_SECRETS": "short"}, "BURTS_PREVIOUS_COOKIE_SECRETS: must be at least 32"),
+        ([], {"BURTS_RECONCILE_INTERVAL": "nan"}, "BURTS_RECONCILE_INTERVAL: must be positive"),
+        (["--long-poll-timeout-seconds=soon"], {}, "--long-poll-timeout-seconds: expected a number of seconds, got 'soon'"),
     ],
 )
 def test_invalid_values_stop_with_a_one_line_message(argv, environ, message):

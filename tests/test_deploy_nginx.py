@@ -7,6 +7,7 @@ else is the file as deployed.
 
 import asyncio
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,22 +17,26 @@ from pathlib import Path
 import pytest
 import tornado.websocket
 
-from burts_books.config import ROOT
+from burts_books import resources
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, free_port, port_answers, stop_process
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ISBN = "9780596529321"
 COOKIE_SECRET = "deploy-test-secret-" + "x" * 32
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+# Started as root, nginx's workers drop to `nobody`, who cannot read a checkout in
+# an owner-only folder (a clone under a 0700 home, a `mktemp -d`); keep them as us.
+WORKER_USER = "user root;\n" if os.geteuid() == 0 else ""
 
 
 def site_config(listen: int, upstreams: list[int]) -> str:
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    text = (DEPLOY / "nginx.conf").read_text()
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
     text, count = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
     assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
     text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    return text.replace("/srv/burts-books/static/", f"{ROOT / 'static'}/")
+    return text.replace("/srv/burts-books/static/", f"{resources.STATIC}/")
 
 
 @pytest.fixture
@@ -43,7 +48,7 @@ def nginx_front(tmp_path):
     port = free_port()
     (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops]))
     (tmp_path / "nginx.conf").write_text(
-        f"daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
+        f"{WORKER_USER}daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
         "events {}\n"
         f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n"
         f"  client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
