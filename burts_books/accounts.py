@@ -7,7 +7,6 @@ under; signing out bumps the version, which ends every such cookie.
 from __future__ import annotations
 
 import asyncio
-import datetime
 import functools
 import re
 
@@ -15,6 +14,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 
+from .clock import utcnow
 from .db import Database, DuplicateKeyError, object_id
 from .errors import ValidationError
 
@@ -68,7 +68,7 @@ class Accounts:
             "password_hash": await _in_thread(_hasher.hash, password),
             "staff": staff,
             "session_version": 1,
-            "created_at": datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None),
+            "created_at": utcnow(),
         }
         try:
             result = await self.users.insert_one(user)

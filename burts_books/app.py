@@ -11,7 +11,7 @@ import tornado.web
 
 from . import migrations, resources, templating
 from .accounts import Accounts
-from .bus import make_bus
+from .bus import EventBus, make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .config import Settings
@@ -34,7 +34,7 @@ class Services:
     """Everything a handler may call, built once per process."""
 
     db: Database
-    bus: object
+    bus: EventBus
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts

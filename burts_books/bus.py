@@ -5,6 +5,7 @@ Events are small JSON-able dicts such as
 plain synchronous callables; every subscriber sees every event once, in the
 order the bus delivers them.
 
+``EventBus`` is the interface the rest of the shop sees.
 ``InProcessBus`` serves a single process (embedded mode). ``RedisBus`` fans
 events out to all processes through one Redis pub/sub channel and survives
 Redis restarts; after a gap in its subscription it calls the ``on_reconnect``
@@ -12,6 +13,7 @@ callbacks so the caller can resync from the database, because events
 published during the gap are lost.
 """
 
+import abc
 import asyncio
 import json
 import logging
@@ -51,15 +53,31 @@ def _call_all(registry: dict, *args) -> None:
             log.exception("inventory bus callback %r failed", callback)
 
 
-class _Bus:
+class EventBus(abc.ABC):
+    """Publish events; every subscriber in every process connected to the bus gets each one."""
+
     def __init__(self) -> None:
         self._subscribers: dict = {}
         self._reconnect_callbacks: dict = {}
 
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Connect; events published after this returns reach the subscribers."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Disconnect and let go of every resource."""
+
+    @abc.abstractmethod
+    async def publish(self, event: Event) -> None:
+        """Send `event` to every subscriber, in this process and the others."""
+
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call `callback(event)` for every event; returns the function that stops it."""
         return _register(self._subscribers, callback)
 
     def on_reconnect(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after events may have been lost (a Redis outage): time to resync."""
         return _register(self._reconnect_callbacks, callback)
 
     def _deliver_soon(self, event: Event) -> None:
@@ -68,7 +86,7 @@ class _Bus:
         asyncio.get_running_loop().call_soon(_call_all, self._subscribers, event)
 
 
-class InProcessBus(_Bus):
+class InProcessBus(EventBus):
     """Delivers events to subscribers in this process only."""
 
     async def start(self) -> None:
@@ -83,7 +101,7 @@ class InProcessBus(_Bus):
         self._deliver_soon(json.loads(json.dumps(event)))
 
 
-class RedisBus(_Bus):
+class RedisBus(EventBus):
     """Delivers events to subscribers in every process via Redis pub/sub.
 
     Local subscribers receive an event when it comes back from Redis, so all
@@ -206,6 +224,6 @@ class RedisBus(_Bus):
         _call_all(self._subscribers, event)
 
 
-def make_bus(redis_url: str | None) -> InProcessBus | RedisBus:
+def make_bus(redis_url: str | None) -> EventBus:
     """Redis bus when a URL is configured, else the in-process one."""
     return RedisBus(redis_url) if redis_url else InProcessBus()

@@ -24,7 +24,9 @@ import secrets
 
 import pymongo
 
+from .clock import utcnow
 from .db import Database
+from .errors import Conflict, Invalid
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
 
 
-class CartError(Exception):
+class CartError(Conflict):
     """A cart change that was refused; the message is for the shopper. Nothing changed."""
 
     def __init__(self, message: str, state: dict | None = None):
@@ -48,14 +50,8 @@ class SoldOut(CartError):
     pass
 
 
-class EmptyCart(CartError):
+class EmptyCart(Invalid):
     pass
-
-
-def now() -> datetime.datetime:
-    # Naive UTC with milliseconds, as MongoDB stores it.
-    moment = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +111,7 @@ class Carts:
         }
 
     async def _new_cart(self, user: dict | None) -> Cart:
-        moment = now()
+        moment = utcnow()
         doc = {
             "_id": secrets.token_urlsafe(18),
             "status": "open",
@@ -130,7 +126,7 @@ class Carts:
 
     async def _change(self, cart: Cart, criteria: dict, inc: dict, *, only_open: bool = True) -> bool:
         filter_ = {"_id": cart.id, "status": "open", **criteria} if only_open else {"_id": cart.id}
-        result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": now()}})
+        result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": utcnow()}})
         return result.modified_count == 1
 
     async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart, dict]:
@@ -188,20 +184,20 @@ class Carts:
         """Close the cart for checkout, unless it changed since it was read."""
         result = await self.carts.update_one(
             {"_id": cart.id, "status": "open", "revision": cart.revision},
-            {"$set": {"status": "ordered", "touched_at": now()}},
+            {"$set": {"status": "ordered", "touched_at": utcnow()}},
         )
         return result.modified_count == 1
 
     async def expire_idle(self, ttl: datetime.timedelta) -> int:
         """Close carts idle for `ttl` and give their copies back; returns how many expired."""
-        cutoff = now() - ttl
+        cutoff = utcnow() - ttl
         expired = 0
         async for doc in self.carts.find({"status": "open", "touched_at": {"$lt": cutoff}}, {"_id": 1}):
             # The claim re-checks idleness, so a cart touched meanwhile (or
             # claimed by another process) is left alone.
             claimed = await self.carts.find_one_and_update(
                 {"_id": doc["_id"], "status": "open", "touched_at": {"$lt": cutoff}},
-                {"$set": {"status": "expired", "touched_at": now()}},
+                {"$set": {"status": "expired", "touched_at": utcnow()}},
             )
             if claimed is None:
                 continue
@@ -215,7 +211,7 @@ class Carts:
     async def forget_closed(self, older_than: datetime.timedelta) -> int:
         """Delete ordered and expired carts closed longer ago than `older_than` (orders keep what matters)."""
         result = await self.carts.delete_many(
-            {"status": {"$in": ["ordered", "expired"]}, "touched_at": {"$lt": now() - older_than}}
+            {"status": {"$in": ["ordered", "expired"]}, "touched_at": {"$lt": utcnow() - older_than}}
         )
         return result.deleted_count
 
@@ -223,7 +219,7 @@ class Carts:
         """Copies held or being added in open carts per ISBN, and the ISBNs of carts touched within GRACE."""
         held: dict[str, int] = {}
         busy: set[str] = set()
-        recent = now() - GRACE
+        recent = utcnow() - GRACE
         criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
         async for doc in self.carts.find(criteria, {"status": 1, "holds": 1, "adding": 1, "touched_at": 1}):
             for field in ("holds", "adding"):

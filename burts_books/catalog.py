@@ -171,9 +171,13 @@ class Catalog:
         self.inventory = inventory
 
     async def get(self, isbn: str) -> dict:
-        book = await self.books.find_one({"isbn": isbn}, {"_id": 0})
+        """The book with this ISBN, in any form people write one (ISBN-10, hyphens); NotFound if none."""
+        try:
+            book = await self.books.find_one({"isbn": isbn_codes.normalize(isbn)}, {"_id": 0})
+        except isbn_codes.InvalidISBN:
+            book = None
         if book is None:
-            raise NotFound(f"No book with ISBN {isbn}.")
+            raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
         return book
 
     async def search(self, query: str = "", page: int = 1, size: int = 12) -> Page:

@@ -1,17 +1,40 @@
-"""Errors the domain modules raise and the web layer turns into 4xx answers."""
+"""What the shop refuses, as domain errors; the web layer gives each its HTTP status (web/base.py).
+
+Every message is written for the person or program that made the request.
+"""
 
 from __future__ import annotations
 
 from typing import Mapping
 
 
-class ValidationError(Exception):
-    """Bad input: `errors` maps each form field to a message for the person who typed it."""
+class ShopError(Exception):
+    """A request the shop refuses; nothing was changed."""
+
+
+class Invalid(ShopError, ValueError):
+    """Bad input."""
+
+
+class ValidationError(Invalid):
+    """Bad form input: `errors` maps each field to a message for the person who typed it."""
 
     def __init__(self, errors: Mapping[str, str]):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = dict(errors)
 
 
-class NotFound(LookupError):
-    """The thing asked for does not exist."""
+class NotFound(ShopError, LookupError):
+    """The thing asked for does not exist (or is not the asker's to see)."""
+
+
+class NotSignedIn(ShopError):
+    """Only a signed-in person may do this."""
+
+
+class NotAllowed(ShopError):
+    """The signed-in person may not do this."""
+
+
+class Conflict(ShopError):
+    """The request clashes with the current state (sold out, changed meanwhile)."""

@@ -14,7 +14,9 @@ from typing import Awaitable, Callable, Iterable
 
 from pymongo import ReturnDocument
 
+from .bus import EventBus
 from .db import Database
+from .errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +24,7 @@ STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
 MAX_STOCK = 100_000
 
 
-class StockError(ValueError):
+class StockError(Conflict):
     """A stock change that would leave fewer copies than shoppers hold in carts."""
 
 
@@ -35,7 +37,7 @@ HeldCopies = Callable[[], Awaitable[tuple[dict[str, int], set[str]]]]
 
 
 class Inventory:
-    def __init__(self, db: Database, bus):
+    def __init__(self, db: Database, bus: EventBus):
         self.books = db.books
         self.bus = bus
 
@@ -103,7 +105,7 @@ class Inventory:
         while True:
             book = await self.books.find_one({"isbn": isbn}, {"stock": 1, "available": 1})
             if book is None:
-                raise LookupError(isbn)
+                raise NotFound(f"No book with ISBN {isbn}.")
             if expected is not None and book["stock"] != expected:
                 if stock == expected:
                     return

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+from .errors import Invalid
+
 _SEPARATORS = re.compile(r"[\s-]")
 
 
-class InvalidISBN(ValueError):
+class InvalidISBN(Invalid):
     pass
 
 

@@ -10,30 +10,41 @@ the watched books, offer them again) safe to do at any time.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Iterable
 
-from . import isbn as isbn_codes
+from .bus import EventBus
+from .errors import NotFound
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
 
-MAX_ISBNS = 100  # per poll or per subscribe message
-
 
 class Watcher:
-    isbns: set[str] | None = None  # None watches every book
+    """Someone to tell about changes to some books; subclasses say how."""
+
+    isbns: set[str] | None  # None watches every book
 
     def wants(self, isbn: str) -> bool:
         return self.isbns is None or isbn in self.isbns
 
-    def deliver(self, state: dict) -> None:
+    def watch(self, isbns: Iterable[str] | None) -> None:
+        if isbns is None:
+            self.isbns = None
+        elif self.isbns is not None:
+            self.isbns |= set(isbns)
+
+    def unwatch(self, isbns: Iterable[str]) -> None:
+        if self.isbns is not None:
+            self.isbns -= set(isbns)
+
+    def deliver(self, state: dict, *, again: bool = False) -> None:
+        """Take a state; `again` offers one the watcher may already have (a resync or first read)."""
         raise NotImplementedError
 
 
 class LiveFeed:
-    def __init__(self, bus, inventory: Inventory):
+    def __init__(self, bus: EventBus, inventory: Inventory):
         self.inventory = inventory
         self._watchers: set[Watcher] = set()
         self._resyncs: set[asyncio.Task] = set()
@@ -79,16 +90,29 @@ class LiveFeed:
         for state in states:
             self._deliver(state)
 
+    async def watch(self, watcher: Watcher, isbns: Iterable[str] | None) -> set[str]:
+        """Tell `watcher` these books' states now and every change after; returns the ISBNs of no book.
+
+        The watcher is listening before the states are read, so a change
+        landing between the read and the watch cannot be missed; versions
+        only move forward, so seeing it twice does no harm.
+        """
+        isbns = None if isbns is None else set(isbns)
+        watcher.watch(isbns)
+        self.add(watcher)
+        states = await self.inventory.states(isbns)
+        unknown = (isbns or set()) - {state["isbn"] for state in states}
+        watcher.unwatch(unknown)
+        for state in states:
+            watcher.deliver(state, again=True)
+        return unknown
+
     async def long_poll(self, poll: "Poll", timeout: float) -> list[dict]:
         """The polled books' states, once one is newer than the client's or at `timeout`."""
-        # Watch before reading, so a change between the read and the wait is not missed.
-        self.add(poll)
         try:
-            for state in await self.inventory.states(poll.isbns):
-                poll.deliver(state)
-            missing = poll.isbns - set(poll.states)
-            if missing:
-                raise LookupError(f"No book with ISBN {min(missing)}.")
+            unknown = await self.watch(poll, set(poll.since))
+            if unknown:
+                raise NotFound(f"No book with ISBN {min(unknown)}.")
             await poll.wait(timeout)
         finally:
             self.discard(poll)
@@ -100,12 +124,12 @@ class Poll(Watcher):
 
     def __init__(self, since: dict[str, int | None]):
         self.since = since
-        self.isbns = set(since)
+        self.isbns = set()
         self.states: dict[str, dict] = {}
         self._news = asyncio.Event()
         self.cancelled = False
 
-    def deliver(self, state: dict) -> None:
+    def deliver(self, state: dict, *, again: bool = False) -> None:
         isbn = state["isbn"]
         if isbn in self.states and state["version"] <= self.states[isbn]["version"]:
             return
@@ -127,44 +151,6 @@ class Poll(Watcher):
         return [self.states[isbn] for isbn in self.since]
 
 
-def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
-    """Pair `isbn` and `version` query arguments in order; ValueError says what is wrong."""
-    if not isbns:
-        raise ValueError("Say which book to watch: ?isbn=...&version=...")
-    if len(isbns) > MAX_ISBNS:
-        raise ValueError(f"Watch at most {MAX_ISBNS} books per poll.")
-    if versions and len(versions) != len(isbns):
-        raise ValueError("Give one version per isbn, in the same order (or none at all).")
-    since: dict[str, int | None] = {}
-    for position, raw in enumerate(isbns):
-        isbn = isbn_codes.from_input(raw)
-        version = None
-        if versions:
-            if not versions[position].isdecimal():
-                raise ValueError(f"version must be a whole number, got {versions[position]!r}.")
-            version = int(versions[position])
-        if isbn in since:
-            raise ValueError(f"ISBN {isbn} is given twice.")
-        since[isbn] = version
-    return since
-
-
-def parse_subscribe(message: str | bytes) -> list[str] | None:
-    """A WebSocket `{"subscribe": [isbn, ...] | "all"}`: the ISBNs, or None for all."""
-    try:
-        data = json.loads(message)
-    except ValueError:
-        raise ValueError("Messages must be JSON, like {\"subscribe\": [\"9780596529321\"]}.") from None
-    wanted = data.get("subscribe") if isinstance(data, dict) else None
-    if wanted == "all":
-        return None
-    if not isinstance(wanted, list) or not wanted:
-        raise ValueError("Send {\"subscribe\": [isbn, ...]} or {\"subscribe\": \"all\"}.")
-    if len(wanted) > MAX_ISBNS:
-        raise ValueError(f"Subscribe to at most {MAX_ISBNS} books per message, or to \"all\".")
-    return list(dict.fromkeys(isbn_codes.from_input(raw) for raw in wanted))
-
-
 class Outbox(Watcher):
     """What one WebSocket client is still to be sent: at most the latest state per ISBN.
 
@@ -174,22 +160,12 @@ class Outbox(Watcher):
 
     MAX_NOTICES = 10
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.isbns = set()
         self._pending: dict[str, dict] = {}
-        self._notices: list[dict] = []
+        self._notices: list[str] = []
         self._sent: dict[str, int] = {}
         self._ready = asyncio.Event()
-
-    def watch(self, isbns: Iterable[str] | None) -> None:
-        if isbns is None:
-            self.isbns = None
-        elif self.isbns is not None:
-            self.isbns |= set(isbns)
-
-    def unwatch(self, isbns: Iterable[str]) -> None:
-        if self.isbns is not None:
-            self.isbns -= set(isbns)
 
     def deliver(self, state: dict, *, again: bool = False) -> None:
         """Queue a state unless the client has (or will get) a newer one; `again` resends an equal one."""
@@ -197,21 +173,21 @@ class Outbox(Watcher):
         newest = max(self._sent.get(isbn, -1), self._pending.get(isbn, {}).get("version", -1))
         if version < newest or (version == newest and not again):
             return
-        self._pending[isbn] = {"type": "state", **state}
+        self._pending[isbn] = state
         self._ready.set()
 
     def notice(self, message: str) -> None:
+        """A message for the client about its own request; a bounded number wait at a time."""
         if len(self._notices) < self.MAX_NOTICES:
-            self._notices.append({"type": "error", "message": message})
+            self._notices.append(message)
             self._ready.set()
 
-    async def take(self) -> list[dict]:
-        """Wait for something to send, and take all of it."""
+    async def take(self) -> tuple[list[str], list[dict]]:
+        """Wait for something to send, and take all of it: (notices, states)."""
         await self._ready.wait()
         self._ready.clear()
-        messages = self._notices + list(self._pending.values())
+        notices, states = self._notices, list(self._pending.values())
         self._notices, self._pending = [], {}
-        for message in messages:
-            if message["type"] == "state":
-                self._sent[message["isbn"]] = message["version"]
-        return messages
+        for state in states:
+            self._sent[state["isbn"]] = state["version"]
+        return notices, states

@@ -12,7 +12,8 @@ import logging
 
 import pymongo
 
-from .carts import Cart, CartError, Carts, EmptyCart, now
+from .carts import Cart, CartError, Carts, EmptyCart
+from .clock import utcnow
 from .db import Database, object_id
 from .inventory import Inventory
 
@@ -63,7 +64,7 @@ class Orders:
             "cart_id": cart.id,
             "lines": shipped,
             "total_cents": sum(line["price_cents"] * line["quantity"] for line in shipped),
-            "created_at": now(),
+            "created_at": utcnow(),
         }
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
@@ -73,7 +74,7 @@ class Orders:
         if not cart_id:
             return None
         return await self.orders.find_one(
-            {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": now() - REPEAT_WINDOW}}
+            {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}
         )
 
     async def get(self, order_id: str, user: dict) -> dict | None:

@@ -70,8 +70,9 @@ async def test_shoppers_and_visitors_cannot_restock(shopper, http_client, base_u
     assert response.code == 403 and "staff" in response.json()["error"]["message"]
 
     anonymous = ShopClient(http_client, base_url)
-    # Like every staff form, an anonymous POST is refused outright (a GET would go to sign-in).
-    assert (await anonymous.post(f"/edit/{PCI}/restock", {"copies": "5"})).code == 403
+    # Like every staff form, an anonymous browser is sent to sign in; a program gets 401.
+    response = await anonymous.post(f"/edit/{PCI}/restock", {"copies": "5"})
+    assert (response.code, response.location) == (303, "/login?next=%2F")
     assert (await restock_json(anonymous, 5)).code == 401
     assert await snapshot(services) == before
 

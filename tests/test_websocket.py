@@ -129,10 +129,10 @@ async def test_a_client_that_does_not_read_costs_one_state_per_book():
         outbox.deliver({"isbn": PCI, "available": version % 12, "version": version})
     outbox.deliver({"isbn": RESTFUL, "available": 3, "version": 5})
     outbox.deliver({"isbn": PCI, "available": 1, "version": 999})  # late and stale
-    assert await outbox.take() == [
-        {"type": "state", "isbn": PCI, "available": 1000 % 12, "version": 1000},
-        {"type": "state", "isbn": RESTFUL, "available": 3, "version": 5},
-    ]
+    assert await outbox.take() == ([], [
+        {"isbn": PCI, "available": 1000 % 12, "version": 1000},
+        {"isbn": RESTFUL, "available": 3, "version": 5},
+    ])
     outbox.deliver({"isbn": PCI, "available": 5, "version": 900})  # older than what was sent
     outbox.notice("x")
-    assert await outbox.take() == [{"type": "error", "message": "x"}]
+    assert await outbox.take() == (["x"], [])

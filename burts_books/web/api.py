@@ -1,9 +1,9 @@
 """The JSON API for programs: the catalog, read-only."""
 
-import tornado.web
-
+from ..errors import Invalid
+from ..numbers import whole_number
 from .base import JsonHandler
-from .pages import PagingMixin
+from .mixins import SearchMixin
 
 MAX_API_PAGE_SIZE = 100
 
@@ -24,13 +24,16 @@ def book_json(book: dict) -> dict:
     }
 
 
-class BooksApiHandler(PagingMixin, JsonHandler):
+class BooksApiHandler(SearchMixin, JsonHandler):
     async def get(self):
         query, page = self.search_arguments()
-        size = self.get_argument("size", str(self.application.shop_settings.page_size))
-        if not size.isdecimal() or len(size) > 9 or not 1 <= int(size) <= MAX_API_PAGE_SIZE:
-            raise tornado.web.HTTPError(400, f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.")
-        result = await self.services.catalog.search(query, page, int(size))
+        try:
+            size = whole_number(
+                self.get_argument("size", str(self.application.shop_settings.page_size)), 1, MAX_API_PAGE_SIZE
+            )
+        except ValueError:
+            raise Invalid(f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.") from None
+        result = await self.services.catalog.search(query, page, size)
         self.write_json(
             {
                 "books": [book_json(b) for b in result.books],
@@ -45,4 +48,4 @@ class BooksApiHandler(PagingMixin, JsonHandler):
 
 class BookApiHandler(JsonHandler):
     async def get(self, raw_isbn):
-        self.write_json(book_json(await self.book_or_404(raw_isbn)))
+        self.write_json(book_json(await self.services.catalog.get(raw_isbn)))

@@ -6,15 +6,16 @@ from .base import SESSION_COOKIE, BaseHandler
 WRONG_PASSWORD = "That email and password don't match an account."
 
 
-async def sign_in(handler: BaseHandler, user: dict) -> None:
-    """Start the session, keeping the cart the visitor filled before signing in."""
-    handler.start_session(user)
-    cart_id = await handler.services.carts.adopt(handler.cart_cookie(), user)
-    if cart_id:
-        handler.remember_cart(cart_id)
+class SignInMixin(BaseHandler):
+    async def sign_in(self, user: dict) -> None:
+        """Start the session, keeping the cart the visitor filled before signing in."""
+        self.start_session(user)
+        cart_id = await self.services.carts.adopt(self.cart_cookie(), user)
+        if cart_id:
+            self.remember_cart(cart_id)
 
 
-class LoginHandler(BaseHandler):
+class LoginHandler(SignInMixin):
     def get(self):
         self.render("login.html", email="", error=None, next_url=self.safe_next_url())
 
@@ -25,11 +26,11 @@ class LoginHandler(BaseHandler):
             self.set_status(400)
             self.render("login.html", email=email, error=WRONG_PASSWORD, next_url=self.safe_next_url())
             return
-        await sign_in(self, user)
+        await self.sign_in(user)
         self.redirect(self.safe_next_url())
 
 
-class RegisterHandler(BaseHandler):
+class RegisterHandler(SignInMixin):
     def get(self):
         self.render("register.html", email="", errors={}, next_url=self.safe_next_url())
 
@@ -41,7 +42,7 @@ class RegisterHandler(BaseHandler):
             self.set_status(400)
             self.render("register.html", email=email, errors=exc.errors, next_url=self.safe_next_url())
             return
-        await sign_in(self, user)
+        await self.sign_in(user)
         self.redirect(self.safe_next_url())
 
 

@@ -12,9 +12,9 @@ import urllib.parse
 import tornado.web
 from markupsafe import Markup
 
-from .. import isbn as isbn_codes
 from .. import templating
-from ..errors import NotFound
+from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError
+from ..numbers import whole_number
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
+MAX_SESSION_VERSION = 999_999_999
+
+# The one mapping from what the shop refuses to the HTTP status that says so.
+STATUS_OF = ((NotSignedIn, 401), (NotAllowed, 403), (NotFound, 404), (Conflict, 409), (Invalid, 400))
+
+
+def status_of(error: ShopError) -> int:
+    return next((status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -68,10 +76,12 @@ class BaseHandler(tornado.web.RequestHandler):
         value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
         if not value:
             return None
-        user_id, _, version = value.decode().partition(":")
-        if not version.isdigit():
+        user_id, _, raw_version = value.decode().partition(":")
+        try:
+            version = whole_number(raw_version, 0, MAX_SESSION_VERSION)
+        except ValueError:
             return None
-        return await self.services.accounts.by_session(user_id, int(version))
+        return await self.services.accounts.by_session(user_id, version)
 
     def set_cookie(self, name, value, *args, **kwargs) -> None:
         # Every cookie, Tornado's XSRF one included, is Secure when the shop is reached over HTTPS.
@@ -126,11 +136,9 @@ class BaseHandler(tornado.web.RequestHandler):
             return default
         return target
 
-    async def book_or_404(self, raw_isbn: str) -> dict:
-        try:
-            return await self.services.catalog.get(isbn_codes.normalize(raw_isbn))
-        except (isbn_codes.InvalidISBN, NotFound):
-            raise tornado.web.HTTPError(404, "There is no book with ISBN %s in our catalog." % raw_isbn) from None
+    def next_after_sign_in(self) -> str:
+        """Where signing in leads back to: this page, or home after a form post."""
+        return self.request.uri if self.request.method in ("GET", "HEAD") else "/"
 
     # -- rendering -------------------------------------------------------
 
@@ -156,15 +164,28 @@ class BaseHandler(tornado.web.RequestHandler):
         accept = self.request.headers.get("Accept", "")
         return "application/json" in accept and "text/html" not in accept
 
+    def log_exception(self, typ, value, tb) -> None:
+        if isinstance(value, ShopError):
+            # Refusals are the shop working as designed: one line, no traceback.
+            log.warning("%d %s: %s", status_of(value), self._request_summary(), value)
+        else:
+            super().log_exception(typ, value, tb)
+
     def error_message(self, status_code: int, exc_info) -> str:
         error = exc_info[1] if exc_info else None
         # Our 4xx messages are written for the user; 5xx details stay in the log.
         # get_message(): log_message doubles every "%" of a message given without args.
+        if isinstance(error, ShopError):
+            return str(error)
         if isinstance(error, tornado.web.HTTPError) and error.get_message() and status_code < 500:
             return error.get_message()
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        error = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
+        if isinstance(error, ShopError):
+            status_code = status_of(error)
+            self.set_status(status_code)
         message = self.error_message(status_code, kwargs.get("exc_info"))
         if self.wants_json():
             self.write_json({"error": {"status": status_code, "message": message}})
@@ -180,9 +201,9 @@ class BaseHandler(tornado.web.RequestHandler):
         try:
             body = json.loads(self.request.body or b"{}")
         except ValueError:
-            raise tornado.web.HTTPError(400, "The body is not valid JSON.") from None
+            raise Invalid("The body is not valid JSON.") from None
         if not isinstance(body, dict):
-            raise tornado.web.HTTPError(400, "The body must be a JSON object.")
+            raise Invalid("The body must be a JSON object.")
         return body
 
     def write_json(self, data) -> None:
@@ -197,14 +218,31 @@ class JsonHandler(BaseHandler):
         return True
 
 
-def staff_only(method):
-    """Anonymous visitors go to the login page; signed-in shoppers get 403."""
+def signed_in(method):
+    """Only for signed-in people: a browser is sent to sign in (and back), a program gets 401."""
 
-    @tornado.web.authenticated
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: BaseHandler, *args, **kwargs):
+        if not self.current_user:
+            if self.wants_json():
+                raise NotSignedIn("Sign in first.")
+            query = urllib.parse.urlencode({"next": self.next_after_sign_in()})
+            after_post = self.request.method not in ("GET", "HEAD")
+            self.redirect(f"{self.get_login_url()}?{query}", status=303 if after_post else None)
+            return None
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_only(method):
+    """Only for staff: signed in (see `signed_in`), and shoppers get 403."""
+
+    @signed_in
+    @functools.wraps(method)
+    def wrapper(self: BaseHandler, *args, **kwargs):
         if not self.is_staff:
-            raise tornado.web.HTTPError(403, "This page is for Burt's Books staff only.")
+            raise NotAllowed("This page is for Burt's Books staff only.")
         return method(self, *args, **kwargs)
 
     return wrapper

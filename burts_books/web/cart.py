@@ -4,17 +4,16 @@ Scripts get JSON (they send JSON or accept it); a plain form post is
 redirected back to the book page, so the shop works without JavaScript.
 """
 
-import tornado.web
-
 from .. import isbn as isbn_codes
 from ..carts import CartError
-from .base import BaseHandler
-from .pages import show_book
+from ..errors import Invalid
+from .base import status_of
+from .mixins import BookPageMixin
 
 ACTIONS = ("add", "remove")
 
 
-class CartHandler(BaseHandler):
+class CartHandler(BookPageMixin):
     def sent_json(self) -> bool:
         return self.request.headers.get("Content-Type", "").startswith("application/json")
 
@@ -35,15 +34,12 @@ class CartHandler(BaseHandler):
         else:
             action, raw_isbn = self.get_body_argument("action", None), self.get_body_argument("isbn", None)
         if action not in ACTIONS:
-            raise tornado.web.HTTPError(400, 'The action must be "add" or "remove".')
-        try:
-            return action, isbn_codes.from_input(raw_isbn)
-        except isbn_codes.InvalidISBN as exc:
-            raise tornado.web.HTTPError(400, str(exc)) from None
+            raise Invalid('The action must be "add" or "remove".')
+        return action, isbn_codes.from_input(raw_isbn)
 
     async def post(self):
         action, isbn = self.cart_request()
-        book = await self.book_or_404(isbn)
+        book = await self.services.catalog.get(isbn)
         carts = self.services.carts
         try:
             if action == "add":
@@ -51,16 +47,17 @@ class CartHandler(BaseHandler):
             else:
                 self.cart, state = await carts.remove(self.cart, isbn)
         except CartError as exc:
-            self.set_status(409)
+            # Refused, but the answer still carries the cart and the book as they are now.
+            self.set_status(status_of(exc))
             if self.wants_json():
                 self.write_json({
-                    "error": {"status": 409, "message": str(exc)},
+                    "error": {"status": status_of(exc), "message": str(exc)},
                     "cart": await carts.contents(self.cart),
                     "book": exc.state,
                 })
             else:
                 book.update(available=exc.state["available"], inventory_version=exc.state["version"])
-                show_book(self, book, message=str(exc))
+                self.show_book(book, message=str(exc))
             return
         if self.cart is not None:
             self.remember_cart(self.cart.id)

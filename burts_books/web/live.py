@@ -1,13 +1,61 @@
-"""Live stock counts for browsers and programs: long polling and a WebSocket feed."""
+"""Live stock counts for browsers and programs: long polling and a WebSocket feed.
+
+This module owns the wire format (query strings, `{"type": ...}` messages);
+what to send and when is the live feed's business (burts_books/live.py).
+"""
 
 import asyncio
+import json
 
-import tornado.web
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
-from .. import live
+from .. import isbn as isbn_codes
+from ..errors import Invalid
+from ..live import Outbox, Poll
+from ..numbers import whole_number
 from .base import JsonHandler
+
+MAX_ISBNS = 100  # per poll or per subscribe message
+MAX_VERSION = 999_999_999
+
+
+def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
+    """Pair `isbn` and `version` query arguments in order; Invalid says what is wrong."""
+    if not isbns:
+        raise Invalid("Say which book to watch: ?isbn=...&version=...")
+    if len(isbns) > MAX_ISBNS:
+        raise Invalid(f"Watch at most {MAX_ISBNS} books per poll.")
+    if versions and len(versions) != len(isbns):
+        raise Invalid("Give one version per isbn, in the same order (or none at all).")
+    since: dict[str, int | None] = {}
+    for position, raw in enumerate(isbns):
+        isbn = isbn_codes.from_input(raw)
+        if isbn in since:
+            raise Invalid(f"ISBN {isbn} is given twice.")
+        since[isbn] = None
+        if versions:
+            try:
+                since[isbn] = whole_number(versions[position], 0, MAX_VERSION)
+            except ValueError:
+                raise Invalid(f"version must be a whole number, got {versions[position]!r}.") from None
+    return since
+
+
+def parse_subscribe(message: str | bytes) -> list[str] | None:
+    """A WebSocket `{"subscribe": [isbn, ...] | "all"}`: the ISBNs, or None for all."""
+    try:
+        data = json.loads(message)
+    except ValueError:
+        raise Invalid('Messages must be JSON, like {"subscribe": ["9780596529321"]}.') from None
+    wanted = data.get("subscribe") if isinstance(data, dict) else None
+    if wanted == "all":
+        return None
+    if not isinstance(wanted, list) or not wanted:
+        raise Invalid('Send {"subscribe": [isbn, ...]} or {"subscribe": "all"}.')
+    if len(wanted) > MAX_ISBNS:
+        raise Invalid(f'Subscribe to at most {MAX_ISBNS} books per message, or to "all".')
+    return list(dict.fromkeys(isbn_codes.from_input(raw) for raw in wanted))
 
 
 class CartStatusHandler(JsonHandler):
@@ -20,16 +68,9 @@ class CartStatusHandler(JsonHandler):
         pass
 
     async def get(self):
-        try:
-            since = live.parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version"))
-        except ValueError as exc:
-            raise tornado.web.HTTPError(400, str(exc)) from None
-        self.poll = live.Poll(since)
+        self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
         timeout = self.application.shop_settings.long_poll_timeout_seconds
-        try:
-            books = await self.services.live.long_poll(self.poll, timeout)
-        except LookupError as exc:
-            raise tornado.web.HTTPError(404, str(exc)) from None
+        books = await self.services.live.long_poll(self.poll, timeout)
         if self.poll.cancelled:
             return
         self.set_header("Cache-Control", "no-store")
@@ -52,30 +93,26 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
 
     def open(self):
         self.feed = self.application.services.live
-        self.outbox = live.Outbox()
-        self.feed.add(self.outbox)
+        self.outbox = Outbox()
         # One sender per connection: a slow reader holds at most the latest state per book.
         self.sender = asyncio.ensure_future(self.send_all())
 
     async def on_message(self, message):
         try:
-            isbns = live.parse_subscribe(message)
-        except ValueError as exc:
+            isbns = parse_subscribe(message)
+        except Invalid as exc:
             self.outbox.notice(str(exc))
             return
-        self.outbox.watch(isbns)  # before reading, so no change slips between
-        states = await self.feed.inventory.states(isbns)
-        unknown = set(isbns or ()) - {state["isbn"] for state in states}
-        self.outbox.unwatch(unknown)
-        for isbn in sorted(unknown):
+        for isbn in sorted(await self.feed.watch(self.outbox, isbns)):
             self.outbox.notice(f"No book with ISBN {isbn}.")
-        for state in states:
-            self.outbox.deliver(state, again=True)
 
     async def send_all(self):
         try:
             while True:
-                for message in await self.outbox.take():
+                notices, states = await self.outbox.take()
+                for message in [{"type": "error", "message": text} for text in notices] + [
+                    {"type": "state", **state} for state in states
+                ]:
                     await asyncio.wait_for(self.write_message(message), self.WRITE_TIMEOUT)
         except (asyncio.TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
             self.close()

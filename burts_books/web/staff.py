@@ -53,12 +53,12 @@ class AddBookHandler(BookFormHandler):
 class EditBookHandler(BookFormHandler):
     @staff_only
     async def get(self, raw_isbn):
-        book = await self.book_or_404(raw_isbn)
+        book = await self.services.catalog.get(raw_isbn)
         self.show_form(form_values(book), {}, editing=True)
 
     @staff_only
     async def post(self, raw_isbn):
-        book = await self.book_or_404(raw_isbn)
+        book = await self.services.catalog.get(raw_isbn)
         form = self.submitted()
         try:
             await self.services.catalog.update(

@@ -1,45 +1,35 @@
 """Staff restock a book: a form on the edit page, and a JSON call."""
 
-import tornado.web
-
+from ..errors import Invalid
 from ..inventory import MAX_STOCK
+from ..numbers import whole_number
 from .base import BaseHandler, JsonHandler, staff_only
 
 COPIES_MESSAGE = f"Give the number of copies that arrived: a whole number from 1 to {MAX_STOCK}."
 
 
-def copies_from(raw) -> int:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        copies = raw
-    # Length bounded before int(), which raises past 4300 digits.
-    elif isinstance(raw, str) and raw.strip().isdecimal() and len(raw.strip()) <= 9:
-        copies = int(raw)
-    else:
-        raise tornado.web.HTTPError(400, COPIES_MESSAGE)
-    if not 1 <= copies <= MAX_STOCK:
-        raise tornado.web.HTTPError(400, COPIES_MESSAGE)
-    return copies
+class RestockMixin(BaseHandler):
+    async def restock(self, raw_isbn: str, raw_copies: object) -> dict:
+        """Add the copies that arrived; returns the book's new state."""
+        book = await self.services.catalog.get(raw_isbn)
+        try:
+            copies = whole_number(raw_copies, 1, MAX_STOCK)
+        except ValueError:
+            raise Invalid(COPIES_MESSAGE) from None
+        state = await self.services.inventory.restock(book["isbn"], copies)
+        if state is None:
+            raise Invalid(f"A book can have at most {MAX_STOCK} copies in stock.")
+        return state
 
 
-async def restock(handler: BaseHandler, raw_isbn: str, raw_copies) -> dict:
-    book = await handler.book_or_404(raw_isbn)
-    state = await handler.services.inventory.restock(book["isbn"], copies_from(raw_copies))
-    if state is None:
-        raise tornado.web.HTTPError(400, f"A book can have at most {MAX_STOCK} copies in stock.")
-    return state
-
-
-class RestockHandler(BaseHandler):
+class RestockHandler(RestockMixin, BaseHandler):
     @staff_only
     async def post(self, raw_isbn):
-        state = await restock(self, raw_isbn, self.get_body_argument("copies", ""))
+        state = await self.restock(raw_isbn, self.get_body_argument("copies", ""))
         self.redirect(self.reverse_url("edit_book", state["isbn"]), status=303)
 
 
-class RestockApiHandler(JsonHandler):
+class RestockApiHandler(RestockMixin, JsonHandler):
+    @staff_only
     async def post(self, raw_isbn):
-        if not self.current_user:
-            raise tornado.web.HTTPError(401, "Sign in as staff to restock.")
-        if not self.is_staff:
-            raise tornado.web.HTTPError(403, "Only Burt's Books staff can restock.")
-        self.write_json({"book": await restock(self, raw_isbn, self.json_body().get("copies"))})
+        self.write_json({"book": await self.restock(raw_isbn, self.json_body().get("copies"))})
