@@ -15,29 +15,17 @@ from tornado import escape
 from .catalog import price_text
 
 
-class TemplateLoader(jinja2.FileSystemLoader):
-    """A file loader Tornado can also reset, as it does its own in debug mode."""
-
-    def __init__(self, path: Path):
-        super().__init__(str(path))
-        self.environment: jinja2.Environment | None = None
-
-    def reset(self) -> None:
-        if self.environment is not None:
-            self.environment.cache.clear()
-
-
 def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environment:
-    loader = TemplateLoader(template_dir)
     env = jinja2.Environment(
-        loader=loader,
+        loader=jinja2.FileSystemLoader(template_dir),
         autoescape=True,
+        # Debug mode re-reads changed templates; Tornado's own loader reset never
+        # reaches Jinja2, since BaseHandler.render_string is ours.
         auto_reload=debug,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    loader.environment = env
     env.globals.update(
         linkify=lambda text, **kw: Markup(escape.linkify(text, **kw)),
         json_encode=escape.json_encode,
