@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := redis-server nginx supervisor chromium
 
-.PHONY: run test system-packages clean
+.PHONY: run test lint system-packages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: $(STAMP) system-packages
+# Lint and types first: a finding fails the run like a failing test.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) system-packages lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import random
-from typing import Callable
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -119,18 +119,16 @@ class RedisBus(EventBus):
         self.channel = channel
         # Retries are ours (the listener loop), not redis-py's: its built-in
         # retry would silently resubscribe and we would never resync.
-        common = dict(
-            socket_connect_timeout=self.timeout,
-            socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0),
-        )
         self._publisher = aioredis.Redis.from_url(
-            url, socket_timeout=self.timeout, **common
+            url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+            socket_keepalive=True, retry=Retry(NoBackoff(), 0),
         )
         # A separate client without socket_timeout: an idle subscription
         # must block indefinitely (older redis-py applies socket_timeout to
         # pub/sub reads).
-        self._subscriber = aioredis.Redis.from_url(url, **common)
+        self._subscriber = aioredis.Redis.from_url(
+            url, socket_connect_timeout=self.timeout, socket_keepalive=True, retry=Retry(NoBackoff(), 0),
+        )
         self._listener: asyncio.Task | None = None
 
     async def start(self) -> None:

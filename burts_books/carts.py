@@ -62,7 +62,7 @@ class Cart:
     user_id: object = None
 
     @classmethod
-    def from_document(cls, doc: dict) -> "Cart":
+    def from_document(cls, doc: dict) -> Cart:
         holds = {isbn: copies for isbn, copies in doc.get("holds", {}).items() if copies > 0}
         return cls(doc["_id"], holds, doc["revision"], doc.get("user_id"))
 
@@ -129,7 +129,7 @@ class Carts:
         result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": utcnow()}})
         return result.modified_count == 1
 
-    async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart, dict]:
+    async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
         """Put one copy in the cart (a new cart when there is none); returns (cart, book state)."""
         if cart is None:
             current = await self.inventory.state(isbn)
@@ -155,7 +155,7 @@ class Carts:
         # Expired or checked out since the page loaded: start afresh.
         return await self.add(None, user, isbn)
 
-    async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict]:
+    async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""
         if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
                                                   {f"holds.{isbn}": -1, "revision": 1}):

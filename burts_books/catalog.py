@@ -10,7 +10,7 @@ import dataclasses
 import math
 import re
 import unicodedata
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import nh3
 import pymongo

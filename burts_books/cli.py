@@ -13,10 +13,11 @@ import tornado.log
 
 from . import migrations
 from .accounts import Accounts, check_password
-from .app import MAX_BODY_SIZE, make_app, open_current_database, open_services
+from .app import MAX_BODY_SIZE, make_app
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
 from .errors import ValidationError
+from .services import open_current_database, open_services
 
 log = logging.getLogger("burts_books")
 

@@ -10,5 +10,5 @@ import datetime
 
 
 def utcnow() -> datetime.datetime:
-    moment = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    moment = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -41,7 +41,7 @@ class StoreBusy(Exception):
 class Database:
     """A Motor database plus what it takes to close it cleanly."""
 
-    def __init__(self, client, name: str, store: "_EmbeddedStore | None" = None):
+    def __init__(self, client, name: str, store: _EmbeddedStore | None = None):
         self.client = client
         self.db = client[name]
         self._store = store

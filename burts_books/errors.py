@@ -5,7 +5,7 @@ Every message is written for the person or program that made the request.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 
 class ShopError(Exception):

@@ -10,7 +10,7 @@ after a crash between a cart write and a book write.
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from pymongo import ReturnDocument
 

@@ -10,8 +10,9 @@ the watched books, offer them again) safe to do at any time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from .bus import EventBus
 from .errors import NotFound
@@ -73,14 +74,16 @@ class LiveFeed:
 
     async def resync(self) -> None:
         """Events were lost while the bus was away: offer every watched book's current state."""
-        watched: set[str] | None = set()
+        watched: set[str] = set()
         for watcher in list(self._watchers):
             if watcher.isbns is None:
-                watched = None
-                break
+                await self._offer(None)
+                return
             watched |= watcher.isbns
-        if watched == set():
-            return
+        if watched:
+            await self._offer(watched)
+
+    async def _offer(self, watched: set[str] | None) -> None:
         try:
             states = await self.inventory.states(watched)
         except Exception:
@@ -107,7 +110,7 @@ class LiveFeed:
             watcher.deliver(state, again=True)
         return unknown
 
-    async def long_poll(self, poll: "Poll", timeout: float) -> list[dict]:
+    async def long_poll(self, poll: Poll, timeout: float) -> list[dict]:
         """The polled books' states, once one is newer than the client's or at `timeout`."""
         try:
             unknown = await self.watch(poll, set(poll.since))
@@ -138,10 +141,8 @@ class Poll(Watcher):
             self._news.set()
 
     async def wait(self, timeout: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._news.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
     def cancel(self) -> None:
         self.cancelled = True

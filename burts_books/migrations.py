@@ -38,6 +38,8 @@ def available(directory: Path = MIGRATIONS_DIR) -> list[Path]:
 
 def _load(path: Path):
     spec = importlib.util.spec_from_file_location(f"burts_books_migration_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load migration {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

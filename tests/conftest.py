@@ -7,9 +7,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from burts_books import accounts, migrations
-from burts_books.app import make_app, open_services
+from burts_books.app import make_app
 from burts_books.config import Settings
 from burts_books.db import open_database
+from burts_books.services import open_services
 from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
 from tests.shop_client import ShopClient
 

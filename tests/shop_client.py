@@ -35,7 +35,7 @@ class ShopClient:
             cookie = SimpleCookie()
             cookie.load(header)
             for name, morsel in cookie.items():
-                if morsel["expires"] and "1970" in morsel["expires"] or morsel.value == "":
+                if (morsel["expires"] and "1970" in morsel["expires"]) or morsel.value == "":
                     self.cookies.pop(name, None)
                 else:
                     self.cookies[name] = morsel.value

@@ -84,7 +84,7 @@ class ShopProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def start(self) -> "ShopProcess":
+    def start(self) -> ShopProcess:
         """Start serving and return once the port answers; ShopDidNotStart (with the log) otherwise."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(

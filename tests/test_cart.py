@@ -7,7 +7,16 @@ import pytest
 import tornado.httpclient
 
 from tests.inventory_helpers import (
-    JSON, PCI, RESTFUL, cart_count, cart_json, interleave_store_calls, recorder, set_stock, snapshot, stock_of,
+    JSON,
+    PCI,
+    RESTFUL,
+    cart_count,
+    cart_json,
+    interleave_store_calls,
+    recorder,
+    set_stock,
+    snapshot,
+    stock_of,
     until,
 )
 from tests.shop_client import ShopClient, text_of
@@ -55,7 +64,8 @@ async def test_the_book_page_follows_the_cart_without_javascript(client, http_cl
     mine = await client.get(f"/books/{PCI}")
     assert 'data-in-cart="1"' in mine.text and 'data-version="2"' in mine.text
     assert "One copy is in your cart" in text_of(mine.text)
-    assert 'class="in-cart" hidden' not in mine.text and 'class="remove-from-cart" name="action" value="remove" hidden' not in mine.text
+    assert 'class="in-cart" hidden' not in mine.text
+    assert 'class="remove-from-cart" name="action" value="remove" hidden' not in mine.text
     assert cart_count(mine.text) == 1
 
     theirs = await other.get(f"/books/{PCI}")

@@ -10,12 +10,12 @@ import sys
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from burts_books import app as app_module
 from burts_books import cli, migrations
+from burts_books import services as services_module
 from burts_books.accounts import Accounts
-from burts_books.app import open_current_database
 from burts_books.config import Settings
 from burts_books.db import Database
+from burts_books.services import open_current_database
 from tests.shop_client import ShopClient
 
 PASSWORD = ShopClient.PASSWORD + "\n"
@@ -137,7 +137,7 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
             await db.migrations.insert_one({"_id": path.stem, "applied_at": datetime.datetime(2026, 1, 1)})
         return db
 
-    monkeypatch.setattr(app_module, "open_database", behind_by_one)
+    monkeypatch.setattr(services_module, "open_database", behind_by_one)
     with pytest.raises(SystemExit) as stopped:
         cli.main(["serve", "--mongodb-url=mongodb://db.internal", "--cookie-secret=" + "s" * 40])
 

@@ -2,10 +2,9 @@
 
 import logging
 import stat
+from pathlib import Path
 
 import pytest
-
-from pathlib import Path
 
 from burts_books.config import ConfigError, load_settings, with_cookie_secret
 
@@ -78,7 +77,8 @@ def test_environment_configures_a_production_server(tmp_path):
         ([], {"BURTS_CART_TTL": "0"}, "BURTS_CART_TTL: expected a whole number from 1 to 604800, got '0'"),
         ([], {"BURTS_PREVIOUS_COOKIE_SECRETS": "short"}, "BURTS_PREVIOUS_COOKIE_SECRETS: must be at least 32"),
         ([], {"BURTS_RECONCILE_INTERVAL": "nan"}, "BURTS_RECONCILE_INTERVAL: must be positive"),
-        (["--long-poll-timeout-seconds=soon"], {}, "--long-poll-timeout-seconds: expected a number of seconds, got 'soon'"),
+        (["--long-poll-timeout-seconds=soon"], {},
+         "--long-poll-timeout-seconds: expected a number of seconds, got 'soon'"),
     ],
 )
 def test_invalid_values_stop_with_a_one_line_message(argv, environ, message):

@@ -58,8 +58,9 @@ def nginx_front(tmp_path):
     try:
         for shop in shops:
             shop.start()
-        nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                                 stderr=subprocess.STDOUT, stdout=open(tmp_path / "nginx.out", "wb"))
+        with open(tmp_path / "nginx.out", "wb") as output:
+            nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
+                                     stderr=subprocess.STDOUT, stdout=output)
         for _ in range(100):
             if port_answers(port):
                 break

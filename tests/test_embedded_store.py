@@ -10,9 +10,9 @@ import pytest
 
 from burts_books import db as db_module
 from burts_books import migrations
-from burts_books.app import open_services
 from burts_books.db import StoreBusy, open_database
 from burts_books.errors import ValidationError
+from burts_books.services import open_services
 from tests.shop_client import ShopClient
 
 NEW_BOOK = {"isbn": "9781234567897", "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}

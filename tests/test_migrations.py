@@ -33,7 +33,7 @@ def write_migrations(directory, **sources):
 
 
 def utc_now_plus(**delta):
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) + datetime.timedelta(**delta)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(**delta)
 
 
 async def run_counts(db):

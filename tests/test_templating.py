@@ -35,13 +35,14 @@ class ShelfPage(BaseHandler):
 @pytest.fixture
 def app(app):
     # Test-only templates beside the real ones, so the page still extends main.html.
-    app.jinja.loader = jinja2.ChoiceLoader([
+    jinja = app.settings["jinja"]
+    jinja.loader = jinja2.ChoiceLoader([
         jinja2.DictLoader({
             "shelf_page.html": '{% extends "main.html" %}{% block body %}'
                                "{% for label in labels %}{{ modules.Shelf(label) }}{% endfor %}{% endblock %}",
             "shelf.html": '<div class="shelf">{{ label }}</div>',
         }),
-        app.jinja.loader,
+        jinja.loader,
     ])
     app.ui_modules["Shelf"] = Shelf
     app.add_handlers(r".*", [(r"/shelf", ShelfPage)])

@@ -29,7 +29,7 @@ class BooksApiHandler(SearchMixin, JsonHandler):
         query, page = self.search_arguments()
         try:
             size = whole_number(
-                self.get_argument("size", str(self.application.shop_settings.page_size)), 1, MAX_API_PAGE_SIZE
+                self.get_argument("size", str(self.shop_settings.page_size)), 1, MAX_API_PAGE_SIZE
             )
         except ValueError:
             raise Invalid(f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.") from None

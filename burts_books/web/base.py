@@ -13,8 +13,10 @@ import tornado.web
 from markupsafe import Markup
 
 from .. import templating
+from ..config import Settings
 from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError
 from ..numbers import whole_number
+from ..services import Services
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,12 @@ class BaseHandler(tornado.web.RequestHandler):
     cart = None  # the visitor's open cart (carts.Cart), loaded by prepare()
 
     @property
-    def services(self):
-        return self.application.services
+    def services(self) -> Services:
+        return self.settings["services"]
+
+    @property
+    def shop_settings(self) -> Settings:
+        return self.settings["shop_settings"]
 
     @property
     def is_staff(self) -> bool:
@@ -93,7 +99,7 @@ class BaseHandler(tornado.web.RequestHandler):
         found = super().get_signed_cookie(name, value, max_age_days, min_version)
         raw = value if value is not None else self.get_cookie(name)
         # Secrets being rotated out still open the cookies they signed.
-        for secret in self.application.shop_settings.previous_cookie_secrets:
+        for secret in self.shop_settings.previous_cookie_secrets:
             if found is not None or raw is None:
                 break
             found = tornado.web.decode_signed_value(secret, name, raw, max_age_days, min_version=min_version)
@@ -149,14 +155,14 @@ class BaseHandler(tornado.web.RequestHandler):
             xsrf_form_html=lambda: Markup(self.xsrf_form_html()),
             is_staff=self.is_staff,
             cart=self.cart,
-            settings=self.application.shop_settings,
+            settings=self.shop_settings,
         )
         return namespace
 
     def render_string(self, template_name: str, **kwargs) -> bytes:
         namespace = self.get_template_namespace()
         namespace.update(kwargs)
-        return templating.render(self.application.jinja, template_name, namespace)
+        return templating.render(self.settings["jinja"], template_name, namespace)
 
     # -- errors ----------------------------------------------------------
 
@@ -177,8 +183,8 @@ class BaseHandler(tornado.web.RequestHandler):
         # get_message(): log_message doubles every "%" of a message given without args.
         if isinstance(error, ShopError):
             return str(error)
-        if isinstance(error, tornado.web.HTTPError) and error.get_message() and status_code < 500:
-            return error.get_message()
+        if isinstance(error, tornado.web.HTTPError) and status_code < 500:
+            return error.get_message() or http.client.responses.get(status_code, "Error")
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:

@@ -41,6 +41,7 @@ class CartHandler(BookPageMixin):
         action, isbn = self.cart_request()
         book = await self.services.catalog.get(isbn)
         carts = self.services.carts
+        state: dict | None
         try:
             if action == "add":
                 self.cart, state = await carts.add(self.cart, self.current_user, isbn)
@@ -56,7 +57,8 @@ class CartHandler(BookPageMixin):
                     "book": exc.state,
                 })
             else:
-                book.update(available=exc.state["available"], inventory_version=exc.state["version"])
+                if exc.state is not None:
+                    book.update(available=exc.state["available"], inventory_version=exc.state["version"])
                 self.show_book(book, message=str(exc))
             return
         if self.cart is not None:

@@ -69,7 +69,7 @@ class CartStatusHandler(JsonHandler):
 
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
-        timeout = self.application.shop_settings.long_poll_timeout_seconds
+        timeout = self.shop_settings.long_poll_timeout_seconds
         books = await self.services.live.long_poll(self.poll, timeout)
         if self.poll.cancelled:
             return
@@ -92,7 +92,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
     WRITE_TIMEOUT = 10.0
 
     def open(self):
-        self.feed = self.application.services.live
+        self.feed = self.settings["services"].live
         self.outbox = Outbox()
         # One sender per connection: a slow reader holds at most the latest state per book.
         self.sender = asyncio.ensure_future(self.send_all())
@@ -114,7 +114,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
                     {"type": "state", **state} for state in states
                 ]:
                     await asyncio.wait_for(self.write_message(message), self.WRITE_TIMEOUT)
-        except (asyncio.TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
+        except (TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
             self.close()
 
     def on_close(self):

@@ -23,7 +23,7 @@ class RecommendedHandler(BaseHandler):
 class CatalogHandler(SearchMixin, BaseHandler):
     async def get(self):
         query, page = self.search_arguments()
-        size = self.application.shop_settings.page_size
+        size = self.shop_settings.page_size
         result = await self.services.catalog.search(query, page, size)
         self.render("catalog.html", page=result, query=query)
 

@@ -48,5 +48,7 @@ class BookPage:
             expect(self.remove).to_be_hidden()
             return
         expect(self.in_cart).to_be_visible()
-        expect(self.in_cart).to_have_text("One copy is in your cart" if copies == 1 else f"{copies} copies are in your cart")
+        expect(self.in_cart).to_have_text(
+            "One copy is in your cart" if copies == 1 else f"{copies} copies are in your cart"
+        )
         expect(self.remove).to_be_visible()
