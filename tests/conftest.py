@@ -11,10 +11,9 @@ from burts_books.app import make_app
 from burts_books.config import Settings
 from burts_books.db import open_database
 from burts_books.services import open_services
+from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
 from tests.shop_client import ShopClient
-
-COOKIE_SECRET = "test-cookie-secret-" + "x" * 32
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -39,6 +38,12 @@ def settings(tmp_path):
     )
 
 
+async def drop_test_database(settings, db):
+    """On a MongoDB server, drop the database this test had to itself (the embedded store is only in memory)."""
+    if settings.mongodb_url:
+        await db.client.drop_database(settings.mongodb_database)
+
+
 @pytest.fixture
 def services(io_loop, settings):
     async def start():
@@ -52,8 +57,7 @@ def services(io_loop, settings):
     yield services
 
     async def stop():
-        if settings.mongodb_url:
-            await services.db.client.drop_database(settings.mongodb_database)
+        await drop_test_database(settings, services.db)
         await services.close()
 
     io_loop.run_sync(stop)
@@ -66,8 +70,7 @@ def empty_db(io_loop, settings):
     yield db
 
     async def stop():
-        if settings.mongodb_url:
-            await db.client.drop_database(settings.mongodb_database)
+        await drop_test_database(settings, db)
         await db.close()
 
     io_loop.run_sync(stop)
@@ -85,11 +88,11 @@ def client(http_client, base_url):
 
 @pytest.fixture
 def make_user(services, io_loop):
-    """make_user(email, staff=False) -> the stored user, password 'correct horse battery'."""
+    """make_user(email, staff=False) -> the stored user, with the password PASSWORD."""
 
     def make(email, staff=False):
         return io_loop.run_sync(
-            lambda: services.accounts.register(email, ShopClient.PASSWORD, staff=staff)
+            lambda: services.accounts.register(email, PASSWORD, staff=staff)
         )
 
     return make
@@ -98,14 +101,14 @@ def make_user(services, io_loop):
 @pytest.fixture
 def staff(client, make_user, io_loop):
     """A client signed in as staff."""
-    make_user("burt@burtsbooks.com", staff=True)
-    io_loop.run_sync(lambda: client.login("burt@burtsbooks.com"))
+    make_user(STAFF_EMAIL, staff=True)
+    io_loop.run_sync(lambda: client.login(STAFF_EMAIL))
     return client
 
 
 @pytest.fixture
 def shopper(client, make_user, io_loop):
     """A client signed in as a shopper."""
-    make_user("reader@example.com")
-    io_loop.run_sync(lambda: client.login("reader@example.com"))
+    make_user(SHOPPER_EMAIL)
+    io_loop.run_sync(lambda: client.login(SHOPPER_EMAIL))
     return client

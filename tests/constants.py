@@ -1,4 +1,4 @@
-"""Constants the tests share: the starter catalog and the books they lean on."""
+"""Values the tests share, defined here only: the starter catalog, the books and accounts they lean on, secrets."""
 
 import json
 from pathlib import Path
@@ -8,4 +8,13 @@ STARTER_BOOKS = json.loads(
 )
 PCI = "9780596529321"  # Programming Collective Intelligence: 12 copies in the seed
 RESTFUL = "9780596529260"  # RESTful Web Services
-JSON = {"Accept": "application/json"}
+UNKNOWN_ISBN = "9781234567897"  # a valid ISBN-13 of no book in the seed
+
+JSON = {"Accept": "application/json"}  # what the page script and API clients ask for
+
+PASSWORD = "correct horse battery"  # every account the tests make has this password
+STAFF_EMAIL = "burt@burtsbooks.com"
+SHOPPER_EMAIL = "reader@example.com"
+
+# Signs cookies in every shop the tests start, in this process or as a subprocess.
+COOKIE_SECRET = "test-cookie-secret-" + "x" * 32

@@ -8,11 +8,10 @@ fixture from conftest.py (or a test module) to get one already running.
 import os
 import socket
 import subprocess
-import time
 
 import pytest
 
-from tests.shop_process import free_port, stop_process
+from tests.shop_process import free_port, stop_process, wait_until_serving
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -37,15 +36,12 @@ class RedisServer:
                  "--daemonize", "no", "--dir", self.directory],
                 stdout=log_file, stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + timeout
-        while not self._answers_ping():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                with open(log_path, errors="replace") as log_file:
-                    output = log_file.read()[-2000:]
-                raise RuntimeError(
-                    f"redis-server on port {self.port} did not start:\n{output}")
-            time.sleep(0.01)
+        if not wait_until_serving(self._process, self._answers_ping, timeout):
+            self.stop()
+            with open(log_path, errors="replace") as log_file:
+                output = log_file.read()[-2000:]
+            raise RuntimeError(
+                f"redis-server on port {self.port} did not start:\n{output}")
 
     def stop(self) -> None:
         stop_process(self._process, timeout=5)

@@ -1,10 +1,19 @@
-"""A small browser stand-in: keeps cookies and sends the XSRF token with forms like a page would."""
+"""A small browser stand-in, and reading pages as a person would.
 
+`ShopClient` keeps cookies and sends the XSRF token like a page would: in
+forms, and in the X-XSRFToken header of JSON requests. The functions below it
+read what a page shows: its text, its forms, the errors a form marks, the
+cart count in the header.
+"""
+
+import dataclasses
 import html as html_entities
 import json
 import re
 import urllib.parse
 from http.cookies import SimpleCookie
+
+from tests.constants import JSON, PASSWORD, PCI
 
 
 class Response:
@@ -23,12 +32,14 @@ class Response:
 
 
 class ShopClient:
-    PASSWORD = "correct horse battery"
-
     def __init__(self, http_client, base_url):
         self.http = http_client
         self.base_url = base_url
         self.cookies: dict[str, str] = {}
+
+    def another(self):
+        """Another person's browser on the same shop: no cookies of this one's."""
+        return ShopClient(self.http, self.base_url)
 
     def _store_cookies(self, headers):
         for header in headers.get_list("Set-Cookie"):
@@ -40,11 +51,17 @@ class ShopClient:
                 else:
                     self.cookies[name] = morsel.value
 
+    async def xsrf_token(self):
+        """The XSRF token a page of this browser would send, fetching a page first if it has none yet."""
+        if "_xsrf" not in self.cookies:
+            await self.fetch("/login")  # any page hands out the XSRF cookie
+        return self.cookies["_xsrf"]
+
     async def fetch(self, path, method="GET", body=None, headers=None, xsrf=True):
         """Fetch without following redirects; forms (dicts) get the XSRF token unless xsrf=False."""
         headers = dict(headers or {})
-        if method not in ("GET", "HEAD") and "_xsrf" not in self.cookies and xsrf:
-            await self.fetch("/login")  # any page hands out the XSRF cookie
+        if method not in ("GET", "HEAD") and xsrf:
+            await self.xsrf_token()
         if isinstance(body, dict):
             form = dict(body)
             if xsrf:
@@ -64,7 +81,27 @@ class ShopClient:
         return await self.fetch(path, **kwargs)
 
     async def post(self, path, form=None, **kwargs):
+        """POST a form (a dict), as a browser submits one."""
         return await self.fetch(path, method="POST", body=form if form is not None else {}, **kwargs)
+
+    async def post_json(self, path, data=None, *, text=None, xsrf=True):
+        """POST `data` as a JSON body (or `text` as it is), with the XSRF header a page script sends."""
+        headers = {**JSON, "Content-Type": "application/json"}
+        if xsrf:
+            headers["X-XSRFToken"] = await self.xsrf_token()
+        body = text if text is not None else json.dumps(data)
+        return await self.fetch(path, method="POST", body=body, headers=headers, xsrf=xsrf)
+
+    async def get_json(self, path, status=200):
+        """GET `path` as a program would (no Accept header); assert the status and that the answer is JSON."""
+        response = await self.get(path)
+        assert response.code == status, response.text
+        assert response.headers["Content-Type"].startswith("application/json")
+        return response.json()
+
+    async def cart_json(self, action, isbn=PCI):
+        """What the page script does: POST /cart as a form, asking for JSON."""
+        return await self.post("/cart", {"action": action, "isbn": isbn}, headers=JSON)
 
     async def login(self, email, password=PASSWORD):
         response = await self.post("/login", {"email": email, "password": password})
@@ -75,3 +112,52 @@ class ShopClient:
 def text_of(html: str) -> str:
     """Page text without tags and with collapsed spaces, for asserting what a reader sees."""
     return html_entities.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
+
+
+def cart_count(html: str) -> int:
+    """The number of copies the header's Cart link shows."""
+    return int(re.search(r'class="cart-count">(\d+)<', html).group(1))
+
+
+@dataclasses.dataclass
+class Form:
+    action: str | None  # None: the form posts back to the page's own address
+    method: str
+    values: dict[str, str]  # what the browser would send, without the XSRF token (ShopClient adds its own)
+
+
+def _attribute(tag: str, name: str) -> str | None:
+    found = re.search(rf'\s{name}="([^"]*)"', tag)
+    return html_entities.unescape(found.group(1)) if found else None
+
+
+def forms(html: str) -> list[Form]:
+    """Every form on the page, in page order."""
+    found = []
+    for tag, body in re.findall(r"(<form\b[^>]*>)(.*?)</form>", html, re.S):
+        values = {}
+        for field in re.finditer(r"<input\b[^>]*>|(<textarea\b[^>]*>)(.*?)</textarea>", body, re.S):
+            if field.group(1):  # a textarea: its value is its text
+                name, value = _attribute(field.group(1), "name"), html_entities.unescape(field.group(2))
+            else:
+                name, value = _attribute(field.group(0), "name"), _attribute(field.group(0), "value") or ""
+            if name and name != "_xsrf":
+                values[name] = value
+        found.append(Form(_attribute(tag, "action"), (_attribute(tag, "method") or "get").lower(), values))
+    return found
+
+
+def form_values(html: str, action: str | None = None) -> dict[str, str]:
+    """The fields of the page's POST form to `action` (by default the one posting back to the page), as typed in."""
+    matching = [form for form in forms(html) if form.method == "post" and form.action == action]
+    assert matching, f"no form posting to {action or 'this page'}"
+    return matching[0].values
+
+
+def field_errors(html: str) -> dict[str, str]:
+    """{field name: message} for every field the page's form marks as wrong."""
+    errors = {}
+    for block in re.findall(r'<p class="field has-error">(.*?)</p>', html, re.S):
+        name = re.search(r'name="(\w+)"', block).group(1)
+        errors[name] = html_entities.unescape(re.search(r'<span class="error"[^>]*>(.*?)</span>', block).group(1))
+    return errors

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 START_TIMEOUT = 20.0
@@ -35,6 +36,16 @@ def port_answers(port: int) -> bool:
         return False
 
 
+def wait_until_serving(process: subprocess.Popen, answers: Callable[[], bool], timeout: float) -> bool:
+    """Check `answers()` until it is true (True), or until `process` exits or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while not answers():
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def stop_process(process: subprocess.Popen | None, timeout: float = 10) -> None:
     """Terminate gracefully (servers save state on SIGTERM), killing only one that hangs."""
     if process is None or process.poll() is not None:
@@ -56,11 +67,16 @@ def shop_environment() -> dict:
     return env
 
 
-def run_cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    """Run `burts-books ARGS...` to completion; the caller checks the result."""
+def run_cli(*args: str, data_dir: Path | None = None, stdin: str = "") -> subprocess.CompletedProcess:
+    """Run `burts-books ARGS...` to completion, as an operator would; the caller checks the result.
+
+    With `data_dir`, the command runs there with `--data-dir=DATA_DIR` added. `stdin` is what is typed
+    (say, a password and a newline).
+    """
+    flags = [f"--data-dir={data_dir}"] if data_dir is not None else []
     return subprocess.run(
-        [*SHOP_COMMAND, *args],
-        input=stdin, capture_output=True, text=True, env=shop_environment(), timeout=60,
+        [*SHOP_COMMAND, *args, *flags],
+        input=stdin, capture_output=True, text=True, env=shop_environment(), cwd=data_dir, timeout=60,
     )
 
 
@@ -68,7 +84,10 @@ SHOP_COMMAND = (sys.executable, "-m", "burts_books")
 
 
 class ShopProcess:
-    """`command serve` on a free port; `command` is this checkout's shop unless given (an installed one)."""
+    """`command serve` on a free port; `command` is this checkout's shop unless given (an installed one).
+
+    `with ShopProcess(data_dir) as shop:` serves inside the block and stops at its end.
+    """
 
     def __init__(self, data_dir: Path, *flags: str, port: int | None = None,
                  command: tuple[str, ...] = SHOP_COMMAND):
@@ -93,19 +112,22 @@ class ShopProcess:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 cwd=self.data_dir, env=shop_environment(),
             )
-        deadline = time.monotonic() + START_TIMEOUT
-        while not port_answers(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise ShopDidNotStart(
-                    f"the shop did not start on port {self.port} "
-                    f"(exit status {self.process.returncode}); its log:\n{self.log()}"
-                )
-            time.sleep(0.05)
+        if not wait_until_serving(self.process, lambda: port_answers(self.port), START_TIMEOUT):
+            self.stop()
+            raise ShopDidNotStart(
+                f"the shop did not start on port {self.port} "
+                f"(exit status {self.process.returncode}); its log:\n{self.log()}"
+            )
         return self
 
     def stop(self) -> None:
         stop_process(self.process)
+
+    def __enter__(self) -> ShopProcess:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def restart(self) -> None:
         self.stop()

@@ -10,13 +10,13 @@ import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
+from burts_books.web.auth import WRONG_PASSWORD
 from burts_books.web.base import XSRF_MESSAGE
-from tests.conftest import COOKIE_SECRET
-from tests.shop_client import ShopClient, text_of
+from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
+from tests.shop_client import ShopClient, field_errors, forms, text_of
+from tests.store import store_snapshot
 
-JSON = {"Accept": "application/json"}
 RETIRED_SECRET = "retired-cookie-secret-" + "r" * 32
-WRONG_PASSWORD = "That email and password don't match an account."
 
 
 @pytest.fixture
@@ -28,13 +28,13 @@ def settings(settings):
 @pytest.fixture
 def reader(make_user):
     """A shopper's account, not signed in."""
-    return make_user("reader@example.com")
+    return make_user(SHOPPER_EMAIL)
 
 
 @pytest.fixture
 def burt(make_user):
     """A staff account, not signed in."""
-    return make_user("burt@burtsbooks.com", staff=True)
+    return make_user(STAFF_EMAIL, staff=True)
 
 
 async def signed_in_as(browser):
@@ -46,6 +46,12 @@ async def signed_in_as(browser):
 def session_cookie_header(response):
     headers = [h for h in response.headers.get_list("Set-Cookie") if h.startswith("session=")]
     return headers[0] if headers else None
+
+
+def account_form(page):
+    """The sign-in or registration form: the one that asks for a password."""
+    [form] = [form for form in forms(page) if "password" in form.values]
+    return form
 
 
 async def user_emails(services):
@@ -70,21 +76,21 @@ async def test_register_creates_a_shopper_and_signs_them_in(client, services):
 
 
 @pytest.mark.parametrize(
-    "email, password, field_message",
+    "email, password, field, message",
     [
-        ("not-an-email", "long enough", "Give a valid email address."),
-        ("new@example.com", "short", "Use at least 8 characters."),
-        ("READER@Example.COM", "long enough", "An account with this email already exists."),
+        ("not-an-email", "long enough", "email", "Give a valid email address."),
+        ("new@example.com", "short", "password", "Use at least 8 characters."),
+        ("READER@Example.COM", "long enough", "email", "An account with this email already exists."),
     ],
 )
 @pytest.mark.gen_test
-async def test_bad_registrations_are_refused_with_a_message(client, reader, services, email, password, field_message):
+async def test_bad_registrations_are_refused_with_a_message(client, reader, services, email, password, field, message):
     response = await client.post("/register", {"email": email, "password": password})
     assert response.code == 400
-    assert re.search(r'<span class="error">([^<]*)</span>', response.text).group(1) == field_message
-    assert f'value="{email}"' in response.text
+    assert field_errors(response.text) == {field: message}
+    assert account_form(response.text).values["email"] == email
     assert session_cookie_header(response) is None
-    assert await user_emails(services) == ["reader@example.com"]
+    assert await user_emails(services) == [SHOPPER_EMAIL]
 
 
 # -- signing in ------------------------------------------------------------------
@@ -93,19 +99,19 @@ async def test_bad_registrations_are_refused_with_a_message(client, reader, serv
 @pytest.mark.gen_test
 async def test_sign_in_ignores_email_case(client, reader):
     await client.login("Reader@EXAMPLE.com")
-    assert await signed_in_as(client) == "reader@example.com"
+    assert await signed_in_as(client) == SHOPPER_EMAIL
 
 
 @pytest.mark.parametrize(
     "email, password",
-    [("reader@example.com", "wrong password"), ("nobody@example.com", ShopClient.PASSWORD), ("reader@example.com", "")],
+    [(SHOPPER_EMAIL, "wrong password"), ("nobody@example.com", PASSWORD), (SHOPPER_EMAIL, "")],
 )
 @pytest.mark.gen_test
 async def test_wrong_credentials_get_a_400_and_no_session(client, reader, email, password):
     response = await client.post("/login", {"email": email, "password": password})
     assert response.code == 400
     assert WRONG_PASSWORD in text_of(response.text)
-    assert f'value="{email}"' in response.text
+    assert account_form(response.text).values["email"] == email
     assert session_cookie_header(response) is None
     assert await signed_in_as(client) is None
 
@@ -114,8 +120,7 @@ async def test_wrong_credentials_get_a_400_and_no_session(client, reader, email,
 async def test_sign_in_takes_you_back_where_you_were_going(client, burt):
     to_login = await client.get("/add")
     login_page = await client.get(to_login.location)
-    action = re.search(r'<form method="post" action="([^"]*)"', login_page.text).group(1)
-    response = await client.post(action, {"email": burt["email"], "password": ShopClient.PASSWORD})
+    response = await client.post(account_form(login_page.text).action, {"email": burt["email"], "password": PASSWORD})
     assert response.location == "/add"
     assert (await client.get("/add")).code == 200
 
@@ -136,7 +141,7 @@ async def test_sign_in_takes_you_back_where_you_were_going(client, burt):
 async def test_next_only_redirects_within_the_site(client, reader, next_url, destination):
     response = await client.post(
         "/login?next=" + urllib.parse.quote(next_url, safe=""),
-        {"email": "reader@example.com", "password": ShopClient.PASSWORD},
+        {"email": SHOPPER_EMAIL, "password": PASSWORD},
     )
     assert (response.code, response.location) == (302, destination)
 
@@ -146,7 +151,7 @@ async def test_next_only_redirects_within_the_site(client, reader, next_url, des
 
 @pytest.mark.gen_test
 async def test_session_cookie_is_signed_httponly_and_samesite(client, reader):
-    header = session_cookie_header(await client.login("reader@example.com"))
+    header = session_cookie_header(await client.login(SHOPPER_EMAIL))
     attributes = [part.strip().lower() for part in header.split(";")]
     assert "httponly" in attributes and "samesite=lax" in attributes
     assert "secure" not in attributes  # plain http here; Secure is set under https
@@ -165,11 +170,10 @@ async def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(app, re
         https = {"X-Forwarded-Proto": "https"}
         plain = await browser.get("/login")
         assert "Strict-Transport-Security" not in plain.headers
-        first_visit = await ShopClient(http_client, browser.base_url).get("/login", headers=https)
+        first_visit = await browser.another().get("/login", headers=https)
         [xsrf] = [h for h in first_visit.headers.get_list("Set-Cookie") if h.startswith("_xsrf=")]
         assert "secure" in [part.strip().lower() for part in xsrf.split(";")]
-        response = await browser.post("/login", {"email": reader["email"], "password": ShopClient.PASSWORD},
-                                      headers=https)
+        response = await browser.post("/login", {"email": reader["email"], "password": PASSWORD}, headers=https)
         assert response.code == 302
         attributes = [part.strip().lower() for part in session_cookie_header(response).split(";")]
         assert "secure" in attributes and "httponly" in attributes
@@ -199,7 +203,7 @@ def staff_id_signed_with_an_unknown_secret(value, staff_user):
 )
 @pytest.mark.gen_test
 async def test_a_tampered_cookie_is_not_a_session(shopper, burt, tamper):
-    assert await signed_in_as(shopper) == "reader@example.com"
+    assert await signed_in_as(shopper) == SHOPPER_EMAIL
     shopper.cookies["session"] = tamper(shopper.cookies["session"], burt)
     assert await signed_in_as(shopper) is None
     assert (await shopper.get("/add")).code == 302
@@ -208,13 +212,13 @@ async def test_a_tampered_cookie_is_not_a_session(shopper, burt, tamper):
 @pytest.mark.gen_test
 async def test_a_cookie_signed_with_a_previous_secret_still_opens_its_session(client, reader):
     client.cookies["session"] = session_value(reader, secret=RETIRED_SECRET)
-    assert await signed_in_as(client) == "reader@example.com"
+    assert await signed_in_as(client) == SHOPPER_EMAIL
 
 
 @pytest.mark.gen_test
 async def test_sign_out_ends_the_session_everywhere_the_cookie_was_copied(shopper):
     copied = shopper.cookies["session"]
-    assert await signed_in_as(shopper) == "reader@example.com"
+    assert await signed_in_as(shopper) == SHOPPER_EMAIL
     response = await shopper.post("/logout")
     assert (response.code, response.location) == (302, "/")
     assert "session" not in shopper.cookies
@@ -226,25 +230,22 @@ async def test_sign_out_ends_the_session_everywhere_the_cookie_was_copied(shoppe
 # -- XSRF ------------------------------------------------------------------------
 
 FORGED_BOOK = {"title": "Forged", "author": "Mallory", "price": "1", "stock": "1"}
-PCI = "9780596529321"
 XSRF_FORMS = {
-    "/add": {"isbn": "9781234567897", **FORGED_BOOK},
+    "/add": {"isbn": UNKNOWN_ISBN, **FORGED_BOOK},
     f"/edit/{PCI}": {"isbn": PCI, **FORGED_BOOK},
     f"/edit/{PCI}/restock": {"copies": "5"},
     f"/api/books/{PCI}/restock": {"copies": "5"},
     "/cart": {"action": "add", "isbn": PCI},
     "/purchase": {},
-    "/login": {"email": "reader@example.com", "password": ShopClient.PASSWORD},
+    "/login": {"email": SHOPPER_EMAIL, "password": PASSWORD},
     "/register": {"email": "mallory@example.com", "password": "long enough"},
     "/logout": {},
 }
 
 
-async def shop_state(services, browser):
-    everything = {}
-    for name, order in (("books", "isbn"), ("users", "email"), ("carts", "_id"), ("orders", "_id")):
-        everything[name] = await services.db.db[name].find({}, {"_id": 0}).sort(order).to_list(None)
-    return everything, await signed_in_as(browser), (await browser.get("/cart", headers=JSON)).json()
+async def what_the_browser_shows(browser):
+    """Who it is signed in as, and its cart."""
+    return await signed_in_as(browser), (await browser.get("/cart", headers=JSON)).json()
 
 
 @pytest.mark.parametrize("token", [None, "2|00000000|00000000000000000000000000000000|1700000000"])
@@ -252,11 +253,11 @@ async def shop_state(services, browser):
 @pytest.mark.gen_test
 async def test_a_post_without_the_xsrf_token_is_refused_and_changes_nothing(staff, reader, services, path, token):
     assert (await staff.post("/cart", {"action": "add", "isbn": PCI})).code == 303  # something to check out
-    before = await shop_state(services, staff)
+    before = await store_snapshot(services), await what_the_browser_shows(staff)
     form = dict(XSRF_FORMS[path], **({"_xsrf": token} if token else {}))
 
     response = await staff.post(path, form, xsrf=False)
 
     assert response.code == 403
     assert XSRF_MESSAGE in text_of(response.text)
-    assert await shop_state(services, staff) == before
+    assert (await store_snapshot(services), await what_the_browser_shows(staff)) == before

@@ -2,22 +2,14 @@
 
 import pytest
 
-from tests.constants import STARTER_BOOKS
+from tests.constants import PCI, RESTFUL, STARTER_BOOKS, UNKNOWN_ISBN
 
-PCI = "9780596529321"
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
-
-
-async def get_json(client, path, status=200):
-    response = await client.get(path)
-    assert response.code == status, response.text
-    assert response.headers["Content-Type"].startswith("application/json")
-    return response.json()
 
 
 @pytest.mark.gen_test
 async def test_books_lists_the_catalog_in_title_order(client):
-    body = await get_json(client, "/api/books")
+    body = await client.get_json("/api/books")
     assert [book["title"] for book in body["books"]] == ALL_TITLES
     assert {k: body[k] for k in ("query", "page", "pages", "size", "total")} == {
         "query": "", "page": 1, "pages": 1, "size": 12, "total": 12,
@@ -26,24 +18,24 @@ async def test_books_lists_the_catalog_in_title_order(client):
 
 @pytest.mark.gen_test
 async def test_pages_of_the_api_together_hold_every_book_once(client):
-    pages = [await get_json(client, f"/api/books?size=5&page={n}") for n in (1, 2, 3)]
+    pages = [await client.get_json(f"/api/books?size=5&page={n}") for n in (1, 2, 3)]
     assert [len(page["books"]) for page in pages] == [5, 5, 2]
     assert all(page["pages"] == 3 and page["total"] == 12 for page in pages)
     assert [book["title"] for page in pages for book in page["books"]] == ALL_TITLES
-    assert (await get_json(client, "/api/books?size=5&page=4"))["books"] == []
+    assert (await client.get_json("/api/books?size=5&page=4"))["books"] == []
 
 
 @pytest.mark.gen_test
 async def test_books_can_be_searched(client):
-    body = await get_json(client, "/api/books?q=Web+Serv")
-    assert [book["isbn"] for book in body["books"]] == ["9780596529260"]
+    body = await client.get_json("/api/books?q=Web+Serv")
+    assert [book["isbn"] for book in body["books"]] == [RESTFUL]
     assert (body["query"], body["total"]) == ("web serv", 1)
 
 
 @pytest.mark.parametrize("typed", [PCI, "0596529325", "978-0-596-52932-1"])
 @pytest.mark.gen_test
 async def test_one_book_by_any_form_of_its_isbn(client, typed):
-    book = await get_json(client, f"/api/books/{typed}")
+    book = await client.get_json(f"/api/books/{typed}")
     assert book == {
         "isbn": PCI,
         "title": "Programming Collective Intelligence",
@@ -62,7 +54,7 @@ async def test_one_book_by_any_form_of_its_isbn(client, typed):
 @pytest.mark.parametrize(
     "path, status, message",
     [
-        ("/api/books/9780000000019", 404, "There is no book with ISBN 9780000000019 in our catalog."),
+        (f"/api/books/{UNKNOWN_ISBN}", 404, f"There is no book with ISBN {UNKNOWN_ISBN} in our catalog."),
         ("/api/books/9780596529322", 404, "There is no book with ISBN 9780596529322 in our catalog."),
         ("/api/no-such-thing", 404, "There is no page at this address."),
         ("/api/books?page=0", 400, "The page must be a whole number from 1 up."),
@@ -75,4 +67,4 @@ async def test_one_book_by_any_form_of_its_isbn(client, typed):
 )
 @pytest.mark.gen_test
 async def test_errors_come_back_as_json_with_status_and_message(client, path, status, message):
-    assert await get_json(client, path, status) == {"error": {"status": status, "message": message}}
+    assert await client.get_json(path, status) == {"error": {"status": status, "message": message}}

@@ -5,7 +5,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from burts_books.bus import InProcessBus, RedisBus, make_bus
-from tests.inventory_helpers import recorder, until
+from tests.constants import PCI
+from tests.waiting import recorder, until
 
 
 @contextlib.asynccontextmanager
@@ -19,7 +20,7 @@ async def started(*buses):
             await bus.stop()
 
 
-def event(version, isbn="9780596529321"):
+def event(version, isbn=PCI):
     return {"isbn": isbn, "available": 4, "version": version}
 
 

@@ -1,32 +1,21 @@
 """Carts: add and remove copies without ever selling more than the shop has."""
 
 import asyncio
-import json
 
 import pytest
 import tornado.httpclient
 
-from tests.inventory_helpers import (
-    JSON,
-    PCI,
-    RESTFUL,
-    cart_count,
-    cart_json,
-    interleave_store_calls,
-    recorder,
-    set_stock,
-    snapshot,
-    stock_of,
-    until,
-)
-from tests.shop_client import ShopClient, text_of
+from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, UNKNOWN_ISBN
+from tests.shop_client import cart_count, text_of
+from tests.store import interleave_store_calls, set_stock, stock_of, store_snapshot
+from tests.waiting import recorder, until
 
 
 @pytest.mark.gen_test
 async def test_adding_takes_a_copy_and_removing_gives_it_back(client, services):
     events = recorder(services.bus)
 
-    response = await cart_json(client, "add")
+    response = await client.cart_json("add")
     assert response.code == 200
     answer = response.json()
     assert answer["book"] == {"isbn": PCI, "available": 11, "version": 2}
@@ -35,7 +24,7 @@ async def test_adding_takes_a_copy_and_removing_gives_it_back(client, services):
     ]
     assert answer["cart"]["count"] == 1
 
-    response = await cart_json(client, "remove")
+    response = await client.cart_json("remove")
     assert response.code == 200
     assert response.json()["book"] == {"isbn": PCI, "available": 12, "version": 3}
     assert response.json()["cart"]["items"] == []
@@ -45,18 +34,14 @@ async def test_adding_takes_a_copy_and_removing_gives_it_back(client, services):
 
 @pytest.mark.gen_test
 async def test_a_json_body_with_the_xsrf_header_works(client, services):
-    await client.get("/login")
-    response = await client.fetch(
-        "/cart", method="POST", body=json.dumps({"action": "add", "isbn": PCI}),
-        headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
-    )
+    response = await client.post_json("/cart", {"action": "add", "isbn": PCI})
     assert response.code == 200
     assert response.json()["book"]["available"] == 11
 
 
 @pytest.mark.gen_test
-async def test_the_book_page_follows_the_cart_without_javascript(client, http_client, base_url, services):
-    other = ShopClient(http_client, base_url)
+async def test_the_book_page_follows_the_cart_without_javascript(client, services):
+    other = client.another()
     response = await client.post("/cart", {"action": "add", "isbn": PCI})
     assert response.code == 303
     assert response.location == f"/books/{PCI}"
@@ -88,12 +73,12 @@ async def test_the_book_page_follows_the_cart_without_javascript(client, http_cl
 
 
 @pytest.mark.gen_test
-async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(client, http_client, base_url, services):
+async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(client, services):
     await set_stock(services, 1)
-    late, later = ShopClient(http_client, base_url), ShopClient(http_client, base_url)
-    assert (await cart_json(client, "add")).code == 200
+    late, later = client.another(), client.another()
+    assert (await client.cart_json("add")).code == 200
 
-    response = await cart_json(late, "add")
+    response = await late.cart_json("add")
     assert response.code == 409
     assert "sold out" in response.json()["error"]["message"]
     assert response.json()["book"] == {"isbn": PCI, "available": 0, "version": 2}
@@ -113,10 +98,10 @@ async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_
     interleave_store_calls(services)  # requests overlap between store calls, as with a real server
     seen = []
     services.bus.subscribe(lambda event: seen.append(event["available"]))
-    await client.get("/login")
+    xsrf = await client.xsrf_token()
     # A hundred browsers: each its own cart, all with a valid XSRF token.
-    headers = {**JSON, "Cookie": f"_xsrf={client.cookies['_xsrf']}"}
-    body = f"action=add&isbn={PCI}&_xsrf={client.cookies['_xsrf']}"
+    headers = {**JSON, "Cookie": f"_xsrf={xsrf}"}
+    body = f"action=add&isbn={PCI}&_xsrf={xsrf}"
 
     # All hundred in flight at once (the shared client sends at most ten at a time).
     browsers = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
@@ -143,28 +128,28 @@ async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_
 @pytest.mark.gen_test
 async def test_a_cart_holds_several_copies_up_to_ten_per_title(client, services):
     for _ in range(10):
-        assert (await cart_json(client, "add")).code == 200
-    before = await snapshot(services)
-    response = await cart_json(client, "add")
+        assert (await client.cart_json("add")).code == 200
+    before = await store_snapshot(services)
+    response = await client.cart_json("add")
     assert response.code == 409
     assert response.json()["error"]["message"] == "A cart holds at most 10 copies of a title."
     assert response.json()["cart"]["items"][0]["quantity"] == 10
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
     assert (await stock_of(services))["available"] == 2
 
 
 @pytest.mark.gen_test
 async def test_removing_a_book_that_is_not_in_the_cart_changes_nothing(client, services):
-    await cart_json(client, "add", RESTFUL)
-    before = await snapshot(services)
-    response = await cart_json(client, "remove", PCI)
+    await client.cart_json("add", RESTFUL)
+    before = await store_snapshot(services)
+    response = await client.cart_json("remove", PCI)
     assert response.code == 409
     assert response.json()["error"]["message"] == "This book is not in your cart."
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
 
     page = await client.post("/cart", {"action": "remove", "isbn": PCI})
     assert page.code == 409 and "This book is not in your cart." in text_of(page.text)
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.parametrize("form, code, message", [
@@ -172,61 +157,58 @@ async def test_removing_a_book_that_is_not_in_the_cart_changes_nothing(client, s
     ({"isbn": PCI}, 400, 'The action must be "add" or "remove".'),
     ({"action": "add", "isbn": "12345"}, 400, "Not a valid ISBN"),
     ({"action": "add"}, 400, "Not an ISBN"),
-    ({"action": "add", "isbn": "9781234567897"}, 404, "There is no book with ISBN 9781234567897"),
+    ({"action": "add", "isbn": UNKNOWN_ISBN}, 404, f"There is no book with ISBN {UNKNOWN_ISBN}"),
 ])
 @pytest.mark.gen_test
 async def test_bad_requests_are_refused_and_change_nothing(client, services, form, code, message):
-    before = await snapshot(services)
+    before = await store_snapshot(services)
     response = await client.post("/cart", form, headers=JSON)
     assert response.code == code
     assert message in response.json()["error"]["message"]
     page = await client.post("/cart", form)
     assert page.code == code and message in text_of(page.text)
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.parametrize("body, message", [
     ("{not json", "The body is not valid JSON."),
-    ('["add", "9780596529321"]', "The body must be a JSON object."),
-    ('{"action": "add", "isbn": 9780596529321}', "Not an ISBN"),
-    ('{"isbn": "9780596529321"}', 'The action must be "add" or "remove".'),
+    (f'["add", "{PCI}"]', "The body must be a JSON object."),
+    (f'{{"action": "add", "isbn": {PCI}}}', "Not an ISBN"),
+    (f'{{"isbn": "{PCI}"}}', 'The action must be "add" or "remove".'),
 ])
 @pytest.mark.gen_test
 async def test_a_bad_json_body_is_refused_and_changes_nothing(client, services, body, message):
-    await cart_json(client, "add")
-    before = await snapshot(services)
-    response = await client.fetch(
-        "/cart", method="POST", body=body,
-        headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
-    )
+    await client.cart_json("add")
+    before = await store_snapshot(services)
+    response = await client.post_json("/cart", text=body)
     assert response.code == 400
     assert message in response.json()["error"]["message"]
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
-async def test_a_cart_cookie_that_is_not_signed_by_the_shop_opens_no_cart(client, http_client, base_url, services):
-    await cart_json(client, "add")
+async def test_a_cart_cookie_that_is_not_signed_by_the_shop_opens_no_cart(client, services):
+    await client.cart_json("add")
     cart_id = (await services.db.carts.find_one())["_id"]
-    before = await snapshot(services)
+    before = await store_snapshot(services)
 
-    thief = ShopClient(http_client, base_url)
+    thief = client.another()
     thief.cookies["cart"] = cart_id  # the cart's id, but not signed with the shop's secret
     assert (await thief.get("/cart", headers=JSON)).json()["cart"]["items"] == []
-    response = await cart_json(thief, "remove")
+    response = await thief.cart_json("remove")
     assert response.code == 409 and response.json()["error"]["message"] == "This book is not in your cart."
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
     assert (await client.get("/cart", headers=JSON)).json()["cart"]["count"] == 1
 
 
 @pytest.mark.gen_test
 async def test_signing_in_keeps_the_cart_and_signing_out_hides_it(client, services):
-    await services.accounts.register("reader@example.com", ShopClient.PASSWORD)
+    await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
     await client.post("/cart", {"action": "add", "isbn": PCI})
-    await client.login("reader@example.com")
+    await client.login(SHOPPER_EMAIL)
     assert "Programming Collective Intelligence" in text_of((await client.get("/cart")).text)
 
     await client.post("/logout")
     assert "Your cart is empty" in text_of((await client.get("/cart")).text)
-    await client.login("reader@example.com")
+    await client.login(SHOPPER_EMAIL)
     assert cart_count((await client.get("/cart")).text) == 1

@@ -6,10 +6,9 @@ import re
 
 import pytest
 
-from tests.constants import STARTER_BOOKS
+from tests.constants import PCI, STARTER_BOOKS, UNKNOWN_ISBN
 from tests.shop_client import text_of
 
-PCI = "9780596529321"  # Programming Collective Intelligence
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
 
 
@@ -172,7 +171,7 @@ async def test_other_forms_of_an_isbn_redirect_permanently_to_the_isbn13_page(cl
 @pytest.mark.parametrize(
     "path, message",
     [
-        ("/books/9780000000019", "There is no book with ISBN 9780000000019 in our catalog."),
+        (f"/books/{UNKNOWN_ISBN}", f"There is no book with ISBN {UNKNOWN_ISBN} in our catalog."),
         ("/books/9780596529322", "There is no book with ISBN 9780596529322 in our catalog."),  # bad check digit
         ("/books/not-an-isbn", "There is no page at this address."),
         ("/no/such/page", "There is no page at this address."),

@@ -5,9 +5,9 @@ import re
 
 import pytest
 
-from tests.constants import STARTER_BOOKS
-from tests.inventory_helpers import PCI, RESTFUL, cart_count, interleave_store_calls, snapshot, stock_of
-from tests.shop_client import ShopClient, text_of
+from tests.constants import PASSWORD, PCI, RESTFUL, STARTER_BOOKS
+from tests.shop_client import cart_count, text_of
+from tests.store import interleave_store_calls, stock_of, store_snapshot
 
 
 @pytest.mark.gen_test
@@ -48,21 +48,21 @@ async def test_buying_the_cart_makes_an_order_and_takes_the_copies_from_stock(sh
 @pytest.mark.gen_test
 async def test_an_anonymous_shopper_is_asked_to_sign_in_and_keeps_the_cart(client, services):
     await client.post("/cart", {"action": "add", "isbn": PCI})
-    before = await snapshot(services)
+    before = await store_snapshot(services)
     response = await client.post("/purchase")
     assert response.code == 303
     assert response.location == "/login?next=%2Fcart"
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
     assert "Sign in to check out" in text_of((await client.get("/cart")).text)
 
 
 @pytest.mark.gen_test
 async def test_an_empty_cart_cannot_be_bought(shopper, services):
-    before = await snapshot(services)
+    before = await store_snapshot(services)
     response = await shopper.post("/purchase")
     assert response.code == 400
     assert "Your cart is empty: add a book before checking out." in text_of(response.text)
-    assert await snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
@@ -96,16 +96,16 @@ async def test_a_second_click_on_buy_shows_the_order_just_placed(shopper, servic
 
 
 @pytest.mark.gen_test
-async def test_orders_are_private(shopper, http_client, base_url, services):
+async def test_orders_are_private(shopper, services):
     await shopper.post("/cart", {"action": "add", "isbn": PCI})
     order_url = (await shopper.post("/purchase")).location
 
-    anonymous = ShopClient(http_client, base_url)
+    anonymous = shopper.another()
     assert (await anonymous.get(order_url)).code == 302
     assert (await anonymous.get("/orders")).location.startswith("/login")
 
-    await services.accounts.register("other@example.com", ShopClient.PASSWORD)
-    other = ShopClient(http_client, base_url)
+    await services.accounts.register("other@example.com", PASSWORD)
+    other = shopper.another()
     await other.login("other@example.com")
     assert (await other.get(order_url)).code == 404
     assert "You have not ordered anything yet." in text_of((await other.get("/orders")).text)

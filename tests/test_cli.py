@@ -4,8 +4,6 @@ import asyncio
 import contextlib
 import datetime
 import os
-import subprocess
-import sys
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -16,19 +14,10 @@ from burts_books.accounts import Accounts
 from burts_books.config import Settings
 from burts_books.db import Database
 from burts_books.services import open_current_database
-from tests.shop_client import ShopClient
+from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL
+from tests.shop_process import run_cli
 
-PASSWORD = ShopClient.PASSWORD + "\n"
-
-
-def run_cli(data_dir, *args, password=None):
-    """Run `burts-books ARGS --data-dir=DATA_DIR` with a clean environment; the password goes to stdin."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")}
-    return subprocess.run(
-        [sys.executable, "-m", "burts_books", *args, f"--data-dir={data_dir}"],
-        input=password or "", capture_output=True, text=True, env=env, cwd=data_dir, timeout=60,
-    )
+TYPED_PASSWORD = PASSWORD + "\n"
 
 
 def refusal(result):
@@ -53,27 +42,27 @@ async def account(data_dir, email):
 
 @pytest.mark.gen_test
 async def test_create_a_shopper_then_make_them_staff(tmp_path):
-    created = run_cli(tmp_path, "create-user", "Reader@Example.com", password=PASSWORD)
+    created = run_cli("create-user", "Reader@Example.com", data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert (created.returncode, created.stdout) == (0, "created shopper account reader@example.com\n")
     async with store(tmp_path) as db:
-        assert await Accounts(db).authenticate("reader@example.com", ShopClient.PASSWORD)
-    assert (await account(tmp_path, "reader@example.com"))["staff"] is False
+        assert await Accounts(db).authenticate(SHOPPER_EMAIL, PASSWORD)
+    assert (await account(tmp_path, SHOPPER_EMAIL))["staff"] is False
 
-    promoted = run_cli(tmp_path, "create-user", "reader@example.com", "--staff")
+    promoted = run_cli("create-user", SHOPPER_EMAIL, "--staff", data_dir=tmp_path)
     assert (promoted.returncode, promoted.stdout) == (0, "reader@example.com is now staff\n")
-    assert (await account(tmp_path, "reader@example.com"))["staff"] is True
+    assert (await account(tmp_path, SHOPPER_EMAIL))["staff"] is True
 
 
 @pytest.mark.parametrize(
     "email, password, message",
     [
-        ("reader@example.com", "short\n", "Use at least 8 characters."),
-        ("not-an-email", PASSWORD, "Give a valid email address."),
+        (SHOPPER_EMAIL, "short\n", "Use at least 8 characters."),
+        ("not-an-email", TYPED_PASSWORD, "Give a valid email address."),
     ],
 )
 @pytest.mark.gen_test
 async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email, password, message):
-    result = run_cli(tmp_path, "create-user", email, password=password)
+    result = run_cli("create-user", email, data_dir=tmp_path, stdin=password)
     assert refusal(result) == f"burts-books create-user: {message}"
     async with store(tmp_path) as db:
         assert await db.users.count_documents({}) == 0
@@ -82,8 +71,8 @@ async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email
 @pytest.mark.gen_test
 async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
     async with store(tmp_path) as db:
-        await Accounts(db).register("reader@example.com", ShopClient.PASSWORD)
-    result = run_cli(tmp_path, "create-user", "reader@example.com", password=PASSWORD)
+        await Accounts(db).register(SHOPPER_EMAIL, PASSWORD)
+    result = run_cli("create-user", SHOPPER_EMAIL, data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert refusal(result) == (
         "burts-books create-user: reader@example.com already has an account; say --staff or --no-staff"
     )
@@ -96,19 +85,19 @@ async def test_create_user_is_refused_while_another_process_holds_the_store(tmp_
         pass  # a shop that has run once and saved its store
     async with store(tmp_path):  # this test process plays the running server
         saved = store_file.read_bytes()
-        result = run_cli(tmp_path, "create-user", "reader@example.com", password=PASSWORD)
+        result = run_cli("create-user", SHOPPER_EMAIL, data_dir=tmp_path, stdin=TYPED_PASSWORD)
         assert refusal(result) == (
             f"burts-books create-user: the embedded store {store_file} is in use by "
             f"process {os.getpid()}; stop that process first (or point MONGODB_URL at a MongoDB server)"
         )
         assert store_file.read_bytes() == saved
-    assert await account(tmp_path, "reader@example.com") is None
+    assert await account(tmp_path, SHOPPER_EMAIL) is None
 
 
 def test_migrate_applies_what_is_pending_then_reports_up_to_date(tmp_path):
-    first = run_cli(tmp_path, "migrate")
+    first = run_cli("migrate", data_dir=tmp_path)
     assert (first.returncode, first.stdout) == (0, f"applied {', '.join(p.stem for p in migrations.available())}\n")
-    second = run_cli(tmp_path, "migrate")
+    second = run_cli("migrate", data_dir=tmp_path)
     assert (second.returncode, second.stdout) == (0, "the database is up to date\n")
 
 
@@ -121,7 +110,7 @@ def test_migrate_applies_what_is_pending_then_reports_up_to_date(tmp_path):
     ],
 )
 def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
-    result = run_cli(tmp_path, "serve", *args)
+    result = run_cli("serve", *args, data_dir=tmp_path)
     assert result.stderr == f"burts-books serve: {message}\n"
     assert result.returncode == 2
     assert not (tmp_path / "embedded-store.json").exists()
@@ -139,7 +128,7 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
 
     monkeypatch.setattr(services_module, "open_database", behind_by_one)
     with pytest.raises(SystemExit) as stopped:
-        cli.main(["serve", "--mongodb-url=mongodb://db.internal", "--cookie-secret=" + "s" * 40])
+        cli.main(["serve", "--mongodb-url=mongodb://db.internal", f"--cookie-secret={COOKIE_SECRET}"])
 
     assert stopped.value.code == 2
     last = migrations.available()[-1].stem

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from burts_books.config import ConfigError, load_settings, with_cookie_secret
+from tests.constants import COOKIE_SECRET as SECRET
 
 log = logging.getLogger("test")
-SECRET = "s" * 40
 
 
 def test_defaults_are_the_embedded_shop_on_port_8000():

@@ -5,25 +5,22 @@ the upstream ports, the static folder and nginx's own paths); everything
 else is the file as deployed.
 """
 
-import asyncio
-import json
 import os
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-import tornado.websocket
 
 from burts_books import resources
+from tests.constants import COOKIE_SECRET, PCI
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, free_port, port_answers, stop_process
+from tests.shop_process import ShopProcess, free_port, port_answers, stop_process, wait_until_serving
+from tests.websocket_client import connect, receive, subscribe
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-ISBN = "9780596529321"
-COOKIE_SECRET = "deploy-test-secret-" + "x" * 32
+NGINX_START_TIMEOUT = 10.0
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 # Started as root, nginx's workers drop to `nobody`, who cannot read a checkout in
 # an owner-only folder (a clone under a 0700 home, a `mktemp -d`); keep them as us.
@@ -61,11 +58,8 @@ def nginx_front(tmp_path):
         with open(tmp_path / "nginx.out", "wb") as output:
             nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
                                      stderr=subprocess.STDOUT, stdout=output)
-        for _ in range(100):
-            if port_answers(port):
-                break
-            assert nginx.poll() is None, (tmp_path / "nginx.out").read_text() + (tmp_path / "error.log").read_text()
-            time.sleep(0.05)
+        started = wait_until_serving(nginx, lambda: port_answers(port), NGINX_START_TIMEOUT)
+        assert started, (tmp_path / "nginx.out").read_text() + (tmp_path / "error.log").read_text()
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(nginx)
@@ -87,7 +81,7 @@ def test_the_deployed_config_passes_nginx_own_check(tmp_path):
 @pytest.mark.gen_test(timeout=30)
 async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_front, http_client):
     shopper = ShopClient(http_client, nginx_front)
-    page = await shopper.get(f"/books/{ISBN}")
+    page = await shopper.get(f"/books/{PCI}")
     assert page.code == 200 and "left in stock!" in page.text
 
     stylesheet = re.search(r'href="(/static/css/site\.css\?v=\w+)"', page.text).group(1)
@@ -96,13 +90,12 @@ async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_fro
     assert static.code == 200 and static.headers["Cache-Control"] == "max-age=2592000"
 
     # The WebSocket upgrade crosses the proxy, and the Origin check sees the public Host.
-    socket = await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(
-        nginx_front.replace("http", "ws") + "/cart/status/ws", headers={"Origin": nginx_front}))
-    socket.write_message(json.dumps({"subscribe": [ISBN]}))
-    first = json.loads(await asyncio.wait_for(socket.read_message(), 5))
-    assert first["type"] == "state" and first["isbn"] == ISBN
+    socket = await connect(nginx_front, origin=nginx_front)
+    subscribe(socket, [PCI])
+    first = await receive(socket)
+    assert first["type"] == "state" and first["isbn"] == PCI
 
     # A long poll is held open through nginx and answered with the state.
-    poll = await shopper.get(f"/cart/status?isbn={ISBN}&version={first['version'] - 1}")
+    poll = await shopper.get(f"/cart/status?isbn={PCI}&version={first['version'] - 1}")
     assert poll.code == 200 and poll.json()["books"][0]["version"] == first["version"]
     socket.close()

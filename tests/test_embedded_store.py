@@ -1,6 +1,5 @@
 """The embedded store: kept in a file across restarts, and owned by one process at a time."""
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -13,9 +12,10 @@ from burts_books import migrations
 from burts_books.db import StoreBusy, open_database
 from burts_books.errors import ValidationError
 from burts_books.services import open_services
-from tests.shop_client import ShopClient
+from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
+from tests.waiting import until
 
-NEW_BOOK = {"isbn": "9781234567897", "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
+NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
 
 
 @pytest.fixture
@@ -33,42 +33,36 @@ async def running_shop(settings):
         await services.close()
 
 
-async def until_saved(path, text, timeout=3.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not (path.exists() and text in path.read_text()):
-        assert asyncio.get_running_loop().time() < deadline, f"{text} never reached {path}"
-        await asyncio.sleep(0.02)
-
-
 @pytest.mark.gen_test
 async def test_books_and_accounts_survive_a_restart(embedded):
     async with running_shop(embedded) as shop:
-        await shop.catalog.add(NEW_BOOK, "burt@burtsbooks.com")
-        await shop.accounts.register("reader@example.com", ShopClient.PASSWORD)
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        await shop.accounts.register(SHOPPER_EMAIL, PASSWORD)
 
     async with running_shop(embedded) as shop:
-        assert (await shop.catalog.get("9781234567897"))["title"] == "Kept Safe"
-        assert (await shop.catalog.newest(1))[0]["isbn"] == "9781234567897"
+        assert (await shop.catalog.get(UNKNOWN_ISBN))["title"] == "Kept Safe"
+        assert (await shop.catalog.newest(1))[0]["isbn"] == UNKNOWN_ISBN
         assert await shop.db.books.count_documents({}) == 13  # the seed did not run again
         assert await migrations.pending(shop.db) == []
-        assert await shop.accounts.authenticate("reader@example.com", ShopClient.PASSWORD)
+        assert await shop.accounts.authenticate(SHOPPER_EMAIL, PASSWORD)
         with pytest.raises(ValidationError, match="already in the catalog"):  # unique index kept too
-            await shop.catalog.add(NEW_BOOK, "burt@burtsbooks.com")
+            await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
 
 
 @pytest.mark.gen_test
 async def test_changes_reach_the_file_while_running_so_a_crash_loses_little(embedded, tmp_path, monkeypatch):
     monkeypatch.setattr(db_module._EmbeddedStore, "SAVE_INTERVAL", 0.05)
     async with running_shop(embedded) as shop:
-        await shop.catalog.add(NEW_BOOK, "burt@burtsbooks.com")
-        await until_saved(embedded.store_file, "9781234567897")
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        saved = embedded.store_file
+        await until(lambda: saved.exists() and UNKNOWN_ISBN in saved.read_text(), message="the book was never saved")
         # What a process killed now would leave behind:
         crashed = dataclasses.replace(embedded, data_dir=tmp_path / "after-crash")
         crashed.data_dir.mkdir()
         shutil.copy(embedded.store_file, crashed.store_file)
 
     async with running_shop(crashed) as shop:
-        assert (await shop.catalog.get("9781234567897"))["title"] == "Kept Safe"
+        assert (await shop.catalog.get(UNKNOWN_ISBN))["title"] == "Kept Safe"
 
 
 @pytest.mark.gen_test

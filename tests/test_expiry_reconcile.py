@@ -2,28 +2,21 @@
 
 import asyncio
 import dataclasses
-import datetime
 import time
 
 import pytest
 
-from tests.inventory_helpers import PCI, RESTFUL, cart_json, recorder, stock_of, until
+from tests.constants import PCI, RESTFUL
 from tests.shop_client import text_of
-
-
-async def age_carts(services, seconds):
-    """Pretend every cart was last touched `seconds` earlier than it was."""
-    async for cart in services.db.carts.find():
-        await services.db.carts.update_one(
-            {"_id": cart["_id"]}, {"$set": {"touched_at": cart["touched_at"] - datetime.timedelta(seconds=seconds)}}
-        )
+from tests.store import age_carts, set_stock, stock_of
+from tests.waiting import recorder, until
 
 
 @pytest.mark.gen_test
 async def test_an_idle_cart_expires_and_its_copies_come_back(client, services, settings):
-    await cart_json(client, "add")
-    await cart_json(client, "add")
-    await cart_json(client, "add", RESTFUL)
+    await client.cart_json("add")
+    await client.cart_json("add")
+    await client.cart_json("add", RESTFUL)
     restful = await stock_of(services, RESTFUL)
     events = recorder(services.bus)
 
@@ -45,10 +38,10 @@ async def test_an_idle_cart_expires_and_its_copies_come_back(client, services, s
 
 @pytest.mark.gen_test
 async def test_after_expiry_the_shopper_can_fill_a_new_cart(client, services, settings):
-    await cart_json(client, "add")
+    await client.cart_json("add")
     await age_carts(services, settings.cart_ttl_seconds + 1)
     await services.housekeeping(settings.cart_ttl_seconds)
-    response = await cart_json(client, "add")
+    response = await client.cart_json("add")
     assert response.code == 200
     assert response.json()["cart"]["count"] == 1
     assert (await stock_of(services))["available"] == 11
@@ -69,8 +62,8 @@ async def test_the_server_timer_expires_idle_carts(services, settings):
 
 @pytest.mark.gen_test
 async def test_reconciliation_repairs_a_broken_count(client, services):
-    await cart_json(client, "add")
-    await cart_json(client, "add")
+    await client.cart_json("add")
+    await client.cart_json("add")
     # A crash between a cart write and a book write left the count wrong.
     await services.db.books.update_one({"isbn": PCI}, {"$set": {"available": 12}})
     events = recorder(services.bus)
@@ -89,8 +82,8 @@ async def test_reconciliation_repairs_a_broken_count(client, services):
 
 @pytest.mark.gen_test
 async def test_reconciliation_never_makes_a_count_negative(client, services):
-    await cart_json(client, "add")
-    await services.db.books.update_one({"isbn": PCI}, {"$set": {"stock": 0, "available": 3}})
+    await client.cart_json("add")
+    await set_stock(services, 0, available=3)
     await age_carts(services, 10)
     await services.housekeeping(cart_ttl_seconds=3600)
     assert (await stock_of(services))["available"] == 0
@@ -98,7 +91,7 @@ async def test_reconciliation_never_makes_a_count_negative(client, services):
 
 @pytest.mark.gen_test
 async def test_reconciliation_skips_a_book_that_changed_while_it_counted(client, services):
-    await cart_json(client, "add")
+    await client.cart_json("add")
     await age_carts(services, 10)
     await services.db.books.update_one({"isbn": PCI}, {"$set": {"available": 12}})
 

@@ -1,12 +1,11 @@
 """Interleavings of checkout, reconciliation and cart changes that used to oversell."""
 
-import html
-import re
-
 import pytest
 
 from burts_books.carts import SoldOut
-from tests.inventory_helpers import PCI, stock_of
+from tests.constants import PASSWORD, PCI
+from tests.shop_client import form_values, text_of
+from tests.store import set_stock, stock_of
 
 
 @pytest.mark.gen_test
@@ -31,21 +30,8 @@ async def test_reconcile_skips_a_book_a_checkout_shipped_after_it_was_read(servi
     assert await services.inventory.reconcile(services.carts.held_copies) == []
 
 
-def form_fields(page):
-    """Every named input of the edit form, as the browser would send it back."""
-    fields = {}
-    for tag in re.findall(r"<input [^>]*>", page):
-        name = re.search(r'name="(\w+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name and name.group(1) != "_xsrf":
-            fields[name.group(1)] = html.unescape(value.group(1)) if value else ""
-    description = re.search(r"<textarea[^>]*>(.*?)</textarea>", page, re.S)
-    fields["description"] = html.unescape(description.group(1))
-    return fields
-
-
 async def sell(services, copies):
-    user = await services.accounts.register("buyer@example.com", "correct horse battery")
+    user = await services.accounts.register("buyer@example.com", PASSWORD)
     cart = None
     for _ in range(copies):
         cart, _ = await services.carts.add(cart, user, PCI)
@@ -54,7 +40,7 @@ async def sell(services, copies):
 
 @pytest.mark.gen_test
 async def test_saving_an_edit_form_does_not_undo_sales_made_while_it_was_open(staff, services):
-    form = form_fields((await staff.get(f"/edit/{PCI}")).text)
+    form = form_values((await staff.get(f"/edit/{PCI}")).text)
     assert form["stock"] == "12"
     await sell(services, 2)
 
@@ -67,15 +53,15 @@ async def test_saving_an_edit_form_does_not_undo_sales_made_while_it_was_open(st
 
 @pytest.mark.gen_test
 async def test_a_stock_typed_over_a_stale_count_is_refused_then_applied_on_saving_again(staff, services):
-    form = form_fields((await staff.get(f"/edit/{PCI}")).text)
+    form = form_values((await staff.get(f"/edit/{PCI}")).text)
     await sell(services, 2)
 
     response = await staff.post(f"/edit/{PCI}", {**form, "stock": "20"})
     assert response.code == 400
-    assert "Stock changed to 10 while you were editing" in html.unescape(response.text)
+    assert "Stock changed to 10 while you were editing" in text_of(response.text)
     assert (await stock_of(services))["stock"] == 10
 
-    response = await staff.post(f"/edit/{PCI}", form_fields(response.text))
+    response = await staff.post(f"/edit/{PCI}", form_values(response.text))
     assert response.code == 302
     book = await stock_of(services)
     assert (book["stock"], book["available"]) == (20, 20)
@@ -83,9 +69,9 @@ async def test_a_stock_typed_over_a_stale_count_is_refused_then_applied_on_savin
 
 @pytest.mark.gen_test
 async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(services, monkeypatch):
-    await services.db.books.update_one({"isbn": PCI}, {"$set": {"stock": 2, "available": 2}})
-    buyer = await services.accounts.register("buyer@example.com", "correct horse battery")
-    other = await services.accounts.register("other@example.com", "correct horse battery")
+    await set_stock(services, 2)
+    buyer = await services.accounts.register("buyer@example.com", PASSWORD)
+    other = await services.accounts.register("other@example.com", PASSWORD)
     cart, _ = await services.carts.add(None, buyer, PCI)
     other_cart, _ = await services.carts.add(None, other, PCI)
     assert (await stock_of(services))["available"] == 0
@@ -114,7 +100,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 
 @pytest.mark.gen_test
 async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(services, monkeypatch):
-    buyer = await services.accounts.register("buyer@example.com", "correct horse battery")
+    buyer = await services.accounts.register("buyer@example.com", PASSWORD)
     cart, _ = await services.carts.add(None, buyer, PCI)
     take_one = services.inventory.take_one
 

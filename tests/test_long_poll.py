@@ -6,8 +6,8 @@ import time
 import pytest
 import tornado.httpclient
 
-from tests.inventory_helpers import PCI, RESTFUL, cart_json, recorder, until
-from tests.shop_client import ShopClient
+from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
+from tests.waiting import recorder, until
 
 
 def status_url(*pairs):
@@ -31,13 +31,13 @@ async def test_a_poll_behind_the_current_version_is_answered_at_once(client):
 
 
 @pytest.mark.gen_test
-async def test_a_waiting_poll_is_answered_by_the_next_change(client, http_client, base_url, services):
-    shopper = ShopClient(http_client, base_url)
+async def test_a_waiting_poll_is_answered_by_the_next_change(client, services):
+    shopper = client.another()
     waiting = asyncio.ensure_future(poll(client, (PCI, 1), (RESTFUL, 1)))
     await until(lambda: len(services.live) == 1)  # the server is holding the poll
     assert not waiting.done()
     started = time.monotonic()
-    await cart_json(shopper, "add", RESTFUL)
+    await shopper.cart_json("add", RESTFUL)
     books = await waiting
     assert time.monotonic() - started < 0.5
     assert books == [
@@ -55,14 +55,14 @@ async def test_an_idle_poll_times_out_with_the_unchanged_state(client, settings)
 
 
 @pytest.mark.gen_test
-async def test_a_change_between_two_polls_is_not_missed(client, http_client, base_url, services):
-    shopper = ShopClient(http_client, base_url)
+async def test_a_change_between_two_polls_is_not_missed(client, services):
+    shopper = client.another()
     first = asyncio.ensure_future(poll(client, (PCI, 1)))
     await until(lambda: len(services.live) == 1)
-    await cart_json(shopper, "add")
+    await shopper.cart_json("add")
     (seen,) = await first
     assert seen["version"] == 2
-    await cart_json(shopper, "add")  # while the page is not polling
+    await shopper.cart_json("add")  # while the page is not polling
     started = time.monotonic()
     assert await poll(client, (PCI, seen["version"])) == [{"isbn": PCI, "available": 10, "version": 3}]
     assert time.monotonic() - started < 0.5
@@ -101,7 +101,7 @@ async def test_a_client_that_goes_away_is_forgotten(http_client, base_url, servi
     (f"isbn={PCI}&version=-1", 400, "version must be a whole number"),
     ("isbn=12345&version=1", 400, "Not a valid ISBN"),
     (f"isbn={PCI}&isbn={RESTFUL}&version=1", 400, "one version per isbn"),
-    ("isbn=9781234567897&version=1", 404, "No book with ISBN 9781234567897"),
+    (f"isbn={UNKNOWN_ISBN}&version=1", 404, f"No book with ISBN {UNKNOWN_ISBN}"),
     (f"isbn={PCI}&version=1&isbn=0596529325&version=2", 400, "ISBN 9780596529321 is given twice"),
     ("&".join([f"isbn={PCI}"] * 101), 400, "Watch at most 100 books per poll."),
 ])

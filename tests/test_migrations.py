@@ -8,6 +8,7 @@ import pytest
 
 from burts_books import migrations, resources
 from burts_books.db import DuplicateKeyError
+from tests.constants import PCI, RESTFUL, STAFF_EMAIL, UNKNOWN_ISBN
 
 ALL = [path.stem for path in migrations.available()]
 
@@ -105,8 +106,8 @@ async def test_seed_catalog_has_the_books_of_the_tornado_book_with_their_covers(
     books = await services.db.books.find({}, {"_id": 0}).to_list(None)
     assert len(books) == 12
     titles = {book["isbn"]: book["title"] for book in books}
-    assert titles["9780596529321"] == "Programming Collective Intelligence"
-    assert titles["9780596529260"] == "RESTful Web Services"
+    assert titles[PCI] == "Programming Collective Intelligence"
+    assert titles[RESTFUL] == "RESTful Web Services"
     for book in books:
         assert (resources.STATIC / book["image"].removeprefix("/static/")).is_file(), book["image"]
         assert book["available"] == book["stock"] > 0
@@ -116,16 +117,16 @@ async def test_seed_catalog_has_the_books_of_the_tornado_book_with_their_covers(
 @pytest.mark.gen_test
 async def test_running_the_seed_again_never_overwrites_a_staff_edit(services):
     books = services.db.books
-    await books.update_one({"isbn": "9780596529321"}, {"$set": {"title": "Edited by staff"}})
+    await books.update_one({"isbn": PCI}, {"$set": {"title": "Edited by staff"}})
     await services.db.migrations.delete_one({"_id": "0002_seed_starter_catalog"})
     assert await migrations.migrate(services.db) == ["0002_seed_starter_catalog"]
-    assert (await books.find_one({"isbn": "9780596529321"}))["title"] == "Edited by staff"
+    assert (await books.find_one({"isbn": PCI}))["title"] == "Edited by staff"
     assert await books.count_documents({}) == 12
 
 
 @pytest.mark.parametrize(
     "collection, document",
-    [("books", {"isbn": "9781234567897"}), ("users", {"email": "burt@burtsbooks.com"})],
+    [("books", {"isbn": UNKNOWN_ISBN}), ("users", {"email": STAFF_EMAIL})],
 )
 @pytest.mark.gen_test
 async def test_indexes_keep_isbns_and_emails_unique(services, collection, document):

@@ -9,9 +9,8 @@ from tests.shop_process import ShopProcess
 
 @pytest.fixture
 def shop(tmp_path):
-    process = ShopProcess(tmp_path / "shop").start()
-    yield process
-    process.stop()
+    with ShopProcess(tmp_path / "shop") as shop:
+        yield shop
 
 
 def test_a_huge_request_body_is_refused_before_it_is_read(shop):

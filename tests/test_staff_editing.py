@@ -1,14 +1,13 @@
 """Staff add and edit books; everyone else is kept out; bad input is shown back and saves nothing."""
 
-import html
 import re
 
 import pytest
 
-from tests.constants import STARTER_BOOKS
-from tests.shop_client import text_of
+from tests.constants import PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS, UNKNOWN_ISBN
+from tests.shop_client import field_errors, form_values, text_of
+from tests.store import store_snapshot
 
-PCI = "9780596529321"
 NEW_BOOK = {
     "isbn": "978-1-234-56789-7",
     "title": "Tornado Internals",
@@ -20,7 +19,7 @@ NEW_BOOK = {
     "price": "24.50",
     "stock": "7",
 }
-NEW_ISBN = "9781234567897"
+NEW_ISBN = UNKNOWN_ISBN  # NEW_BOOK's, typed with hyphens above
 SEED = STARTER_BOOKS[0]
 PCI_FORM = {
     **{name: SEED[name] for name in ("isbn", "title", "subtitle", "image", "author", "date_released", "description")},
@@ -29,30 +28,8 @@ PCI_FORM = {
 }
 
 
-async def catalog_snapshot(services):
-    return await services.db.books.find({}, {"_id": 0}).sort("isbn").to_list(None)
-
-
 async def stored(services, isbn):
     return await services.db.books.find_one({"isbn": isbn}, {"_id": 0})
-
-
-def input_value(page, name):
-    if name == "description":
-        found = re.search(r'<textarea id="f-description"[^>]*>(.*?)</textarea>', page, re.S)
-    else:
-        found = re.search(rf'<input id="f-{name}" name="{name}"[^>]* value="([^"]*)"', page)
-    assert found, f"no {name} field"
-    return html.unescape(found.group(1))
-
-
-def field_errors(page):
-    """{field name: message} for every field the form marks as wrong."""
-    errors = {}
-    for block in re.findall(r'<p class="field has-error">(.*?)</p>', page, re.S):
-        name = re.search(r'name="(\w+)"', block).group(1)
-        errors[name] = html.unescape(re.search(r'<span class="error"[^>]*>(.*?)</span>', block).group(1))
-    return errors
 
 
 # -- adding and editing ----------------------------------------------------------
@@ -75,7 +52,7 @@ async def test_a_new_book_shows_at_once_on_recommended_reading(staff, services):
     found = await staff.get("/books/?q=internals")
     assert "Tornado Internals" in found.text
     book = await stored(services, NEW_ISBN)
-    assert (book["stock"], book["available"], book["updated_by"]) == (7, 7, "burt@burtsbooks.com")
+    assert (book["stock"], book["available"], book["updated_by"]) == (7, 7, STAFF_EMAIL)
 
 
 @pytest.mark.gen_test
@@ -89,8 +66,9 @@ async def test_a_book_without_a_cover_gets_the_placeholder(staff):
 async def test_edit_form_shows_the_stored_book(staff):
     response = await staff.get(f"/edit/{PCI}")
     assert response.code == 200
+    shown = form_values(response.text)
     for name, value in PCI_FORM.items():
-        assert input_value(response.text, name) == value.strip()
+        assert shown[name] == value.strip()
     assert re.search(r'<input id="f-isbn"[^>]* readonly', response.text)
 
 
@@ -137,33 +115,33 @@ async def test_anonymous_visitors_are_sent_to_sign_in(client, path):
 @pytest.mark.parametrize("path, form", STAFF_PAGES)
 @pytest.mark.gen_test
 async def test_anonymous_posts_are_sent_to_sign_in_and_change_nothing(client, services, path, form):
-    before = await catalog_snapshot(services)
+    before = await store_snapshot(services)
     response = await client.post(path, form)
     assert (response.code, response.location) == (303, "/login?next=%2F")
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("path, form", STAFF_PAGES)
 @pytest.mark.gen_test
 async def test_shoppers_are_refused_and_change_nothing(shopper, services, path, form, method):
-    before = await catalog_snapshot(services)
+    before = await store_snapshot(services)
     response = await (shopper.post(path, form) if method == "POST" else shopper.get(path))
     assert response.code == 403
     assert "This page is for Burt's Books staff only." in text_of(response.text)
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
 async def test_staff_whose_role_is_removed_lose_the_staff_pages_at_once(staff, services):
     assert (await staff.get("/add")).code == 200
-    await services.accounts.set_staff("burt@burtsbooks.com", False)  # `create-user --no-staff`
-    before = await catalog_snapshot(services)
+    await services.accounts.set_staff(STAFF_EMAIL, False)  # `create-user --no-staff`
+    before = await store_snapshot(services)
 
     assert (await staff.get("/add")).code == 403
     assert (await staff.post("/add", NEW_BOOK)).code == 403
     assert 'href="/add"' not in (await staff.get("/recommended/")).text
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 # -- bad input -------------------------------------------------------------------
@@ -203,7 +181,7 @@ BAD_IMAGE = "Give an https:// address or a /static/ path."
         (ADD, {"image": "javascript:alert(1)"}, "image", BAD_IMAGE),
         (ADD, {"image": "http://covers.example/c.png"}, "image", BAD_IMAGE),
         (ADD, {"image": 'https://covers.example/c.png" onerror="alert(1)'}, "image", BAD_IMAGE),
-        (EDIT, {"isbn": "9780596529260"}, "isbn", "The ISBN of a book can't be changed."),
+        (EDIT, {"isbn": RESTFUL}, "isbn", "The ISBN of a book can't be changed."),
         (EDIT, {"title": ""}, "title", REQUIRED),
         (EDIT, {"price": "free"}, "price", BAD_PRICE),
         (EDIT, {"stock": "lots"}, "stock", BAD_STOCK),
@@ -216,33 +194,34 @@ async def test_bad_input_is_shown_back_with_a_message_and_nothing_is_saved(
 ):
     path, form = page
     form = {**form, **changes}
-    before = await catalog_snapshot(services)
+    before = await store_snapshot(services)
 
     response = await staff.post(path, form)
 
     assert response.code == 400
     assert field_errors(response.text) == {field: message}
     assert "nothing was saved" in response.text
+    shown = form_values(response.text)
     for name, value in form.items():
-        assert input_value(response.text, name) == value.strip()
-    assert await catalog_snapshot(services) == before
+        assert shown[name] == value.strip()
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
 async def test_an_empty_form_lists_every_missing_field_at_once(staff, services):
-    before = await catalog_snapshot(services)
+    before = await store_snapshot(services)
     response = await staff.post("/add", {})
     assert response.code == 400
     assert field_errors(response.text) == dict.fromkeys(["isbn", "title", "author", "price", "stock"], REQUIRED)
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
 async def test_editing_a_book_that_does_not_exist_is_a_404(staff, services):
-    before = await catalog_snapshot(services)
-    response = await staff.post("/edit/9780000000019", {**PCI_FORM, "isbn": "9780000000019"})
+    before = await store_snapshot(services)
+    response = await staff.post(f"/edit/{UNKNOWN_ISBN}", {**PCI_FORM, "isbn": UNKNOWN_ISBN})
     assert response.code == 404
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 # -- what reaches the page -------------------------------------------------------
@@ -284,7 +263,7 @@ async def test_a_refused_form_does_not_run_what_was_typed(staff):
     response = await staff.post("/add", {**NEW_BOOK, "title": "", "description": typed})
     assert response.code == 400
     assert "<script>alert(1)</script>" not in response.text
-    assert input_value(response.text, "description") == typed
+    assert form_values(response.text)["description"] == typed
 
 
 # -- stock held in carts ---------------------------------------------------------
@@ -298,13 +277,13 @@ async def hold_in_carts(services, isbn, copies):
 @pytest.mark.gen_test
 async def test_stock_cannot_go_below_the_copies_in_carts(staff, services):
     await hold_in_carts(services, PCI, 3)
-    before = await catalog_snapshot(services)
+    before = await store_snapshot(services)
 
     response = await staff.post(f"/edit/{PCI}", {**PCI_FORM, "title": "Renamed", "stock": "2"})
 
     assert response.code == 400
     assert field_errors(response.text) == {"stock": "3 copies are in shoppers' carts; stock can't go below 3."}
-    assert await catalog_snapshot(services) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test

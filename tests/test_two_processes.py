@@ -7,67 +7,52 @@ here is therefore exactly what Redis carries, the inventory events.
 """
 
 import asyncio
-import json
 
 import pytest
-import tornado.websocket
 
-from tests.inventory_helpers import PCI, cart_json, until
+from tests.constants import COOKIE_SECRET, PCI
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess
-
-COOKIE_SECRET = "two-processes-test-secret-" + "x" * 32
+from tests.waiting import until
+from tests.websocket_client import connect, receive, subscribe
 
 
 @pytest.fixture
 def shops(redis_server, tmp_path):
     flags = (f"--redis-url={redis_server.url}", f"--cookie-secret={COOKIE_SECRET}")
-    a = ShopProcess(tmp_path / "a", *flags)
-    b = ShopProcess(tmp_path / "b", *flags)
-    try:
-        a.start()
-        b.start()
+    with ShopProcess(tmp_path / "a", *flags) as a, ShopProcess(tmp_path / "b", *flags) as b:
         yield a, b
-    finally:
-        a.stop()
-        b.stop()
-
-
-async def receive(socket, timeout=5.0):
-    message = await asyncio.wait_for(socket.read_message(), timeout)
-    assert message is not None, "the server closed the connection"
-    return json.loads(message)
 
 
 @pytest.mark.gen_test(timeout=40)
 async def test_changes_on_one_process_reach_the_other_even_across_a_redis_restart(shops, redis_server, http_client):
     a, b = shops
     shopper = ShopClient(http_client, a.url)
-    watcher = await tornado.websocket.websocket_connect(b.url.replace("http", "ws") + "/cart/status/ws")
-    watcher.write_message(json.dumps({"subscribe": [PCI]}))
+    watcher = await connect(b.url)
+    subscribe(watcher, [PCI])
     assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 12, "version": 1}
 
     # A WebSocket client on B sees an add made on A.
-    assert (await cart_json(shopper, "add")).code == 200
+    assert (await shopper.cart_json("add")).code == 200
     assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 11, "version": 2}
 
     # A long poll on B is answered by a change on A.
     poll = asyncio.ensure_future(ShopClient(http_client, b.url).get(f"/cart/status?isbn={PCI}&version=2"))
     await asyncio.sleep(0.3)
     assert not poll.done()
-    assert (await cart_json(shopper, "add")).code == 200
+    assert (await shopper.cart_json("add")).code == 200
     assert (await poll).json() == {"books": [{"isbn": PCI, "available": 10, "version": 3}]}
     assert (await receive(watcher))["version"] == 3
 
     # Redis goes away: both processes keep serving, and say so in their logs.
     redis_server.stop()
-    assert (await cart_json(shopper, "remove")).code == 200
+    assert (await shopper.cart_json("remove")).code == 200
     assert (await ShopClient(http_client, b.url).get(f"/books/{PCI}")).code == 200
     await until(lambda: "lost Redis subscription" in a.log() and "lost Redis subscription" in b.log())
 
     # Redis comes back: once both have resubscribed, the feed resumes.
     redis_server.start()
     await until(lambda: "re-established" in a.log() and "re-established" in b.log(), timeout=10)
-    assert (await cart_json(shopper, "add")).code == 200
+    assert (await shopper.cart_json("add")).code == 200
     assert await receive(watcher) == {"type": "state", "isbn": PCI, "available": 10, "version": 5}
     watcher.close()

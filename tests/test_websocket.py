@@ -5,11 +5,11 @@ import json
 
 import pytest
 import tornado.httpclient
-import tornado.websocket
 
 from burts_books.live import Outbox
-from tests.inventory_helpers import PCI, RESTFUL, cart_json, until
-from tests.shop_client import ShopClient
+from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
+from tests.waiting import until
+from tests.websocket_client import connect, receive, subscribe
 
 
 @pytest.fixture
@@ -18,35 +18,23 @@ def base_url(http_server, base_url):
     return base_url
 
 
-async def connect(base_url, origin=None):
-    url = base_url.replace("http://", "ws://") + "/cart/status/ws"
-    headers = {"Origin": origin} if origin else {}
-    return await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers=headers))
-
-
-async def receive(socket, timeout=2.0):
-    message = await asyncio.wait_for(socket.read_message(), timeout)
-    assert message is not None, "the server closed the connection"
-    return json.loads(message)
-
-
 async def nothing_more(socket):
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(socket.read_message(), 0.2)
 
 
 @pytest.mark.gen_test
-async def test_subscribers_get_the_current_state_then_every_change(base_url, http_client):
+async def test_subscribers_get_the_current_state_then_every_change(base_url, client):
     socket = await connect(base_url, origin=base_url)
-    socket.write_message(json.dumps({"subscribe": [PCI, "0-596-52926-0"]}))
+    subscribe(socket, [PCI, "0-596-52926-0"])
     first = {message["isbn"]: message for message in [await receive(socket), await receive(socket)]}
     assert first[PCI] == {"type": "state", "isbn": PCI, "available": 12, "version": 1}
     assert first[RESTFUL]["type"] == "state" and first[RESTFUL]["version"] == 1  # ISBN-10 accepted
 
-    shopper = ShopClient(http_client, base_url)
-    await cart_json(shopper, "add")
+    shopper = client
+    await shopper.cart_json("add")
     assert await receive(socket) == {"type": "state", "isbn": PCI, "available": 11, "version": 2}
-    await cart_json(shopper, "remove")
+    await shopper.cart_json("remove")
     assert await receive(socket) == {"type": "state", "isbn": PCI, "available": 12, "version": 3}
     socket.close()
 
@@ -54,7 +42,7 @@ async def test_subscribers_get_the_current_state_then_every_change(base_url, htt
 @pytest.mark.gen_test
 async def test_subscribing_to_all_books(base_url, services):
     socket = await connect(base_url)
-    socket.write_message(json.dumps({"subscribe": "all"}))
+    subscribe(socket, "all")
     count = await services.db.books.count_documents({})
     states = [await receive(socket) for _ in range(count)]
     assert {state["isbn"] for state in states} == {b["isbn"] async for b in services.db.books.find()}
@@ -68,7 +56,7 @@ async def test_subscribing_to_all_books(base_url, services):
     ('{"subscribe": []}', 'Send {"subscribe": [isbn, ...]}'),
     ('{"subscribe": [42]}', "Not an ISBN"),
     ('{"subscribe": ["12345"]}', "Not a valid ISBN"),
-    ('{"subscribe": ["9781234567897"]}', "No book with ISBN 9781234567897."),
+    (json.dumps({"subscribe": [UNKNOWN_ISBN]}), f"No book with ISBN {UNKNOWN_ISBN}."),
     (json.dumps({"subscribe": [PCI] * 101}), "Subscribe to at most 100 books per message"),
 ])
 @pytest.mark.gen_test
@@ -77,7 +65,7 @@ async def test_a_bad_message_gets_an_error_and_the_connection_stays_usable(base_
     socket.write_message(message)
     answer = await receive(socket)
     assert answer["type"] == "error" and error in answer["message"]
-    socket.write_message(json.dumps({"subscribe": [PCI]}))
+    subscribe(socket, [PCI])
     assert (await receive(socket))["isbn"] == PCI
     socket.close()
 
@@ -98,7 +86,7 @@ async def test_another_site_cannot_open_the_feed(base_url, services, origin):
 @pytest.mark.gen_test
 async def test_after_a_gap_the_feed_resyncs_from_the_database(base_url, services):
     socket = await connect(base_url)
-    socket.write_message(json.dumps({"subscribe": [PCI]}))
+    subscribe(socket, [PCI])
     assert (await receive(socket))["version"] == 1
     # A change whose event was lost (say Redis was down when it was published).
     await services.db.books.update_one({"isbn": PCI}, {"$set": {"available": 7, "inventory_version": 4}})
@@ -114,7 +102,7 @@ async def test_after_a_gap_the_feed_resyncs_from_the_database(base_url, services
 @pytest.mark.gen_test
 async def test_a_closed_connection_leaves_the_feed(base_url, services):
     socket = await connect(base_url)
-    socket.write_message(json.dumps({"subscribe": [PCI]}))
+    subscribe(socket, [PCI])
     await receive(socket)
     assert len(services.live) == 1
     socket.close()

@@ -56,8 +56,7 @@ def test_the_installed_shop_migrates_and_serves_pages_static_files_and_module_cs
     data_dir = work / "data"
     assert "applied 0001_create_indexes" in run(
         str(bin_dir / "burts-books"), "migrate", f"--data-dir={data_dir}", cwd=work)
-    shop = ShopProcess(data_dir, command=(str(bin_dir / "burts-books"),)).start()
-    try:
+    with ShopProcess(data_dir, command=(str(bin_dir / "burts-books"),)) as shop:
         status, _, home = fetch(shop.url + "/")
         assert status == 200 and STARTER_BOOKS[-1]["title"] in home
         status, _, recommended = fetch(shop.url + "/recommended/")
@@ -68,5 +67,3 @@ def test_the_installed_shop_migrates_and_serves_pages_static_files_and_module_cs
         assert status == 200 and content_type.startswith("text/css") and ".book" in css
         status, content_type, script = fetch(shop.url + "/static/js/inventory.js")
         assert status == 200 and "javascript" in content_type and "WebSocket" in script
-    finally:
-        shop.stop()

@@ -17,26 +17,20 @@ import statistics
 import tempfile
 import time
 
-import tornado.websocket
 from tornado.httpclient import AsyncHTTPClient
 
+from tests.constants import PASSWORD, PCI, STAFF_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, run_cli
-
-ISBN = "9780596529321"
-STAFF = "bench-staff@example.com"
-JSON = {"Accept": "application/json"}
+from tests.websocket_client import connect, subscribe
 
 
 async def restock_to(client: ShopClient, copies_wanted: int) -> int:
     """Top the book up through the staff API so at least `copies_wanted` are available."""
-    book = (await client.get(f"/api/books/{ISBN}")).json()
+    book = (await client.get(f"/api/books/{PCI}")).json()
     missing = copies_wanted - book["available"]
     if missing > 0:
-        response = await client.fetch(
-            f"/api/books/{ISBN}/restock", method="POST", body=json.dumps({"copies": missing}),
-            headers={**JSON, "Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
-        )
+        response = await client.post_json(f"/api/books/{PCI}/restock", {"copies": missing})
         assert response.code == 200, response.text
         return response.json()["book"]["available"]
     return book["available"]
@@ -47,11 +41,11 @@ async def cart_rush(http, url: str, shoppers: int, copies: int) -> None:
     await asyncio.gather(*(c.get("/login") for c in clients))  # each gets its XSRF cookie first
     start = time.monotonic()
     answers = await asyncio.gather(
-        *(c.post("/cart", {"action": "add", "isbn": ISBN}, headers=JSON) for c in clients)
+        *(c.cart_json("add") for c in clients)
     )
     elapsed = time.monotonic() - start
     codes = [a.code for a in answers]
-    left = (await clients[0].get(f"/api/books/{ISBN}")).json()["available"]
+    left = (await clients[0].get(f"/api/books/{PCI}")).json()["available"]
     print(f"cart rush: {shoppers} concurrent adds for {copies} copies in {elapsed:.2f} s "
           f"({shoppers / elapsed:.0f} adds/s): {codes.count(200)} added, {codes.count(409)} sold out, "
           f"{left} left")
@@ -71,11 +65,10 @@ async def until_version(ws, version: int) -> None:
 
 async def fan_out(http, url: str, watchers: int, rounds: int, staff: ShopClient) -> None:
     await restock_to(staff, rounds)
-    current = (await staff.get(f"/api/books/{ISBN}")).json()["version"]
-    ws_url = url.replace("http", "ws") + "/cart/status/ws"
-    sockets = await asyncio.gather(*(tornado.websocket.websocket_connect(ws_url) for _ in range(watchers)))
+    current = (await staff.get(f"/api/books/{PCI}")).json()["version"]
+    sockets = await asyncio.gather(*(connect(url) for _ in range(watchers)))
     for ws in sockets:
-        ws.write_message(json.dumps({"subscribe": [ISBN]}))
+        subscribe(ws, [PCI])
     await asyncio.gather(*(until_version(ws, current) for ws in sockets))
     shopper = ShopClient(http, url)
     latencies = []
@@ -83,7 +76,7 @@ async def fan_out(http, url: str, watchers: int, rounds: int, staff: ShopClient)
         # Add and remove in turn: a cart holds at most ten copies of a title.
         action = "remove" if round_number % 2 else "add"
         start = time.monotonic()
-        answer = await shopper.post("/cart", {"action": action, "isbn": ISBN}, headers=JSON)
+        answer = await shopper.cart_json(action)
         assert answer.code == 200, answer.text
         version = answer.json()["book"]["version"]
         await asyncio.gather(*(until_version(ws, version) for ws in sockets))
@@ -98,7 +91,7 @@ async def fan_out(http, url: str, watchers: int, rounds: int, staff: ShopClient)
 async def run(url: str, args) -> None:
     http = AsyncHTTPClient(max_clients=args.shoppers)
     staff = ShopClient(http, url)
-    await staff.login(STAFF)
+    await staff.login(STAFF_EMAIL)
     copies = await restock_to(staff, args.copies)
     await cart_rush(http, url, args.shoppers, copies)
     await fan_out(http, url, args.watchers, args.rounds, staff)
@@ -113,14 +106,11 @@ def main() -> None:
     args = parser.parse_args()
     args.shoppers, args.watchers = min(args.shoppers, 1000), min(args.watchers, 1000)
     with tempfile.TemporaryDirectory() as data_dir:
-        created = run_cli("create-user", STAFF, "--staff", f"--data-dir={data_dir}", stdin=ShopClient.PASSWORD + "\n")
+        created = run_cli("create-user", STAFF_EMAIL, "--staff", data_dir=data_dir, stdin=PASSWORD + "\n")
         if created.returncode:
             raise SystemExit(created.stderr)
-        shop = ShopProcess(data_dir).start()
-        try:
+        with ShopProcess(data_dir) as shop:
             asyncio.run(asyncio.wait_for(run(shop.url, args), timeout=120))
-        finally:
-            shop.stop()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ import time
 
 from tornado.httpclient import AsyncHTTPClient
 
+from tests.constants import PCI
 from tests.shop_process import ShopProcess
 
-PATHS = ["/", "/recommended/", "/books/?q=python", "/books/9780596529321", "/api/books?q=web"]
+PATHS = ["/", "/recommended/", "/books/?q=python", f"/books/{PCI}", "/api/books?q=web"]
 
 
 async def hammer(base_url: str, path: str, seconds: float, concurrency: int) -> list[float]:
@@ -47,13 +48,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()
     seconds = min(args.seconds, 30.0)
-    with tempfile.TemporaryDirectory() as data_dir:
-        shop = ShopProcess(data_dir).start()
-        try:
-            for path in PATHS:
-                report(path, asyncio.run(hammer(shop.url, path, seconds, args.concurrency)), seconds)
-        finally:
-            shop.stop()
+    with tempfile.TemporaryDirectory() as data_dir, ShopProcess(data_dir) as shop:
+        for path in PATHS:
+            report(path, asyncio.run(hammer(shop.url, path, seconds, args.concurrency)), seconds)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.browser.helpers import STAFF_EMAIL, STAFF_PASSWORD
+from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_process import ShopDidNotStart, ShopProcess, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,7 +42,7 @@ def start_shop(data_dir: Path) -> ShopProcess:
 def seeded_data_dir(tmp_path_factory) -> Path:
     """An embedded store with the starter catalog and a staff account, made once and copied per test."""
     data_dir = tmp_path_factory.mktemp("seeded-store")
-    result = run_cli("create-user", STAFF_EMAIL, "--staff", f"--data-dir={data_dir}", stdin=STAFF_PASSWORD + "\n")
+    result = run_cli("create-user", STAFF_EMAIL, "--staff", data_dir=data_dir, stdin=PASSWORD + "\n")
     if result.returncode != 0:
         pytest.fail(f"create-user failed:\n{result.stdout}{result.stderr}", pytrace=False)
     return data_dir

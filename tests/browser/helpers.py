@@ -2,11 +2,10 @@
 
 from playwright.sync_api import Page, expect
 
-STAFF_EMAIL = "staff@example.com"
-STAFF_PASSWORD = "correct horse battery staple"
+from tests.constants import PASSWORD, STAFF_EMAIL
 
 
-def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = STAFF_PASSWORD) -> None:
+def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = PASSWORD) -> None:
     """Sign in from the header link of whatever page is open, and come back to it."""
     page.get_by_role("link", name="Sign in").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

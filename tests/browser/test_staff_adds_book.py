@@ -4,7 +4,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import STAFF_EMAIL, STAFF_PASSWORD, sign_in
+from tests.browser.helpers import sign_in
+from tests.constants import PASSWORD, STAFF_EMAIL
 
 EFFECTIVE_JAVA = {
     "ISBN": "9780134685991",
@@ -77,7 +78,7 @@ def test_an_anonymous_visitor_is_sent_to_sign_in_and_then_back_to_the_form(page:
     expect(page.get_by_role("heading", name="Add a book")).to_have_count(0)
 
     page.get_by_label("Email").fill(STAFF_EMAIL)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/add$"))
     expect(page.get_by_role("heading", name="Add a book")).to_be_visible()
