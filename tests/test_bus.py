@@ -1,4 +1,5 @@
 import contextlib
+import json
 import logging
 
 import pytest
@@ -145,10 +146,33 @@ async def test_malformed_message_is_skipped(redis_server, caplog):
     await raw.aclose()
 
 
-@pytest.mark.gen_test
+async def bus_connections(raw):
+    """How many connections Redis has besides `raw`'s own: the bus's."""
+    own = await raw.client_id()
+    return len([client for client in await raw.client_list() if int(client["id"]) != own])
+
+
+@pytest.mark.gen_test(timeout=10)
 async def test_stop_is_idempotent(redis_server):
+    raw = aioredis.Redis.from_url(redis_server.url)
     bus = RedisBus(redis_server.url)
+    await bus.stop()  # never started: nothing to let go of, and no harm done
+
+    async with started(bus):  # ...so it still starts and delivers
+        received = recorder(bus)
+        assert await raw.pubsub_numsub(bus.channel) == [(bus.channel.encode(), 1)]
+        await bus.publish(event(1))
+        await until(lambda: received == [event(1)])
+        assert await bus_connections(raw) == 2  # one to publish, one to listen
+
+    await bus.stop()  # stopped twice more: no error
     await bus.stop()
-    await bus.start()
-    await bus.stop()
-    await bus.stop()
+    assert await raw.pubsub_numsub(bus.channel) == [(bus.channel.encode(), 0)]
+    assert await raw.publish(bus.channel, json.dumps(event(2))) == 0  # no one hears it any more
+
+    async def disconnected():
+        return await bus_connections(raw) == 0
+
+    await until(disconnected, message="the stopped bus kept a connection to Redis")
+    assert received == [event(1)]
+    await raw.aclose()
