@@ -7,7 +7,9 @@ test asserts how fast something happened through these.
 import asyncio
 import inspect
 
-WAIT_TIMEOUT = 5.0  # seconds before a test gives up on what it waits for
+# Seconds before a test gives up on what it waits for: under pytest-tornado's 5-second limit on a test,
+# so a test that waits in vain fails saying what it waited for.
+WAIT_TIMEOUT = 4.0
 CHECK_EVERY = 0.01
 
 
@@ -22,6 +24,13 @@ async def until(predicate, timeout=WAIT_TIMEOUT, message="timed out waiting"):
             return
         assert asyncio.get_running_loop().time() < deadline, message
         await asyncio.sleep(CHECK_EVERY)
+
+
+async def result_of(awaitable, timeout=WAIT_TIMEOUT, message="timed out waiting"):
+    """What `awaitable` (a coroutine, or a task already running) comes to; fails with `message` if it never does."""
+    task = asyncio.ensure_future(awaitable)
+    await until(task.done, timeout, message)
+    return task.result()
 
 
 def recorder(bus):
