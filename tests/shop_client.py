@@ -103,10 +103,23 @@ class ShopClient:
         """What the page script does: POST /cart as a form, asking for JSON."""
         return await self.post("/cart", {"action": action, "isbn": isbn}, headers=JSON)
 
+    async def poll(self, *pairs):
+        """Long-poll /cart/status for (isbn, version seen or None) pairs; assert it answered 200, return its books."""
+        response = await self.get(status_url(*pairs))
+        assert response.code == 200, response.text
+        return response.json()["books"]
+
     async def login(self, email, password=PASSWORD):
         response = await self.post("/login", {"email": email, "password": password})
         assert response.code == 302, response.text
         return response
+
+
+def status_url(*pairs) -> str:
+    """The long-poll address for (isbn, version seen or None) pairs, as the page script asks."""
+    return "/cart/status?" + "&".join(
+        f"isbn={isbn}" + (f"&version={version}" if version is not None else "") for isbn, version in pairs
+    )
 
 
 def text_of(html: str) -> str:

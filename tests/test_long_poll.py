@@ -14,6 +14,7 @@ import urllib.parse
 import pytest
 
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
+from tests.shop_client import status_url
 from tests.waiting import recorder, result_of, until
 
 NEVER = 3600.0  # seconds: a poll timeout no test lives to see
@@ -29,18 +30,6 @@ def settings(settings, poll_timeout):
     return dataclasses.replace(settings, long_poll_timeout_seconds=poll_timeout)
 
 
-def status_url(*pairs):
-    return "/cart/status?" + "&".join(
-        f"isbn={isbn}" + (f"&version={version}" if version is not None else "") for isbn, version in pairs
-    )
-
-
-async def poll(client, *pairs):
-    response = await client.get(status_url(*pairs))
-    assert response.code == 200, response.text
-    return response.json()["books"]
-
-
 async def without_waiting(answer):
     """The answer of a poll that nothing more will change: it must come from what the server already knows."""
     return await result_of(answer, message="the poll is held, waiting for a change that will never come")
@@ -48,14 +37,14 @@ async def without_waiting(answer):
 
 @pytest.mark.gen_test
 async def test_a_poll_behind_the_current_version_is_answered_at_once(client):
-    assert await without_waiting(poll(client, (PCI, 0))) == [{"isbn": PCI, "available": 12, "version": 1}]
-    assert await without_waiting(poll(client, (PCI, None))) == [{"isbn": PCI, "available": 12, "version": 1}]
+    assert await without_waiting(client.poll((PCI, 0))) == [{"isbn": PCI, "available": 12, "version": 1}]
+    assert await without_waiting(client.poll((PCI, None))) == [{"isbn": PCI, "available": 12, "version": 1}]
 
 
 @pytest.mark.gen_test
 async def test_a_waiting_poll_is_answered_by_the_next_change(client, services):
     shopper = client.another()
-    waiting = asyncio.ensure_future(poll(client, (PCI, 1), (RESTFUL, 1)))
+    waiting = asyncio.ensure_future(client.poll((PCI, 1), (RESTFUL, 1)))
     await until(lambda: len(services.live) == 1)  # the server is holding the poll
     assert not waiting.done()
     await shopper.cart_json("add", RESTFUL)
@@ -64,7 +53,7 @@ async def test_a_waiting_poll_is_answered_by_the_next_change(client, services):
         {"isbn": PCI, "available": 12, "version": 1},
         {"isbn": RESTFUL, "available": books[1]["available"], "version": 2},
     ]
-    assert books[1]["available"] == (await without_waiting(poll(client, (RESTFUL, None))))[0]["available"]
+    assert books[1]["available"] == (await without_waiting(client.poll((RESTFUL, None))))[0]["available"]
 
 
 @pytest.mark.parametrize("poll_timeout", [1.0])
@@ -72,20 +61,20 @@ async def test_a_waiting_poll_is_answered_by_the_next_change(client, services):
 async def test_an_idle_poll_times_out_with_the_unchanged_state(client, poll_timeout):
     # Time is the behaviour here: answered at its timeout, well before a proxy would cut the request.
     started = time.monotonic()
-    assert await poll(client, (PCI, 1)) == [{"isbn": PCI, "available": 12, "version": 1}]
+    assert await client.poll((PCI, 1)) == [{"isbn": PCI, "available": 12, "version": 1}]
     assert poll_timeout <= time.monotonic() - started < poll_timeout + 3
 
 
 @pytest.mark.gen_test
 async def test_a_change_between_two_polls_is_not_missed(client, services):
     shopper = client.another()
-    first = asyncio.ensure_future(poll(client, (PCI, 1)))
+    first = asyncio.ensure_future(client.poll((PCI, 1)))
     await until(lambda: len(services.live) == 1)
     await shopper.cart_json("add")
     (seen,) = await result_of(first, message="the change did not answer the waiting poll")
     assert seen["version"] == 2
     await shopper.cart_json("add")  # while the page is not polling
-    assert await without_waiting(poll(client, (PCI, seen["version"]))) == [
+    assert await without_waiting(client.poll((PCI, seen["version"]))) == [
         {"isbn": PCI, "available": 10, "version": 3}
     ]
 
@@ -103,7 +92,7 @@ async def test_a_change_while_the_server_reads_the_current_state_is_not_missed(c
         return found
 
     monkeypatch.setattr(services.inventory, "states", states_then_a_shopper_adds)
-    assert await without_waiting(poll(client, (PCI, 1))) == [{"isbn": PCI, "available": 11, "version": 2}]
+    assert await without_waiting(client.poll((PCI, 1))) == [{"isbn": PCI, "available": 11, "version": 2}]
 
 
 @pytest.mark.gen_test
