@@ -132,6 +132,11 @@ def cart_count(html: str) -> int:
     return int(re.search(r'class="cart-count">(\d+)<', html).group(1))
 
 
+def book_articles(html: str) -> dict[str, str]:
+    """{isbn: the Book UI module's output} for every book the page shows, in page order."""
+    return dict(re.findall(r'<article class="book" id="book-(\d+)">(.*?)</article>', html, re.S))
+
+
 @dataclasses.dataclass
 class Form:
     action: str | None  # None: the form posts back to the page's own address

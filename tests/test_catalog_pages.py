@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.constants import PCI, STARTER_BOOKS, UNKNOWN_ISBN
-from tests.shop_client import text_of
+from tests.shop_client import book_articles, text_of
 
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
 
@@ -20,13 +20,6 @@ def settings(settings):
 
 def catalog_titles(page_html):
     return [html.unescape(t) for t in re.findall(r'<a class="title" href="[^"]*">(.*?)</a>', page_html)]
-
-
-def article(page_html, isbn):
-    """The Book UI module's output for one book."""
-    found = re.search(rf'<article class="book" id="book-{isbn}">.*?</article>', page_html, re.S)
-    assert found, f"no book {isbn} on the page"
-    return found.group(0)
 
 
 def next_link(page_html):
@@ -52,7 +45,7 @@ async def test_recommended_reading_draws_every_book_with_the_book_module(client)
     response = await client.get("/recommended/")
     assert response.code == 200
     assert response.text.count('<article class="book"') == len(STARTER_BOOKS)
-    book = article(response.text, PCI)
+    book = book_articles(response.text)[PCI]
     assert f'<img class="cover" src="/static/images/{PCI}.svg"' in book
     text = text_of(book)
     for shown in (
@@ -157,7 +150,7 @@ async def test_book_page_shows_the_book(client):
     response = await client.get(f"/books/{PCI}")
     assert response.code == 200
     assert "<title>Programming Collective Intelligence · Burt's Books</title>" in response.text
-    assert "by Toby Segaran" in text_of(article(response.text, PCI))
+    assert "by Toby Segaran" in text_of(book_articles(response.text)[PCI])
 
 
 @pytest.mark.parametrize("typed", ["0596529325", "0-596-52932-5", "978-0-596-52932-1"])
