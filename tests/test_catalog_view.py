@@ -87,7 +87,7 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
     buses = [RedisBus(redis_server.url), RedisBus(redis_server.url)]
     views = [CatalogView(services.db, bus) for bus in buses]
     try:
-        for bus, view in zip(buses, views):
+        for bus, view in zip(buses, views, strict=True):
             await bus.start()
             await view.load()
         inventory = Inventory(services.db, buses[0], views[0])
@@ -105,6 +105,6 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         assert [book["isbn"] for book in books] == [PCI] and total == 1
         assert PCI not in [book["isbn"] for book in views[1].search(["programming"], 0, 12)[0]]
     finally:
-        for bus, view in zip(buses, views):
+        for bus, view in zip(buses, views, strict=True):
             await bus.stop()
             await view.close()
