@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping
 import nh3
 
 from . import isbn as isbn_codes
-from .bus import EventBus
-from .catalog_view import CatalogView, book_changed
+from .catalog_view import CatalogView
 from .clock import utcnow
 from .db import Database, DuplicateKeyError
 from .errors import NotFound, ValidationError
@@ -176,9 +175,8 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
 class Catalog:
     """Shoppers read the catalog view (memory, kept current by the bus); staff and writes the database."""
 
-    def __init__(self, db: Database, bus: EventBus, inventory: Inventory, view: CatalogView):
+    def __init__(self, db: Database, inventory: Inventory, view: CatalogView):
         self.books = db.books
-        self.bus = bus
         self.inventory = inventory
         self.view = view
 
@@ -206,9 +204,6 @@ class Catalog:
     async def newest(self, limit: int) -> list[dict]:
         return self.view.newest(limit)
 
-    async def _changed(self, isbn: str) -> None:
-        await self.view.refresh(isbn)
-        await self.bus.publish(book_changed(isbn))
 
     async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
         book = parse_book_form(form)
@@ -224,7 +219,7 @@ class Catalog:
             await self.books.insert_one(dict(book))
         except DuplicateKeyError:
             raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
-        await self._changed(book["isbn"])
+        await self.view.changed(book["isbn"])
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 
@@ -244,6 +239,6 @@ class Catalog:
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
         await self.books.update_one({"isbn": isbn}, {"$set": book})
-        await self._changed(isbn)
+        await self.view.changed(isbn)
         return await self.get(isbn)
 

@@ -8,8 +8,8 @@ and MongoDB is spared the round trips. It stays right because:
   same ones the live feed announces) and are applied only when newer than
   what is held, so a page never shows a count older than one announced;
   the inventory service also applies its own changes here before answering;
-- a change to a book's other fields publishes `{"kind": "book", "isbn"}`,
-  and every process re-reads that one book;
+- a change to a book's other fields publishes `{"kind": "book", "isbn",
+  "origin"}`, and every other process re-reads that one book;
 - after a bus outage (events lost) every book's stock is read again.
 
 Staff pages and every write read the database itself: this is a view.
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
+import secrets
 
 from .bus import EventBus
 from .db import Database
@@ -28,11 +29,6 @@ log = logging.getLogger(__name__)
 
 BOOK_CHANGED = "book"
 STOCK_FIELDS = ("available", "inventory_version")
-
-
-def book_changed(isbn: str) -> dict:
-    """The bus event that tells every process to re-read one book."""
-    return {"kind": BOOK_CHANGED, "isbn": isbn}
 
 
 class CatalogView:
@@ -46,6 +42,7 @@ class CatalogView:
         self._keywords: list[str] = []  # sorted, for prefix search
         self._keywords_stale = False
         self._tasks: set[asyncio.Task] = set()
+        self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
         bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
 
@@ -120,9 +117,15 @@ class CatalogView:
             self.apply_stock({"isbn": state["isbn"], "available": state["available"],
                               "version": state["inventory_version"]})
 
+    async def changed(self, isbn: str) -> None:
+        """A book's fields changed in the database: show it here now, and tell the other processes."""
+        await self.refresh(isbn)
+        await self._bus.publish({"kind": BOOK_CHANGED, "isbn": isbn, "origin": self._origin})
+
     def _on_event(self, event: dict) -> None:
         if event.get("kind") == BOOK_CHANGED:
-            self._in_background(self.refresh(event["isbn"]))
+            if event.get("origin") != self._origin:
+                self._in_background(self.refresh(event["isbn"]))
         elif "version" in event:
             self.apply_stock(event)
 

@@ -91,6 +91,6 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     inventory = Inventory(db, bus, view)
     carts = Carts(db, inventory)
     return Services(
-        db, bus, view, inventory, Catalog(db, bus, inventory, view), Accounts(db),
+        db, bus, view, inventory, Catalog(db, inventory, view), Accounts(db),
         carts, Orders(db, carts, inventory), LiveFeed(bus, inventory),
     )

@@ -91,7 +91,7 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
             await bus.start()
             await view.load()
         inventory = Inventory(services.db, buses[0], views[0])
-        catalog = Catalog(services.db, buses[0], inventory, views[0])
+        catalog = Catalog(services.db, inventory, views[0])
         form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
         await catalog.update(PCI, {k: str(v) for k, v in form.items()}, "burt@burtsbooks.com")
         await inventory.take_one(PCI)
