@@ -211,6 +211,7 @@ class Catalog:
         book.update(
             available=book["stock"],
             inventory_version=1,
+            catalog_version=1,
             date_added=now,
             updated_at=now,
             updated_by=staff_email,
@@ -238,7 +239,8 @@ class Catalog:
             await self.inventory.set_stock(isbn, stock, expected_stock)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        await self.books.update_one({"isbn": isbn}, {"$set": book})
+        # catalog_version names this state of the book's fields, for caches of what shows them.
+        await self.books.update_one({"isbn": isbn}, {"$set": book, "$inc": {"catalog_version": 1}})
         await self.view.changed(isbn)
         return await self.get(isbn)
 
