@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import cachetools
 import tornado.web
 
 from . import resources, templating
@@ -17,6 +18,7 @@ ISBN = r"([0-9Xx-]{10,17})"
 # Forms and JSON bodies are a few KB; nginx's client_max_body_size is 1m too,
 # and Tornado's default (100 MB, buffered in memory) is too much without nginx.
 MAX_BODY_SIZE = 1024 * 1024
+FRAGMENTS = 20_000  # rendered UI-module fragments kept per process (a few KB each)
 
 
 def routes() -> list:
@@ -56,6 +58,7 @@ class ShopApplication(tornado.web.Application):
             shop_settings=settings,
             services=services,
             jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug),
+            fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
             default_handler_class=pages.NotFoundHandler,
             cookie_secret=settings.cookie_secret,
             xsrf_cookies=True,

@@ -189,7 +189,11 @@ class Carts:
         return result.modified_count == 1
 
     async def expire_idle(self, ttl: datetime.timedelta) -> int:
-        """Close carts idle for `ttl` and give their copies back; returns how many expired."""
+        """Close carts idle for `ttl` and give their copies back; returns how many expired.
+
+        A cart that held copies stays, closed, until `forget_closed` (its shopper
+        may come back to it); an empty one goes at once.
+        """
         cutoff = utcnow() - ttl
         expired = 0
         async for doc in self.carts.find({"status": "open", "touched_at": {"$lt": cutoff}}, {"_id": 1}):
@@ -202,8 +206,12 @@ class Carts:
             if claimed is None:
                 continue
             expired += 1
-            for isbn, copies in Cart.from_document(claimed).holds.items():
+            holds = Cart.from_document(claimed).holds
+            for isbn, copies in holds.items():
                 await self.inventory.give_back(isbn, copies)
+            if not holds:
+                # Nothing to tell its shopper about: an empty cart leaves no trace.
+                await self.carts.delete_one({"_id": claimed["_id"], "status": "expired"})
         if expired:
             log.info("expired %d idle carts", expired)
         return expired

@@ -13,9 +13,9 @@ import unicodedata
 from collections.abc import Callable, Mapping
 
 import nh3
-import pymongo
 
 from . import isbn as isbn_codes
+from .catalog_view import CatalogView
 from .clock import utcnow
 from .db import Database, DuplicateKeyError
 from .errors import NotFound, ValidationError
@@ -82,6 +82,13 @@ def sanitize_description(html: str) -> str:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
     ).strip()
+
+
+def _normalized_or_none(raw: str) -> str | None:
+    try:
+        return isbn_codes.normalize(raw)
+    except isbn_codes.InvalidISBN:
+        return None
 
 
 def _isbn(raw: str) -> str:
@@ -166,43 +173,37 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
 
 
 class Catalog:
-    def __init__(self, db: Database, inventory: Inventory):
+    """Shoppers read the catalog view (memory, kept current by the bus); staff and writes the database."""
+
+    def __init__(self, db: Database, inventory: Inventory, view: CatalogView):
         self.books = db.books
         self.inventory = inventory
+        self.view = view
 
     async def get(self, isbn: str) -> dict:
         """The book with this ISBN, in any form people write one (ISBN-10, hyphens); NotFound if none."""
-        try:
-            book = await self.books.find_one({"isbn": isbn_codes.normalize(isbn)}, {"_id": 0})
-        except isbn_codes.InvalidISBN:
-            book = None
+        book = self.view.get(_normalized_or_none(isbn) or "")
+        if book is None:
+            raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
+        return book
+
+    async def get_current(self, isbn: str) -> dict:
+        """get() as the database has it this moment: for staff about to change the book."""
+        normalized = _normalized_or_none(isbn)
+        book = await self.books.find_one({"isbn": normalized}, {"_id": 0}) if normalized else None
         if book is None:
             raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
         return book
 
     async def search(self, query: str = "", page: int = 1, size: int = 12) -> Page:
-        # Anchored regexes on a multikey index: prefix search that a real
-        # MongoDB and the embedded store both run, with no $text index.
+        """Books where every word of `query` starts a word of the title, subtitle or author; title order."""
         terms = words(query)
-        criteria = (
-            {"$and": [{"keywords": {"$regex": "^" + re.escape(t)}} for t in terms]}
-            if terms
-            else {}
-        )
-        total = await self.books.count_documents(criteria)
-        cursor = (
-            self.books.find(criteria, {"_id": 0})
-            .sort([("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)])
-            .skip((page - 1) * size)
-            .limit(size)
-        )
-        return Page(await cursor.to_list(size), total, page, size, " ".join(terms))
+        books, total = self.view.search(terms, (page - 1) * size, size)
+        return Page(books, total, page, size, " ".join(terms))
 
     async def newest(self, limit: int) -> list[dict]:
-        cursor = self.books.find({}, {"_id": 0}).sort(
-            [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)]
-        )
-        return await cursor.limit(limit).to_list(limit)
+        return self.view.newest(limit)
+
 
     async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
         book = parse_book_form(form)
@@ -210,6 +211,7 @@ class Catalog:
         book.update(
             available=book["stock"],
             inventory_version=1,
+            catalog_version=1,
             date_added=now,
             updated_at=now,
             updated_by=staff_email,
@@ -218,6 +220,7 @@ class Catalog:
             await self.books.insert_one(dict(book))
         except DuplicateKeyError:
             raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
+        await self.view.changed(book["isbn"])
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 
@@ -225,7 +228,7 @@ class Catalog:
         self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None
     ) -> dict:
         """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock)."""
-        current = await self.get(isbn)
+        current = await self.get_current(isbn)
         book = parse_book_form(form)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
@@ -236,6 +239,8 @@ class Catalog:
             await self.inventory.set_stock(isbn, stock, expected_stock)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        await self.books.update_one({"isbn": isbn}, {"$set": book})
+        # catalog_version names this state of the book's fields, for caches of what shows them.
+        await self.books.update_one({"isbn": isbn}, {"$set": book, "$inc": {"catalog_version": 1}})
+        await self.view.changed(isbn)
         return await self.get(isbn)
 

@@ -17,6 +17,7 @@ from .app import MAX_BODY_SIZE, make_app
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
 from .errors import ValidationError
+from .loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
 log = logging.getLogger("burts_books")
@@ -42,6 +43,8 @@ async def serve(settings: Settings, _args) -> None:
     server = app.listen(settings.port, settings.address, xheaders=settings.xheaders,
                         max_body_size=MAX_BODY_SIZE)
     services.start_housekeeping(settings)
+    probe = LoopLagProbe()
+    probe.start()
     log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
 
     stopping = asyncio.Event()
@@ -52,6 +55,7 @@ async def serve(settings: Settings, _args) -> None:
     log.info("shutting down")
     server.stop()
     await server.close_all_connections()
+    await probe.stop()
     await services.close()
 
 

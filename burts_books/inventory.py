@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pymongo import ReturnDocument
 
 from .bus import EventBus
+from .catalog_view import CatalogView
 from .db import Database
 from .errors import Conflict, NotFound
 
@@ -37,9 +38,16 @@ HeldCopies = Callable[[], Awaitable[tuple[dict[str, int], set[str]]]]
 
 
 class Inventory:
-    def __init__(self, db: Database, bus: EventBus):
+    def __init__(self, db: Database, bus: EventBus, view: CatalogView):
         self.books = db.books
         self.bus = bus
+        self.view = view
+
+    async def _announce(self, state: dict) -> None:
+        # This process's pages show the change before the answer goes out;
+        # the bus tells the live feed and the other processes.
+        self.view.apply_stock(state)
+        await self.bus.publish(state)
 
     async def state(self, isbn: str) -> dict | None:
         book = await self.books.find_one({"isbn": isbn}, STATE_FIELDS)
@@ -53,7 +61,7 @@ class Inventory:
     async def publish_state(self, isbn: str) -> None:
         state = await self.state(isbn)
         if state is not None:
-            await self.bus.publish(state)
+            await self._announce(state)
 
     async def _change(self, criteria: dict, inc: dict) -> dict | None:
         """One conditional update of `available`; publishes and returns the new state, or None."""
@@ -70,7 +78,7 @@ class Inventory:
             return None
         state = event_for(before)
         state.update(available=state["available"] + inc["available"], version=state["version"] + 1)
-        await self.bus.publish(state)
+        await self._announce(state)
         return state
 
     async def take_one(self, isbn: str) -> dict | None:

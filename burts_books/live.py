@@ -62,6 +62,8 @@ class LiveFeed:
         self._watchers.discard(watcher)
 
     def _deliver(self, state: dict) -> None:
+        if "kind" in state:  # not a stock state (see catalog_view.book_changed)
+            return
         # A snapshot: delivering may end a poll, which leaves the set.
         for watcher in list(self._watchers):
             if watcher.wants(state["isbn"]):

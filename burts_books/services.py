@@ -12,6 +12,7 @@ from .accounts import Accounts
 from .bus import EventBus, make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
+from .catalog_view import CatalogView
 from .config import Settings
 from .db import Database, open_database
 from .inventory import Inventory
@@ -27,6 +28,7 @@ class Services:
 
     db: Database
     bus: EventBus
+    catalog_view: CatalogView
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
@@ -60,6 +62,7 @@ class Services:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
         await self.bus.stop()
+        await self.catalog_view.close()
         await self.db.close()
 
 
@@ -81,10 +84,13 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     """Connect to the database and event bus."""
     db = await open_current_database(settings, persist=persist)
     bus = make_bus(settings.redis_url)
+    view = CatalogView(db, bus)
+    # Listening before reading: a change made meanwhile by another process is not missed.
     await bus.start()
-    inventory = Inventory(db, bus)
+    await view.load()
+    inventory = Inventory(db, bus, view)
     carts = Carts(db, inventory)
     return Services(
-        db, bus, inventory, Catalog(db, inventory), Accounts(db),
+        db, bus, view, inventory, Catalog(db, inventory, view), Accounts(db),
         carts, Orders(db, carts, inventory), LiveFeed(bus, inventory),
     )

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.constants import RESTFUL
+from tests.constants import PCI, RESTFUL
 from tests.store import age_carts, set_stock, stock_of
 
 DAY = 24 * 60 * 60
@@ -32,3 +32,26 @@ async def test_a_sold_out_first_click_opens_no_cart(client, services):
     assert response.code == 409 and response.json()["error"]["message"] == "Sorry, this book just sold out."
     assert await services.db.carts.count_documents({}) == 0
     assert "cart" not in client.cookies
+
+
+@pytest.mark.gen_test
+async def test_a_visitor_who_never_adds_leaves_nothing_behind(client, services):
+    for path in ("/", "/recommended/", "/books/", "/books/?q=python", f"/books/{PCI}", "/cart",
+                 f"/cart/status?isbn={PCI}", "/login", "/register", f"/api/books/{PCI}"):
+        assert (await client.get(path)).code == 200, path
+    for collection in ("carts", "orders", "users"):
+        assert await getattr(services.db, collection).count_documents({}) == 0, collection
+    assert set(client.cookies) <= {"_xsrf"}
+
+
+@pytest.mark.gen_test
+async def test_an_emptied_cart_goes_when_it_expires_and_a_full_one_stays_closed(client, services):
+    await client.cart_json("add")
+    await client.cart_json("remove")
+    await client.another().cart_json("add", RESTFUL)
+    await age_carts(services, 2 * DAY)
+
+    await services.housekeeping(cart_ttl_seconds=DAY)
+    remaining = await services.db.carts.find().to_list(None)
+    assert [(cart["status"], cart["holds"]) for cart in remaining] == [("expired", {RESTFUL: 1})]
+    assert (await stock_of(services, RESTFUL))["available"] == (await stock_of(services, RESTFUL))["stock"]

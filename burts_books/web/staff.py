@@ -53,12 +53,12 @@ class AddBookHandler(BookFormHandler):
 class EditBookHandler(BookFormHandler):
     @staff_only
     async def get(self, raw_isbn):
-        book = await self.services.catalog.get(raw_isbn)
+        book = await self.services.catalog.get_current(raw_isbn)
         self.show_form(form_values(book), {}, editing=True)
 
     @staff_only
     async def post(self, raw_isbn):
-        book = await self.services.catalog.get(raw_isbn)
+        book = await self.services.catalog.get_current(raw_isbn)
         form = self.submitted()
         try:
             await self.services.catalog.update(
@@ -67,7 +67,7 @@ class EditBookHandler(BookFormHandler):
         except ValidationError as exc:
             if "stock" in exc.errors:
                 # Saving again applies the number typed to the stock as it is now.
-                form["stock_seen"] = str((await self.services.catalog.get(book["isbn"]))["stock"])
+                form["stock_seen"] = str((await self.services.catalog.get_current(book["isbn"]))["stock"])
             self.show_form(form, exc.errors, editing=True, status=400)
             return
         self.redirect(self.reverse_url("recommended"))

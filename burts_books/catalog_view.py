@@ -1,0 +1,189 @@
+"""The catalog as shoppers read it: every book in this process's memory, kept current by the bus.
+
+Shopper pages (a book, the newest books, a catalog or search page) read from
+here instead of the database, so their cost does not grow with the catalog
+and MongoDB is spared the round trips. It stays right because:
+
+- stock changes arrive as bus events `{"isbn", "available", "version"}` (the
+  same ones the live feed announces) and are applied only when newer than
+  what is held, so a page never shows a count older than one announced;
+  the inventory service also applies its own changes here before answering;
+- a change to a book's other fields publishes `{"kind": "book", "isbn",
+  "origin"}`, and every other process re-reads that one book;
+- after a bus outage (events lost) every book's stock is read again.
+
+Staff pages and every write read the database itself: this is a view.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import secrets
+
+from .bus import EventBus
+from .db import Database
+
+log = logging.getLogger(__name__)
+
+BOOK_CHANGED = "book"
+STOCK_FIELDS = ("available", "inventory_version")
+
+
+class CatalogView:
+    def __init__(self, db: Database, bus: EventBus):
+        self._books_collection = db.books
+        self._bus = bus
+        self._books: dict[str, dict] = {}
+        self._newest: list[tuple] = []  # sort keys, newest first
+        self._by_title: list[tuple] = []  # sort keys, title order
+        self._isbns_by_keyword: dict[str, set[str]] = {}
+        self._keywords: list[str] = []  # sorted, for prefix search
+        self._keywords_stale = False
+        self._tasks: set[asyncio.Task] = set()
+        self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
+        bus.subscribe(self._on_event)
+        bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    async def load(self) -> None:
+        """Read every book; the view is complete once this returns."""
+        async for book in self._books_collection.find({}, {"_id": 0}):
+            self._put(book)
+        log.info("catalog view holds %d books", len(self._books))
+
+    # -- reading -----------------------------------------------------------
+
+    def get(self, isbn: str) -> dict | None:
+        book = self._books.get(isbn)
+        return dict(book) if book is not None else None
+
+    def newest(self, limit: int) -> list[dict]:
+        return [dict(self._books[key[-1]]) for key in self._newest[:limit]]
+
+    def search(self, terms: list[str], skip: int, limit: int) -> tuple[list[dict], int]:
+        """Books where every term is the start of one of their keywords, in title order; and how many."""
+        if not terms:
+            keys = self._by_title[skip:skip + limit]
+            return [dict(self._books[key[-1]]) for key in keys], len(self._by_title)
+        matches: set[str] | None = None
+        for term in sorted(terms, key=len, reverse=True):  # longest first: the smallest sets
+            found = self._isbns_with_prefix(term)
+            matches = found if matches is None else matches & found
+            if not matches:
+                return [], 0
+        assert matches is not None
+        keys = sorted(_title_key(self._books[isbn]) for isbn in matches)
+        return [dict(self._books[key[-1]]) for key in keys[skip:skip + limit]], len(keys)
+
+    def _isbns_with_prefix(self, term: str) -> set[str]:
+        if self._keywords_stale:
+            self._keywords = sorted(self._isbns_by_keyword)
+            self._keywords_stale = False
+        found: set[str] = set()
+        start = bisect.bisect_left(self._keywords, term)
+        for keyword in self._keywords[start:]:
+            if not keyword.startswith(term):
+                break
+            found |= self._isbns_by_keyword[keyword]
+        return found
+
+    # -- keeping current -----------------------------------------------------
+
+    def apply_stock(self, state: dict) -> None:
+        """A stock state from the bus or the inventory service; older ones are ignored."""
+        book = self._books.get(state["isbn"])
+        if book is not None and state["version"] > book["inventory_version"]:
+            book["available"] = state["available"]
+            book["inventory_version"] = state["version"]
+
+    async def refresh(self, isbn: str) -> None:
+        """Re-read one book (added, edited, or gone)."""
+        book = await self._books_collection.find_one({"isbn": isbn}, {"_id": 0})
+        if book is None:
+            self._remove(isbn)
+            return
+        held = self._books.get(isbn)
+        if held is not None and held["inventory_version"] > book["inventory_version"]:
+            # A stock event overtook this read; keep the newer count.
+            book.update({field: held[field] for field in STOCK_FIELDS})
+        self._put(book)
+
+    async def reload_stock(self) -> None:
+        async for state in self._books_collection.find({}, {"_id": 0, "isbn": 1, **dict.fromkeys(STOCK_FIELDS, 1)}):
+            self.apply_stock({"isbn": state["isbn"], "available": state["available"],
+                              "version": state["inventory_version"]})
+
+    async def changed(self, isbn: str) -> None:
+        """A book's fields changed in the database: show it here now, and tell the other processes."""
+        await self.refresh(isbn)
+        await self._bus.publish({"kind": BOOK_CHANGED, "isbn": isbn, "origin": self._origin})
+
+    def _on_event(self, event: dict) -> None:
+        if event.get("kind") == BOOK_CHANGED:
+            if event.get("origin") != self._origin:
+                self._in_background(self.refresh(event["isbn"]))
+        elif "version" in event:
+            self.apply_stock(event)
+
+    def _in_background(self, work) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("catalog view could not catch up: %s", task.exception())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+
+    # -- the indexes -------------------------------------------------------
+
+    def _put(self, book: dict) -> None:
+        self._remove(book["isbn"])
+        self._books[book["isbn"]] = book
+        bisect.insort(self._newest, _newest_key(book))
+        bisect.insort(self._by_title, _title_key(book))
+        for keyword in book.get("keywords", ()):
+            if keyword not in self._isbns_by_keyword:
+                self._isbns_by_keyword[keyword] = set()
+                self._keywords_stale = True
+            self._isbns_by_keyword[keyword].add(book["isbn"])
+
+    def _remove(self, isbn: str) -> None:
+        book = self._books.pop(isbn, None)
+        if book is None:
+            return
+        _discard_sorted(self._newest, _newest_key(book))
+        _discard_sorted(self._by_title, _title_key(book))
+        for keyword in book.get("keywords", ()):
+            isbns = self._isbns_by_keyword.get(keyword)
+            if isbns is not None:
+                isbns.discard(isbn)
+                if not isbns:
+                    del self._isbns_by_keyword[keyword]
+                    self._keywords_stale = True
+
+
+def _newest_key(book: dict) -> tuple:
+    # Newest first, then ISBN: the order MongoDB gives for sort(date_added -1, isbn 1).
+    return (-book["date_added"].timestamp(), book["isbn"])
+
+
+def _title_key(book: dict) -> tuple:
+    return (book["title"], book["isbn"])
+
+
+def _discard_sorted(keys: list[tuple], key: tuple) -> None:
+    position = bisect.bisect_left(keys, key)
+    if position < len(keys) and keys[position] == key:
+        del keys[position]
+

@@ -1,0 +1,245 @@
+"""A store's real size on the embedded default: 20,000 books and 10,000 abandoned carts, one process.
+
+    .venv/bin/python -m tests.benchmarks.bench_store_size [--books 20000] [--carts 10000]
+        [--seconds 10] [--mixed-seconds 60]
+
+1. generate the benchmark catalog and import it with `burts-books import` (timed);
+2. leave --carts abandoned carts behind (one copy each, never checked out);
+3. start the shop (timed, to the first answer);
+4. wrk, one thread, 50 connections: p50/p99 of a book page (rotating over the catalog),
+   /recommended/, /books/, a search for a common word, and POST /cart adding a copy;
+5. a mixed load (pages, searches, cart adds and removes) with one staff edit a second:
+   the longest event-loop stall (the shop's loop-lag probe) and the shop's memory.
+
+Needs wrk (`apt-get install wrk`). Loopback only, bounded in time and count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tornado.httpclient import AsyncHTTPClient
+
+from burts_books.carts import SoldOut
+from burts_books.config import Settings
+from burts_books.services import open_services
+from tests.constants import PASSWORD, STAFF_EMAIL
+from tests.shop_client import ShopClient
+from tests.shop_process import SHOP_COMMAND, ShopProcess, run_cli, shop_environment
+
+COMMON_WORD = "the"
+CONNECTIONS = 50
+SAMPLE = 2000  # ISBNs the load rotates over
+
+
+def shell(*command: str, timeout: float = 600) -> float:
+    start = time.monotonic()
+    subprocess.run(command, check=True, env=shop_environment(), timeout=timeout,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return time.monotonic() - start
+
+
+def import_catalog(data_dir: Path, books: int) -> tuple[float, list[dict]]:
+    catalog = data_dir.parent / "catalog.csv"
+    shell(sys.executable, "-m", "tests.benchmarks.make_catalog", "--books", str(books), "--seed", "7",
+          "--output", str(catalog))
+    seconds = shell(*SHOP_COMMAND, "import", str(catalog), f"--data-dir={data_dir}")
+    with open(catalog, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    return seconds, rows
+
+
+async def abandon_carts(data_dir: Path, isbns: list[str], count: int) -> None:
+    services = await open_services(Settings(data_dir=data_dir))
+    rng = random.Random(11)
+
+    async def abandon() -> None:
+        with contextlib.suppress(SoldOut):
+            await services.carts.add(None, None, rng.choice(isbns))
+
+    try:
+        for _ in range(0, count, 200):
+            await asyncio.gather(*(abandon() for _ in range(200)))
+    finally:
+        await services.close()
+
+
+def lua_list(values: list[str]) -> str:
+    return "{" + ",".join(f'"{v}"' for v in values) + "}"
+
+
+def wrk(url: str, seconds: float, script: str) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        result = subprocess.run(
+            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", "-s", lua.name, url],
+            check=True, capture_output=True, text=True, timeout=seconds + 30,
+        )
+    return parse_wrk(result.stdout)
+
+
+def parse_wrk(output: str) -> dict:
+    def ms(text: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE)}
+    found["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    found["non_2xx"] = int(errors.group(1)) if errors else 0
+    return found
+
+
+def get_script(paths: list[str]) -> str:
+    return f"""
+local paths = {lua_list(paths)}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def cart_script(xsrf: str, isbns: list[str], mixed_paths: list[str] | None = None) -> str:
+    """POST /cart adds (each from a new visitor); with `mixed_paths`, pages and removes too."""
+    return f"""
+local isbns = {lua_list(isbns)}
+local paths = {lua_list(mixed_paths or [])}
+local added = {{}}
+local cart = nil
+local i = 0
+local function cart_post(action, isbn)
+  local headers = {{["Content-Type"] = "application/x-www-form-urlencoded", ["Accept"] = "application/json",
+                   ["X-XSRFToken"] = "{xsrf}", ["Cookie"] = "_xsrf={xsrf}" .. (cart and ("; cart=" .. cart) or "")}}
+  return wrk.format("POST", "/cart", headers, "action=" .. action .. "&isbn=" .. isbn)
+end
+request = function()
+  i = i + 1
+  local isbn = isbns[i % #isbns + 1]
+  if #paths == 0 then return cart_post("add", isbn) end
+  local roll = math.random(100)
+  if roll <= 15 then
+    table.insert(added, isbn)
+    return cart_post("add", isbn)
+  elseif roll <= 20 and #added > 0 then
+    return cart_post("remove", table.remove(added, 1))
+  end
+  return wrk.format("GET", paths[i % #paths + 1])
+end
+response = function(status, headers, body)
+  local cookie = headers["Set-Cookie"]
+  if #paths > 0 and cart == nil and cookie ~= nil then
+    cart = string.match(cookie, 'cart="?([^";]+)')
+  end
+end
+"""
+
+
+async def xsrf_token(url: str) -> str:
+    return await ShopClient(AsyncHTTPClient(), url).xsrf_token()
+
+
+async def staff_edits(url: str, rows: list[dict], seconds: float) -> int:
+    """One staff edit a second: the price of a book goes up a cent."""
+    client = ShopClient(AsyncHTTPClient(), url)
+    await client.login(STAFF_EMAIL)
+    edits, deadline = 0, time.monotonic() + seconds
+    rng = random.Random(5)
+    while time.monotonic() < deadline:
+        row = rng.choice(rows)
+        current = (await client.get(f"/api/books/{row['isbn']}")).json()
+        form = {**row, "price": f"{(current['price_cents'] + 1) / 100:.2f}", "stock_seen": row["stock"]}
+        response = await client.post(f"/edit/{row['isbn']}", form)
+        assert response.code in (302, 303), (response.code, response.text[:500])
+        edits += 1
+        await asyncio.sleep(1)
+    return edits
+
+
+def rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def start_timed(data_dir: Path) -> tuple[ShopProcess, float]:
+    start = time.monotonic()
+    shop = ShopProcess(data_dir).start()
+    return shop, time.monotonic() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--books", type=int, default=20_000)
+    parser.add_argument("--carts", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per measured page (max 30)")
+    parser.add_argument("--mixed-seconds", type=float, default=60.0, help="mixed load (max 120)")
+    args = parser.parse_args()
+    seconds, mixed_seconds = min(args.seconds, 30.0), min(args.mixed_seconds, 120.0)
+
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder) / "data"
+        import_seconds, rows = import_catalog(data_dir, args.books)
+        print(f"import of {len(rows)} books from CSV: {import_seconds:.1f} s")
+        isbns = [row["isbn"] for row in rows]
+        start = time.monotonic()
+        asyncio.run(abandon_carts(data_dir, isbns, args.carts))
+        print(f"{args.carts} abandoned carts left in {time.monotonic() - start:.1f} s")
+        result = run_cli("create-user", STAFF_EMAIL, "--staff", data_dir=data_dir, stdin=PASSWORD + "\n")
+        assert result.returncode == 0, result.stderr
+
+        shop, startup = start_timed(data_dir)
+        print(f"start-up with {len(rows)} books: {startup:.2f} s to the first answer")
+        sample = random.Random(3).sample(isbns, min(SAMPLE, len(isbns)))
+        try:
+            xsrf = asyncio.run(xsrf_token(shop.url))
+            measured = {
+                "book page": get_script([f"/books/{isbn}" for isbn in sample]),
+                "/recommended/": get_script(["/recommended/"]),
+                "/books/ page 1": get_script(["/books/"]),
+                f"search '{COMMON_WORD}'": get_script([f"/books/?q={COMMON_WORD}"]),
+                "POST /cart add": cart_script(xsrf, sample),
+            }
+            print(f"{'what':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+            for name, script in measured.items():
+                figures = wrk(shop.url, seconds, script)
+                print(f"{name:24} {figures['rps']:8.0f} {figures['p50']:8.2f} {figures['p99']:8.2f}"
+                      f" {figures['non_2xx']:8d}")
+        finally:
+            shop.stop()
+
+        shop, _ = start_timed(data_dir)
+        try:
+            xsrf = asyncio.run(xsrf_token(shop.url))
+            pages = [f"/books/{isbn}" for isbn in sample[:200]] + ["/recommended/", "/books/", "/",
+                                                                 f"/books/?q={COMMON_WORD}", "/books/?q=data"]
+
+            async def mixed():
+                load = asyncio.get_running_loop().run_in_executor(
+                    None, wrk, shop.url, mixed_seconds, cart_script(xsrf, sample, pages))
+                edits = await staff_edits(shop.url, rows, mixed_seconds)
+                return await load, edits
+
+            figures, edits = asyncio.run(mixed())
+            memory = rss_mib(shop.process.pid)
+        finally:
+            shop.stop()
+        stall = re.findall(r"longest stall ([\d.]+) ms", shop.log())
+        print(f"mixed load {mixed_seconds:.0f} s: {figures['rps']:.0f} req/s, p50 {figures['p50']:.2f} ms,"
+              f" p99 {figures['p99']:.2f} ms, {edits} staff edits; longest event-loop stall"
+              f" {stall[-1] if stall else '?'} ms; memory {memory:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

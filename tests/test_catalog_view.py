@@ -1,0 +1,110 @@
+"""The catalog view: shopper reads from memory that answers exactly as the database would,
+and never shows a count older than one already announced, in this process or another."""
+
+import random
+import re
+
+import pymongo
+import pytest
+
+from burts_books.bus import RedisBus
+from burts_books.catalog import Catalog, keywords_for
+from burts_books.catalog_view import CatalogView
+from burts_books.clock import utcnow
+from burts_books.inventory import Inventory
+from tests.constants import PCI, STAFF_EMAIL
+from tests.waiting import until
+
+WORDS = ["python", "pythonic", "tornado", "torn", "web", "c", "cat", "catalog", "été", "ça", "data", "database"]
+
+
+def random_books(count: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    books = []
+    for n in range(count):
+        book = {
+            "isbn": f"97800000{n:05d}",
+            "title": " ".join(rng.choices(WORDS, k=rng.randint(1, 4))).title(),
+            "subtitle": "",
+            "author": rng.choice(["Ada Writer", "Burt Reader", "Zoë Page"]),
+            "price_cents": 999, "stock": 3, "available": 3, "inventory_version": 1,
+            # Some share a date, so the ISBN breaks ties as MongoDB's sort does.
+            "date_added": utcnow().replace(microsecond=0, second=rng.randint(0, 20)),
+        }
+        book["keywords"] = keywords_for(book)
+        books.append(book)
+    return books
+
+
+async def loaded_view(services, books):
+    await services.db.books.delete_many({})
+    await services.db.books.insert_many([dict(book) for book in books])
+    view = CatalogView(services.db, services.bus)
+    await view.load()
+    return view
+
+
+@pytest.mark.gen_test
+async def test_search_and_newest_answer_exactly_as_the_database_query(services):
+    view = await loaded_view(services, random_books(300))
+    rng = random.Random(5)
+    queries = [[], ["c"], ["py"], ["python"], ["tor", "web"], ["ca", "data"], ["zz"], ["ete"], ["burt", "cat"]]
+    queries += [[rng.choice(WORDS)[: rng.randint(1, 4)] for _ in range(rng.randint(1, 3))] for _ in range(30)]
+    for terms in queries:
+        criteria = {"$and": [{"keywords": {"$regex": "^" + re.escape(t)}} for t in terms]} if terms else {}
+        for skip, limit in ((0, 12), (12, 12), (290, 50)):
+            expected = await services.db.books.find(criteria, {"_id": 0}).sort(
+                [("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)]).skip(skip).limit(limit).to_list(None)
+            books, total = view.search(terms, skip, limit)
+            assert books == expected, terms
+            assert total == await services.db.books.count_documents(criteria)
+    newest = await services.db.books.find({}, {"_id": 0}).sort(
+        [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)]).limit(24).to_list(None)
+    assert view.newest(24) == newest
+
+
+@pytest.mark.gen_test
+async def test_an_older_count_never_replaces_a_newer_one(services):
+    view = services.catalog_view
+    view.apply_stock({"isbn": PCI, "available": 7, "version": 9})
+    view.apply_stock({"isbn": PCI, "available": 12, "version": 3})  # late, from before
+    assert (view.get(PCI)["available"], view.get(PCI)["inventory_version"]) == (7, 9)
+    # A re-read of the document racing a newer stock event keeps the newer count.
+    await view.refresh(PCI)
+    assert (view.get(PCI)["available"], view.get(PCI)["inventory_version"]) == (7, 9)
+
+
+@pytest.mark.gen_test
+async def test_what_a_reader_changes_in_a_returned_book_does_not_change_the_view(services):
+    book = await services.catalog.get(PCI)
+    book["title"] = "Scribbled"
+    assert (await services.catalog.get(PCI))["title"] == "Programming Collective Intelligence"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(services, redis_server):
+    """Two processes' worth of bus and view over one database, as in production."""
+    buses = [RedisBus(redis_server.url), RedisBus(redis_server.url)]
+    views = [CatalogView(services.db, bus) for bus in buses]
+    try:
+        for bus, view in zip(buses, views, strict=True):
+            await bus.start()
+            await view.load()
+        inventory = Inventory(services.db, buses[0], views[0])
+        catalog = Catalog(services.db, inventory, views[0])
+        form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
+        await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
+        await inventory.take_one(PCI)
+
+        # The editing process shows its own change at once; the other as soon as the bus brings it.
+        assert views[0].get(PCI)["title"] == "Collective Intelligence, 2nd ed."
+        await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
+        await until(lambda: views[1].get(PCI)["available"] == 11)
+        assert views[1].get(PCI)["price_cents"] == 1250
+        books, total = views[1].search(["2nd"], 0, 12)
+        assert [book["isbn"] for book in books] == [PCI] and total == 1
+        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], 0, 12)[0]]
+    finally:
+        for bus, view in zip(buses, views, strict=True):
+            await bus.stop()
+            await view.close()

@@ -1,0 +1,44 @@
+"""The loop-lag probe notices a callback that holds the event loop, and says so.
+
+Time is the behaviour here, so the test times things, with wide margins: a
+stall well past the threshold, and an idle loop well under it even on a busy
+machine.
+"""
+
+import asyncio
+import logging
+import re
+import time
+
+import pytest
+
+from burts_books.loop_lag import LoopLagProbe
+
+WARN_AFTER = 0.1  # seconds: the probe's threshold in this test
+STALL = 0.25  # seconds each blocking call holds the loop
+MEASURED = STALL - 0.02  # the least the probe may report for one
+
+
+def milliseconds(pattern, records):
+    """The numbers (in ms) in the log messages that match `pattern` (a regex with one number group)."""
+    found = [re.search(pattern, record.getMessage()) for record in records]
+    return [float(match.group(1)) for match in found if match]
+
+
+@pytest.mark.gen_test
+async def test_a_held_loop_is_measured_and_logged_once(caplog):
+    probe = LoopLagProbe(interval=0.005, warn_after=WARN_AFTER)
+    probe.start()
+    await asyncio.sleep(0.02)
+    assert probe.longest < WARN_AFTER  # an idle loop is not held
+    with caplog.at_level(logging.INFO, logger="burts_books.loop_lag"):
+        time.sleep(STALL)  # noqa: ASYNC251 -- the blocking call under test, as a slow query would be
+        await asyncio.sleep(0.02)
+        time.sleep(STALL)  # noqa: ASYNC251 -- a second stall soon after: measured, not logged again
+        await asyncio.sleep(0.02)
+        await probe.stop()
+    assert probe.longest >= MEASURED
+    [held] = milliseconds(r"^the event loop was held for (\d+) ms$", caplog.records)
+    assert held >= MEASURED * 1000
+    [longest] = milliseconds(r"longest stall ([\d.]+) ms", caplog.records)
+    assert longest == pytest.approx(probe.longest * 1000, abs=0.1)
