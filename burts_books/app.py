@@ -11,6 +11,7 @@ from . import resources, templating
 from .config import Settings
 from .services import Services
 from .web import api, auth, cart, live, modules, orders, pages, staff, stock
+from .web.base import StaticFiles
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ShopApplication(tornado.web.Application):
             xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax"},
             login_url="/login",
             static_path=str(resources.STATIC),
+            static_handler_class=StaticFiles,
             ui_modules=modules,
             debug=settings.debug,
             xheaders=settings.xheaders,

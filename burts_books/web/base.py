@@ -51,6 +51,22 @@ def status_of(error: ShopError) -> int:
     return next((status for kind, status in STATUS_OF if isinstance(error, kind)), 400)
 
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+SERVER = "BurtsBooks"  # never the framework and its version
+
+
+def set_security_headers(handler: tornado.web.RequestHandler) -> None:
+    """The headers every answer carries, pages and static files alike."""
+    handler.set_header("Server", SERVER)
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Referrer-Policy", "same-origin")
+    handler.set_header("Permissions-Policy", PERMISSIONS_POLICY)
+    if handler.request.protocol == "https":
+        handler.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
 class BaseHandler(tornado.web.RequestHandler):
     cart = None  # the visitor's open cart (carts.Cart), loaded by prepare()
 
@@ -67,12 +83,10 @@ class BaseHandler(tornado.web.RequestHandler):
         return bool(self.current_user and self.current_user.get("staff"))
 
     def set_default_headers(self) -> None:
-        self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-        if self.request.protocol == "https":
-            self.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        set_security_headers(self)
+        # Pages carry the visitor's session, cart, forms and XSRF token: no shared
+        # or browser cache may keep them. (Static files are cached; see StaticFiles.)
+        self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
         self.current_user = await self._user_from_cookie()
@@ -206,7 +220,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def json_body(self) -> dict:
         try:
             body = json.loads(self.request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
             raise Invalid("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise Invalid("The body must be a JSON object.")
@@ -252,3 +266,15 @@ def staff_only(method):
         return method(self, *args, **kwargs)
 
     return wrapper
+
+
+class StaticFiles(tornado.web.StaticFileHandler):
+    """Static files with the shop's security headers; a path no file can have is a 404, not a 500."""
+
+    def set_default_headers(self) -> None:
+        set_security_headers(self)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        if "\x00" in absolute_path:
+            raise tornado.web.HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)

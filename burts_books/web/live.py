@@ -46,7 +46,7 @@ def parse_subscribe(message: str | bytes) -> list[str] | None:
     """A WebSocket `{"subscribe": [isbn, ...] | "all"}`: the ISBNs, or None for all."""
     try:
         data = json.loads(message)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's stack
         raise Invalid('Messages must be JSON, like {"subscribe": ["9780596529321"]}.') from None
     wanted = data.get("subscribe") if isinstance(data, dict) else None
     if wanted == "all":

@@ -1,0 +1,59 @@
+"""Attacks on the edges: what headers give away or let a cache keep, and input built to break parsers."""
+
+import json
+
+import pytest
+import tornado.websocket
+
+from tests.constants import PCI
+
+PAGES = ["/", "/recommended/", "/books/", f"/books/{PCI}", "/cart", "/login", "/register", "/orders", "/add",
+         f"/api/books/{PCI}", f"/cart/status?isbn={PCI}", "/no/such/page"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.gen_test
+async def test_no_page_can_be_kept_by_a_cache_or_names_the_framework(staff, path):
+    response = await staff.get(path)
+    assert response.code in (200, 404), path
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Server"] == "BurtsBooks"
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.gen_test
+async def test_static_files_are_cached_but_carry_the_same_headers(client):
+    response = await client.get("/static/css/site.css")
+    assert response.code == 200 and "no-store" not in response.headers.get("Cache-Control", "")
+    assert response.headers["Server"] == "BurtsBooks" and response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("path", ["/static/css/site.css%00", "/static/%00", "/static/css/%00.css",
+                                  "/static/../setup.cfg", "/static/%2e%2e/setup.cfg"])
+@pytest.mark.gen_test
+async def test_bad_static_paths_are_refused_not_errors(client, path):
+    assert (await client.get(path)).code in (400, 403, 404)
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.gen_test
+async def test_deeply_nested_json_is_a_clear_400_and_changes_nothing(client, services):
+    before = await services.db.books.find_one({"isbn": PCI})
+    await client.get("/login")
+    response = await client.fetch("/cart", method="POST", body=DEEP,
+                                  headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]})
+    assert response.code == 400 and response.json()["error"]["message"] == "The body is not valid JSON."
+    assert await services.db.books.find_one({"isbn": PCI}) == before
+
+
+@pytest.mark.gen_test
+async def test_deeply_nested_json_over_the_websocket_gets_an_error_and_the_socket_stays(http_server, base_url):
+    socket = await tornado.websocket.websocket_connect(base_url.replace("http", "ws") + "/cart/status/ws")
+    socket.write_message("[" * 30_000 + "]" * 30_000)  # under the 64 KiB message limit, far past the stack
+    assert json.loads(await socket.read_message())["type"] == "error"
+    socket.write_message(json.dumps({"subscribe": [PCI]}))
+    assert json.loads(await socket.read_message())["isbn"] == PCI
+    socket.close()
