@@ -1,11 +1,10 @@
 """Attacks on the edges: what headers give away or let a cache keep, and input built to break parsers."""
 
-import json
-
 import pytest
-import tornado.websocket
 
 from tests.constants import PCI
+from tests.store import store_snapshot
+from tests.websocket_client import connect, receive, subscribe
 
 PAGES = ["/", "/recommended/", "/books/", f"/books/{PCI}", "/cart", "/login", "/register", "/orders", "/add",
          f"/api/books/{PCI}", f"/cart/status?isbn={PCI}", "/no/such/page"]
@@ -41,19 +40,17 @@ DEEP = "[" * 100_000 + "]" * 100_000
 
 @pytest.mark.gen_test
 async def test_deeply_nested_json_is_a_clear_400_and_changes_nothing(client, services):
-    before = await services.db.books.find_one({"isbn": PCI})
-    await client.get("/login")
-    response = await client.fetch("/cart", method="POST", body=DEEP,
-                                  headers={"Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]})
+    before = await store_snapshot(services)
+    response = await client.post_json("/cart", text=DEEP)
     assert response.code == 400 and response.json()["error"]["message"] == "The body is not valid JSON."
-    assert await services.db.books.find_one({"isbn": PCI}) == before
+    assert await store_snapshot(services) == before
 
 
 @pytest.mark.gen_test
 async def test_deeply_nested_json_over_the_websocket_gets_an_error_and_the_socket_stays(http_server, base_url):
-    socket = await tornado.websocket.websocket_connect(base_url.replace("http", "ws") + "/cart/status/ws")
+    socket = await connect(base_url)
     socket.write_message("[" * 30_000 + "]" * 30_000)  # under the 64 KiB message limit, far past the stack
-    assert json.loads(await socket.read_message())["type"] == "error"
-    socket.write_message(json.dumps({"subscribe": [PCI]}))
-    assert json.loads(await socket.read_message())["isbn"] == PCI
+    assert (await receive(socket))["type"] == "error"
+    subscribe(socket, [PCI])
+    assert (await receive(socket))["isbn"] == PCI
     socket.close()
