@@ -2,6 +2,7 @@
 virtual environment outside the checkout, with no checkout to lean on."""
 
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -30,8 +31,12 @@ def fetch(url):
 def installed_shop(tmp_path_factory):
     """The venv's `burts-books`, installed from a freshly built wheel; returns (bin folder, workdir)."""
     work = tmp_path_factory.mktemp("installed")
+    # Built from a copy, so setuptools' build/ and egg-info never land in the checkout.
+    source = work / "source"
+    shutil.copytree(REPOSITORY, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "var", "build", "*.egg-info", "__pycache__"))
     run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-        "--wheel-dir", str(work / "dist"), str(REPOSITORY), cwd=work)
+        "--wheel-dir", str(work / "dist"), str(source), cwd=work)
     (wheel,) = (work / "dist").glob("burts_books-*.whl")
     run(sys.executable, "-m", "venv", str(work / "venv"), cwd=work)
     run(str(work / "venv" / "bin" / "pip"), "install", "--quiet", str(wheel), cwd=work)
