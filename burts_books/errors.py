@@ -15,3 +15,7 @@ class ValidationError(Exception):
 
 class NotFound(LookupError):
     """The thing asked for does not exist."""
+
+
+class BadImportFile(ValueError):
+    """An import file that can't be read as a whole (wrong header, not UTF-8, malformed XML)."""
