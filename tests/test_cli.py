@@ -1,11 +1,8 @@
 """`burts-books` on the command line, run as an operator would: a real process, its output and exit status."""
 
 import asyncio
-import contextlib
 import datetime
 import os
-import subprocess
-import sys
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -13,37 +10,12 @@ from mongomock_motor import AsyncMongoMockClient
 from burts_books import app as app_module
 from burts_books import cli, migrations
 from burts_books.accounts import Accounts
-from burts_books.app import open_current_database
 from burts_books.config import Settings
 from burts_books.db import Database
+from tests.cli_helpers import refusal, run_cli, store
 from tests.shop_client import ShopClient
 
 PASSWORD = ShopClient.PASSWORD + "\n"
-
-
-def run_cli(data_dir, *args, password=None):
-    """Run `burts-books ARGS --data-dir=DATA_DIR` with a clean environment; the password goes to stdin."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("BURTS_") and k not in ("MONGODB_URL", "REDIS_URL")}
-    return subprocess.run(
-        [sys.executable, "-m", "burts_books", *args, f"--data-dir={data_dir}"],
-        input=password or "", capture_output=True, text=True, env=env, cwd=data_dir, timeout=60,
-    )
-
-
-def refusal(result):
-    """The one line a refused command ends its error output with (log lines may come first)."""
-    assert result.returncode == 2, result
-    return result.stderr.strip().splitlines()[-1]
-
-
-@contextlib.asynccontextmanager
-async def store(data_dir):
-    db = await open_current_database(Settings(data_dir=data_dir))
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def account(data_dir, email):
