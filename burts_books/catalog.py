@@ -6,13 +6,18 @@ service, which this module calls so that every change reaches live pages.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import datetime
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import nh3
+import pymongo
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from . import isbn as isbn_codes
 from .catalog_view import CatalogView
@@ -172,6 +177,43 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
     return book
 
 
+def book_form(book: Mapping) -> dict[str, str]:
+    """A stored book as the strings of its form fields: what parse_book_form turns back into it."""
+    form = {field.name: str(book.get(field.stored_as or field.name, "")) for field in FORM_FIELDS}
+    form["price"] = price_text(book["price_cents"])
+    return form
+
+
+def _new_document(book: dict, editor: str, now: datetime.datetime) -> dict:
+    document = {"stock": 0, "image": NO_COVER, **book}
+    document.update(available=document["stock"], inventory_version=1, catalog_version=1,
+                    date_added=now, updated_at=now, updated_by=editor)
+    return document
+
+
+def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,
+                now: datetime.datetime) -> dict | None:
+    """The update that brings `current` to `book` (stock is set apart), or None if nothing changed."""
+    fields = {k: v for k, v in book.items() if k != "stock" and current.get(k) != v}
+    if not (fields or stock_changed):
+        return None
+    update: dict = {"$set": dict(fields, updated_at=now, updated_by=editor)}
+    if fields:
+        # catalog_version names this state of the book's fields, for caches of what shows them.
+        update["$inc"] = {"catalog_version": 1}
+    return update
+
+
+@dataclasses.dataclass
+class Upserted:
+    """What upsert_many did, book by book (ISBNs)."""
+
+    added: list[str] = dataclasses.field(default_factory=list)
+    updated: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    rejected: dict[str, ValidationError] = dataclasses.field(default_factory=dict)
+
+
 class Catalog:
     """Shoppers read the catalog view (memory, kept current by the bus); staff and writes the database."""
 
@@ -204,23 +246,17 @@ class Catalog:
     async def newest(self, limit: int) -> list[dict]:
         return self.view.newest(limit)
 
+    def by_isbn(self) -> AsyncIterator[dict]:
+        """Every book in ISBN order, streamed from a cursor (the unique ISBN index orders it)."""
+        return self.books.find({}, {"_id": 0}).sort("isbn", pymongo.ASCENDING)
 
     async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
-        book = parse_book_form(form)
-        now = utcnow()
-        book.update(
-            available=book["stock"],
-            inventory_version=1,
-            catalog_version=1,
-            date_added=now,
-            updated_at=now,
-            updated_by=staff_email,
-        )
+        book = _new_document(parse_book_form(form), staff_email, utcnow())
         try:
-            await self.books.insert_one(dict(book))
+            await self.books.insert_one(book)
         except DuplicateKeyError:
             raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
-        await self.view.changed(book["isbn"])
+        await self.view.changed([book["isbn"]])
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 
@@ -241,6 +277,80 @@ class Catalog:
             raise ValidationError({"stock": str(exc)}) from None
         # catalog_version names this state of the book's fields, for caches of what shows them.
         await self.books.update_one({"isbn": isbn}, {"$set": book, "$inc": {"catalog_version": 1}})
-        await self.view.changed(isbn)
+        await self.view.changed([isbn])
         return await self.get(isbn)
 
+    async def upsert_many(self, books: Sequence[dict], editor: str) -> Upserted:
+        """Add the new books and update the changed ones, in a few bulk writes.
+
+        `books` come from parse_book_form, each ISBN once. A book without
+        "stock" or "image" (a feed that carries neither) keeps its own, or
+        gets 0 copies and no cover when new. Stock changes go through the
+        inventory service, which refuses to go below the copies held in
+        carts: such a book is rejected and left as it was.
+        """
+        done = Upserted()
+        cursor = self.books.find({"isbn": {"$in": [book["isbn"] for book in books]}}, {"_id": 0})
+        existing = {book["isbn"]: book async for book in cursor}
+        new_stock = {book["isbn"]: book["stock"] for book in books
+                     if book["isbn"] in existing and book.get("stock", existing[book["isbn"]]["stock"])
+                     != existing[book["isbn"]]["stock"]}
+        refused = await self._set_stocks(new_stock)  # first: the one change that may be refused
+        now = utcnow()
+        new = [_new_document(book, editor, now) for book in books if book["isbn"] not in existing]
+        changes, announce = [], []
+        for book in books:
+            isbn, current = book["isbn"], existing.get(book["isbn"])
+            if current is None:
+                continue
+            if isbn in refused:
+                done.rejected[isbn] = ValidationError({"stock": refused[isbn]})
+                continue
+            update = _update_for(book, current, isbn in new_stock, editor, now)
+            if update is None:
+                done.unchanged.append(isbn)
+                continue
+            changes.append(UpdateOne({"isbn": isbn}, update))
+            done.updated.append(isbn)
+            if "$inc" in update:
+                # set_stock announced a stock change; other changes are announced once written.
+                announce.append(isbn)
+        taken = await self._insert_new(new) if new else set()
+        for document in new:
+            if document["isbn"] in taken:
+                done.rejected[document["isbn"]] = ValidationError(
+                    {"isbn": "A book with this ISBN was added meanwhile; import again to update it."})
+            else:
+                done.added.append(document["isbn"])
+                announce.append(document["isbn"])
+        if changes:
+            await self.books.bulk_write(changes, ordered=False)
+        await self.view.changed(announce)
+        await self.inventory.publish_states(announce)
+        return done
+
+    async def _set_stocks(self, stocks: dict[str, int]) -> dict[str, str]:
+        """Set the books' stock through the inventory service, all at once; returns why it refused some.
+
+        Concurrent, so a server's round trips (and a journal's syncs) overlap.
+        """
+        results = await asyncio.gather(
+            *(self.inventory.set_stock(isbn, stock) for isbn, stock in stocks.items()), return_exceptions=True)
+        refused = {}
+        for isbn, result in zip(stocks, results, strict=True):
+            if isinstance(result, StockError):
+                refused[isbn] = str(result)
+            elif isinstance(result, BaseException):
+                raise result
+        return refused
+
+    async def _insert_new(self, documents: list[dict]) -> set[str]:
+        """Insert the documents; returns the ISBNs someone else added since we looked."""
+        try:
+            await self.books.insert_many(documents, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details["writeErrors"]
+            if any(error["code"] != 11000 for error in errors):
+                raise
+            return {documents[error["index"]]["isbn"] for error in errors}
+        return set()

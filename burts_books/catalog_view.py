@@ -21,6 +21,7 @@ import asyncio
 import bisect
 import logging
 import secrets
+from collections.abc import Iterable
 
 from .bus import EventBus
 from .db import Database
@@ -100,32 +101,36 @@ class CatalogView:
             book["available"] = state["available"]
             book["inventory_version"] = state["version"]
 
-    async def refresh(self, isbn: str) -> None:
-        """Re-read one book (added, edited, or gone)."""
-        book = await self._books_collection.find_one({"isbn": isbn}, {"_id": 0})
-        if book is None:
+    async def refresh(self, isbns: Iterable[str]) -> None:
+        """Re-read these books (added, edited, or gone), in one query."""
+        gone = set(isbns)
+        async for book in self._books_collection.find({"isbn": {"$in": list(gone)}}, {"_id": 0}):
+            gone.discard(book["isbn"])
+            held = self._books.get(book["isbn"])
+            if held is not None and held["inventory_version"] > book["inventory_version"]:
+                # A stock event overtook this read; keep the newer count.
+                book.update({field: held[field] for field in STOCK_FIELDS})
+            self._put(book)
+        for isbn in gone:
             self._remove(isbn)
-            return
-        held = self._books.get(isbn)
-        if held is not None and held["inventory_version"] > book["inventory_version"]:
-            # A stock event overtook this read; keep the newer count.
-            book.update({field: held[field] for field in STOCK_FIELDS})
-        self._put(book)
 
     async def reload_stock(self) -> None:
         async for state in self._books_collection.find({}, {"_id": 0, "isbn": 1, **dict.fromkeys(STOCK_FIELDS, 1)}):
             self.apply_stock({"isbn": state["isbn"], "available": state["available"],
                               "version": state["inventory_version"]})
 
-    async def changed(self, isbn: str) -> None:
-        """A book's fields changed in the database: show it here now, and tell the other processes."""
-        await self.refresh(isbn)
-        await self._bus.publish({"kind": BOOK_CHANGED, "isbn": isbn, "origin": self._origin})
+    async def changed(self, isbns: Iterable[str]) -> None:
+        """Books' fields changed in the database: show them here now, and tell the other processes."""
+        isbns = list(isbns)
+        if isbns:
+            await self.refresh(isbns)
+        for isbn in isbns:
+            await self._bus.publish({"kind": BOOK_CHANGED, "isbn": isbn, "origin": self._origin})
 
     def _on_event(self, event: dict) -> None:
         if event.get("kind") == BOOK_CHANGED:
             if event.get("origin") != self._origin:
-                self._in_background(self.refresh(event["isbn"]))
+                self._in_background(self.refresh([event["isbn"]]))
         elif "version" in event:
             self.apply_stock(event)
 

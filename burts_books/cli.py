@@ -1,22 +1,27 @@
-"""`burts-books serve | migrate | create-user | check`."""
+"""`burts-books serve | migrate | create-user | import | export | check`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import io
 import logging
+import os
 import signal
 import sys
+import time
+from pathlib import Path
 
 import tornado.log
 
-from . import migrations
+from . import catalog_csv, migrations
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
-from .errors import ValidationError
+from .errors import BadImportFile, ValidationError
+from .importer import Importer, ImportFile, Progress, RejectsFile
 from .loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
@@ -98,6 +103,90 @@ async def create_user(settings: Settings, args) -> None:
         await db.close()
 
 
+class ProgressDisplay:
+    """A progress bar on a terminal; elsewhere a plain line after the first batch, then every 5 s.
+
+    The summary, not a progress line, reports the last batch.
+    """
+
+    INTERVAL = 5.0
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self._bar = None
+        self._next_line = 0.0
+
+    def __call__(self, progress: Progress) -> None:
+        if self.stream.isatty():
+            if self._bar is None:
+                from tqdm import tqdm
+
+                self._bar = tqdm(total=progress.total, file=self.stream, unit=" records")
+            self._bar.update(progress.done - self._bar.n)
+            self._bar.set_postfix_str(progress.counts(), refresh=False)
+        elif time.monotonic() >= self._next_line and progress.done < progress.total:
+            self._next_line = time.monotonic() + self.INTERVAL
+            print(f"{progress.done} of {progress.total} records: {progress.counts()}",
+                  file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+async def import_books(settings: Settings, args) -> int:
+    path = Path(args.file)
+    try:
+        source = ImportFile.open(path)  # reads the whole file: a bad one is refused before any write
+    except BadImportFile as exc:
+        raise CommandError(str(exc)) from None
+    services = await open_services(settings)
+    rejects = RejectsFile(Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.csv"),
+                          source.numbered_by)
+    display = ProgressDisplay()
+    importer = Importer(services.catalog, f"import of {path.name}", rejects, on_batch=display)
+    loop = asyncio.get_running_loop()
+
+    def interrupt() -> None:
+        loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl-C stops at once
+        importer.stop()
+
+    loop.add_signal_handler(signal.SIGINT, interrupt)
+    try:
+        progress = await importer.run(source)
+    finally:
+        display.close()
+        rejects.close()
+        await services.close()  # saves the embedded store; one Ctrl-C meanwhile doesn't abort it
+        loop.remove_signal_handler(signal.SIGINT)
+    outcome = "interrupted after" if progress.interrupted else "imported"
+    print(f"{outcome} {progress.done} of {progress.total} records from {path.name}: {progress.counts()}")
+    if rejects.written:
+        print(f"rejected records and why: {rejects.path}")
+    return 130 if progress.interrupted else 0
+
+
+async def export_books(settings: Settings, args) -> None:
+    services = await open_services(settings)
+    try:
+        if args.output is None:
+            out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+            try:
+                written = await catalog_csv.write(services.catalog.by_isbn(), out)
+            finally:
+                out.detach()  # flushes, and leaves stdout open
+        else:
+            # Written aside, then renamed: a failed export leaves no half file behind.
+            partial = Path(args.output + ".partial")
+            # A command of its own, with no requests waiting on its loop: plain file writes are fine.
+            with open(partial, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+                written = await catalog_csv.write(services.catalog.by_isbn(), out)
+            os.replace(partial, args.output)
+    finally:
+        await services.close()
+    print(f"exported {written} books" + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+
+
 async def check(settings: Settings, _args) -> None:
     settings = with_cookie_secret(settings, log)
     db = await open_database(settings)
@@ -121,7 +210,8 @@ async def check(settings: Settings, _args) -> None:
           else "configuration and database are ready")
 
 
-COMMANDS = {"serve": serve, "migrate": migrate, "create-user": create_user, "check": check}
+COMMANDS = {"serve": serve, "migrate": migrate, "create-user": create_user,
+            "import": import_books, "export": export_books, "check": check}
 
 
 def parse_args(argv: list[str]):
@@ -139,6 +229,13 @@ def parse_args(argv: list[str]):
     role = user.add_mutually_exclusive_group()
     role.add_argument("--staff", dest="staff", action="store_true", default=None)
     role.add_argument("--no-staff", dest="staff", action="store_false")
+    books_in = commands.add_parser("import", help="add and update books from a CSV file or an ONIX 3.0 feed")
+    books_in.add_argument("file", help=f"a .csv file (header {','.join(catalog_csv.COLUMNS)}) or .xml/.onix feed")
+    books_in.add_argument("--rejects", metavar="PATH",
+                          help="where rejected records go (default: FILE.rejects.csv; none if nothing rejected)")
+    books_out = commands.add_parser("export", help="write every book as CSV, in ISBN order")
+    books_out.add_argument("--format", choices=["csv"], default="csv")
+    books_out.add_argument("--output", metavar="FILE", help="default: standard output")
     return parser.parse_known_args(argv)
 
 
@@ -147,9 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     tornado.log.enable_pretty_logging()
     try:
         settings = load_settings(settings_flags)
-        asyncio.run(COMMANDS[args.command](settings, args))
+        status = asyncio.run(COMMANDS[args.command](settings, args))
     except (ConfigError, CommandError, StoreBusy, migrations.MigrationsPending) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
-        pass
+        raise SystemExit(130) from None
+    if status:
+        raise SystemExit(status)

@@ -72,6 +72,9 @@ async def open_database(settings: Settings, *, persist: bool = True) -> Database
 
     from mongomock_motor import AsyncMongoMockClient
 
+    from . import embedded_engine
+
+    embedded_engine.install()
     client = AsyncMongoMockClient()
     database = client[settings.mongodb_database]
     store = None

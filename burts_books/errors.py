@@ -38,3 +38,7 @@ class NotAllowed(ShopError):
 
 class Conflict(ShopError):
     """The request clashes with the current state (sold out, changed meanwhile)."""
+
+
+class BadImportFile(Invalid):
+    """An import file that can't be read as a whole (wrong header, not UTF-8, malformed XML)."""

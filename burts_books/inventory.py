@@ -59,9 +59,14 @@ class Inventory:
         return [event_for(book) async for book in self.books.find(criteria, STATE_FIELDS)]
 
     async def publish_state(self, isbn: str) -> None:
-        state = await self.state(isbn)
-        if state is not None:
-            await self._announce(state)
+        await self.publish_states([isbn])
+
+    async def publish_states(self, isbns: Iterable[str]) -> None:
+        """One event per book with its current state (one read for all of them)."""
+        isbns = list(isbns)
+        if isbns:
+            for state in await self.states(isbns):
+                await self._announce(state)
 
     async def _change(self, criteria: dict, inc: dict) -> dict | None:
         """One conditional update of `available`; publishes and returns the new state, or None."""

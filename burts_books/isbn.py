@@ -13,7 +13,7 @@ class InvalidISBN(Invalid):
     pass
 
 
-def _isbn13_check_digit(first12: str) -> str:
+def isbn13_check_digit(first12: str) -> str:
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
     return str((10 - total % 10) % 10)
 
@@ -25,7 +25,7 @@ def normalize(raw: str) -> str:
     if re.fullmatch(r"[0-9]{13}", value):
         if not value.startswith(("978", "979")):
             raise InvalidISBN("an ISBN-13 starts with 978 or 979")
-        if _isbn13_check_digit(value[:12]) != value[12]:
+        if isbn13_check_digit(value[:12]) != value[12]:
             raise InvalidISBN("the ISBN's check digit is wrong")
         return value
     if re.fullmatch(r"[0-9]{9}[0-9X]", value):
@@ -33,7 +33,7 @@ def normalize(raw: str) -> str:
         if total % 11:
             raise InvalidISBN("the ISBN's check digit is wrong")
         body = "978" + value[:9]
-        return body + _isbn13_check_digit(body)
+        return body + isbn13_check_digit(body)
     raise InvalidISBN("an ISBN has 10 or 13 digits (hyphens and spaces allowed)")
 
 

@@ -70,7 +70,7 @@ async def test_an_older_count_never_replaces_a_newer_one(services):
     view.apply_stock({"isbn": PCI, "available": 12, "version": 3})  # late, from before
     assert (view.get(PCI)["available"], view.get(PCI)["inventory_version"]) == (7, 9)
     # A re-read of the document racing a newer stock event keeps the newer count.
-    await view.refresh(PCI)
+    await view.refresh([PCI])
     assert (view.get(PCI)["available"], view.get(PCI)["inventory_version"]) == (7, 9)
 
 

@@ -1,7 +1,6 @@
 """`burts-books` on the command line, run as an operator would: a real process, its output and exit status."""
 
 import asyncio
-import contextlib
 import datetime
 import os
 
@@ -13,26 +12,11 @@ from burts_books import services as services_module
 from burts_books.accounts import Accounts
 from burts_books.config import Settings
 from burts_books.db import Database
-from burts_books.services import open_current_database
+from tests.cli_helpers import refusal, store
 from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL
 from tests.shop_process import run_cli
 
 TYPED_PASSWORD = PASSWORD + "\n"
-
-
-def refusal(result):
-    """The one line a refused command ends its error output with (log lines may come first)."""
-    assert result.returncode == 2, result
-    return result.stderr.strip().splitlines()[-1]
-
-
-@contextlib.asynccontextmanager
-async def store(data_dir):
-    db = await open_current_database(Settings(data_dir=data_dir))
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def account(data_dir, email):

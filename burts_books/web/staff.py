@@ -1,6 +1,6 @@
 """Staff pages: add and edit books (the book's /add and /edit/<isbn>)."""
 
-from ..catalog import price_text
+from ..catalog import book_form
 from ..errors import ValidationError
 from ..inventory import MAX_STOCK
 from ..numbers import whole_number
@@ -11,9 +11,8 @@ FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
 
 
 def form_values(book: dict) -> dict:
-    """A stored book as the strings its form fields show."""
-    values = {name: str(book.get(name, "")) for name in FORM_FIELDS}
-    values["price"] = price_text(book["price_cents"])
+    """A stored book as the strings its edit form shows."""
+    values = book_form(book)
     values["stock_seen"] = values["stock"]
     return values
 
