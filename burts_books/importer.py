@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import csv
 import dataclasses
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -38,6 +38,7 @@ Record = tuple[int, dict[str, str], str | None]
 _READERS = {"csv": catalog_csv, "onix": onix}
 _EXTENSIONS = {".csv": "csv", ".xml": "onix", ".onix": "onix"}
 BATCH_SIZE = 500
+YIELD_EVERY = 20  # records validated between two turns of the event loop (a few ms)
 # Fields a file may leave out (an ONIX feed without stock or cover), and what passes the form for them.
 _PLACEHOLDERS = {"stock": "0", "image": ""}
 
@@ -140,10 +141,11 @@ class _Pending:
 
 
 class Importer:
-    """One import run: `progress` counts what is done, `on_batch` hears of each batch written."""
+    """One import run: `progress` counts what is done, `on_batch` hears of each batch written
+    (and is awaited when it returns an awaitable, as a database update does)."""
 
     def __init__(self, catalog: Catalog, editor: str, rejects: RejectsFile,
-                 on_batch: Callable[[Progress], None] = lambda progress: None,
+                 on_batch: Callable[[Progress], Awaitable[None] | None] = lambda progress: None,
                  batch_size: int = BATCH_SIZE):
         self.catalog = catalog
         self.editor = editor
@@ -165,6 +167,9 @@ class Importer:
             for number, form, problem in records:
                 if self._stopping:
                     break
+                if number % YIELD_EVERY == 0:
+                    # Validating is CPU work: let a server's requests run in between.
+                    await asyncio.sleep(0)
                 pending = self._validate(number, form, problem, source.numbered_by)
                 if pending is not None:
                     batch[pending.book["isbn"]] = pending
@@ -209,6 +214,8 @@ class Importer:
         for isbn, error in done.rejected.items():
             self._reject(batch[isbn].number, batch[isbn].form, str(error))
         self.rejects.flush()
-        self.on_batch(self.progress)
+        noted = self.on_batch(self.progress)
+        if noted is not None:
+            await noted
         # Writes to the embedded store never wait: let signals and other tasks in between batches.
         await asyncio.sleep(0)

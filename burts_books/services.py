@@ -15,6 +15,7 @@ from .catalog import Catalog
 from .catalog_view import CatalogView
 from .config import Settings
 from .db import Database, open_database
+from .import_jobs import ImportJobs
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
@@ -35,6 +36,7 @@ class Services:
     carts: Carts
     orders: Orders
     live: LiveFeed
+    imports: ImportJobs
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float) -> None:
@@ -61,6 +63,7 @@ class Services:
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
+        await self.imports.close()
         await self.bus.stop()
         await self.catalog_view.close()
         await self.db.close()
@@ -90,7 +93,8 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     await view.load()
     inventory = Inventory(db, bus, view)
     carts = Carts(db, inventory)
+    catalog = Catalog(db, inventory, view)
     return Services(
-        db, bus, view, inventory, Catalog(db, inventory, view), Accounts(db),
-        carts, Orders(db, carts, inventory), LiveFeed(bus, inventory),
+        db, bus, view, inventory, catalog, Accounts(db), carts, Orders(db, carts, inventory),
+        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"),
     )

@@ -28,8 +28,8 @@ K_AND_R = "9780131103627"  # given as its ISBN-10, 0-13-110362-8
 CRASH_COURSE = "9781593279288"
 NEVER_IMPORTED = ["9780134685990", "9780262033848", "9780132350884", "9780201633610", "9781617294136"]
 DOCUMENT_FIELDS = {"_id", "isbn", "title", "subtitle", "author", "image", "date_released", "description",
-                   "price_cents", "stock", "keywords", "available", "inventory_version", "catalog_version", "date_added",
-                   "updated_at", "updated_by"}
+                   "price_cents", "stock", "keywords", "available", "inventory_version", "catalog_version",
+                   "date_added", "updated_at", "updated_by"}
 
 
 def fixture(tmp_path, name):

@@ -1,0 +1,98 @@
+"""Staff import a catalog file from the shop: upload it, watch it run, read what was rejected.
+
+The upload is streamed (files are larger than the 1 MB every other request
+may send), and only a staff member's: the size limit is raised once the
+session is known, and the XSRF token is checked once the body, which
+carries it, has arrived.
+"""
+
+import asyncio
+from pathlib import Path
+from typing import cast
+
+import tornado.httputil
+import tornado.web
+from tornado.http1connection import HTTP1Connection
+
+from ..errors import Invalid
+from .base import BaseHandler, staff_only
+
+MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
+PROGRESS_FIELDS = ("status", "total", "added", "updated", "unchanged", "rejected")
+
+
+@tornado.web.stream_request_body
+class ImportsHandler(BaseHandler):
+    """GET: the upload form and the recent imports. POST: start one."""
+
+    _body_arrived = False
+
+    async def prepare(self):
+        await super().prepare()
+        if self.request.method == "POST":
+            self.accept_upload()
+
+    @staff_only
+    def accept_upload(self) -> None:
+        cast(HTTP1Connection, self.request.connection).set_max_body_size(MAX_UPLOAD)
+        self._upload = bytearray()
+
+    def data_received(self, chunk: bytes) -> None:
+        self._upload += chunk
+
+    def check_xsrf_cookie(self) -> None:
+        # Called before the body arrives (by Tornado) and again after it has (by post()).
+        if self._body_arrived:
+            super().check_xsrf_cookie()
+
+    @staff_only
+    async def get(self):
+        await self.show_form()
+
+    async def show_form(self, error: str = "", status: int = 200) -> None:
+        self.set_status(status)
+        self.render("staff/imports.html", error=error, imports=await self.services.imports.recent())
+
+    async def post(self):
+        tornado.httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""), bytes(self._upload),
+            self.request.body_arguments, self.request.files)
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
+        self._body_arrived = True
+        self.check_xsrf_cookie()
+        uploads = self.request.files.get("file")
+        try:
+            if not uploads or not uploads[0]["body"]:
+                raise Invalid("Choose a CSV or ONIX file to import.")
+            job_id = await self.services.imports.start(
+                uploads[0]["body"], uploads[0]["filename"], self.current_user["email"])
+        except Invalid as exc:
+            await self.show_form(str(exc), status=400)
+            return
+        self.redirect(self.reverse_url("staff_import", job_id), status=303)
+
+
+class ImportHandler(BaseHandler):
+    """One import: its progress page, or the figures as JSON for the page's script."""
+
+    @staff_only
+    async def get(self, job_id):
+        job = await self.services.imports.get(job_id)
+        if self.wants_json():
+            self.write_json({name: job[name] for name in PROGRESS_FIELDS})
+            return
+        self.render("staff/import.html", job=job, rejects=await self.services.imports.rejects(job))
+
+
+class RejectsHandler(BaseHandler):
+    """The rejected records of an import, as the CSV file they were written to."""
+
+    @staff_only
+    async def get(self, job_id):
+        job = await self.services.imports.get(job_id)
+        if not job.get("rejects_file") or job["status"] == "running":
+            raise tornado.web.HTTPError(404, "This import rejected nothing (or is still running).")
+        self.set_header("Content-Type", "text/csv; charset=UTF-8")
+        self.set_header("Content-Disposition", f'attachment; filename="{job["filename"]}.rejects.csv"')
+        self.write(await asyncio.get_running_loop().run_in_executor(None, Path(job["rejects_file"]).read_bytes))

@@ -1,0 +1,111 @@
+"""Staff import a catalog file from the shop: upload, progress, summary and rejects; nobody else can."""
+
+import csv
+import io
+import uuid
+from pathlib import Path
+
+import pytest
+
+from burts_books.web import staff_import
+from tests.constants import JSON, PCI
+from tests.shop_client import text_of
+from tests.store import store_snapshot
+from tests.waiting import until
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, dict]:
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+             for name, value in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 f"Content-Type: text/csv\r\n\r\n".encode() + content + b"\r\n")
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+async def upload(client, filename, content, with_token=True):
+    fields = {"_xsrf": await client.xsrf_token()} if with_token else {}
+    body, headers = multipart(fields, filename, content)
+    return await client.fetch("/staff/imports", method="POST", body=body, headers=headers)
+
+
+async def finished(client, location):
+    async def progress():
+        return (await client.get(location, headers=JSON)).json()
+
+    await until(lambda: _status(progress), message="the import to finish")
+    return await progress()
+
+
+async def _status(progress):
+    return (await progress())["status"] != "running"
+
+
+@pytest.mark.gen_test
+async def test_staff_upload_a_file_watch_it_run_and_read_what_was_rejected(staff, services):
+    response = await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())
+    assert response.code == 303 and response.location.startswith("/staff/imports/")
+    job = await finished(staff, response.location)
+    assert job == {"status": "done", "total": 11, "added": 3, "updated": 1, "unchanged": 1, "rejected": 6}
+
+    page = (await staff.get(response.location)).text
+    assert "Done. 11 of 11 records." in text_of(page)
+    assert "Refactoring" in text_of(page) and "the ISBN's check digit is wrong" in text_of(page)  # and why
+    rejects = await staff.get(response.location + "/rejects.csv")
+    rows = list(csv.reader(io.StringIO(rejects.text)))
+    assert rows[0] == ["line", "isbn", "title", "reason"] and len(rows) == 1 + 6
+    assert "attachment" in rejects.headers["Content-Disposition"]
+
+    assert (await services.catalog.get("9780134685991"))["title"]  # an added book is on sale
+    listing = text_of((await staff.get("/staff/imports")).text)
+    assert "books.csv" in listing and "done" in listing
+
+
+@pytest.mark.gen_test
+async def test_a_file_that_is_not_a_catalog_is_refused_on_the_form_and_nothing_changes(staff, services):
+    before = await store_snapshot(services)
+    response = await upload(staff, "notes.txt", b"dear diary\n")
+    assert response.code == 400
+    assert "neither CSV" in text_of(response.text) and "Nothing was imported." in text_of(response.text)
+    empty = await upload(staff, "books.csv", b"")
+    assert empty.code == 400 and "Choose a CSV or ONIX file" in text_of(empty.text)
+    assert await store_snapshot(services) == before
+    assert await services.db.imports.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_shoppers_visitors_and_forged_forms_import_nothing(staff, services, client):
+    shopper = client.another()
+    await services.accounts.register("someone@example.com", "a long passphrase")
+    await shopper.login("someone@example.com", "a long passphrase")
+    before = await store_snapshot(services)
+    content = (FIXTURES / "books.csv").read_bytes()
+    anonymous = await upload(client.another(), "books.csv", content)
+    assert anonymous.code == 303 and anonymous.location.startswith("/login")
+    assert (await upload(shopper, "books.csv", content)).code == 403
+    assert (await shopper.get("/staff/imports")).code == 403
+
+    assert (await upload(staff, "books.csv", content, with_token=False)).code == 403  # no XSRF token
+    assert await store_snapshot(services) == before
+    assert await services.db.imports.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_an_unknown_import_is_404(staff):
+    assert (await staff.get("/staff/imports/AAAAAAAAAAAAAAAA")).code == 404
+    assert (await staff.get(f"/books/{PCI}")).code == 200
+
+
+@pytest.mark.gen_test
+async def test_only_staff_may_send_a_file_larger_than_any_other_request(staff, services, monkeypatch):
+    monkeypatch.setattr(staff_import, "MAX_UPLOAD", 4000)
+    assert (await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())).code == 303  # 2 KB
+    too_big = await upload(staff, "books.csv", b"isbn," + b"x" * 5000)
+    assert too_big.code >= 400
+    # A visitor is sent to sign in before any of the body is read: the limit stays 1 MB for them.
+    visitor = await upload(staff.another(), "books.csv", b"x" * (2 * 1024 * 1024))
+    assert visitor.code == 303 and visitor.location.startswith("/login")
+    assert await services.db.imports.count_documents({}) == 1
