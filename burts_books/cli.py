@@ -22,6 +22,7 @@ from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
 from .errors import BadImportFile, ValidationError
 from .importer import Importer, ImportFile, Progress, RejectsFile
+from .limits import Limits
 from .loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
@@ -84,8 +85,9 @@ def read_password() -> str:
 
 async def create_user(settings: Settings, args) -> None:
     db = await open_current_database(settings)
+    limits = Limits(settings)
     try:
-        accounts = Accounts(db)
+        accounts = Accounts(db, limits)
         if await accounts.by_email(args.email):
             if args.staff is None:
                 raise CommandError(f"{args.email} already has an account; say --staff or --no-staff")
@@ -100,6 +102,7 @@ async def create_user(settings: Settings, args) -> None:
             raise CommandError("; ".join(exc.errors.values())) from None
         print(f"created {'staff' if user['staff'] else 'shopper'} account {user['email']}")
     finally:
+        await limits.close()
         await db.close()
 
 

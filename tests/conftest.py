@@ -4,6 +4,8 @@ import os
 import uuid
 
 import pytest
+import tornado.httpserver
+import tornado.netutil
 from argon2 import PasswordHasher
 
 from burts_books import accounts, migrations
@@ -84,6 +86,17 @@ def app(settings, services):
 @pytest.fixture
 def client(http_client, base_url):
     return ShopClient(http_client, base_url)
+
+
+@pytest.fixture
+def proxied_url(app, io_loop):
+    """The same shop served as behind nginx (--xheaders): a request's X-Real-IP and X-Forwarded-Proto
+    say who sent it and how. ShopClient(..., address=...) sends X-Real-IP."""
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    [listener] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server.add_sockets([listener])
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.stop()
 
 
 @pytest.fixture

@@ -32,14 +32,16 @@ class Response:
 
 
 class ShopClient:
-    def __init__(self, http_client, base_url):
+    def __init__(self, http_client, base_url, address=None):
+        """`address`: the client address a proxy in front of the shop reports (see the proxied_url fixture)."""
         self.http = http_client
         self.base_url = base_url
+        self.address = address
         self.cookies: dict[str, str] = {}
 
-    def another(self):
-        """Another person's browser on the same shop: no cookies of this one's."""
-        return ShopClient(self.http, self.base_url)
+    def another(self, address=None):
+        """Another person's browser on the same shop: no cookies of this one's; from `address`, else from this one's."""
+        return ShopClient(self.http, self.base_url, address or self.address)
 
     def _store_cookies(self, headers):
         for header in headers.get_list("Set-Cookie"):
@@ -60,6 +62,8 @@ class ShopClient:
     async def fetch(self, path, method="GET", body=None, headers=None, xsrf=True):
         """Fetch without following redirects; forms (dicts) get the XSRF token unless xsrf=False."""
         headers = dict(headers or {})
+        if self.address:
+            headers["X-Real-IP"] = self.address
         if method not in ("GET", "HEAD") and xsrf:
             await self.xsrf_token()
         if isinstance(body, dict):
