@@ -4,6 +4,7 @@ import os
 import uuid
 
 import pytest
+import tornado.httpclient
 import tornado.httpserver
 import tornado.netutil
 from argon2 import PasswordHasher
@@ -28,16 +29,19 @@ def quick_password_hashing():
 
 
 @pytest.fixture
-def settings(tmp_path):
+def settings(tmp_path, request):
+    """The shop's settings; a test marked `@pytest.mark.settings(name=value, ...)` changes those."""
     mongodb_url = os.environ.get("MONGODB_URL")
-    return Settings(
-        cookie_secret=COOKIE_SECRET,
-        data_dir=tmp_path,
-        mongodb_url=mongodb_url,
+    marked = request.node.get_closest_marker("settings")
+    return Settings(**{
+        "cookie_secret": COOKIE_SECRET,
+        "data_dir": tmp_path,
+        "mongodb_url": mongodb_url,
         # A database per test on a real server, so tests never see each other's data.
-        mongodb_database=f"burts_test_{uuid.uuid4().hex[:12]}" if mongodb_url else "burts_books",
-        long_poll_timeout_seconds=2.0,
-    )
+        "mongodb_database": f"burts_test_{uuid.uuid4().hex[:12]}" if mongodb_url else "burts_books",
+        "long_poll_timeout_seconds": 2.0,
+        **(marked.kwargs if marked else {}),
+    })
 
 
 async def drop_test_database(settings, db):
@@ -86,6 +90,14 @@ def app(settings, services):
 @pytest.fixture
 def client(http_client, base_url):
     return ShopClient(http_client, base_url)
+
+
+@pytest.fixture
+def many_at_once(io_loop):
+    """An HTTP client that keeps 200 requests in flight at once (http_client sends ten at a time)."""
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=200)
+    yield client
+    client.close()
 
 
 @pytest.fixture

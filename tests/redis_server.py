@@ -6,6 +6,7 @@ fixture from conftest.py (or a test module) to get one already running.
 """
 
 import os
+import signal
 import socket
 import subprocess
 
@@ -46,6 +47,13 @@ class RedisServer:
     def stop(self) -> None:
         stop_process(self._process, timeout=5)
         self._process = None
+
+    def pause(self) -> None:
+        """Freeze the server: connections stay open and nothing answers (a hung Redis)."""
+        os.kill(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self._process.pid, signal.SIGCONT)
 
     def _answers_ping(self) -> bool:
         # Raw RESP keeps this helper independent of the client under test.

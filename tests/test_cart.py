@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-import tornado.httpclient
 
 from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import cart_count, text_of
@@ -93,7 +92,7 @@ async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(c
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_hundred_shoppers_race_for_ten_copies(client, proxied_url, services):
+async def test_a_hundred_shoppers_race_for_ten_copies(client, proxied_url, many_at_once, services):
     await set_stock(services, 10)
     interleave_store_calls(services)  # requests overlap between store calls, as with a real server
     seen = []
@@ -103,20 +102,14 @@ async def test_a_hundred_shoppers_race_for_ten_copies(client, proxied_url, servi
     headers = {**JSON, "Cookie": f"_xsrf={xsrf}"}
     body = f"action=add&isbn={PCI}&_xsrf={xsrf}"
 
-    # All hundred in flight at once (the shared client sends at most ten at a time).
-    browsers = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
-
     async def add(address):
-        response = await browsers.fetch(
+        response = await many_at_once.fetch(
             proxied_url + "/cart", method="POST", body=body, headers={**headers, "X-Real-IP": address},
             raise_error=False,
         )
         return response.code
 
-    try:
-        codes = await asyncio.gather(*(add(f"198.51.100.{n}") for n in range(100)))
-    finally:
-        browsers.close()
+    codes = await asyncio.gather(*(add(f"198.51.100.{n}") for n in range(100)))
     assert sorted(codes) == [200] * 10 + [409] * 90
     book = await stock_of(services)
     assert book["available"] == 0 and book["stock"] == 10
