@@ -143,18 +143,18 @@ class Gate:
     def __init__(self, at_once: int, queue: int, refusal: str) -> None:
         self._turns = asyncio.Semaphore(at_once)
         self._queue = queue
-        self._waiting = 0
+        self.waiting = 0
         self.refusal = refusal
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
-        if self._turns.locked() and self._waiting >= self._queue:
+        if self._turns.locked() and self.waiting >= self._queue:
             raise TooMany(self.refusal, retry_after=1)
-        self._waiting += 1
+        self.waiting += 1
         try:
             await self._turns.acquire()
         finally:
-            self._waiting -= 1
+            self.waiting -= 1
         try:
             yield
         finally:
