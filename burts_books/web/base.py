@@ -179,17 +179,80 @@ class BaseHandler(tornado.web.RequestHandler):
         namespace = super().get_template_namespace()
         namespace.update(
             modules=templating.ModuleNamespace(namespace["modules"]),
-            xsrf_form_html=lambda: Markup(self.xsrf_form_html()),
+            xsrf_form_html=self._xsrf_field,
+            visitor_part=self.visitor_part,
             is_staff=self.is_staff,
             cart=self.cart,
             settings=self.shop_settings,
         )
+        if self._shared_key is not None:
+            # What only a visitor part may show; a shared region rendering it would give it away.
+            namespace.update(current_user=None, cart=None)
         return namespace
+
+    def render(self, template_name: str, **kwargs):
+        self._page_args = kwargs
+        return super().render(template_name, **kwargs)
 
     def render_string(self, template_name: str, **kwargs) -> bytes:
         namespace = self.get_template_namespace()
         namespace.update(kwargs)
         return templating.render(self.settings["jinja"], template_name, namespace)
+
+    # -- pages every visitor shares, but for their visitor parts -----------
+
+    _shared_key: tuple | None = None  # set while rendering a shared page to keep
+    _page_args: dict = {}  # what the page was rendered with, for its visitor parts
+
+    def render_shared(self, template_name: str, depends_on: tuple, **kwargs) -> None:
+        """render(), for a page that is the same for every visitor except its visitor parts.
+
+        The page is rendered once per `depends_on` (the versions of what it
+        shows), address, locale and staff-or-not, kept with a slot for each
+        visitor part, and every request fills the slots in for its visitor:
+        a few small templates instead of the whole page.
+        """
+        self._page_args = kwargs
+        key = (template_name, self.request.uri, self.locale.code, self.is_staff, *depends_on)
+        skeleton = self.settings["pages"].get(key)
+        if skeleton is not None:
+            self.finish(self._filled(skeleton))
+            return
+        self._shared_key = key
+        self.render(template_name, **kwargs)
+
+    def visitor_part(self, template_name: str) -> Markup:
+        """A part of a page that shows who is visiting (templates/parts/): a slot in a shared page."""
+        if self._shared_key is not None:
+            return Markup(f"{templating.SLOT}{template_name}{templating.SLOT}")
+        namespace = {**self._part_namespace(), **self._page_args}
+        return Markup(self.settings["jinja"].get_template(template_name).render(namespace))
+
+    def _part_namespace(self) -> dict:
+        return {
+            "handler": self, "request": self.request, "reverse_url": self.reverse_url,
+            "static_url": self.static_url, "xsrf_form_html": self._xsrf_field, "locale": self.locale,
+            "current_user": self.current_user, "is_staff": self.is_staff, "cart": self.cart,
+            "settings": self.shop_settings,
+        }
+
+    def _xsrf_field(self) -> Markup:
+        return self.visitor_part("parts/xsrf.html") if self._shared_key else Markup(self.xsrf_form_html())
+
+    def _filled(self, skeleton: list[bytes]) -> bytes:
+        return b"".join(
+            piece if position % 2 == 0 else self.visitor_part(piece.decode()).encode()
+            for position, piece in enumerate(skeleton)
+        )
+
+    def finish(self, chunk=None):
+        if self._shared_key is not None and chunk is not None:
+            key, self._shared_key = self._shared_key, None
+            if self.get_status() == 200:
+                skeleton = templating.slots(chunk)
+                self.settings["pages"][key] = skeleton
+                chunk = self._filled(skeleton)
+        return super().finish(chunk)
 
     # -- errors ----------------------------------------------------------
 
@@ -215,6 +278,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        self._shared_key = None  # an error page is nobody's shared page
         error = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
         if isinstance(error, ShopError):
             status_code = status_of(error)
