@@ -15,7 +15,7 @@ from . import migrations
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app, open_current_database, open_services
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
-from .db import StoreBusy, open_database
+from .db import StoreBusy, StoreDamaged, open_database
 from .errors import ValidationError
 
 log = logging.getLogger("burts_books")
@@ -33,7 +33,7 @@ async def serve(settings: Settings, _args) -> None:
         log.warning(
             "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
             "Set MONGODB_URL and REDIS_URL for production.",
-            settings.store_file, bus,
+            settings.store_dir, bus,
         )
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
@@ -140,10 +140,12 @@ def parse_args(argv: list[str]):
 def main(argv: list[str] | None = None) -> None:
     args, settings_flags = parse_args(sys.argv[1:] if argv is None else argv)
     tornado.log.enable_pretty_logging()
+    # A file-size limit must fail the write (which the store then undoes), not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         settings = load_settings(settings_flags)
         asyncio.run(COMMANDS[args.command](settings, args))
-    except (ConfigError, CommandError, StoreBusy, migrations.MigrationsPending) as exc:
+    except (ConfigError, CommandError, StoreBusy, StoreDamaged, migrations.MigrationsPending) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

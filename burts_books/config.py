@@ -36,6 +36,7 @@ class Settings:
     cart_ttl_seconds: int = 20 * 60
     long_poll_timeout_seconds: float = 25.0
     reconcile_interval_seconds: float = 60.0
+    store_compact_bytes: int = 16 * 1024 * 1024
     page_size: int = 12
 
     @property
@@ -43,8 +44,8 @@ class Settings:
         return not self.mongodb_url
 
     @property
-    def store_file(self) -> Path:
-        return self.data_dir / "embedded-store.json"
+    def store_dir(self) -> Path:
+        return self.data_dir / "embedded-store"
 
     @property
     def cookie_secret_file(self) -> Path:
@@ -77,6 +78,11 @@ _OPTIONS = {
         float,
         "BURTS_RECONCILE_INTERVAL",
         "seconds between cart expiry / stock reconciliation runs",
+    ),
+    "store_compact_bytes": (
+        int,
+        "BURTS_STORE_COMPACT_BYTES",
+        "embedded store: journal size that starts a compaction (at least the snapshot's size)",
     ),
 }
 
@@ -151,7 +157,8 @@ def _validated(values: dict) -> Settings:
             )
     if settings.cookie_secret is not None and len(settings.cookie_secret) < 32:
         raise ConfigError("--cookie-secret must be at least 32 characters long")
-    for name in ("cart_ttl_seconds", "long_poll_timeout_seconds", "reconcile_interval_seconds"):
+    for name in ("cart_ttl_seconds", "long_poll_timeout_seconds", "reconcile_interval_seconds",
+                 "store_compact_bytes"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"--{name.replace('_', '-')} must be positive")
     return settings
