@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import logging
 import signal
@@ -37,6 +38,9 @@ async def serve(settings: Settings, _args) -> None:
         )
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
+    # What start-up built (the embedded store's documents above all) lives as long as the process:
+    # keep the garbage collector from walking it in every full collection (120 ms at 20,000 books).
+    gc.freeze()
     app = make_app(settings, services)
     server = app.listen(settings.port, settings.address, xheaders=settings.xheaders,
                         max_body_size=MAX_BODY_SIZE)

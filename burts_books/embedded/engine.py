@@ -16,9 +16,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from mongomock.collection import Collection
+from mongomock.database import Database
 from mongomock.filtering import filter_applies
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
@@ -47,6 +48,7 @@ class EngineCollectionStore(CollectionStore):
     @indexes.setter
     def indexes(self, value: dict) -> None:
         self._indexes = value
+        self._ttl_indexes = {name: spec for name, spec in value.items() if spec.get("expireAfterSeconds") is not None}
         fields = {spec["key"][0][0] for spec in value.values()}
         # Top-level fields only: `_id` is the document dict itself, dotted paths stay scans.
         self.hash_indexes.set_fields({f for f in fields if f != "_id" and "." not in f}, self._documents)
@@ -77,8 +79,7 @@ class EngineCollectionStore(CollectionStore):
     def drop(self) -> None:
         for key in self._documents:
             self.engine.changing(self, key)
-        super().drop()
-        self.hash_indexes = HashIndexes()
+        super().drop()  # and with the indexes gone, so are the hash indexes
         self.order.clear()
 
     def updated_in_place(self, key: Any) -> None:
@@ -134,7 +135,9 @@ class EngineDatabaseStore(DatabaseStore):
 
 
 class EngineCollection(Collection):
-    def _iter_documents(self, filter):
+    """A mongomock collection that queries through the hash indexes and reports in-place updates."""
+
+    def _iter_documents(self, filter: dict) -> Iterable[dict]:
         documents = self._store.candidates(filter)
         if documents is None:
             return super()._iter_documents(filter)
@@ -157,9 +160,11 @@ class EngineCollection(Collection):
         stored = store.documents_by_key.get(key) is document  # not an upsert's draft
         if stored:
             store.engine.changing(store, key)
-        yield
-        if stored:
-            store.updated_in_place(key)
+        try:
+            yield
+        finally:  # an update that fails part-way may have changed the document already
+            if stored:
+                store.updated_in_place(key)
 
 
 class Engine:
@@ -188,6 +193,6 @@ class Engine:
         for name, data in state.items():
             self.database_store[name].load(data)
 
-    def collection(self, database, name: str) -> EngineCollection:
+    def collection(self, database: Database, name: str) -> EngineCollection:
         """A mongomock collection of `database` (a mongomock Database on this engine's storage)."""
         return EngineCollection(database, name, _db_store=self.database_store)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from mongomock_motor import AsyncMongoMockCollection, AsyncMongoMockDatabase
 
-from .engine import Engine, EngineCollection
+from .engine import EngineCollection
 
 if TYPE_CHECKING:
     from .store import EmbeddedStore
@@ -23,10 +23,11 @@ REFUSED = frozenset({"rename", "map_reduce", "with_options"})
 
 
 class JournaledCollection:
-    def __init__(self, motor: AsyncMongoMockCollection, collection: EngineCollection, store: EmbeddedStore):
+    def __init__(self, motor: AsyncMongoMockCollection, collection: EngineCollection, database: JournaledDatabase):
         self._motor = motor
         self._collection = collection
-        self._store = store
+        self._store = database.store
+        self.database = database  # as on Motor; the mongomock-motor one would write past the journal
 
     def __getattr__(self, name: str) -> Any:
         if name in WRITES:
@@ -58,17 +59,16 @@ class JournaledCollection:
 
 
 class JournaledDatabase:
-    def __init__(self, motor: AsyncMongoMockDatabase, engine: Engine, store: EmbeddedStore):
+    def __init__(self, motor: AsyncMongoMockDatabase, store: EmbeddedStore):
         self._motor = motor
-        self._engine = engine
-        self._store = store
+        self.store = store
         self._collections: dict[str, JournaledCollection] = {}
 
     def __getitem__(self, name: str) -> JournaledCollection:
         if name not in self._collections:
-            collection = self._engine.collection(self._motor.delegate, name)
+            collection = self.store.engine.collection(self._motor.delegate, name)
             self._collections[name] = JournaledCollection(
-                AsyncMongoMockCollection(self._motor, collection), collection, self._store
+                AsyncMongoMockCollection(self._motor, collection), collection, self
             )
         return self._collections[name]
 

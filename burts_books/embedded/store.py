@@ -56,7 +56,7 @@ class EmbeddedStore:
 
     def database(self, motor_database: AsyncMongoMockDatabase) -> JournaledDatabase:
         """The Motor database to hand out; `motor_database` must be a client's on `engine.server_store`."""
-        return JournaledDatabase(motor_database, self.engine, self)
+        return JournaledDatabase(motor_database, self)
 
     def open(self, folder: Path) -> None:
         """Take ownership of the store in `folder` and load it (start-up: the loop has nothing else to do)."""
