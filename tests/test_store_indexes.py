@@ -113,6 +113,20 @@ async def test_indexed_queries_and_writes_answer_exactly_as_a_scan(embedded, see
         await db.close()
 
 
+@pytest.mark.gen_test
+async def test_a_value_an_array_holds_twice_is_found_then_forgotten(embedded):
+    db = await open_database(embedded, persist=False)
+    try:
+        await db.things.create_index("tags")
+        await db.things.insert_one({"_id": 1, "tags": ["twice", "twice", 1, 1.0]})
+        assert [doc["_id"] for doc in await db.things.find({"tags": "twice"}).to_list(None)] == [1]
+        await db.things.update_one({"_id": 1}, {"$set": {"tags": ["once"]}})
+        assert await db.things.find_one({"tags": "twice"}) is None
+        assert (await db.things.find_one({"tags": "once"}))["_id"] == 1
+    finally:
+        await db.close()
+
+
 class ScanCounter:
     """Counts the documents mongomock tests against a filter, by scan or from an index's candidates."""
 

@@ -5,7 +5,8 @@ same event-loop iteration, go to disk in one append and one fdatasync, in
 the journal's own thread so the event loop never waits on the disk. If the
 disk refuses, every write not yet on disk is undone, newest first, and
 raises StoreWriteFailed: later writes may have built on earlier ones, so
-none of them is kept.
+none of them is kept. (Reads see a write as soon as it is made, before it
+is acknowledged, as they do on a MongoDB server.)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import dataclasses
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from .errors import StoreWriteFailed
 from .frames import frame
@@ -23,6 +24,7 @@ from .files import create_file
 from .journal import JournalWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -74,7 +76,7 @@ class GroupCommit:
     def _append(self, data: bytes) -> None:
         self.writer.append(data)
 
-    async def in_thread(self, function, *args):
+    async def in_thread(self, function: Callable[..., T], *args) -> T:
         """Run in the journal thread, after what is already queued there."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 

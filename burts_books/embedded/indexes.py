@@ -27,7 +27,7 @@ _ANY = object()  # stands for "no narrowing possible"
 
 
 def filed_values(value: Any) -> tuple:
-    """The values a document's field is filed under: itself, or an array's elements, when hashable."""
+    """The values a document's field is filed under: itself, or an array's elements, when hashable; each once."""
     items = value if isinstance(value, (list, tuple)) else (value,)
     filed = []
     for item in items:
@@ -36,7 +36,7 @@ def filed_values(value: Any) -> tuple:
         except TypeError:
             continue  # a list or subdocument never equals a looked-up value
         filed.append(item)
-    return tuple(filed)
+    return tuple(dict.fromkeys(filed))
 
 
 def lookup_values(condition: Any) -> list | None:
