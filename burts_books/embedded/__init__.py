@@ -11,6 +11,10 @@ adds what a database needs and mongomock lacks:
   compaction.py);
 - equality indexes, so that point lookups don't scan (indexes.py, engine.py).
 
+store.py opens, loads and closes the store; journaled.py is the Motor API the
+rest of the shop sees, whose writes go through changes.py (what a write
+changed, to journal or undo it).
+
 On disk, in the data dir:
 
     embedded-store.lock     flock held by the process that owns the store

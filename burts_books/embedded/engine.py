@@ -145,11 +145,11 @@ class EngineCollection(Collection):
             filter_applies(filter, {})  # a bad filter still raises, as scanning would make it
         return (document for document in documents if filter_applies(filter, document))
 
-    def _apply_update_document(self, existing_document, *args):
+    def _apply_update_document(self, existing_document: dict, *args) -> None:
         with self._updating(existing_document):
             super()._apply_update_document(existing_document, *args)
 
-    def _apply_update_pipeline(self, existing_document, *args):
+    def _apply_update_pipeline(self, existing_document: dict, *args) -> None:
         with self._updating(existing_document):
             super()._apply_update_pipeline(existing_document, *args)
 

@@ -99,7 +99,7 @@ class HashIndexes:
         found = self._narrowest(filter, documents)
         return None if found is _ANY else found
 
-    def _narrowest(self, filter: Mapping, documents: Mapping):
+    def _narrowest(self, filter: Mapping, documents: Mapping) -> set | object:
         best = _ANY
         for field, condition in filter.items():
             if field == "$and" and isinstance(condition, list):

@@ -36,7 +36,7 @@ class JournaledCollection:
             raise NotImplementedError(f"{name} is not journaled by the embedded store")
         return getattr(self._motor, name)
 
-    def aggregate(self, pipeline: list, *args, **kwargs):
+    def aggregate(self, pipeline: list, *args, **kwargs) -> Any:
         if any("$out" in stage or "$merge" in stage for stage in pipeline):
             raise NotImplementedError("$out and $merge are not journaled by the embedded store")
         return self._motor.aggregate(pipeline, *args, **kwargs)
