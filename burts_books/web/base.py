@@ -15,6 +15,7 @@ from markupsafe import Markup
 
 from .. import templating
 from ..config import Settings
+from ..db import StoreWriteFailed
 from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError
 from ..numbers import whole_number
 from ..services import Services
@@ -202,7 +203,7 @@ class BaseHandler(tornado.web.RequestHandler):
     # -- pages every visitor shares, but for their visitor parts -----------
 
     _shared_key: tuple | None = None  # set while rendering a shared page to keep
-    _page_args: dict = {}  # what the page was rendered with, for its visitor parts
+    _page_args: dict | None = None  # what the page was rendered with, for its visitor parts
 
     def render_shared(self, template_name: str, depends_on: tuple, **kwargs) -> None:
         """render(), for a page that is the same for every visitor except its visitor parts.
@@ -225,7 +226,7 @@ class BaseHandler(tornado.web.RequestHandler):
         """A part of a page that shows who is visiting (templates/parts/): a slot in a shared page."""
         if self._shared_key is not None:
             return Markup(f"{templating.SLOT}{template_name}{templating.SLOT}")
-        namespace = {**self._part_namespace(), **self._page_args}
+        namespace = {**self._part_namespace(), **(self._page_args or {})}
         return Markup(self.settings["jinja"].get_template(template_name).render(namespace))
 
     def _part_namespace(self) -> dict:
@@ -271,7 +272,7 @@ class BaseHandler(tornado.web.RequestHandler):
         error = exc_info[1] if exc_info else None
         # Our 4xx messages are written for the user; 5xx details stay in the log.
         # get_message(): log_message doubles every "%" of a message given without args.
-        if isinstance(error, ShopError):
+        if isinstance(error, (ShopError, StoreWriteFailed)):
             return str(error)
         if isinstance(error, tornado.web.HTTPError) and status_code < 500:
             return error.get_message() or http.client.responses.get(status_code, "Error")
@@ -283,6 +284,11 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(error, ShopError):
             status_code = status_of(error)
             self.set_status(status_code)
+        elif isinstance(error, StoreWriteFailed):
+            # The embedded store undid the change it could not keep: say so, and to try again.
+            status_code = 503
+            self.set_status(status_code)
+            self.set_header("Retry-After", "5")
         message = self.error_message(status_code, kwargs.get("exc_info"))
         if self.wants_json():
             self.write_json({"error": {"status": status_code, "message": message}})
