@@ -2,7 +2,6 @@
 
 import asyncio
 import dataclasses
-import json
 import resource
 import signal
 import tempfile
@@ -14,7 +13,7 @@ from tornado.httpclient import AsyncHTTPClient
 from burts_books.db import StoreWriteFailed
 from burts_books.embedded.journal import JournalWriter
 from tests.constants import PASSWORD, STAFF_EMAIL
-from tests.shop_client import ShopClient
+from tests.shop_client import ShopClient, text_of
 from tests.shop_process import ShopProcess, run_cli
 from tests.store import everything
 
@@ -81,12 +80,13 @@ async def test_a_request_whose_write_fails_answers_5xx_and_changes_nothing(servi
     added = await client.post("/add", {"isbn": NEW_ISBN, "title": "Never Saved", "author": "A. Writer",
                                        "price": "10", "stock": "3"})
     carted = await client.post("/cart", {"action": "add", "isbn": PCI}, headers=JSON)
-    restocked = await client.fetch(
-        f"/api/books/{PCI}/restock", method="POST", body=json.dumps({"copies": 5}),
-        headers={**JSON, "Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
-    )
+    restocked = await restock(client, 5)
 
-    assert [added.code // 100, carted.code // 100, restocked.code // 100] == [5, 5, 5]
+    assert [added.code, carted.code, restocked.code] == [503, 503, 503]
+    # The shopper and the program are told plainly, and when to try again.
+    assert "could not save this change, so nothing was changed" in text_of(added.text)
+    assert carted.json()["error"]["message"] == StoreWriteFailed.MESSAGE
+    assert restocked.headers["Retry-After"] == "5"
     assert await everything(services.db) == before
     assert (await client.get(f"/api/books/{NEW_ISBN}")).code == 404
 
@@ -112,10 +112,7 @@ def limit_file_size(shop: ShopProcess, limit: int) -> None:
 
 
 async def restock(client: ShopClient, copies: int):
-    return await client.fetch(
-        f"/api/books/{PCI}/restock", method="POST", body=json.dumps({"copies": copies}),
-        headers={**JSON, "Content-Type": "application/json", "X-XSRFToken": client.cookies["_xsrf"]},
-    )
+    return await client.post_json(f"/api/books/{PCI}/restock", {"copies": copies})
 
 
 async def refused_then_recovered(shop: ShopProcess) -> dict:
