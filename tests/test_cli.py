@@ -3,6 +3,7 @@
 import asyncio
 import datetime
 import os
+import stat
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -120,3 +121,10 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
         f"burts-books serve: the database is missing migrations {last}: run `burts-books migrate`\n"
     )
     assert asyncio.run(client.burts_books.migrations.count_documents({})) == len(migrations.available()) - 1
+
+
+def test_a_command_given_a_data_folder_that_does_not_exist_yet_makes_it_owner_only(tmp_path):
+    data_dir = tmp_path / "new" / "data"
+    result = run_cli("migrate", f"--data-dir={data_dir}")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

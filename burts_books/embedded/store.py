@@ -60,6 +60,7 @@ class EmbeddedStore:
 
     def open(self, folder: Path) -> None:
         """Take ownership of the store in `folder` and load it (start-up: the loop has nothing else to do)."""
+        folder.parent.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)  # a new data folder: owner-only too
         lock = StoreLock(folder.with_suffix(".lock"), folder)
         lock.acquire()
         try:
