@@ -112,9 +112,10 @@ class Accounts:
         address's limit on registrations.
         """
         check_new_account(email, password)  # before counting: a typo doesn't use up a registration
-        await self.limits.hit(self.limits.registrations_per_address, address)
-        with contextlib.suppress(AccountExists):
-            await self.register(email, password)
+        with self.limits.sign_ins_under_way.one(address):
+            await self.limits.hit(self.limits.registrations_per_address, address)
+            with contextlib.suppress(AccountExists):
+                await self.register(email, password)
 
     async def sign_in(self, email: str, password: str, address: str) -> dict | None:
         """The account these credentials open, or None; from client `address`.
@@ -122,15 +123,18 @@ class Accounts:
         Failed sign-ins are limited per email, known or not, and per address: TooMany past
         either, even with the right password. Every attempt counts before its password is
         checked, so parallel guesses can't slip past; a right password gives its attempt back.
+        An address has only a few sign-ins under way at once, so its flood can't take every
+        turn at argon2 from everyone else.
         """
         email = normalize_email(email)
         limits = self.limits
-        await limits.hit(limits.sign_in_per_address, address)
-        await limits.hit(limits.sign_in_per_account, email)
-        user = await self.authenticate(email, password)
-        if user is not None:
-            await limits.forgive(limits.sign_in_per_address, address)
-            await limits.forgive(limits.sign_in_per_account, email)
+        with limits.sign_ins_under_way.one(address):
+            await limits.hit(limits.sign_in_per_address, address)
+            await limits.hit(limits.sign_in_per_account, email)
+            user = await self.authenticate(email, password)
+            if user is not None:
+                await limits.forgive(limits.sign_in_per_address, address)
+                await limits.forgive(limits.sign_in_per_account, email)
         return user
 
     async def authenticate(self, email: str, password: str) -> dict | None:

@@ -148,8 +148,12 @@ class Settings:
         2, "BURTS_PASSWORD_HASHES_AT_ONCE", "argon2 hashes a process computes at once (64 MiB each)", _whole(1, 64)
     )
     password_hash_queue: int = setting(
-        32, "BURTS_PASSWORD_HASH_QUEUE", "sign-ins and registrations that may wait for a hash; more get 429",
+        8, "BURTS_PASSWORD_HASH_QUEUE", "sign-ins and registrations that may wait for a hash; more get 429",
         _whole(0, 10_000),
+    )
+    sign_ins_at_once_per_address: int = setting(
+        2, "BURTS_SIGN_INS_AT_ONCE_PER_ADDRESS",
+        "sign-ins and registrations from one client address under way at once; more get 429", _whole(1, 10_000),
     )
     long_poll_timeout_seconds: float = setting(
         25.0, "BURTS_LONG_POLL_TIMEOUT", "seconds a long poll waits before answering unchanged", _seconds

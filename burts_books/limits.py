@@ -15,12 +15,13 @@ cache of bounded size that forgets windows as they close.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import hashlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import cachetools
@@ -161,6 +162,28 @@ class Gate:
             self._turns.release()
 
 
+class InFlight:
+    """At most `allowed` requests of one subject under way at once in this process; beyond
+    that TooMany, so one client can't take every turn a Gate gives."""
+
+    def __init__(self, allowed: int, refusal: str) -> None:
+        self.allowed = allowed
+        self.refusal = refusal
+        self._under_way: collections.Counter[str] = collections.Counter()
+
+    @contextmanager
+    def one(self, subject: str) -> Iterator[None]:
+        if self._under_way[subject] >= self.allowed:
+            raise TooMany(self.refusal, retry_after=1)
+        self._under_way[subject] += 1
+        try:
+            yield
+        finally:
+            self._under_way[subject] -= 1
+            if not self._under_way[subject]:
+                del self._under_way[subject]  # only subjects under way are kept
+
+
 ADDING_FAST = "You're adding books faster than we can keep up with: try again {wait}."
 ADDING_ANONYMOUSLY = (
     "Many books went into carts from your network without signing in: sign in to add more, or try again {wait}."
@@ -196,6 +219,7 @@ class Limits:
         )
         self.copies_per_cart = settings.max_copies_per_cart
         self.password_hashing = Gate(settings.password_hashes_at_once, settings.password_hash_queue, BUSY)
+        self.sign_ins_under_way = InFlight(settings.sign_ins_at_once_per_address, BUSY)
 
     @staticmethod
     def key(limit: Limit, subject: str) -> str:

@@ -6,6 +6,7 @@ read what a page shows: its text, its forms, the errors a form marks, the
 cart count in the header.
 """
 
+import asyncio
 import dataclasses
 import html as html_entities
 import json
@@ -117,6 +118,19 @@ class ShopClient:
         response = await self.post("/login", {"email": email, "password": password})
         assert response.code == 302, response.text
         return response
+
+
+async def adds_without_cookies(attacker: ShopClient, isbns):
+    """A denial-of-inventory attack: one add per ISBN, all at once, each from a browser that kept
+    no cookie but its XSRF token (so each opens a cart of its own). Returns the answers."""
+    token = await attacker.xsrf_token()
+
+    async def add(isbn):
+        browser = attacker.another()
+        browser.cookies = {"_xsrf": token}
+        return await browser.cart_json("add", isbn)
+
+    return await asyncio.gather(*(add(isbn) for isbn in isbns))
 
 
 def status_url(*pairs) -> str:

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STARTER_BOOKS
-from tests.shop_client import ShopClient, cart_count, text_of
+from tests.shop_client import ShopClient, adds_without_cookies, cart_count, text_of
 from tests.store import age_carts, interleave_store_calls, set_stock, stock_of
 
 ATTACKER = "203.0.113.66"
@@ -21,18 +21,6 @@ ANONYMOUS_ADDS = 20  # the default --anonymous-adds-per-address
 
 async def available(services):
     return {book["isbn"]: book["available"] async for book in services.db.books.find({}, {"isbn": 1, "available": 1})}
-
-
-async def without_cookies(attacker: ShopClient, isbns):
-    """One add per ISBN, all at once, each request from a browser that kept no cookie but its XSRF token."""
-    token = await attacker.xsrf_token()
-
-    async def add(isbn):
-        browser = attacker.another()
-        browser.cookies = {"_xsrf": token}
-        return await browser.cart_json("add", isbn)
-
-    return await asyncio.gather(*(add(isbn) for isbn in isbns))
 
 
 def assert_too_many(response, longest):
@@ -51,7 +39,7 @@ async def test_fifty_anonymous_adds_without_cookies_no_longer_sell_out_a_title(
     interleave_store_calls(services)
     attacker = ShopClient(many_at_once, proxied_url, ATTACKER)
 
-    answers = await without_cookies(attacker, [PCI] * 60)
+    answers = await adds_without_cookies(attacker, [PCI] * 60)
 
     assert sorted(a.code for a in answers) == [200] * ANONYMOUS_ADDS + [429] * (60 - ANONYMOUS_ADDS)
     for refused in (a for a in answers if a.code == 429):
@@ -69,7 +57,7 @@ async def test_the_whole_starter_catalog_cannot_be_held_from_one_address(service
     before = await available(services)
     every_copy = [book["isbn"] for book in STARTER_BOOKS for _ in range(book["stock"])]  # 136 adds
 
-    answers = await without_cookies(ShopClient(many_at_once, proxied_url, ATTACKER), every_copy)
+    answers = await adds_without_cookies(ShopClient(many_at_once, proxied_url, ATTACKER), every_copy)
 
     assert [a.code for a in answers].count(200) == ANONYMOUS_ADDS
     after = await available(services)
