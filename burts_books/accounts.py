@@ -7,7 +7,7 @@ Nothing a visitor does here tells whether an email has an account: an unknown
 email costs the same argon2 work as a known one, is limited the same way and
 gets the same answers, and registering an email that has an account looks like
 registering a new one. argon2 runs a bounded number of hashes at once, each
-taking tens of MiB, so a flood of sign-ins can't exhaust memory.
+taking 64 MiB, so a flood of sign-ins can't exhaust memory.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Accounts:
         self.limits = limits
 
     async def _argon2(self, func, *args):
-        # Tens of milliseconds of CPU, off the event loop, and a bounded number at once.
+        # Hundreds of milliseconds of CPU and 64 MiB each: off the event loop, and a bounded number at once.
         async with self.limits.password_hashing.turn():
             return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
