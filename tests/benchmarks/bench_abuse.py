@@ -2,12 +2,12 @@
 
 1. denial of inventory: --adds anonymous adds of one 50-copy title from one address, no
    cookies kept, all at once; how many went in and how many copies stayed on sale;
-2. a sign-in flood: --sign-ins wrong sign-ins at once, each from an address of its own (so
-   only the bound on argon2 holds them), while an account's owner signs in from elsewhere,
-   trying again after Retry-After as a browser user would; the owner's wait and the shop's
-   peak memory.
+2. a sign-in flood: --sign-ins wrong sign-ins at once from --addresses addresses (by default
+   each its own, so only the bound on argon2 holds them), while an account's owner signs in
+   from elsewhere, trying again after Retry-After as a browser user would; the owner's wait
+   and the shop's peak memory.
 
-    .venv/bin/python -m tests.benchmarks.bench_abuse [--adds 60] [--sign-ins 100] [--unbounded]
+    .venv/bin/python -m tests.benchmarks.bench_abuse [--adds 60] [--sign-ins 100] [--addresses 100] [--unbounded]
 
 --unbounded sets every limit out of reach: the shop as it was before them. The shop runs with
 --xheaders and each client says its address in X-Real-IP, as nginx would. Loopback only,
@@ -67,10 +67,10 @@ async def owner_signs_in(http, url: str) -> tuple[float, int]:
         await asyncio.sleep(int(answer.headers["Retry-After"]))
 
 
-async def flood(http, url: str, sign_ins: int, pid: int) -> None:
+async def flood(http, url: str, sign_ins: int, addresses: int, pid: int) -> None:
     before = memory_mib(pid, "VmRSS")
     guesses = [
-        ShopClient(http, url, f"10.1.{n // 256}.{n % 256}").post(
+        ShopClient(http, url, f"10.1.{n % addresses // 256}.{n % addresses % 256}").post(
             "/login", {"email": f"guess{n}@example.com", "password": "a wrong guess"}
         )
         for n in range(sign_ins)
@@ -81,7 +81,8 @@ async def flood(http, url: str, sign_ins: int, pid: int) -> None:
     owner_seconds, refusals = await owner_signs_in(http, url)
     codes = [answer.code for answer in await flooding]
     elapsed = time.monotonic() - start
-    print(f"sign-in flood: {sign_ins} wrong sign-ins at once from {sign_ins} addresses, answered in {elapsed:.2f} s: "
+    where = f"{addresses} addresses" if addresses > 1 else "one address"
+    print(f"sign-in flood: {sign_ins} wrong sign-ins at once from {where}, answered in {elapsed:.2f} s: "
           f"{codes.count(400)} checked, {codes.count(429)} refused (429)")
     print(f"  the owner, signing in from elsewhere meanwhile: signed in after {owner_seconds:.2f} s "
           f"({refusals} x 429 first)")
@@ -92,16 +93,18 @@ async def run(shop: ShopProcess, args) -> None:
     # Unbounded, a sign-in can wait far longer than the client's usual 20 s.
     http = AsyncHTTPClient(max_clients=max(args.adds, args.sign_ins) + 10, defaults={"request_timeout": 240})
     await hoard(http, shop.url, args.adds)
-    await flood(http, shop.url, args.sign_ins, shop.process.pid)
+    await flood(http, shop.url, args.sign_ins, args.addresses, shop.process.pid)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--adds", type=int, default=60, help="max 500")
     parser.add_argument("--sign-ins", type=int, default=100, help="max 500")
+    parser.add_argument("--addresses", type=int, default=100, help="the flood's addresses (1 to --sign-ins)")
     parser.add_argument("--unbounded", action="store_true", help="limits out of reach, as before them")
     args = parser.parse_args()
     args.adds, args.sign_ins = min(args.adds, 500), min(args.sign_ins, 500)
+    args.addresses = max(1, min(args.addresses, args.sign_ins))
     with tempfile.TemporaryDirectory() as data_dir:
         created = run_cli("create-user", STAFF_EMAIL, "--staff", data_dir=data_dir, stdin=PASSWORD + "\n")
         if created.returncode:
