@@ -10,7 +10,7 @@ import tornado.web
 from . import resources, templating
 from .config import Settings
 from .services import Services
-from .web import account, api, auth, cart, live, modules, orders, pages, staff, staff_import, stock
+from .web import account, api, auth, cart, live, modules, openapi, orders, pages, staff, staff_import, stock
 from .web.base import StaticFiles
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ def routes() -> list:
         url(r"/api/books", api.BooksApiHandler, name="api_books"),
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
         url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
+        url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
     ]
 
 
