@@ -19,6 +19,7 @@ ERROR_SHAPE = '`{"error": {"status": <HTTP status>, "message": "<what to do abou
 NUMBER = {"type": "integer", "minimum": 0}
 TEXT = {"type": "string"}
 PAGE = {"text/html": {"schema": TEXT}}
+RETRY_AFTER = {"required": True, "schema": {"type": "integer", "minimum": 0}}
 
 
 def ref(name: str) -> dict:
@@ -95,7 +96,13 @@ RESPONSES = {
     "404": answer("No such book. Nothing changed.", ref("Error")),
     "429": {
         "description": "Too many requests from this client: wait Retry-After seconds. Nothing changed.",
-        "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
+        "headers": {"Retry-After": RETRY_AFTER},
+        "content": json_content(ref("Error")),
+    },
+    "503": {
+        "description": "The store could not keep a change (its disk refused the write), so nothing changed: "
+                       "try again after Retry-After seconds.",
+        "headers": {"Retry-After": RETRY_AFTER},
         "content": json_content(ref("Error")),
     },
 }
@@ -106,8 +113,9 @@ OPTIONAL_AUTH: list[dict] = [{}, {"bearerAuth": []}, {"session": []}]
 
 def operation(operation_id: str, summary: str, responses: dict, *, parameters=(), body=None,
               security=OPTIONAL_AUTH, refused=(401, 429), pages=False) -> dict:
+    # Any call may write (a cart, a token's last use), and so meet a store that can't keep it.
     described = {"operationId": operation_id, "summary": summary, "security": security,
-                 "responses": {**responses, **refusals(*refused, pages=pages)}}
+                 "responses": {**responses, **refusals(*refused, 503, pages=pages)}}
     if parameters:
         described["parameters"] = list(parameters)
     if body is not None:
