@@ -9,6 +9,7 @@ import logging
 
 from . import migrations
 from .accounts import Accounts
+from .api_tokens import ApiTokens
 from .bus import EventBus, make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
@@ -34,6 +35,7 @@ class Services:
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
+    api_tokens: ApiTokens
     carts: Carts
     orders: Orders
     live: LiveFeed
@@ -102,7 +104,8 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     limits = Limits(settings)
     carts = Carts(db, inventory, limits)
     catalog = Catalog(db, inventory, view)
+    accounts = Accounts(db, limits)
     return Services(
-        db, bus, view, inventory, catalog, Accounts(db, limits), carts, Orders(db, carts, inventory),
+        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
     )
