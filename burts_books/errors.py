@@ -40,5 +40,13 @@ class Conflict(ShopError):
     """The request clashes with the current state (sold out, changed meanwhile)."""
 
 
+class TooMany(ShopError):
+    """Over a limit for now; worth trying again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class BadImportFile(Invalid):
     """An import file that can't be read as a whole (wrong header, not UTF-8, malformed XML)."""

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from .. import templating
 from ..config import Settings
-from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError
+from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
 from ..numbers import whole_number
 from ..services import Services
 
@@ -44,7 +44,9 @@ XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the 
 MAX_SESSION_VERSION = 999_999_999
 
 # The one mapping from what the shop refuses to the HTTP status that says so.
-STATUS_OF = ((NotSignedIn, 401), (NotAllowed, 403), (NotFound, 404), (Conflict, 409), (Invalid, 400))
+STATUS_OF = (
+    (NotSignedIn, 401), (NotAllowed, 403), (NotFound, 404), (Conflict, 409), (TooMany, 429), (Invalid, 400),
+)
 
 
 def status_of(error: ShopError) -> int:
@@ -206,6 +208,8 @@ class BaseHandler(tornado.web.RequestHandler):
         if isinstance(error, ShopError):
             status_code = status_of(error)
             self.set_status(status_code)
+        if isinstance(error, TooMany):
+            self.set_header("Retry-After", str(error.retry_after))
         message = self.error_message(status_code, kwargs.get("exc_info"))
         if self.wants_json():
             self.write_json({"error": {"status": status_code, "message": message}})
