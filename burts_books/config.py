@@ -122,6 +122,10 @@ class Settings:
     reconcile_interval_seconds: float = setting(
         60.0, "BURTS_RECONCILE_INTERVAL", "seconds between cart expiry / stock reconciliation runs", _seconds
     )
+    max_live_per_address: int = setting(
+        100, "BURTS_MAX_LIVE_PER_ADDRESS",
+        "most long polls and WebSockets one client address may hold open at once", _whole(1, 1_000_000),
+    )
     page_size: int = 12  # books per catalog page; not a setting
 
     @property

@@ -96,5 +96,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     catalog = Catalog(db, inventory, view)
     return Services(
         db, bus, view, inventory, catalog, Accounts(db), carts, Orders(db, carts, inventory),
-        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"),
+        LiveFeed(bus, inventory, settings.max_live_per_address), ImportJobs(db, catalog, settings.data_dir / "imports"),
     )

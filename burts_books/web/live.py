@@ -11,13 +11,14 @@ import tornado.websocket
 from tornado.iostream import StreamClosedError
 
 from .. import isbn as isbn_codes
-from ..errors import Invalid
+from ..errors import Invalid, TooMany
 from ..live import Outbox, Poll
 from ..numbers import whole_number
 from .base import JsonHandler
 
 MAX_ISBNS = 100  # per poll or per subscribe message
 MAX_VERSION = 999_999_999
+TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
 
 
 def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
@@ -70,7 +71,11 @@ class CartStatusHandler(JsonHandler):
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
         timeout = self.shop_settings.long_poll_timeout_seconds
-        books = await self.services.live.long_poll(self.poll, timeout)
+        leave = self.services.live.admit(str(self.request.remote_ip))
+        try:
+            books = await self.services.live.long_poll(self.poll, timeout)
+        finally:
+            leave()
         if self.poll.cancelled:
             return
         self.set_header("Cache-Control", "no-store")
@@ -90,14 +95,22 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
     """
 
     WRITE_TIMEOUT = 10.0
+    sender: asyncio.Future | None = None  # None: refused at open, closing
 
     def open(self):
         self.feed = self.settings["services"].live
         self.outbox = Outbox()
+        try:
+            self.leave = self.feed.admit(str(self.request.remote_ip))
+        except TooMany as exc:
+            self.close(TRY_AGAIN_LATER, str(exc))
+            return
         # One sender per connection: a slow reader holds at most the latest state per book.
         self.sender = asyncio.ensure_future(self.send_all())
 
     async def on_message(self, message):
+        if self.sender is None:
+            return
         try:
             isbns = parse_subscribe(message)
         except Invalid as exc:
@@ -119,4 +132,6 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
 
     def on_close(self):
         self.feed.discard(self.outbox)
-        self.sender.cancel()
+        if self.sender is not None:
+            self.leave()
+            self.sender.cancel()
