@@ -15,7 +15,7 @@ from pathlib import Path
 
 import tornado.log
 
-from . import catalog_csv, migrations
+from . import catalog_csv, migrations, server
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
@@ -34,6 +34,7 @@ class CommandError(Exception):
 
 async def serve(settings: Settings, _args) -> None:
     settings = with_cookie_secret(settings, log)
+    open_files = server.raise_open_file_limit()
     services = await open_services(settings)
     bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
     if settings.embedded:
@@ -45,12 +46,17 @@ async def serve(settings: Settings, _args) -> None:
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
     app = make_app(settings, services)
-    server = app.listen(settings.port, settings.address, xheaders=settings.xheaders,
-                        max_body_size=MAX_BODY_SIZE)
+    http = server.ShopServer(
+        app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
+        idle_connection_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,
+        max_connections=server.connection_limit(settings.max_connections, open_files),
+    )
+    http.listen(settings.port, settings.address)
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
-    log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
+    log.info("Burt's Books is serving on http://%s:%d/, up to %d connections at once",
+             settings.address, settings.port, http.max_connections)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -58,8 +64,8 @@ async def serve(settings: Settings, _args) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("shutting down")
-    server.stop()
-    await server.close_all_connections()
+    http.stop()
+    await http.close_all_connections()
     await probe.stop()
     await services.close()
 
