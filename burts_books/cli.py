@@ -18,6 +18,7 @@ import tornado.log
 from . import catalog_csv, migrations, server
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
+from .bus import redacted, redis_client
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, open_database
 from .errors import BadImportFile, ValidationError
@@ -140,13 +141,18 @@ class ProgressDisplay:
             self._bar.close()
 
 
+def with_bus_secret(settings: Settings) -> Settings:
+    """Settings with the cookie secret that signs bus messages, where there is a Redis bus to sign them for."""
+    return with_cookie_secret(settings, log) if settings.redis_url else settings
+
+
 async def import_books(settings: Settings, args) -> int:
     path = Path(args.file)
     try:
         source = ImportFile.open(path)  # reads the whole file: a bad one is refused before any write
     except BadImportFile as exc:
         raise CommandError(str(exc)) from None
-    services = await open_services(settings)
+    services = await open_services(with_bus_secret(settings))
     rejects = RejectsFile(Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.csv"),
                           source.numbered_by)
     display = ProgressDisplay()
@@ -173,7 +179,7 @@ async def import_books(settings: Settings, args) -> int:
 
 
 async def export_books(settings: Settings, args) -> None:
-    services = await open_services(settings)
+    services = await open_services(with_bus_secret(settings))
     try:
         if args.output is None:
             out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
@@ -203,13 +209,11 @@ async def check(settings: Settings, _args) -> None:
     if missing:
         raise CommandError(f"migrations pending: {', '.join(missing)}; run `burts-books migrate`")
     if settings.redis_url:
-        import redis.asyncio
-
-        client = redis.asyncio.from_url(settings.redis_url)
+        client = redis_client(settings.redis_url, settings.redis_timeout_seconds)
         try:
             await client.ping()
         except Exception as exc:
-            raise CommandError(f"Redis at {settings.redis_url} does not answer: {exc}") from None
+            raise CommandError(f"Redis at {redacted(settings.redis_url)} does not answer: {exc}") from None
         finally:
             await client.aclose()
     print("configuration, database and Redis are ready" if settings.redis_url

@@ -122,6 +122,9 @@ class Settings:
     reconcile_interval_seconds: float = setting(
         60.0, "BURTS_RECONCILE_INTERVAL", "seconds between cart expiry / stock reconciliation runs", _seconds
     )
+    redis_timeout_seconds: float = setting(
+        2.0, "BURTS_REDIS_TIMEOUT", "seconds any one Redis call (connect, publish, subscribe, ping) may take", _seconds
+    )
     max_connections: int | None = setting(
         None, "BURTS_MAX_CONNECTIONS",
         "most client connections open at once; unset = the open-file limit less 100", _whole(1, 10_000_000),

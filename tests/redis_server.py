@@ -1,11 +1,13 @@
 """A throwaway redis-server for tests.
 
 ``RedisServer`` can be stopped and started again on the same port, so tests
-can simulate Redis going away and coming back. Import the ``redis_server``
-fixture from conftest.py (or a test module) to get one already running.
+can simulate Redis going away and coming back, or paused (SIGSTOP) and
+resumed, to simulate one that hangs. Import the ``redis_server`` fixture from
+conftest.py (or a test module) to get one already running.
 """
 
 import os
+import signal
 import socket
 import subprocess
 
@@ -18,10 +20,12 @@ REDIS_SERVER = "/usr/bin/redis-server"
 
 class RedisServer:
     def __init__(self, directory, port: int | None = None,
-                 executable: str = REDIS_SERVER) -> None:
+                 executable: str = REDIS_SERVER, password: str | None = None) -> None:
+        """With `password`, clients must AUTH (Redis's `requirepass`); `url` carries it."""
         self.directory = str(directory)
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.executable = executable
         self._process: subprocess.Popen | None = None
 
@@ -33,7 +37,8 @@ class RedisServer:
             self._process = subprocess.Popen(
                 [self.executable, "--port", str(self.port),
                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--dir", self.directory],
+                 "--daemonize", "no", "--dir", self.directory,
+                 *(["--requirepass", self.password] if self.password else [])],
                 stdout=log_file, stderr=subprocess.STDOUT,
             )
         if not wait_until_serving(self._process, self._answers_ping, timeout):
@@ -44,14 +49,27 @@ class RedisServer:
                 f"redis-server on port {self.port} did not start:\n{output}")
 
     def stop(self) -> None:
+        if self._process is not None:
+            self.resume()  # a paused server would not act on SIGTERM
         stop_process(self._process, timeout=5)
         self._process = None
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open and nothing answers, as when Redis hangs."""
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self._process.send_signal(signal.SIGCONT)
 
     def _answers_ping(self) -> bool:
         # Raw RESP keeps this helper independent of the client under test.
         try:
             with socket.create_connection(("127.0.0.1", self.port),
                                           timeout=0.5) as sock:
+                if self.password:
+                    sock.sendall(f"AUTH {self.password}\r\n".encode())
+                    if not sock.recv(16).startswith(b"+OK"):
+                        return False
                 sock.sendall(b"PING\r\n")
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
