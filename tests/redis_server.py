@@ -9,6 +9,7 @@ conftest.py (or a test module) to get one already running.
 import os
 import signal
 import socket
+import ssl
 import subprocess
 
 import pytest
@@ -20,12 +21,16 @@ REDIS_SERVER = "/usr/bin/redis-server"
 
 class RedisServer:
     def __init__(self, directory, port: int | None = None,
-                 executable: str = REDIS_SERVER, password: str | None = None) -> None:
-        """With `password`, clients must AUTH (Redis's `requirepass`); `url` carries it."""
+                 executable: str = REDIS_SERVER, password: str | None = None, tls: bool = False) -> None:
+        """With `password`, clients must AUTH (Redis's `requirepass`); with `tls`, the server speaks
+        TLS only, with a certificate of its own for 127.0.0.1. `url` carries what a client needs."""
         self.directory = str(directory)
         self.port = port or free_port()
         self.password = password
-        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
+        self.certificate = os.path.join(self.directory, f"redis-{self.port}.pem") if tls else None
+        auth = f":{password}@" if password else ""
+        self.url = (f"rediss://{auth}127.0.0.1:{self.port}/0?ssl_ca_certs={self.certificate}" if tls
+                    else f"redis://{auth}127.0.0.1:{self.port}/0")
         self.executable = executable
         self._process: subprocess.Popen | None = None
 
@@ -35,7 +40,7 @@ class RedisServer:
         log_path = os.path.join(self.directory, f"redis-{self.port}.log")
         with open(log_path, "ab") as log_file:
             self._process = subprocess.Popen(
-                [self.executable, "--port", str(self.port),
+                [self.executable, *self._listening(),
                  "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                  "--daemonize", "no", "--dir", self.directory,
                  *(["--requirepass", self.password] if self.password else [])],
@@ -61,11 +66,21 @@ class RedisServer:
     def resume(self) -> None:
         self._process.send_signal(signal.SIGCONT)
 
+    def _listening(self) -> list[str]:
+        if self.certificate is None:
+            return ["--port", str(self.port)]
+        if not os.path.exists(self.certificate):
+            key = self.certificate.replace(".pem", ".key")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", key, "-out", self.certificate], check=True, capture_output=True)
+        return ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", self.certificate,
+                "--tls-key-file", self.certificate.replace(".pem", ".key"), "--tls-auth-clients", "no"]
+
     def _answers_ping(self) -> bool:
         # Raw RESP keeps this helper independent of the client under test.
         try:
-            with socket.create_connection(("127.0.0.1", self.port),
-                                          timeout=0.5) as sock:
+            with self._connect() as sock:
                 if self.password:
                     sock.sendall(f"AUTH {self.password}\r\n".encode())
                     if not sock.recv(16).startswith(b"+OK"):
@@ -74,6 +89,12 @@ class RedisServer:
                 return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def _connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=0.5)
+        if self.certificate is None:
+            return sock
+        return ssl.create_default_context(cafile=self.certificate).wrap_socket(sock, server_hostname="127.0.0.1")
 
 
 @pytest.fixture

@@ -125,6 +125,18 @@ async def test_a_hung_redis_is_noticed_and_the_bus_resyncs_once_it_answers(redis
 PASSWORD = "a-redis-password-for-tests"
 
 
+async def bus_delivers(url):
+    """A bus on Redis at `url` gets an event published through it back."""
+    bus = RedisBus(url, [COOKIE_SECRET])
+    await bus.start()
+    try:
+        received = recorder(bus)
+        await bus.publish({"isbn": PCI, "available": 3, "version": 7})
+        await until(lambda: received == [{"isbn": PCI, "available": 3, "version": 7}])
+    finally:
+        await bus.stop()
+
+
 @pytest.fixture
 def redis_with_password(tmp_path):
     server = RedisServer(tmp_path, password=PASSWORD)
@@ -136,14 +148,7 @@ def redis_with_password(tmp_path):
 @pytest.mark.gen_test(timeout=20)
 async def test_a_redis_that_wants_a_password_gets_it_from_the_url_which_logs_never_show(
         redis_with_password, tmp_path, caplog):
-    bus = RedisBus(redis_with_password.url, [COOKIE_SECRET])
-    await bus.start()
-    try:
-        received = recorder(bus)
-        await bus.publish({"isbn": PCI, "available": 3, "version": 7})
-        await until(lambda: received == [{"isbn": PCI, "available": 3, "version": 7}])
-    finally:
-        await bus.stop()
+    await bus_delivers(redis_with_password.url)
 
     store = tmp_path / "store"
     store.mkdir()
@@ -157,3 +162,14 @@ async def test_a_redis_that_wants_a_password_gets_it_from_the_url_which_logs_nev
     await unauthorized.stop()
     assert "redis://:***@127.0.0.1" in caplog.text
     assert "not-the-password" not in caplog.text + refused.stderr + refused.stdout
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_the_bus_crosses_a_redis_that_speaks_only_tls(tmp_path):
+    server = RedisServer(tmp_path, password=PASSWORD, tls=True)
+    server.start()
+    assert server.url.startswith(f"rediss://:{PASSWORD}@")
+    try:
+        await bus_delivers(server.url)
+    finally:
+        server.stop()
