@@ -20,6 +20,7 @@ ISBN = r"([0-9Xx-]{10,17})"
 # and Tornado's default (100 MB, buffered in memory) is too much without nginx.
 MAX_BODY_SIZE = 1024 * 1024
 FRAGMENTS = 20_000  # rendered UI-module fragments kept per process (a few KB each)
+SHARED_PAGES = 2_000  # rendered shared pages kept per process (10-40 KB each)
 
 
 def routes() -> list:
@@ -63,6 +64,7 @@ class ShopApplication(tornado.web.Application):
             services=services,
             jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug),
             fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
+            pages=cachetools.LRUCache(maxsize=SHARED_PAGES),
             default_handler_class=pages.NotFoundHandler,
             cookie_secret=settings.cookie_secret,
             xsrf_cookies=True,

@@ -43,6 +43,8 @@ class CatalogView:
         self._keywords: list[str] = []  # sorted, for prefix search
         self._keywords_stale = False
         self._tasks: set[asyncio.Task] = set()
+        # Bumped by every change the view takes in: what a cached listing was rendered from.
+        self.version = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
         bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
@@ -100,6 +102,7 @@ class CatalogView:
         if book is not None and state["version"] > book["inventory_version"]:
             book["available"] = state["available"]
             book["inventory_version"] = state["version"]
+            self.version += 1
 
     async def refresh(self, isbns: Iterable[str]) -> None:
         """Re-read these books (added, edited, or gone), in one query."""
@@ -154,6 +157,7 @@ class CatalogView:
 
     def _put(self, book: dict) -> None:
         self._remove(book["isbn"])
+        self.version += 1
         self._books[book["isbn"]] = book
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
@@ -167,6 +171,7 @@ class CatalogView:
         book = self._books.pop(isbn, None)
         if book is None:
             return
+        self.version += 1
         _discard_sorted(self._newest, _newest_key(book))
         _discard_sorted(self._by_title, _title_key(book))
         for keyword in book.get("keywords", ()):

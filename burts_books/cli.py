@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import io
 import logging
@@ -20,7 +21,7 @@ from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .bus import redacted, redis_client
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
-from .db import StoreBusy, open_database
+from .db import StoreBusy, StoreDamaged, open_database
 from .errors import BadImportFile, ValidationError
 from .importer import Importer, ImportFile, Progress, RejectsFile
 from .loop_lag import LoopLagProbe
@@ -42,10 +43,13 @@ async def serve(settings: Settings, _args) -> None:
         log.warning(
             "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
             "Set MONGODB_URL and REDIS_URL for production.",
-            settings.store_file, bus,
+            settings.store_dir, bus,
         )
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
+    # What start-up built (the embedded store's documents above all) lives as long as the process:
+    # keep the garbage collector from walking it in every full collection (120 ms at 20,000 books).
+    gc.freeze()
     app = make_app(settings, services)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
@@ -252,10 +256,12 @@ def parse_args(argv: list[str]):
 def main(argv: list[str] | None = None) -> None:
     args, settings_flags = parse_args(sys.argv[1:] if argv is None else argv)
     tornado.log.enable_pretty_logging()
+    # A file-size limit must fail the write (which the store then undoes), not kill the process.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         settings = load_settings(settings_flags)
         status = asyncio.run(COMMANDS[args.command](settings, args))
-    except (ConfigError, CommandError, StoreBusy, migrations.MigrationsPending) as exc:
+    except (ConfigError, CommandError, StoreBusy, StoreDamaged, migrations.MigrationsPending) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

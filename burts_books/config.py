@@ -141,6 +141,11 @@ class Settings:
     body_timeout_seconds: float = setting(
         60.0, "BURTS_BODY_TIMEOUT", "seconds a client may take to send a request body", _seconds
     )
+    store_compact_bytes: int = setting(
+        16 * 1024 * 1024, "BURTS_STORE_COMPACT_BYTES",
+        "embedded store: journal size that starts a compaction (at least the snapshot's size)",
+        _whole(1, 2**40),
+    )
     page_size: int = 12  # books per catalog page; not a setting
 
     @property
@@ -148,8 +153,8 @@ class Settings:
         return not self.mongodb_url
 
     @property
-    def store_file(self) -> Path:
-        return self.data_dir / "embedded-store.json"
+    def store_dir(self) -> Path:
+        return self.data_dir / "embedded-store"
 
     @property
     def cookie_secret_file(self) -> Path:

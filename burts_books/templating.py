@@ -6,6 +6,7 @@ output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import jinja2
@@ -50,3 +51,13 @@ class ModuleNamespace:
     def __getattr__(self, name: str):
         render_module = self._modules[name]
         return lambda *args, **kwargs: Markup(render_module(*args, **kwargs))
+
+
+# Marks a visitor part's slot in a shared page: random, so no book or visitor text can forge one.
+SLOT = "\x00" + secrets.token_hex(8) + "\x00"
+
+
+def slots(page: bytes | str) -> list[bytes]:
+    """A rendered shared page as [text, part, text, part, ..., text]: odd places name a visitor part."""
+    data = page if isinstance(page, bytes) else page.encode("utf-8")
+    return data.split(SLOT.encode())

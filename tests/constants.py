@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+from burts_books.isbn import isbn13_check_digit
+
 STARTER_BOOKS = json.loads(
     (Path(__file__).resolve().parent.parent / "migrations" / "0002_starter_books.json").read_text(encoding="utf-8")
 )
@@ -18,3 +20,9 @@ SHOPPER_EMAIL = "reader@example.com"
 
 # Signs cookies in every shop the tests start, in this process or as a subprocess.
 COOKIE_SECRET = "test-cookie-secret-" + "x" * 32
+
+
+def isbn_13(number: int) -> str:
+    """A valid ISBN-13 for each number (979 prefix), none of them in the starter catalog."""
+    body = f"979{number:09d}"
+    return body + isbn13_check_digit(body)

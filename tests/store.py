@@ -75,3 +75,14 @@ def interleave_store_calls(services):
     services.carts.books = Interleaving(services.carts.books)
     services.carts.carts = Interleaving(services.carts.carts)
     services.orders.orders = Interleaving(services.orders.orders)
+
+
+async def everything(db) -> dict:
+    """Every collection's documents in natural order and its indexes, and each book as found by its ISBN."""
+    state = {
+        name: (await db.db[name].find().to_list(None), await db.db[name].index_information())
+        for name in sorted(await db.db.list_collection_names())
+    }
+    books = state.get("books", ([], {}))[0]
+    state["books by isbn"] = [await db.books.find_one({"isbn": book["isbn"]}) for book in books]
+    return state

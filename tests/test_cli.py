@@ -3,6 +3,7 @@
 import asyncio
 import datetime
 import os
+import stat
 
 import pytest
 from mongomock_motor import AsyncMongoMockClient
@@ -64,17 +65,17 @@ async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
 
 @pytest.mark.gen_test
 async def test_create_user_is_refused_while_another_process_holds_the_store(tmp_path):
-    store_file = Settings(data_dir=tmp_path).store_file
+    store_dir = Settings(data_dir=tmp_path).store_dir
     async with store(tmp_path):
         pass  # a shop that has run once and saved its store
     async with store(tmp_path):  # this test process plays the running server
-        saved = store_file.read_bytes()
+        saved = {path.name: path.read_bytes() for path in store_dir.iterdir()}
         result = run_cli("create-user", SHOPPER_EMAIL, data_dir=tmp_path, stdin=TYPED_PASSWORD)
         assert refusal(result) == (
-            f"burts-books create-user: the embedded store {store_file} is in use by "
+            f"burts-books create-user: the embedded store {store_dir} is in use by "
             f"process {os.getpid()}; stop that process first (or point MONGODB_URL at a MongoDB server)"
         )
-        assert store_file.read_bytes() == saved
+        assert {path.name: path.read_bytes() for path in store_dir.iterdir()} == saved
     assert await account(tmp_path, SHOPPER_EMAIL) is None
 
 
@@ -97,7 +98,7 @@ def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
     result = run_cli("serve", *args, data_dir=tmp_path)
     assert result.stderr == f"burts-books serve: {message}\n"
     assert result.returncode == 2
-    assert not (tmp_path / "embedded-store.json").exists()
+    assert not Settings(data_dir=tmp_path).store_dir.exists()
 
 
 def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsys):
@@ -120,3 +121,10 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
         f"burts-books serve: the database is missing migrations {last}: run `burts-books migrate`\n"
     )
     assert asyncio.run(client.burts_books.migrations.count_documents({})) == len(migrations.available()) - 1
+
+
+def test_a_command_given_a_data_folder_that_does_not_exist_yet_makes_it_owner_only(tmp_path):
+    data_dir = tmp_path / "new" / "data"
+    result = run_cli("migrate", f"--data-dir={data_dir}")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700

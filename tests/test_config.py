@@ -16,7 +16,7 @@ def test_defaults_are_the_embedded_shop_on_port_8000():
     settings = load_settings([], {})
     assert (settings.port, settings.address, settings.debug) == (8000, "127.0.0.1", False)
     assert settings.embedded
-    assert settings.store_file.resolve() == Path.cwd() / "var" / "embedded-store.json"
+    assert settings.store_dir.resolve() == Path.cwd() / "var" / "embedded-store"
 
 
 @pytest.mark.parametrize(

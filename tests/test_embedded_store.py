@@ -1,19 +1,31 @@
-"""The embedded store: kept in a file across restarts, and owned by one process at a time."""
+"""The embedded store: every acknowledged write on disk, kept across restarts, owned by one process at a time."""
 
+import asyncio
 import contextlib
 import dataclasses
+import datetime
+import logging
 import os
+import random
 import shutil
+import signal
+import stat
+import subprocess
+import sys
 
+import bson
 import pytest
+from bson import ObjectId, json_util
 
-from burts_books import db as db_module
 from burts_books import migrations
 from burts_books.db import StoreBusy, open_database
+from burts_books.embedded.frames import frame
+from burts_books.embedded.journal import segment_numbers
 from burts_books.errors import ValidationError
 from burts_books.services import open_services
 from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
-from tests.waiting import until
+from tests.shop_process import run_cli
+from tests.store import everything
 
 NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
 
@@ -33,6 +45,10 @@ async def running_shop(settings):
         await services.close()
 
 
+def files(folder) -> dict:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
 @pytest.mark.gen_test
 async def test_books_and_accounts_survive_a_restart(embedded):
     async with running_shop(embedded) as shop:
@@ -50,19 +66,27 @@ async def test_books_and_accounts_survive_a_restart(embedded):
 
 
 @pytest.mark.gen_test
-async def test_changes_reach_the_file_while_running_so_a_crash_loses_little(embedded, tmp_path, monkeypatch):
-    monkeypatch.setattr(db_module._EmbeddedStore, "SAVE_INTERVAL", 0.05)
+async def test_a_write_is_on_disk_as_soon_as_it_returns(embedded, tmp_path):
     async with running_shop(embedded) as shop:
         await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
-        saved = embedded.store_file
-        await until(lambda: saved.exists() and UNKNOWN_ISBN in saved.read_text(), message="the book was never saved")
-        # What a process killed now would leave behind:
+        # What a process killed right now would leave behind: no saving on the way out.
         crashed = dataclasses.replace(embedded, data_dir=tmp_path / "after-crash")
-        crashed.data_dir.mkdir()
-        shutil.copy(embedded.store_file, crashed.store_file)
+        shutil.copytree(embedded.store_dir, crashed.store_dir)
 
     async with running_shop(crashed) as shop:
         assert (await shop.catalog.get(UNKNOWN_ISBN))["title"] == "Kept Safe"
+
+
+@pytest.mark.gen_test
+async def test_writes_in_flight_together_share_one_fdatasync(embedded):
+    async with running_shop(embedded) as shop:
+        journal = shop.db.store.journal
+        syncs = journal.syncs
+        await asyncio.gather(*(shop.db.carts.insert_one({"_id": f"cart-{n}", "status": "open"}) for n in range(50)))
+        assert journal.syncs == syncs + 1
+
+    async with running_shop(embedded) as shop:
+        assert await shop.db.carts.count_documents({}) == 50
 
 
 @pytest.mark.gen_test
@@ -72,10 +96,149 @@ async def test_a_second_process_is_refused_while_one_owns_the_store(embedded):
         with pytest.raises(StoreBusy) as busy:
             await open_database(embedded)
         message = str(busy.value)
-        assert str(embedded.store_file) in message
+        assert str(embedded.store_dir) in message
         assert f"in use by process {os.getpid()}; stop that process first" in message
     finally:
         await owner.close()
 
     second = await open_database(embedded)  # free again once the owner has closed it
     await second.close()
+
+
+@pytest.mark.gen_test
+async def test_a_record_cut_short_at_the_end_of_the_journal_is_dropped_with_a_warning(embedded, caplog):
+    async with running_shop(embedded) as shop:
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+    [segment] = embedded.store_dir.glob("journal-*")
+    intact = segment.read_bytes()
+    torn = frame(bson.encode({"ops": [{"c": "books", "put": {"_id": "torn", "isbn": "9780000000002"}}]}))[:-5]
+    segment.write_bytes(intact + torn)
+
+    with caplog.at_level(logging.WARNING, logger="burts_books.embedded"):
+        async with running_shop(embedded) as shop:
+            assert (await shop.catalog.get("9781234567897"))["title"] == "Kept Safe"
+            assert await shop.db.books.find_one({"_id": "torn"}) is None
+            await shop.db.books.update_one({"isbn": "9781234567897"}, {"$set": {"title": "Still Kept"}})
+    assert f"{segment} ends in a record cut short ({len(torn)} bytes at byte {len(intact)})" in caplog.text
+    assert segment.read_bytes().startswith(intact) and not segment.read_bytes().startswith(intact + torn[:8])
+
+    async with running_shop(embedded) as shop:
+        assert (await shop.catalog.get("9781234567897"))["title"] == "Still Kept"
+
+
+@pytest.mark.gen_test
+async def test_a_damaged_snapshot_stops_the_start_with_one_line_and_is_left_as_it_is(embedded):
+    async with running_shop(embedded) as shop:
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        await shop.db.store.compact()
+    snapshot = embedded.store_dir / "snapshot"
+    damaged = bytearray(snapshot.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    snapshot.write_bytes(damaged)
+    before = files(embedded.store_dir)
+
+    result = run_cli("serve", f"--data-dir={embedded.data_dir}", "--cookie-secret=" + "s" * 40, "--port=1")
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"burts-books serve: the embedded store file {snapshot} is damaged (bad checksum")
+    assert result.stderr.endswith(
+        f"restore it from a backup, or move the folder {embedded.store_dir} away to start an empty store\n"
+    )
+    assert files(embedded.store_dir) == before
+
+
+@pytest.mark.gen_test
+async def test_store_files_are_for_their_owner_only(embedded):
+    embedded.store_dir.mkdir(mode=0o755)
+    embedded.store_dir.chmod(0o755)  # as an older version (or a umask) may have left it
+    async with running_shop(embedded) as shop:
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        await shop.db.store.compact()
+        await shop.accounts.register(SHOPPER_EMAIL, PASSWORD)
+
+    assert stat.S_IMODE(embedded.store_dir.stat().st_mode) == 0o700
+    modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in embedded.store_dir.iterdir()}
+    assert set(modes) == {"snapshot", "journal-00000002"}
+    assert set(modes.values()) == {0o600}
+    assert stat.S_IMODE(embedded.store_dir.with_suffix(".lock").stat().st_mode) == 0o600
+
+
+def legacy_dump() -> str:
+    """A store as the one-file format (embedded-store.json) kept it: indexes, then documents."""
+    applied = datetime.datetime(2026, 11, 1)
+    return json_util.dumps({
+        "books": {
+            "indexes": [{"key": [["isbn", 1]], "options": {"name": "isbn_1", "unique": True}}],
+            "documents": [{"_id": ObjectId(), "isbn": "9781234567897", "title": "Kept Safe", "stock": 3,
+                           "available": 3, "inventory_version": 1, "date_added": applied}],
+        },
+        "migrations": {
+            "indexes": [],
+            "documents": [{"_id": path.stem, "applied_at": applied} for path in migrations.available()],
+        },
+    }, indent=1, sort_keys=True)
+
+
+@pytest.mark.gen_test
+async def test_an_embedded_store_json_is_imported_on_first_open(embedded):
+    legacy = embedded.data_dir / "embedded-store.json"
+    dump = legacy_dump()
+    legacy.write_text(dump)
+    legacy.chmod(0o644)
+    async with running_shop(embedded) as shop:
+        assert await shop.db.books.count_documents({}) == 1  # the seed is not run again
+        assert (await shop.catalog.get("9781234567897"))["title"] == "Kept Safe"
+        with pytest.raises(ValidationError, match="already in the catalog"):
+            await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        await shop.db.books.update_one({"isbn": "9781234567897"}, {"$set": {"title": "Changed Since"}})
+    assert not legacy.exists()
+    kept = embedded.data_dir / "embedded-store.json.imported"
+    assert kept.read_text() == dump
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+
+    async with running_shop(embedded) as shop:  # imported once, not again
+        assert (await shop.catalog.get("9781234567897"))["title"] == "Changed Since"
+
+
+@pytest.mark.gen_test
+async def test_writes_made_while_a_compaction_runs_are_kept(embedded):
+    async with running_shop(embedded) as shop:
+        carts = shop.db.carts
+        await carts.insert_many([{"_id": f"cart-{n}", "n": 0} for n in range(100)])
+        compaction = asyncio.ensure_future(shop.db.store.compact())
+        rounds = 0
+        while not compaction.done():  # each round changes data, so waits on the journal
+            await carts.update_many({}, {"$inc": {"n": 1}})
+            if rounds < 50:
+                await carts.delete_one({"_id": f"cart-{rounds}"})
+            rounds += 1
+        await compaction
+        assert rounds > 1
+        expected = await everything(shop.db)
+    assert {path.name for path in embedded.store_dir.iterdir()} == {"snapshot", "journal-00000002"}
+
+    async with running_shop(embedded) as shop:
+        assert await everything(shop.db) == expected
+
+
+@pytest.mark.gen_test
+async def test_a_compaction_killed_part_way_leaves_a_store_that_opens_whole(embedded):
+    async with running_shop(embedded) as shop:
+        await shop.db.store.compact()
+        for n in range(300):
+            await shop.db.carts.insert_one({"_id": f"cart-{n}", "holds": {"9780596529321": n}})
+        expected = await everything(shop.db)
+
+    rng = random.Random()
+    for _ in range(5):
+        through = segment_numbers(embedded.store_dir)[-1]
+        compaction = subprocess.Popen(  # noqa: ASYNC220 -- killed at once; nothing to wait for
+            [sys.executable, "-m", "burts_books.embedded.compaction", str(embedded.store_dir), str(through),
+             str(os.getpid())],
+        )
+        await asyncio.sleep(rng.uniform(0, 0.6))
+        compaction.send_signal(signal.SIGKILL)
+        compaction.wait()
+        async with running_shop(embedded) as shop:
+            assert await everything(shop.db) == expected

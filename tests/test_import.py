@@ -229,7 +229,7 @@ def test_a_terminal_sees_a_progress_bar(tmp_path):
     assert "100%" in shown.decode() and "11/11" in shown.decode()
 
 
-def test_ctrl_c_stops_after_the_batch_being_written_and_keeps_what_was_done(tmp_path):
+def test_ctrl_c_writes_what_was_read_and_keeps_what_was_done(tmp_path):
     path = make_catalog(tmp_path / "big.csv", 20_000)
     process = subprocess.Popen(
         [sys.executable, "-m", "burts_books", "import", str(path), f"--data-dir={tmp_path}"],
@@ -250,7 +250,6 @@ def test_ctrl_c_stops_after_the_batch_being_written_and_keeps_what_was_done(tmp_
     done = re.fullmatch(r"interrupted after (\d+) of 20000 records from big.csv: "
                         r"added (\d+), updated 0, unchanged 0, rejected 0\n", stdout)
     assert done and done[1] == done[2] and 500 <= int(done[1]) < 20_000, stdout
-    assert int(done[1]) % 500 == 0  # whole batches
     with open(path, encoding="utf-8", newline="") as file:
         isbns = [row[0] for row in list(csv.reader(file))[1:]]
     books = asyncio.run(catalog(tmp_path))  # the store opens, and holds exactly what was reported

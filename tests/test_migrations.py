@@ -7,6 +7,7 @@ import textwrap
 import pytest
 
 from burts_books import migrations, resources
+from burts_books.clock import utcnow
 from burts_books.db import DuplicateKeyError
 from tests.constants import PCI, RESTFUL, STAFF_EMAIL, UNKNOWN_ISBN
 
@@ -34,7 +35,7 @@ def write_migrations(directory, **sources):
 
 
 def utc_now_plus(**delta):
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(**delta)
+    return utcnow() + datetime.timedelta(**delta)
 
 
 async def run_counts(db):

@@ -1,5 +1,7 @@
 """Jinja2 renders the pages, and Tornado still places what UI modules ask for."""
 
+import re
+
 import jinja2
 import pytest
 import tornado.web
@@ -56,6 +58,13 @@ async def test_module_resources_are_placed_once_in_head_and_body(client):
     head, body = response.text.split("</head>")
     assert head.count('href="/assets/shelf.css"') == 1
     assert head.count(".shelf { color: teal }") == 1
+    # Embedded script and style carry the response's nonce, the only way the policy lets them run.
+    policy = response.headers["Content-Security-Policy"]
+    nonce = re.search(r"script-src 'self' 'nonce-([\w-]+)'", policy).group(1)
+    assert "unsafe-inline" not in policy and f"style-src 'self' 'nonce-{nonce}'" in policy
+    assert f'<style nonce="{nonce}">' in head and f'<script nonce="{nonce}">' in body
+    other = await client.get("/shelf?label=one")
+    assert nonce not in other.headers["Content-Security-Policy"]  # a fresh one per response
     scripts = body.split("</main>")[1]  # after the page content, before </body>
     assert scripts.count('src="/assets/shelf.js"') == 1
     assert scripts.count("window.shelfReady = true;") == 1

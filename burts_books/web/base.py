@@ -7,6 +7,7 @@ import http.client
 import json
 import logging
 import re
+import secrets
 import urllib.parse
 
 import tornado.web
@@ -14,6 +15,7 @@ from markupsafe import Markup
 
 from .. import templating
 from ..config import Settings
+from ..db import StoreWriteFailed
 from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
 from ..numbers import whole_number
 from ..services import Services
@@ -24,12 +26,14 @@ SESSION_COOKIE = "session"
 CART_COOKIE = "cart"
 SESSION_DAYS = 30
 
+# No 'unsafe-inline': what a UI module embeds (embedded_javascript/css) carries
+# the response's nonce instead (render_embed_js / render_embed_css below).
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
         "img-src 'self' https: data:",
-        "style-src 'self'",
-        "script-src 'self'",
+        "style-src 'self' 'nonce-{nonce}'",
+        "script-src 'self' 'nonce-{nonce}'",
         "connect-src 'self'",
         "form-action 'self'",
         "base-uri 'none'",
@@ -57,10 +61,10 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 SERVER = "BurtsBooks"  # never the framework and its version
 
 
-def set_security_headers(handler: tornado.web.RequestHandler) -> None:
+def set_security_headers(handler: tornado.web.RequestHandler, nonce: str) -> None:
     """The headers every answer carries, pages and static files alike."""
     handler.set_header("Server", SERVER)
-    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=nonce))
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("X-Frame-Options", "DENY")
     handler.set_header("Referrer-Policy", "same-origin")
@@ -84,8 +88,18 @@ class BaseHandler(tornado.web.RequestHandler):
     def is_staff(self) -> bool:
         return bool(self.current_user and self.current_user.get("staff"))
 
+    @functools.cached_property
+    def csp_nonce(self) -> str:
+        return secrets.token_urlsafe(16)
+
+    def render_embed_js(self, js_embed) -> bytes:
+        return f'<script nonce="{self.csp_nonce}">\n'.encode() + b"\n".join(js_embed) + b"\n</script>"
+
+    def render_embed_css(self, css_embed) -> bytes:
+        return f'<style nonce="{self.csp_nonce}">\n'.encode() + b"\n".join(css_embed) + b"\n</style>"
+
     def set_default_headers(self) -> None:
-        set_security_headers(self)
+        set_security_headers(self, self.csp_nonce)
         # Pages carry the visitor's session, cart, forms and XSRF token: no shared
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
         self.set_header("Cache-Control", "no-store")
@@ -168,17 +182,80 @@ class BaseHandler(tornado.web.RequestHandler):
         namespace = super().get_template_namespace()
         namespace.update(
             modules=templating.ModuleNamespace(namespace["modules"]),
-            xsrf_form_html=lambda: Markup(self.xsrf_form_html()),
+            xsrf_form_html=self._xsrf_field,
+            visitor_part=self.visitor_part,
             is_staff=self.is_staff,
             cart=self.cart,
             settings=self.shop_settings,
         )
+        if self._shared_key is not None:
+            # What only a visitor part may show; a shared region rendering it would give it away.
+            namespace.update(current_user=None, cart=None)
         return namespace
+
+    def render(self, template_name: str, **kwargs):
+        self._page_args = kwargs
+        return super().render(template_name, **kwargs)
 
     def render_string(self, template_name: str, **kwargs) -> bytes:
         namespace = self.get_template_namespace()
         namespace.update(kwargs)
         return templating.render(self.settings["jinja"], template_name, namespace)
+
+    # -- pages every visitor shares, but for their visitor parts -----------
+
+    _shared_key: tuple | None = None  # set while rendering a shared page to keep
+    _page_args: dict | None = None  # what the page was rendered with, for its visitor parts
+
+    def render_shared(self, template_name: str, depends_on: tuple, **kwargs) -> None:
+        """render(), for a page that is the same for every visitor except its visitor parts.
+
+        The page is rendered once per `depends_on` (the versions of what it
+        shows), address, locale and staff-or-not, kept with a slot for each
+        visitor part, and every request fills the slots in for its visitor:
+        a few small templates instead of the whole page.
+        """
+        self._page_args = kwargs
+        key = (template_name, self.request.uri, self.locale.code, self.is_staff, *depends_on)
+        skeleton = self.settings["pages"].get(key)
+        if skeleton is not None:
+            self.finish(self._filled(skeleton))
+            return
+        self._shared_key = key
+        self.render(template_name, **kwargs)
+
+    def visitor_part(self, template_name: str) -> Markup:
+        """A part of a page that shows who is visiting (templates/parts/): a slot in a shared page."""
+        if self._shared_key is not None:
+            return Markup(f"{templating.SLOT}{template_name}{templating.SLOT}")
+        namespace = {**self._part_namespace(), **(self._page_args or {})}
+        return Markup(self.settings["jinja"].get_template(template_name).render(namespace))
+
+    def _part_namespace(self) -> dict:
+        return {
+            "handler": self, "request": self.request, "reverse_url": self.reverse_url,
+            "static_url": self.static_url, "xsrf_form_html": self._xsrf_field, "locale": self.locale,
+            "current_user": self.current_user, "is_staff": self.is_staff, "cart": self.cart,
+            "settings": self.shop_settings,
+        }
+
+    def _xsrf_field(self) -> Markup:
+        return self.visitor_part("parts/xsrf.html") if self._shared_key else Markup(self.xsrf_form_html())
+
+    def _filled(self, skeleton: list[bytes]) -> bytes:
+        return b"".join(
+            piece if position % 2 == 0 else self.visitor_part(piece.decode()).encode()
+            for position, piece in enumerate(skeleton)
+        )
+
+    def finish(self, chunk=None):
+        if self._shared_key is not None and chunk is not None:
+            key, self._shared_key = self._shared_key, None
+            if self.get_status() == 200:
+                skeleton = templating.slots(chunk)
+                self.settings["pages"][key] = skeleton
+                chunk = self._filled(skeleton)
+        return super().finish(chunk)
 
     # -- errors ----------------------------------------------------------
 
@@ -197,19 +274,25 @@ class BaseHandler(tornado.web.RequestHandler):
         error = exc_info[1] if exc_info else None
         # Our 4xx messages are written for the user; 5xx details stay in the log.
         # get_message(): log_message doubles every "%" of a message given without args.
-        if isinstance(error, ShopError):
+        if isinstance(error, (ShopError, StoreWriteFailed)):
             return str(error)
         if isinstance(error, tornado.web.HTTPError) and status_code < 500:
             return error.get_message() or http.client.responses.get(status_code, "Error")
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:
+        self._shared_key = None  # an error page is nobody's shared page
         error = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
         if isinstance(error, ShopError):
             status_code = status_of(error)
             self.set_status(status_code)
-        if isinstance(error, TooMany):
-            self.set_header("Retry-After", str(error.retry_after))
+            if isinstance(error, TooMany):
+                self.set_header("Retry-After", str(error.retry_after))
+        elif isinstance(error, StoreWriteFailed):
+            # The embedded store undid the change it could not keep: say so, and to try again.
+            status_code = 503
+            self.set_status(status_code)
+            self.set_header("Retry-After", "5")
         message = self.error_message(status_code, kwargs.get("exc_info"))
         if self.wants_json():
             self.write_json({"error": {"status": status_code, "message": message}})
@@ -276,7 +359,7 @@ class StaticFiles(tornado.web.StaticFileHandler):
     """Static files with the shop's security headers; a path no file can have is a 404, not a 500."""
 
     def set_default_headers(self) -> None:
-        set_security_headers(self)
+        set_security_headers(self, secrets.token_urlsafe(16))  # a static file runs nothing inline
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         if "\x00" in absolute_path:

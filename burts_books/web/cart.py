@@ -7,13 +7,12 @@ redirected back to the book page, so the shop works without JavaScript.
 from .. import isbn as isbn_codes
 from ..carts import CartError
 from ..errors import Invalid
-from .base import status_of
-from .mixins import BookPageMixin
+from .base import BaseHandler, status_of
 
 ACTIONS = ("add", "remove")
 
 
-class CartHandler(BookPageMixin):
+class CartHandler(BaseHandler):
     def sent_json(self) -> bool:
         return self.request.headers.get("Content-Type", "").startswith("application/json")
 
@@ -59,7 +58,8 @@ class CartHandler(BookPageMixin):
             else:
                 if exc.state is not None:
                     book.update(available=exc.state["available"], inventory_version=exc.state["version"])
-                self.show_book(book, message=str(exc))
+                # The book's page again, saying why the click did nothing.
+                self.render("book.html", book=book, message=str(exc))
             return
         if self.cart is not None:
             self.remember_cart(self.cart.id)

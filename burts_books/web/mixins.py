@@ -21,11 +21,3 @@ class SearchMixin(BaseHandler):
             raise Invalid("The page must be a whole number from 1 up.") from None
         return query, page
 
-
-class BookPageMixin(BaseHandler):
-    """The book page, shown by its own handler and again by the cart when a click did nothing."""
-
-    def show_book(self, book: dict, message: str = "") -> None:
-        """`message` tells the shopper why their cart click did nothing."""
-        in_cart = self.cart.quantity(book["isbn"]) if self.cart else 0
-        self.render("book.html", book=book, in_cart=in_cart, message=message)

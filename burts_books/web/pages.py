@@ -2,7 +2,7 @@
 
 from ..errors import NotFound
 from .base import BaseHandler
-from .mixins import BookPageMixin, SearchMixin
+from .mixins import SearchMixin
 
 NEW_ARRIVALS = 4
 RECOMMENDED = 24
@@ -11,13 +11,13 @@ RECOMMENDED = 24
 class HomeHandler(BaseHandler):
     async def get(self):
         books = await self.services.catalog.newest(NEW_ARRIVALS)
-        self.render("index.html", books=books)
+        self.render_shared("index.html", (self.services.catalog_view.version,), books=books)
 
 
 class RecommendedHandler(BaseHandler):
     async def get(self):
         books = await self.services.catalog.newest(RECOMMENDED)
-        self.render("recommended.html", books=books)
+        self.render_shared("recommended.html", (self.services.catalog_view.version,), books=books)
 
 
 class CatalogHandler(SearchMixin, BaseHandler):
@@ -25,17 +25,18 @@ class CatalogHandler(SearchMixin, BaseHandler):
         query, page = self.search_arguments()
         size = self.shop_settings.page_size
         result = await self.services.catalog.search(query, page, size)
-        self.render("catalog.html", page=result, query=query)
+        self.render_shared("catalog.html", (self.services.catalog_view.version,), page=result, query=query)
 
 
-class BookHandler(BookPageMixin, BaseHandler):
+class BookHandler(BaseHandler):
     async def get(self, raw_isbn):
         book = await self.services.catalog.get(raw_isbn)
         if raw_isbn != book["isbn"]:
             # One address per book: ISBN-10s and hyphenated forms lead to the ISBN-13 one.
             self.redirect(self.reverse_url("book", book["isbn"]), permanent=True)
             return
-        self.show_book(book)
+        # The stock line is a visitor part (it shows their cart): only the book's fields shape the rest.
+        self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="")
 
 
 class NotFoundHandler(BaseHandler):

@@ -95,6 +95,7 @@ def parse_wrk(output: str) -> dict:
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE)}
+    assert {"p50", "p99"} <= set(found), f"wrk printed no latency distribution:\n{output}"
     found["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     found["non_2xx"] = int(errors.group(1)) if errors else 0

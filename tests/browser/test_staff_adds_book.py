@@ -20,7 +20,7 @@ EFFECTIVE_JAVA = {
 def open_add_form(page: Page) -> None:
     page.goto("/")
     sign_in(page)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Add a book").click()
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Add a book").click()
     expect(page.get_by_role("heading", name="Add a book")).to_be_visible()
 
 

@@ -17,7 +17,7 @@ def test_staff_upload_a_catalog_and_watch_it_run_to_a_summary(page: Page, tmp_pa
 
     page.goto("/")
     sign_in(page)
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Import books").click()
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Import books").click()
     expect(page.get_by_role("heading", name="Import books")).to_be_visible()
     page.get_by_label("Catalog file").set_input_files(catalog)
     page.get_by_role("button", name="Import").click()

@@ -1,0 +1,62 @@
+"""What one write changed: documents as they were (to undo it) and as it left them (to journal it)."""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+import bson
+from bson.raw_bson import RawBSONDocument
+
+if TYPE_CHECKING:
+    from .engine import EngineCollectionStore
+
+ABSENT: Any = object()  # no such document
+
+
+class ChangeSet:
+    """Documents are remembered as BSON: cheaper than a deep copy, compared exactly (Python's ==
+    calls 1, 1.0 and True the same), and an undone write leaves them as a restart would read them.
+    """
+
+    def __init__(self) -> None:
+        # (store, key) -> (BSON of the document before the write or ABSENT, its place in the natural order)
+        self._before: dict[tuple[EngineCollectionStore, Any], tuple[Any, int | None]] = {}
+        self._indexes_before: dict[EngineCollectionStore, dict] = {}
+
+    def remember(self, store: EngineCollectionStore, key: Any) -> None:
+        """Called before a document changes; only its first state in this write counts."""
+        if (store, key) not in self._before:
+            document = store.documents_by_key.get(key, ABSENT)
+            before = ABSENT if document is ABSENT else bson.encode(document)
+            self._before[(store, key)] = (before, store.order.get(key))
+
+    def watch_indexes(self, store: EngineCollectionStore) -> None:
+        self._indexes_before.setdefault(store, copy.deepcopy(store.indexes))
+
+    def record(self) -> bytes | None:
+        """The journal record of what changed (see records.py), or None when nothing did."""
+        ops: list[dict] = []
+        for store, before in self._indexes_before.items():
+            if store.indexes != before:
+                ops.append({"c": store.name, "indexes": store.indexes})
+        for (store, key), (before, _) in self._before.items():
+            after = store.documents_by_key.get(key, ABSENT)
+            if after is ABSENT:
+                if before is not ABSENT:
+                    ops.append({"c": store.name, "del": key})
+                continue
+            encoded = bson.encode(after)
+            if encoded != before:
+                ops.append({"c": store.name, "put": RawBSONDocument(encoded)})
+        return bson.encode({"ops": ops}) if ops else None
+
+    def undo(self) -> None:
+        returned = set()
+        for (store, key), (before, place) in reversed(self._before.items()):
+            if store.restore(key, ABSENT if before is ABSENT else bson.decode(before), place):
+                returned.add(store)
+        for store in returned:
+            store.settle_order()
+        for store, indexes in self._indexes_before.items():
+            store.indexes = indexes

@@ -1,0 +1,230 @@
+"""mongomock, extended with hash indexes and change capture. Relies on mongomock 4.3.0 internals.
+
+mongomock keeps a collection's documents in `CollectionStore._documents` and
+changes them in exactly three ways: `store[key] = document` (an insert, or
+putting a document back after a failed update), `del store[key]`, and
+updating a stored document in place (`Collection._apply_update_document` and
+`_apply_update_pipeline`). The subclasses here hook those three, to keep the
+hash indexes current and to tell the engine what the running write changed;
+and `Collection._iter_documents`, the one source of the documents every
+query, update and delete tests, to hand it the index's candidates instead of
+the whole collection; and `bulk_write`, to let PyMongo's bulk requests in.
+setup.cfg pins mongomock to the version read.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from mongomock.collection import BulkOperationBuilder, Collection
+from mongomock.database import Database
+from mongomock.filtering import filter_applies
+from mongomock.results import BulkWriteResult
+from mongomock.store import CollectionStore, DatabaseStore, ServerStore
+
+from .changes import ABSENT, ChangeSet
+from .indexes import HashIndexes
+from .records import CollectionData, State, document_key
+
+
+class EngineCollectionStore(CollectionStore):
+    def __init__(self, name: str, engine: Engine):
+        self.engine = engine
+        self.hash_indexes = HashIndexes()
+        self.order: dict[Any, int] = {}  # key -> place in the natural order, which candidates keep
+        self._places = itertools.count()
+        super().__init__(name)
+
+    @property
+    def documents_by_key(self) -> dict:
+        return self._documents
+
+    # drop_indexes() assigns `indexes` whole: a property keeps the hash indexes in step.
+    @property
+    def indexes(self) -> dict:
+        return self._indexes
+
+    @indexes.setter
+    def indexes(self, value: dict) -> None:
+        self._indexes = value
+        self._ttl_indexes = {name: spec for name, spec in value.items() if spec.get("expireAfterSeconds") is not None}
+        fields = {spec["key"][0][0] for spec in value.values()}
+        # Top-level fields only: `_id` is the document dict itself, dotted paths stay scans.
+        self.hash_indexes.set_fields({f for f in fields if f != "_id" and "." not in f}, self._documents)
+
+    def create_index(self, index_name: str, index_dict: dict) -> None:
+        super().create_index(index_name, index_dict)
+        self.indexes = self._indexes
+
+    def drop_index(self, index_name: str) -> None:
+        super().drop_index(index_name)
+        self.indexes = self._indexes
+
+    def __setitem__(self, key: Any, document: dict) -> None:
+        self.engine.changing(self, key)
+        if key in self._documents:
+            self.hash_indexes.remove(key)
+        else:
+            self.order[key] = next(self._places)
+        super().__setitem__(key, document)
+        self.hash_indexes.add(key, document)
+
+    def __delitem__(self, key: Any) -> None:
+        self.engine.changing(self, key)
+        super().__delitem__(key)
+        self.hash_indexes.remove(key)
+        del self.order[key]
+
+    def drop(self) -> None:
+        for key in self._documents:
+            self.engine.changing(self, key)
+        super().drop()  # and with the indexes gone, so are the hash indexes
+        self.order.clear()
+
+    def updated_in_place(self, key: Any) -> None:
+        self.hash_indexes.remove(key)
+        self.hash_indexes.add(key, self._documents[key])
+
+    def restore(self, key: Any, document: Any, place: int | None) -> bool:
+        """Undo: put a document back as it was before a write (or remove it).
+
+        True when a deleted document came back: call `settle_order` once all are back.
+        """
+        if document is ABSENT:
+            if key in self._documents:
+                del self[key]
+            return False
+        returning = key not in self._documents
+        self[key] = document
+        if returning and place is not None:  # a deleted document was recorded with its place
+            self.order[key] = place
+        return returning
+
+    def settle_order(self) -> None:
+        """Documents that came back go to their old places, not the end."""
+        ordered = sorted(self._documents.items(), key=lambda item: self.order[item[0]])
+        self._documents = collections.OrderedDict(ordered)
+
+    def load(self, data: CollectionData) -> None:
+        """Start-up: take all documents at once (mongomock's insert checks uniqueness by a scan each)."""
+        self._documents = collections.OrderedDict(data.documents)
+        self.order = {key: place for place, key in enumerate(self._documents)}
+        self._places = itertools.count(len(self.order))
+        self.indexes = data.indexes
+
+    def candidates(self, filter: dict) -> list[dict] | None:
+        """The documents that can match `filter`, in natural order; None when it takes a scan."""
+        if self._ttl_indexes:
+            return None  # expiry runs as a scan goes through the documents
+        keys = self.hash_indexes.narrowest(filter, self._documents)
+        if keys is None:
+            return None
+        return [self._documents[key] for key in sorted(keys, key=self.order.__getitem__)]
+
+
+class EngineDatabaseStore(DatabaseStore):
+    def __init__(self, engine: Engine):
+        super().__init__()
+        self.engine = engine
+
+    def __getitem__(self, name: str) -> EngineCollectionStore:
+        if name not in self._collections:
+            self._collections[name] = EngineCollectionStore(name, self.engine)
+        return self._collections[name]
+
+
+class _BulkWithoutSort(BulkOperationBuilder):
+    """PyMongo 4.9+ hands every bulk update and replace a `sort=`; mongomock 4.3 takes none.
+
+    Unsorted ones (all the shop sends) run as before; a real sort is refused.
+    """
+
+    def add_update(self, selector, doc, multi=False, upsert=False, collation=None, array_filters=None,
+                   hint=None, sort=None):
+        _refuse_sort(sort)
+        return super().add_update(selector, doc, multi, upsert, collation, array_filters, hint)
+
+    def add_replace(self, selector, doc, upsert, collation=None, hint=None, sort=None):
+        _refuse_sort(sort)
+        return super().add_replace(selector, doc, upsert, collation, hint)
+
+
+def _refuse_sort(sort: Any) -> None:
+    if sort:
+        raise NotImplementedError("the embedded store does not sort bulk updates")
+
+
+class EngineCollection(Collection):
+    """A mongomock collection that queries through the hash indexes and reports in-place updates."""
+
+    def bulk_write(self, requests, ordered=True, bypass_document_validation=False, session=None):
+        if bypass_document_validation or session:
+            return super().bulk_write(requests, ordered, bypass_document_validation, session)  # refuses them
+        bulk = _BulkWithoutSort(self, ordered=ordered)
+        for operation in requests:
+            operation._add_to_bulk(bulk)
+        return BulkWriteResult(bulk.execute(), True)
+
+    def _iter_documents(self, filter: dict) -> Iterable[dict]:
+        documents = self._store.candidates(filter)
+        if documents is None:
+            return super()._iter_documents(filter)
+        if not documents:
+            filter_applies(filter, {})  # a bad filter still raises, as scanning would make it
+        return (document for document in documents if filter_applies(filter, document))
+
+    def _apply_update_document(self, existing_document: dict, *args) -> None:
+        with self._updating(existing_document):
+            super()._apply_update_document(existing_document, *args)
+
+    def _apply_update_pipeline(self, existing_document: dict, *args) -> None:
+        with self._updating(existing_document):
+            super()._apply_update_pipeline(existing_document, *args)
+
+    @contextlib.contextmanager
+    def _updating(self, document: dict) -> Iterator[None]:
+        store = self._store
+        key = document_key(document["_id"])
+        stored = store.documents_by_key.get(key) is document  # not an upsert's draft
+        if stored:
+            store.engine.changing(store, key)
+        try:
+            yield
+        finally:  # an update that fails part-way may have changed the document already
+            if stored:
+                store.updated_in_place(key)
+
+
+class Engine:
+    """mongomock storage for one database, with hash indexes and a record of what each write changed."""
+
+    def __init__(self, database_name: str):
+        self.server_store = ServerStore()
+        self.database_store = self.server_store._databases[database_name] = EngineDatabaseStore(self)
+        self.changes: ChangeSet | None = None
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[ChangeSet]:
+        """Collect what the write made inside the block changes (writes are synchronous in mongomock)."""
+        assert self.changes is None, "writes do not nest"
+        self.changes = ChangeSet()
+        try:
+            yield self.changes
+        finally:
+            self.changes = None
+
+    def changing(self, store: EngineCollectionStore, key: Any) -> None:
+        if self.changes is not None:
+            self.changes.remember(store, key)
+
+    def load(self, state: State) -> None:
+        for name, data in state.items():
+            self.database_store[name].load(data)
+
+    def collection(self, database: Database, name: str) -> EngineCollection:
+        """A mongomock collection of `database` (a mongomock Database on this engine's storage)."""
+        return EngineCollection(database, name, _db_store=self.database_store)

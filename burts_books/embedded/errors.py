@@ -1,0 +1,29 @@
+"""What the embedded store tells its callers when it cannot do what they asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class StoreBusy(Exception):
+    """Another process owns the embedded store."""
+
+
+class StoreDamaged(Exception):
+    """A store file cannot be read back; the message is one line saying which and what to do."""
+
+    @classmethod
+    def file(cls, path: Path, reason: str) -> StoreDamaged:
+        return cls(
+            f"the embedded store file {path} is damaged ({reason}): restore it from a backup, "
+            f"or move the folder {path.parent} away to start an empty store"
+        )
+
+
+class StoreWriteFailed(Exception):
+    """A write could not be made durable, so it was undone; nothing changed."""
+
+    MESSAGE = "The shop could not save this change, so nothing was changed. Please try again in a moment."
+
+    def __init__(self, message: str = MESSAGE):
+        super().__init__(message)

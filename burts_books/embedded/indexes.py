@@ -1,0 +1,126 @@
+"""Equality indexes for the embedded engine, so that point lookups don't scan.
+
+mongomock has no indexes: every query tests every document of the collection.
+Each collection here keeps hash indexes on the first field of every index
+created on it (the fields the migrations index), and `_id` is looked up in
+mongomock's own document dict. A query is narrowed to the documents that an
+equality (`{f: v}`, `{f: {"$eq": v}}`) or `{f: {"$in": [...]}}` on one of
+those fields can match, at top level or inside `$and`; mongomock's own filter
+check then runs on those candidates only. So an index never decides what
+matches, it only has to never leave out a document that could: results are
+exactly those of a scan.
+
+Only values of type str, int and ObjectId are looked up. What can equal such
+a value in mongomock's matching (plain Python `==`, applied to the field and,
+for an array, to each element; for an ObjectId also its string form among an
+array's elements) hashes like it, so the buckets below hold every candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from bson import ObjectId
+
+LOOKUP_TYPES = (str, int, ObjectId)
+_ANY = object()  # stands for "no narrowing possible"
+
+
+def filed_values(value: Any) -> tuple:
+    """The values a document's field is filed under: itself, or an array's elements, when hashable; each once."""
+    items = value if isinstance(value, (list, tuple)) else (value,)
+    filed = []
+    for item in items:
+        try:
+            hash(item)
+        except TypeError:
+            continue  # a list or subdocument never equals a looked-up value
+        filed.append(item)
+    return tuple(dict.fromkeys(filed))
+
+
+def lookup_values(condition: Any) -> list | None:
+    """The values a field condition can only match through, or None when it is not an equality."""
+    if isinstance(condition, dict):
+        if condition.keys() == {"$eq"}:
+            return lookup_values(condition["$eq"])
+        if condition.keys() == {"$in"} and isinstance(condition["$in"], (list, tuple)):
+            values = list(condition["$in"])
+            return values if all(isinstance(v, LOOKUP_TYPES) for v in values) else None
+        return None
+    if isinstance(condition, LOOKUP_TYPES):
+        # {f: ObjectId} also matches the id's string form inside an array (a mongomock quirk).
+        return [condition, str(condition)] if isinstance(condition, ObjectId) else [condition]
+    return None
+
+
+class HashIndexes:
+    """field -> value -> keys of the documents holding that value."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, dict[Any, set]] = {}
+        self._filed: dict[str, dict[Any, tuple]] = {}  # field -> key -> values it is filed under
+
+    @property
+    def fields(self) -> set[str]:
+        return set(self._buckets)
+
+    def set_fields(self, fields: set[str], documents: Mapping[Any, dict]) -> None:
+        for field in self.fields - fields:
+            del self._buckets[field], self._filed[field]
+        for field in fields - self.fields:
+            self._buckets[field], self._filed[field] = {}, {}
+            for key, document in documents.items():
+                self._file(field, key, document)
+
+    def add(self, key: Any, document: dict) -> None:
+        for field in self._buckets:
+            self._file(field, key, document)
+
+    def _file(self, field: str, key: Any, document: dict) -> None:
+        if field not in document:
+            return
+        values = filed_values(document[field])
+        self._filed[field][key] = values
+        buckets = self._buckets[field]
+        for value in values:
+            buckets.setdefault(value, set()).add(key)
+
+    def remove(self, key: Any) -> None:
+        for field, buckets in self._buckets.items():
+            for value in self._filed[field].pop(key, ()):
+                bucket = buckets[value]
+                bucket.discard(key)
+                if not bucket:
+                    del buckets[value]
+
+    def narrowest(self, filter: Mapping, documents: Mapping) -> set | None:
+        """Keys of the fewest documents that can match `filter`, or None when no index applies."""
+        found = self._narrowest(filter, documents)
+        return found if isinstance(found, set) else None
+
+    def _narrowest(self, filter: Mapping, documents: Mapping) -> set | object:
+        best = _ANY
+        for field, condition in filter.items():
+            if field == "$and" and isinstance(condition, list):
+                options: Iterable = (self._narrowest(part, documents) for part in condition if isinstance(part, dict))
+            elif field == "_id" or field in self._buckets:
+                values = lookup_values(condition)
+                if values is None:
+                    continue
+                options = [self._keys(field, values, documents)]
+            else:
+                continue
+            for keys in options:
+                if isinstance(keys, set) and (not isinstance(best, set) or len(keys) < len(best)):
+                    best = keys
+        return best
+
+    def _keys(self, field: str, values: list, documents: Mapping) -> set:
+        if field == "_id":  # documents are keyed by _id
+            return {value for value in values if value in documents}
+        buckets = self._buckets[field]
+        if len(values) == 1:
+            return buckets.get(values[0], set())
+        return set().union(*(buckets.get(value, ()) for value in values))

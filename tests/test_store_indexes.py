@@ -1,0 +1,168 @@
+"""The embedded store's indexes: point lookups answer exactly as a scan does, without scanning."""
+
+import dataclasses
+import random
+
+import mongomock.collection
+import pytest
+from bson import ObjectId
+from mongomock_motor import AsyncMongoMockClient
+
+from burts_books.db import open_database
+from burts_books.embedded import engine
+
+IDS = [ObjectId() for _ in range(3)]
+SCALARS = ["a", "b", "c", 0, 1, 2, 1.0, 2.5, True, False, None, *IDS, str(IDS[0])]
+
+
+@pytest.fixture
+def embedded(settings):
+    return dataclasses.replace(settings, mongodb_url=None, mongodb_database="burts_books")
+
+
+def a_value(rng: random.Random):
+    roll = rng.random()
+    if roll < 0.6:
+        return rng.choice(SCALARS)
+    if roll < 0.85:
+        return [a_value(rng) for _ in range(rng.randint(0, 3))]
+    return {"x": rng.choice(SCALARS)}
+
+
+def a_document(rng: random.Random, number: int) -> dict:
+    document = {"_id": rng.choice([number, f"doc-{number}", ObjectId()])}
+    for field in ("status", "tags", "plain", "code"):
+        if rng.random() < 0.85:  # sometimes missing
+            document[field] = a_value(rng)
+    return document
+
+
+def a_condition(rng: random.Random, ids: list):
+    value = rng.choice([*SCALARS, *ids[:5]])
+    roll = rng.random()
+    if roll < 0.5:
+        return value
+    if roll < 0.65:
+        return {"$eq": value}
+    if roll < 0.85:
+        return {"$in": rng.sample([*SCALARS, *ids[:5]], rng.randint(1, 3))}
+    return rng.choice([{"$gt": 1}, {"$exists": rng.random() < 0.5}, {"$ne": value}, [value]])
+
+
+def a_filter(rng: random.Random, ids: list) -> dict:
+    fields = rng.sample(["_id", "status", "tags", "plain", "code"], rng.randint(1, 3))
+    filter = {field: a_condition(rng, ids) for field in fields}
+    if rng.random() < 0.2:
+        filter = {"$and": [filter, {rng.choice(["status", "tags"]): a_condition(rng, ids)}]}
+    return filter
+
+
+RESULT_FIELDS = ("inserted_id", "matched_count", "modified_count", "upserted_id", "deleted_count")
+
+
+async def outcome(call):
+    """What a call answered or raised, comparably."""
+    try:
+        result = await call()
+    except Exception as error:
+        return ("raised", type(error).__name__)
+    if hasattr(result, "acknowledged"):  # a pymongo result object
+        return {name: getattr(result, name) for name in RESULT_FIELDS if hasattr(result, name)}
+    return result
+
+
+async def prepared(collection) -> None:
+    await collection.create_index("status")
+    await collection.create_index("tags")
+    await collection.create_index([("code", 1), ("plain", 1)], unique=True, sparse=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.gen_test(timeout=60)
+async def test_indexed_queries_and_writes_answer_exactly_as_a_scan(embedded, seed):
+    rng = random.Random(seed)
+    db = await open_database(embedded, persist=False)
+    indexed = db.things
+    scanned = AsyncMongoMockClient()["reference"]["things"]  # plain mongomock: every query a scan
+    for collection in (indexed, scanned):
+        await prepared(collection)
+    ids = []
+    try:
+        for number in range(150):
+            document = a_document(rng, number)
+            ids.append(document["_id"])
+            assert await outcome(lambda c=indexed: c.insert_one(dict(document))) == \
+                await outcome(lambda c=scanned: c.insert_one(dict(document)))
+        for step in range(400):
+            filter = a_filter(rng, ids)
+            update = {"$set": {rng.choice(["status", "tags", "code"]): a_value(rng)}}
+            calls = [
+                lambda c: c.find(filter).to_list(None),
+                lambda c: c.find_one(filter),
+                lambda c: c.count_documents(filter),
+                lambda c: c.update_one(filter, update),
+                lambda c: c.update_many(filter, {"$inc": {"n": 1}}),
+                lambda c: c.find_one_and_update(filter, update),
+                lambda c: c.update_one({**filter, "_id": f"upserted-{step}"}, update, upsert=True),
+                lambda c: c.delete_one(filter),
+            ]
+            call = rng.choices(calls, weights=[5, 3, 2, 3, 1, 2, 1, 1])[0]
+            assert await outcome(lambda: call(indexed)) == await outcome(lambda: call(scanned)), filter
+            assert await indexed.find().to_list(None) == await scanned.find().to_list(None)
+    finally:
+        await db.close()
+
+
+@pytest.mark.gen_test
+async def test_a_value_an_array_holds_twice_is_found_then_forgotten(embedded):
+    db = await open_database(embedded, persist=False)
+    try:
+        await db.things.create_index("tags")
+        await db.things.insert_one({"_id": 1, "tags": ["twice", "twice", 1, 1.0]})
+        assert [doc["_id"] for doc in await db.things.find({"tags": "twice"}).to_list(None)] == [1]
+        await db.things.update_one({"_id": 1}, {"$set": {"tags": ["once"]}})
+        assert await db.things.find_one({"tags": "twice"}) is None
+        assert (await db.things.find_one({"tags": "once"}))["_id"] == 1
+    finally:
+        await db.close()
+
+
+class ScanCounter:
+    """Counts the documents mongomock tests against a filter, by scan or from an index's candidates."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        original = mongomock.collection.filter_applies
+
+        def counted(filter, document):
+            self.count += 1
+            return original(filter, document)
+
+        monkeypatch.setattr(mongomock.collection, "filter_applies", counted)
+        monkeypatch.setattr(engine, "filter_applies", counted)
+
+    async def by(self, call) -> int:
+        self.count = 0
+        await call
+        return self.count
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_point_lookups_and_updates_test_only_the_documents_they_name(services, monkeypatch):
+    db = services.db
+    isbns = [f"97800000{n:05d}" for n in range(2000)]
+    await db.books.insert_many([{"isbn": isbn, "title": isbn, "available": 1} for isbn in isbns])
+    await db.carts.insert_many([{"_id": f"cart-{n}", "status": "open", "holds": {}} for n in range(2000)])
+    tested = ScanCounter(monkeypatch)
+
+    assert await tested.by(db.books.find_one({"isbn": isbns[1500]})) == 1
+    assert await tested.by(db.books.find({"isbn": {"$in": isbns[:3]}}).to_list(None)) == 3
+    assert await tested.by(db.books.find_one_and_update(
+        {"isbn": isbns[7], "available": {"$gt": 0}}, {"$inc": {"available": -1}})) <= 3
+    assert await tested.by(db.carts.find_one({"_id": "cart-1999", "status": "open"})) == 1
+    assert await tested.by(db.carts.update_one(
+        {"_id": "cart-5", "status": "open", "$or": [{"holds.x": {"$exists": False}}, {"holds.x": {"$lt": 10}}]},
+        {"$inc": {"holds.x": 1}})) <= 3
+    assert await tested.by(db.carts.count_documents({"_id": "cart-5", "status": "open"})) == 1
+    # What no index serves is still a scan: the counting above does see scans.
+    assert await tested.by(db.books.find_one({"title": {"$regex": "^97800001999"}})) >= 2000
