@@ -97,6 +97,9 @@ class Accounts:
             return None
         return await self.users.find_one({"_id": oid, "session_version": session_version})
 
+    async def by_id(self, user_id: ObjectId) -> dict | None:
+        return await self.users.find_one({"_id": user_id})
+
     async def by_email(self, email: str) -> dict | None:
         return await self.users.find_one({"email": normalize_email(email)})
 

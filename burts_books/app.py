@@ -10,7 +10,7 @@ import tornado.web
 from . import resources, templating
 from .config import Settings
 from .services import Services
-from .web import api, auth, cart, live, modules, orders, pages, staff, staff_import, stock
+from .web import account, api, auth, cart, live, modules, openapi, orders, pages, staff, staff_import, stock
 from .web.base import StaticFiles
 
 log = logging.getLogger(__name__)
@@ -44,12 +44,15 @@ def routes() -> list:
         url(r"/login", auth.LoginHandler, name="login"),
         url(r"/logout", auth.LogoutHandler, name="logout"),
         url(r"/register", auth.RegisterHandler, name="register"),
+        url(r"/account/tokens", account.TokensHandler, name="account_tokens"),
+        url(r"/account/tokens/([0-9a-f]{24})/revoke", account.RevokeTokenHandler, name="revoke_token"),
         url(r"/staff/imports", staff_import.ImportsHandler, name="staff_imports"),
         url(r"/staff/imports/([\w-]{16})", staff_import.ImportHandler, name="staff_import"),
         url(r"/staff/imports/([\w-]{16})/rejects\.csv", staff_import.RejectsHandler, name="staff_import_rejects"),
         url(r"/api/books", api.BooksApiHandler, name="api_books"),
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
         url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
+        url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
     ]
 
 

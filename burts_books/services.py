@@ -9,6 +9,7 @@ import logging
 
 from . import migrations
 from .accounts import Accounts
+from .api_tokens import ApiTokens
 from .bus import EventBus, make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
@@ -33,6 +34,7 @@ class Services:
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
+    api_tokens: ApiTokens
     carts: Carts
     orders: Orders
     live: LiveFeed
@@ -95,7 +97,8 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     inventory = Inventory(db, bus, view)
     carts = Carts(db, inventory)
     catalog = Catalog(db, inventory, view)
+    accounts = Accounts(db)
     return Services(
-        db, bus, view, inventory, catalog, Accounts(db), carts, Orders(db, carts, inventory),
+        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory, settings.max_live_per_address), ImportJobs(db, catalog, settings.data_dir / "imports"),
     )

@@ -1,19 +1,15 @@
 """Fixtures: a shop on a fresh store (embedded, or MONGODB_URL's server), and a browser-like client."""
 
-import os
-import uuid
-
 import pytest
 from argon2 import PasswordHasher
 
-from burts_books import accounts, migrations
+from burts_books import accounts
 from burts_books.app import make_app
-from burts_books.config import Settings
 from burts_books.db import open_database
-from burts_books.services import open_services
-from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL
+from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
 from tests.shop_client import ShopClient
+from tests.store import close_test_services, drop_test_database, open_test_services, shop_settings
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -27,40 +23,14 @@ def quick_password_hashing():
 
 @pytest.fixture
 def settings(tmp_path):
-    mongodb_url = os.environ.get("MONGODB_URL")
-    return Settings(
-        cookie_secret=COOKIE_SECRET,
-        data_dir=tmp_path,
-        mongodb_url=mongodb_url,
-        # A database per test on a real server, so tests never see each other's data.
-        mongodb_database=f"burts_test_{uuid.uuid4().hex[:12]}" if mongodb_url else "burts_books",
-        long_poll_timeout_seconds=2.0,
-    )
-
-
-async def drop_test_database(settings, db):
-    """On a MongoDB server, drop the database this test had to itself (the embedded store is only in memory)."""
-    if settings.mongodb_url:
-        await db.client.drop_database(settings.mongodb_database)
+    return shop_settings(tmp_path, long_poll_timeout_seconds=2.0)
 
 
 @pytest.fixture
 def services(io_loop, settings):
-    async def start():
-        if settings.mongodb_url:
-            db = await open_database(settings)
-            await migrations.migrate(db)
-            await db.close()
-        return await open_services(settings, persist=False)
-
-    services = io_loop.run_sync(start)
+    services = io_loop.run_sync(lambda: open_test_services(settings))
     yield services
-
-    async def stop():
-        await drop_test_database(settings, services.db)
-        await services.close()
-
-    io_loop.run_sync(stop)
+    io_loop.run_sync(lambda: close_test_services(settings, services))
 
 
 @pytest.fixture

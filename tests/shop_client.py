@@ -32,14 +32,19 @@ class Response:
 
 
 class ShopClient:
-    def __init__(self, http_client, base_url):
+    def __init__(self, http_client, base_url, token=None):
         self.http = http_client
         self.base_url = base_url
         self.cookies: dict[str, str] = {}
+        self.token = token  # an API token, sent as `Authorization: Bearer` with every request
 
     def another(self):
         """Another person's browser on the same shop: no cookies of this one's."""
         return ShopClient(self.http, self.base_url)
+
+    def program(self, token):
+        """A program on the same shop that sends the API token `token` (and has no cookies)."""
+        return ShopClient(self.http, self.base_url, token)
 
     def _store_cookies(self, headers):
         for header in headers.get_list("Set-Cookie"):
@@ -70,6 +75,8 @@ class ShopClient:
             headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.token is not None:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
         raw = await self.http.fetch(
             self.base_url + path, method=method, body=body, headers=headers,
             follow_redirects=False, raise_error=False,
@@ -108,6 +115,12 @@ class ShopClient:
         response = await self.get(status_url(*pairs))
         assert response.code == 200, response.text
         return response.json()["books"]
+
+    async def create_token(self, name="restock script"):
+        """Make an API token on the account page, as staff do; returns the token the page shows this once."""
+        response = await self.post("/account/tokens", {"name": name})
+        assert response.code == 201, response.text
+        return re.search(r'<code id="new-token">([^<]+)</code>', response.text).group(1)
 
     async def login(self, email, password=PASSWORD):
         response = await self.post("/login", {"email": email, "password": password})

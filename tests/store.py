@@ -4,13 +4,52 @@ and store calls that let concurrent requests interleave."""
 import asyncio
 import datetime
 import inspect
+import os
+import uuid
 
-from tests.constants import PCI
+from burts_books import migrations
+from burts_books.config import Settings
+from burts_books.db import open_database
+from burts_books.services import Services, open_services
+from tests.constants import COOKIE_SECRET, PCI
 
 ROUND_TRIP = 0.002  # seconds: a MongoDB server on the local network
 
 # Every collection a request could change, each in a stable order.
-SNAPSHOT_ORDER = {"books": "isbn", "users": "email", "carts": "_id", "orders": "_id"}
+SNAPSHOT_ORDER = {"books": "isbn", "users": "email", "carts": "_id", "orders": "_id", "api_tokens": "_id"}
+
+
+def shop_settings(data_dir, **changes) -> Settings:
+    """Settings for a shop under test: the embedded store, or a database of its own on MONGODB_URL's server."""
+    mongodb_url = os.environ.get("MONGODB_URL")
+    return Settings(
+        cookie_secret=COOKIE_SECRET,
+        data_dir=data_dir,
+        mongodb_url=mongodb_url,
+        # A database per test on a real server, so tests never see each other's data.
+        mongodb_database=f"burts_test_{uuid.uuid4().hex[:12]}" if mongodb_url else "burts_books",
+        **changes,
+    )
+
+
+async def open_test_services(settings: Settings) -> Services:
+    """The shop's services on a fresh, migrated store (the embedded one lives in memory only)."""
+    if settings.mongodb_url:
+        db = await open_database(settings)
+        await migrations.migrate(db)
+        await db.close()
+    return await open_services(settings, persist=False)
+
+
+async def drop_test_database(settings: Settings, db) -> None:
+    """On a MongoDB server, drop the database this test had to itself (the embedded store is only in memory)."""
+    if settings.mongodb_url:
+        await db.client.drop_database(settings.mongodb_database)
+
+
+async def close_test_services(settings: Settings, services: Services) -> None:
+    await drop_test_database(settings, services.db)
+    await services.close()
 
 
 async def store_snapshot(services):

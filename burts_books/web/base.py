@@ -105,8 +105,28 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Cache-Control", "no-store")
 
     async def prepare(self) -> None:
-        self.current_user = await self._user_from_cookie()
+        self.current_user = await self.authenticate()
         self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
+
+    def bearer_token(self) -> str | None:
+        """The token of an `Authorization: Bearer ...` header; None when the request sends none."""
+        scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else None
+
+    async def authenticate(self) -> dict | None:
+        """Who sends this request: its API token's owner, else the session cookie's.
+
+        A request with a token is judged by the token alone. It skipped the XSRF
+        check (see check_xsrf_cookie), so a wrong or revoked token is refused,
+        never passed over for the cookies the browser sent along.
+        """
+        token = self.bearer_token()
+        if token is None:
+            return await self._user_from_cookie()
+        user = await self.services.api_tokens.owner_of(token)
+        if user is None:
+            raise NotSignedIn("This API token is wrong or has been revoked.")
+        return user
 
     async def _user_from_cookie(self) -> dict | None:
         value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
@@ -156,6 +176,11 @@ class BaseHandler(tornado.web.RequestHandler):
             )
 
     def check_xsrf_cookie(self) -> None:
+        # A program with an API token is the one exemption: a browser adds no
+        # Authorization header to a cross-site request (this shop allows no CORS),
+        # and prepare() refuses the request unless its token is valid.
+        if self.bearer_token() is not None:
+            return
         try:
             super().check_xsrf_cookie()
         except tornado.web.HTTPError:
@@ -260,6 +285,8 @@ class BaseHandler(tornado.web.RequestHandler):
     # -- errors ----------------------------------------------------------
 
     def wants_json(self) -> bool:
+        if self.bearer_token() is not None:
+            return True  # only programs send tokens
         accept = self.request.headers.get("Accept", "")
         return "application/json" in accept and "text/html" not in accept
 
@@ -294,6 +321,7 @@ class BaseHandler(tornado.web.RequestHandler):
             self.set_status(status_code)
             self.set_header("Retry-After", "5")
         message = self.error_message(status_code, kwargs.get("exc_info"))
+        self.explain_status(status_code)
         if self.wants_json():
             self.write_json({"error": {"status": status_code, "message": message}})
             return
@@ -303,6 +331,14 @@ class BaseHandler(tornado.web.RequestHandler):
             title=http.client.responses.get(status_code, "Error"),
             message=message,
         )
+
+    def explain_status(self, status_code: int) -> None:
+        """The headers HTTP asks of a 401 (how to authenticate) and a 405 (what is allowed)."""
+        if status_code == 401:
+            invalid = ' error="invalid_token"' if self.bearer_token() is not None else ""
+            self.set_header("WWW-Authenticate", f'Bearer realm="Burt\'s Books"{invalid}')
+        elif status_code == 405:
+            self.set_header("Allow", ", ".join(allowed_methods(type(self))))
 
     def json_body(self) -> dict:
         try:
@@ -316,6 +352,13 @@ class BaseHandler(tornado.web.RequestHandler):
     def write_json(self, data) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(data, default=str, separators=(",", ":")))
+
+
+def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:
+    """The HTTP methods a handler class answers: those it defines."""
+    base = tornado.web.RequestHandler
+    return [method for method in handler_class.SUPPORTED_METHODS
+            if getattr(handler_class, method.lower()) is not getattr(base, method.lower())]
 
 
 class JsonHandler(BaseHandler):

@@ -7,7 +7,7 @@ from tests.store import store_snapshot
 from tests.websocket_client import connect, receive, subscribe
 
 PAGES = ["/", "/recommended/", "/books/", f"/books/{PCI}", "/cart", "/login", "/register", "/orders", "/add",
-         f"/api/books/{PCI}", f"/cart/status?isbn={PCI}", "/no/such/page"]
+         "/account/tokens", f"/api/books/{PCI}", "/api/openapi.json", f"/cart/status?isbn={PCI}", "/no/such/page"]
 
 
 @pytest.mark.parametrize("path", PAGES)
