@@ -36,8 +36,8 @@ class CommandError(Exception):
 
 async def serve(settings: Settings, _args) -> None:
     settings = with_cookie_secret(settings, log)
+    services = await open_services(settings)  # first: a store that can't open stops the start in one line
     open_files = server.raise_open_file_limit()
-    services = await open_services(settings)
     bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
     if settings.embedded:
         log.warning(
