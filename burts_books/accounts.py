@@ -2,11 +2,18 @@
 
 A session cookie names the user and the session version it was issued
 under; signing out bumps the version, which ends every such cookie.
+
+Nothing a visitor does here tells whether an email has an account: an unknown
+email costs the same argon2 work as a known one, is limited the same way and
+gets the same answers, and registering an email that has an account looks like
+registering a new one. argon2 runs a bounded number of hashes at once, each
+taking 64 MiB, so a flood of sign-ins can't exhaust memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 
@@ -17,6 +24,7 @@ from bson import ObjectId
 from .clock import utcnow
 from .db import Database, DuplicateKeyError, object_id
 from .errors import ValidationError
+from .limits import Limits
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -32,6 +40,11 @@ def _dummy_hash() -> str:
     return _hasher.hash("not a real password")
 
 
+def _verify(stored: str | None, password: str) -> None:
+    # In the hashing thread: the dummy hash, made on first use, costs what a hash costs.
+    _hasher.verify(stored or _dummy_hash(), password)
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -43,29 +56,42 @@ def check_password(password: str) -> None:
         raise ValidationError({"password": f"Use at most {MAX_PASSWORD} characters."})
 
 
-async def _in_thread(func, *args):
-    # argon2 takes tens of milliseconds of CPU: keep it off the event loop.
-    return await asyncio.get_running_loop().run_in_executor(None, func, *args)
+def check_new_account(email: str, password: str) -> str:
+    """The email as stored, if these can make an account; ValidationError says what is wrong."""
+    email = normalize_email(email)
+    errors = {}
+    if not _EMAIL.fullmatch(email) or len(email) > 254:
+        errors["email"] = "Give a valid email address."
+    try:
+        check_password(password)
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return email
+
+
+class AccountExists(ValidationError):
+    def __init__(self) -> None:
+        super().__init__({"email": "An account with this email already exists."})
 
 
 class Accounts:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, limits: Limits):
         self.users = db.users
+        self.limits = limits
+
+    async def _argon2(self, func, *args):
+        # Hundreds of milliseconds of CPU and 64 MiB each: off the event loop, and a bounded number at once.
+        async with self.limits.password_hashing.turn():
+            return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
     async def register(self, email: str, password: str, *, staff: bool = False) -> dict:
-        email = normalize_email(email)
-        errors = {}
-        if not _EMAIL.fullmatch(email) or len(email) > 254:
-            errors["email"] = "Give a valid email address."
-        try:
-            check_password(password)
-        except ValidationError as exc:
-            errors.update(exc.errors)
-        if errors:
-            raise ValidationError(errors)
+        """Make an account; ValidationError for bad input, AccountExists when the email has one."""
+        email = check_new_account(email, password)
         user = {
             "email": email,
-            "password_hash": await _in_thread(_hasher.hash, password),
+            "password_hash": await self._argon2(_hasher.hash, password),
             "staff": staff,
             "session_version": 1,
             "created_at": utcnow(),
@@ -73,21 +99,56 @@ class Accounts:
         try:
             result = await self.users.insert_one(user)
         except DuplicateKeyError:
-            raise ValidationError({"email": "An account with this email already exists."}) from None
+            raise AccountExists() from None
         user["_id"] = result.inserted_id
         return user
 
+    async def sign_up(self, email: str, password: str, address: str) -> None:
+        """Register a visitor from client `address`, telling nothing of whether the email had an account.
+
+        A new email gets its account; for one that has an account nothing changes, after the
+        same work. Either way the visitor signs in next, which only the account's owner can.
+        ValidationError for bad input (which says nothing about accounts), TooMany past the
+        address's limit on registrations.
+        """
+        check_new_account(email, password)  # before counting: a typo doesn't use up a registration
+        with self.limits.sign_ins_under_way.one(address):
+            await self.limits.hit(self.limits.registrations_per_address, address)
+            with contextlib.suppress(AccountExists):
+                await self.register(email, password)
+
+    async def sign_in(self, email: str, password: str, address: str) -> dict | None:
+        """The account these credentials open, or None; from client `address`.
+
+        Failed sign-ins are limited per email, known or not, and per address: TooMany past
+        either, even with the right password. Every attempt counts before its password is
+        checked, so parallel guesses can't slip past; a right password gives its attempt back.
+        An address has only a few sign-ins under way at once, so its flood can't take every
+        turn at argon2 from everyone else.
+        """
+        email = normalize_email(email)
+        limits = self.limits
+        with limits.sign_ins_under_way.one(address):
+            await limits.hit(limits.sign_in_per_address, address)
+            await limits.hit(limits.sign_in_per_account, email)
+            user = await self.authenticate(email, password)
+            if user is not None:
+                await limits.forgive(limits.sign_in_per_address, address)
+                await limits.forgive(limits.sign_in_per_account, email)
+        return user
+
     async def authenticate(self, email: str, password: str) -> dict | None:
+        """The account these credentials open, or None; not limited (see `sign_in`)."""
         user = await self.users.find_one({"email": normalize_email(email)})
         stored = user.get("password_hash") if user else None
         try:
-            await _in_thread(_hasher.verify, stored or _dummy_hash(), password or "")
+            await self._argon2(_verify, stored, password or "")
         except (VerificationError, InvalidHashError):
             return None
         if stored is None:
             return None
         if _hasher.check_needs_rehash(stored):
-            new_hash = await _in_thread(_hasher.hash, password)
+            new_hash = await self._argon2(_hasher.hash, password)
             await self.users.update_one({"_id": user["_id"]}, {"$set": {"password_hash": new_hash}})
         return user
 

@@ -1,9 +1,11 @@
 """Shopping carts: holds on copies, never more than the shop has.
 
 A cart document is `{_id, status, holds: {isbn: copies}, adding: {isbn:
-copies}, revision, user_id, created_at, touched_at}`; `status` goes from
-"open" to "ordered" or "expired", each by one atomic claim, so only one
-process acts on it.
+copies}, copies, revision, user_id, created_at, touched_at}`; `status` goes
+from "open" to "ordered" or "expired", each by one atomic claim, so only one
+process acts on it. `copies` counts holds and adds under way together, so
+that one conditional update can keep a cart under its cap across all titles
+however many adds race.
 
 Adding first marks the copy in `adding`, then takes it from the book, then
 moves it from `adding` to `holds`. A checkout orders `holds` only, so it can
@@ -28,6 +30,7 @@ from .clock import utcnow
 from .db import Database
 from .errors import Conflict, Invalid
 from .inventory import Inventory
+from .limits import Limits
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +78,11 @@ class Cart:
 
 
 class Carts:
-    def __init__(self, db: Database, inventory: Inventory):
+    def __init__(self, db: Database, inventory: Inventory, limits: Limits):
         self.carts = db.carts
         self.books = db.books
         self.inventory = inventory
+        self.limits = limits
 
     async def find(self, cart_id: str | None, user: dict | None) -> Cart | None:
         """The open cart with this id, if this visitor may see it.
@@ -116,6 +120,7 @@ class Carts:
             "_id": secrets.token_urlsafe(18),
             "status": "open",
             "holds": {},
+            "copies": 0,
             "revision": 0,
             "user_id": user and user["_id"],
             "created_at": moment,
@@ -129,36 +134,57 @@ class Carts:
         result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": utcnow()}})
         return result.modified_count == 1
 
-    async def add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
-        """Put one copy in the cart (a new cart when there is none); returns (cart, book state)."""
+    async def add(self, cart: Cart | None, user: dict | None, isbn: str, address: str) -> tuple[Cart | None, dict]:
+        """Put one copy in the cart (a new cart when there is none); returns (cart, book state).
+
+        Adds are limited per visitor and per client `address`, and more tightly for visitors
+        not signed in, who can start a new cart with every request: TooMany past a limit.
+        """
+        limits = self.limits
+        await limits.hit(limits.cart_adds_per_address, address)
+        if user is None:
+            await limits.hit(limits.anonymous_adds_per_address, address)
+        visitor = f"user:{user['_id']}" if user else cart and f"cart:{cart.id}"
+        if visitor:
+            await limits.hit(limits.cart_adds_per_visitor, visitor)
+        return await self._add(cart, user, isbn)
+
+    async def _add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
         if cart is None:
             current = await self.inventory.state(isbn)
             if current is not None and current["available"] <= 0:
                 # Nothing to hold: don't open a cart only to refuse the first copy.
                 raise SoldOut(SOLD_OUT_MESSAGE, current)
             cart = await self._new_cart(user)
+        most = self.limits.copies_per_cart
         below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
-        if await self._change(cart, below_cap, {f"adding.{isbn}": 1}):
+        # A cart from before `copies` was kept has none: it counts from its next add.
+        room = {**below_cap, "copies": {"$not": {"$gte": most}}}
+        taking_back = {f"adding.{isbn}": -1, "copies": -1}
+        if await self._change(cart, room, {f"adding.{isbn}": 1, "copies": 1}):
             state = await self.inventory.take_one(isbn)
             if state is None:
-                await self._change(cart, {}, {f"adding.{isbn}": -1}, only_open=False)
+                await self._change(cart, {}, taking_back, only_open=False)
                 raise SoldOut(SOLD_OUT_MESSAGE, await self.inventory.state(isbn))
             if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
                 return await self._reload(cart), state
             # Checked out, expired or filled by another add meanwhile: the copy
             # goes back (before `adding` lets go of it, so it is never counted twice).
             await self.inventory.give_back(isbn, 1)
-            await self._change(cart, {}, {f"adding.{isbn}": -1}, only_open=False)
-        if await self.carts.count_documents({"_id": cart.id, "status": "open"}):
-            raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.",
+            await self._change(cart, {}, taking_back, only_open=False)
+        current = await self.carts.find_one({"_id": cart.id, "status": "open"}, {"copies": 1})
+        if current is None:
+            # Expired or checked out since the page loaded: start afresh.
+            return await self._add(None, user, isbn)
+        if current.get("copies", 0) >= most:
+            raise CartError(f"A cart holds at most {most} copies: check out, or take some out first.",
                             await self.inventory.state(isbn))
-        # Expired or checked out since the page loaded: start afresh.
-        return await self.add(None, user, isbn)
+        raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", await self.inventory.state(isbn))
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""
         if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
-                                                  {f"holds.{isbn}": -1, "revision": 1}):
+                                                  {f"holds.{isbn}": -1, "copies": -1, "revision": 1}):
             raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
         state = await self.inventory.give_back(isbn, 1)
         return await self._reload(cart), state
@@ -188,19 +214,22 @@ class Carts:
         )
         return result.modified_count == 1
 
-    async def expire_idle(self, ttl: datetime.timedelta) -> int:
-        """Close carts idle for `ttl` and give their copies back; returns how many expired.
+    async def expire_idle(self, ttl: datetime.timedelta, anonymous_ttl: datetime.timedelta) -> int:
+        """Close carts idle for `ttl` (`anonymous_ttl` for a visitor not signed in) and give their
+        copies back; returns how many expired.
 
         A cart that held copies stays, closed, until `forget_closed` (its shopper
         may come back to it); an empty one goes at once.
         """
-        cutoff = utcnow() - ttl
+        now = utcnow()
+        idle = {"$or": [{"touched_at": {"$lt": now - ttl}},
+                        {"user_id": None, "touched_at": {"$lt": now - anonymous_ttl}}]}
         expired = 0
-        async for doc in self.carts.find({"status": "open", "touched_at": {"$lt": cutoff}}, {"_id": 1}):
+        async for doc in self.carts.find({"status": "open", **idle}, {"_id": 1}):
             # The claim re-checks idleness, so a cart touched meanwhile (or
             # claimed by another process) is left alone.
             claimed = await self.carts.find_one_and_update(
-                {"_id": doc["_id"], "status": "open", "touched_at": {"$lt": cutoff}},
+                {"_id": doc["_id"], "status": "open", **idle},
                 {"$set": {"status": "expired", "touched_at": utcnow()}},
             )
             if claimed is None:

@@ -24,6 +24,7 @@ from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, StoreDamaged, open_database
 from .errors import BadImportFile, ValidationError
 from .importer import Importer, ImportFile, Progress, RejectsFile
+from .limits import Limits
 from .loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
@@ -95,8 +96,9 @@ def read_password() -> str:
 
 async def create_user(settings: Settings, args) -> None:
     db = await open_current_database(settings)
+    limits = Limits(settings)
     try:
-        accounts = Accounts(db)
+        accounts = Accounts(db, limits)
         if await accounts.by_email(args.email):
             if args.staff is None:
                 raise CommandError(f"{args.email} already has an account; say --staff or --no-staff")
@@ -111,6 +113,7 @@ async def create_user(settings: Settings, args) -> None:
             raise CommandError("; ".join(exc.errors.values())) from None
         print(f"created {'staff' if user['staff'] else 'shopper'} account {user['email']}")
     finally:
+        await limits.close()
         await db.close()
 
 

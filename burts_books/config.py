@@ -114,7 +114,46 @@ class Settings:
     )
     xheaders: bool = setting(False, "BURTS_XHEADERS", "trust X-Forwarded-* from a proxy (nginx)", _boolean)
     cart_ttl_seconds: int = setting(
-        20 * 60, "BURTS_CART_TTL", "seconds before an idle cart expires", _whole(1, 7 * 24 * 3600)
+        20 * 60, "BURTS_CART_TTL", "seconds before a signed-in shopper's idle cart expires", _whole(1, 7 * 24 * 3600)
+    )
+    anonymous_cart_ttl_seconds: int = setting(
+        10 * 60, "BURTS_ANONYMOUS_CART_TTL", "seconds before an idle cart of a visitor not signed in expires",
+        _whole(1, 7 * 24 * 3600),
+    )
+    max_copies_per_cart: int = setting(
+        30, "BURTS_MAX_COPIES_PER_CART", "copies one cart may hold, all titles together", _whole(1, 10_000)
+    )
+    cart_adds_per_minute: int = setting(
+        30, "BURTS_CART_ADDS_PER_MINUTE", "cart adds per minute by one visitor (cart or account)", _whole(1, 100_000)
+    )
+    cart_adds_per_address_per_minute: int = setting(
+        60, "BURTS_CART_ADDS_PER_ADDRESS", "cart adds per minute from one client address", _whole(1, 100_000)
+    )
+    anonymous_adds_per_address: int = setting(
+        20, "BURTS_ANONYMOUS_ADDS_PER_ADDRESS",
+        "cart adds without signing in from one client address per anonymous cart TTL", _whole(1, 100_000),
+    )
+    sign_in_attempts_per_account: int = setting(
+        10, "BURTS_SIGN_IN_ATTEMPTS_PER_ACCOUNT", "failed sign-ins per email per 15 minutes", _whole(1, 100_000)
+    )
+    sign_in_attempts_per_address: int = setting(
+        20, "BURTS_SIGN_IN_ATTEMPTS_PER_ADDRESS", "failed sign-ins from one client address per 15 minutes",
+        _whole(1, 100_000),
+    )
+    registrations_per_address: int = setting(
+        10, "BURTS_REGISTRATIONS_PER_ADDRESS", "accounts registered from one client address per hour",
+        _whole(1, 100_000),
+    )
+    password_hashes_at_once: int = setting(
+        2, "BURTS_PASSWORD_HASHES_AT_ONCE", "argon2 hashes a process computes at once (64 MiB each)", _whole(1, 64)
+    )
+    password_hash_queue: int = setting(
+        8, "BURTS_PASSWORD_HASH_QUEUE", "sign-ins and registrations that may wait for a hash; more get 429",
+        _whole(0, 10_000),
+    )
+    sign_ins_at_once_per_address: int = setting(
+        2, "BURTS_SIGN_INS_AT_ONCE_PER_ADDRESS",
+        "sign-ins and registrations from one client address under way at once; more get 429", _whole(1, 10_000),
     )
     long_poll_timeout_seconds: float = setting(
         25.0, "BURTS_LONG_POLL_TIMEOUT", "seconds a long poll waits before answering unchanged", _seconds

@@ -41,7 +41,7 @@ class Conflict(ShopError):
 
 
 class TooMany(ShopError):
-    """Over a limit for now; worth trying again after `retry_after` seconds."""
+    """Asked too often, or while the shop is too busy: `retry_after` says how many seconds to wait."""
 
     def __init__(self, message: str, retry_after: int):
         super().__init__(message)

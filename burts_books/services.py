@@ -18,6 +18,7 @@ from .config import Settings
 from .db import Database, open_database
 from .import_jobs import ImportJobs
 from .inventory import Inventory
+from .limits import Limits
 from .live import LiveFeed
 from .orders import Orders
 
@@ -39,14 +40,19 @@ class Services:
     orders: Orders
     live: LiveFeed
     imports: ImportJobs
+    limits: Limits
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
-    async def housekeeping(self, cart_ttl_seconds: float) -> None:
+    async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
         """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts.
 
-        Safe to run in several processes at once (see carts.py).
+        Carts of visitors not signed in expire after `anonymous_cart_ttl_seconds` (by default
+        the same as the others). Safe to run in several processes at once (see carts.py).
         """
-        await self.carts.expire_idle(datetime.timedelta(seconds=cart_ttl_seconds))
+        anonymous = cart_ttl_seconds if anonymous_cart_ttl_seconds is None else anonymous_cart_ttl_seconds
+        await self.carts.expire_idle(
+            datetime.timedelta(seconds=cart_ttl_seconds), datetime.timedelta(seconds=anonymous)
+        )
         await self.inventory.reconcile(self.carts.held_copies)
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
 
@@ -55,7 +61,7 @@ class Services:
             while True:
                 await asyncio.sleep(settings.reconcile_interval_seconds)
                 try:
-                    await self.housekeeping(settings.cart_ttl_seconds)
+                    await self.housekeeping(settings.cart_ttl_seconds, settings.anonymous_cart_ttl_seconds)
                 except Exception:
                     log.exception("cart expiry / stock reconciliation failed; will retry")
 
@@ -67,6 +73,7 @@ class Services:
             await asyncio.wait([self._housekeeping])
         await self.imports.close()
         await self.bus.stop()
+        await self.limits.close()
         await self.catalog_view.close()
         await self.db.close()
 
@@ -95,10 +102,12 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     await bus.start()
     await view.load()
     inventory = Inventory(db, bus, view)
-    carts = Carts(db, inventory)
+    limits = Limits(settings)
+    carts = Carts(db, inventory, limits)
     catalog = Catalog(db, inventory, view)
-    accounts = Accounts(db)
+    accounts = Accounts(db, limits)
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory, settings.max_live_per_address), ImportJobs(db, catalog, settings.data_dir / "imports"),
+        limits,
     )

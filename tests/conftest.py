@@ -1,6 +1,9 @@
 """Fixtures: a shop on a fresh store (embedded, or MONGODB_URL's server), and a browser-like client."""
 
 import pytest
+import tornado.httpclient
+import tornado.httpserver
+import tornado.netutil
 from argon2 import PasswordHasher
 
 from burts_books import accounts
@@ -22,8 +25,10 @@ def quick_password_hashing():
 
 
 @pytest.fixture
-def settings(tmp_path):
-    return shop_settings(tmp_path, long_poll_timeout_seconds=2.0)
+def settings(tmp_path, request):
+    """The shop's settings; a test marked `@pytest.mark.settings(name=value, ...)` changes those."""
+    marked = request.node.get_closest_marker("settings")
+    return shop_settings(tmp_path, **{"long_poll_timeout_seconds": 2.0, **(marked.kwargs if marked else {})})
 
 
 @pytest.fixture
@@ -54,6 +59,25 @@ def app(settings, services):
 @pytest.fixture
 def client(http_client, base_url):
     return ShopClient(http_client, base_url)
+
+
+@pytest.fixture
+def many_at_once(io_loop):
+    """An HTTP client that keeps 200 requests in flight at once (http_client sends ten at a time)."""
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=200)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def proxied_url(app, io_loop):
+    """The same shop served as behind nginx (--xheaders): a request's X-Real-IP and X-Forwarded-Proto
+    say who sent it and how. ShopClient(..., address=...) sends X-Real-IP."""
+    server = tornado.httpserver.HTTPServer(app, xheaders=True)
+    [listener] = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server.add_sockets([listener])
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    server.stop()
 
 
 @pytest.fixture

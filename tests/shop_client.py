@@ -6,6 +6,7 @@ read what a page shows: its text, its forms, the errors a form marks, the
 cart count in the header.
 """
 
+import asyncio
 import dataclasses
 import html as html_entities
 import json
@@ -32,19 +33,21 @@ class Response:
 
 
 class ShopClient:
-    def __init__(self, http_client, base_url, token=None):
+    def __init__(self, http_client, base_url, address=None, token=None):
+        """`address`: the client address a proxy in front of the shop reports (see the proxied_url fixture)."""
         self.http = http_client
         self.base_url = base_url
+        self.address = address
         self.cookies: dict[str, str] = {}
         self.token = token  # an API token, sent as `Authorization: Bearer` with every request
 
-    def another(self):
-        """Another person's browser on the same shop: no cookies of this one's."""
-        return ShopClient(self.http, self.base_url)
+    def another(self, address=None):
+        """Another person's browser on the same shop: no cookies of this one's; from `address`, else from this one's."""
+        return ShopClient(self.http, self.base_url, address or self.address)
 
     def program(self, token):
         """A program on the same shop that sends the API token `token` (and has no cookies)."""
-        return ShopClient(self.http, self.base_url, token)
+        return ShopClient(self.http, self.base_url, self.address, token)
 
     def _store_cookies(self, headers):
         for header in headers.get_list("Set-Cookie"):
@@ -65,6 +68,8 @@ class ShopClient:
     async def fetch(self, path, method="GET", body=None, headers=None, xsrf=True):
         """Fetch without following redirects; forms (dicts) get the XSRF token unless xsrf=False."""
         headers = dict(headers or {})
+        if self.address:
+            headers["X-Real-IP"] = self.address
         if method not in ("GET", "HEAD") and xsrf:
             await self.xsrf_token()
         if isinstance(body, dict):
@@ -126,6 +131,19 @@ class ShopClient:
         response = await self.post("/login", {"email": email, "password": password})
         assert response.code == 302, response.text
         return response
+
+
+async def adds_without_cookies(attacker: ShopClient, isbns):
+    """A denial-of-inventory attack: one add per ISBN, all at once, each from a browser that kept
+    no cookie but its XSRF token (so each opens a cart of its own). Returns the answers."""
+    token = await attacker.xsrf_token()
+
+    async def add(isbn):
+        browser = attacker.another()
+        browser.cookies = {"_xsrf": token}
+        return await browser.cart_json("add", isbn)
+
+    return await asyncio.gather(*(add(isbn) for isbn in isbns))
 
 
 def status_url(*pairs) -> str:

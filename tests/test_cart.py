@@ -3,7 +3,6 @@
 import asyncio
 
 import pytest
-import tornado.httpclient
 
 from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import cart_count, text_of
@@ -93,29 +92,24 @@ async def test_the_last_copy_goes_to_one_shopper_the_other_is_told_it_sold_out(c
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_hundred_shoppers_race_for_ten_copies(client, http_client, base_url, services):
+async def test_a_hundred_shoppers_race_for_ten_copies(client, proxied_url, many_at_once, services):
     await set_stock(services, 10)
     interleave_store_calls(services)  # requests overlap between store calls, as with a real server
     seen = []
     services.bus.subscribe(lambda event: seen.append(event["available"]))
     xsrf = await client.xsrf_token()
-    # A hundred browsers: each its own cart, all with a valid XSRF token.
+    # A hundred browsers, each at its own address with its own cart, all with a valid XSRF token.
     headers = {**JSON, "Cookie": f"_xsrf={xsrf}"}
     body = f"action=add&isbn={PCI}&_xsrf={xsrf}"
 
-    # All hundred in flight at once (the shared client sends at most ten at a time).
-    browsers = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
-
-    async def add():
-        response = await browsers.fetch(
-            base_url + "/cart", method="POST", body=body, headers=headers, raise_error=False
+    async def add(address):
+        response = await many_at_once.fetch(
+            proxied_url + "/cart", method="POST", body=body, headers={**headers, "X-Real-IP": address},
+            raise_error=False,
         )
         return response.code
 
-    try:
-        codes = await asyncio.gather(*(add() for _ in range(100)))
-    finally:
-        browsers.close()
+    codes = await asyncio.gather(*(add(f"198.51.100.{n}") for n in range(100)))
     assert sorted(codes) == [200] * 10 + [409] * 90
     book = await stock_of(services)
     assert book["available"] == 0 and book["stock"] == 10

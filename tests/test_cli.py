@@ -13,6 +13,7 @@ from burts_books import services as services_module
 from burts_books.accounts import Accounts
 from burts_books.config import Settings
 from burts_books.db import Database
+from burts_books.limits import Limits
 from tests.cli_helpers import refusal, store
 from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL
 from tests.shop_process import run_cli
@@ -20,9 +21,14 @@ from tests.shop_process import run_cli
 TYPED_PASSWORD = PASSWORD + "\n"
 
 
+def accounts_in(db):
+    """The accounts of a store a command wrote, read as the command reads them."""
+    return Accounts(db, Limits(Settings()))
+
+
 async def account(data_dir, email):
     async with store(data_dir) as db:
-        return await Accounts(db).by_email(email)
+        return await accounts_in(db).by_email(email)
 
 
 @pytest.mark.gen_test
@@ -30,7 +36,7 @@ async def test_create_a_shopper_then_make_them_staff(tmp_path):
     created = run_cli("create-user", "Reader@Example.com", data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert (created.returncode, created.stdout) == (0, "created shopper account reader@example.com\n")
     async with store(tmp_path) as db:
-        assert await Accounts(db).authenticate(SHOPPER_EMAIL, PASSWORD)
+        assert await accounts_in(db).authenticate(SHOPPER_EMAIL, PASSWORD)
     assert (await account(tmp_path, SHOPPER_EMAIL))["staff"] is False
 
     promoted = run_cli("create-user", SHOPPER_EMAIL, "--staff", data_dir=tmp_path)
@@ -56,7 +62,7 @@ async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email
 @pytest.mark.gen_test
 async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
     async with store(tmp_path) as db:
-        await Accounts(db).register(SHOPPER_EMAIL, PASSWORD)
+        await accounts_in(db).register(SHOPPER_EMAIL, PASSWORD)
     result = run_cli("create-user", SHOPPER_EMAIL, data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert refusal(result) == (
         "burts-books create-user: reader@example.com already has an account; say --staff or --no-staff"

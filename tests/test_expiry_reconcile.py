@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from tests.constants import PCI, RESTFUL
+from tests.constants import ADDRESS, PCI, RESTFUL
 from tests.shop_client import text_of
 from tests.store import age_carts, set_stock, stock_of
 from tests.waiting import recorder, until
@@ -50,17 +50,18 @@ async def test_the_server_timer_expires_idle_carts(services, settings, monkeypat
     runs = []
     housekeeping = services.housekeeping
 
-    async def counted_housekeeping(cart_ttl_seconds):
-        await housekeeping(cart_ttl_seconds)
-        runs.append(cart_ttl_seconds)
+    async def counted_housekeeping(*ttls):
+        await housekeeping(*ttls)
+        runs.append(ttls)
 
     monkeypatch.setattr(services, "housekeeping", counted_housekeeping)
     often = dataclasses.replace(settings, reconcile_interval_seconds=0.01)
     services.start_housekeeping(often)  # what `burts-books serve` does; stopped by services.close()
-    await services.carts.add(None, None, PCI)
+    await services.carts.add(None, None, PCI, ADDRESS)
     runs_before = len(runs)
     await until(lambda: len(runs) >= runs_before + 2, message="the housekeeping timer does not run")
-    assert set(runs) == {settings.cart_ttl_seconds}  # each run expires what the setting calls idle...
+    # Each run expires what the settings call idle...
+    assert set(runs) == {(settings.cart_ttl_seconds, settings.anonymous_cart_ttl_seconds)}
     assert (await stock_of(services))["available"] == 11  # ...so a cart in use is left alone
 
     await age_carts(services, settings.cart_ttl_seconds + 1)

@@ -10,7 +10,7 @@ from burts_books.catalog_csv import COLUMNS
 from burts_books.importer import Importer, ImportFile, RejectsFile
 from tests.benchmarks.bench_import import import_memory
 from tests.benchmarks.make_catalog import make_catalog
-from tests.constants import PCI, RESTFUL, STARTER_BOOKS
+from tests.constants import ADDRESS, PCI, RESTFUL, STARTER_BOOKS
 from tests.store import stock_of
 from tests.waiting import recorder, until
 
@@ -78,8 +78,8 @@ async def test_every_change_is_announced_once_and_stock_goes_through_the_invento
 
 @pytest.mark.gen_test
 async def test_stock_below_the_copies_in_carts_is_rejected_and_the_record_changes_nothing(services, tmp_path):
-    cart, _ = await services.carts.add(None, None, PCI)
-    await services.carts.add(cart, None, PCI)
+    cart, _ = await services.carts.add(None, None, PCI, ADDRESS)
+    await services.carts.add(cart, None, PCI, ADDRESS)
     before = await services.catalog.get(PCI)
 
     too_few = write_csv(tmp_path, [form_of(PCI, stock="1", price="1.00")])

@@ -3,15 +3,15 @@
 import pytest
 
 from burts_books.carts import SoldOut
-from tests.constants import PASSWORD, PCI
+from tests.constants import ADDRESS, PASSWORD, PCI
 from tests.shop_client import form_values, text_of
 from tests.store import set_stock, stock_of
 
 
 @pytest.mark.gen_test
 async def test_reconcile_skips_a_book_a_checkout_shipped_after_it_was_read(services):
-    cart, _ = await services.carts.add(None, None, PCI)
-    cart, _ = await services.carts.add(cart, None, PCI)
+    cart, _ = await services.carts.add(None, None, PCI, ADDRESS)
+    cart, _ = await services.carts.add(cart, None, PCI, ADDRESS)
     assert await stock_of(services) == {"stock": 12, "available": 10, "inventory_version": 3}
 
     async def held_copies_while_a_checkout_ships():
@@ -34,7 +34,7 @@ async def sell(services, copies):
     user = await services.accounts.register("buyer@example.com", PASSWORD)
     cart = None
     for _ in range(copies):
-        cart, _ = await services.carts.add(cart, user, PCI)
+        cart, _ = await services.carts.add(cart, user, PCI, ADDRESS)
     await services.orders.place(cart, user)
 
 
@@ -72,8 +72,8 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
     await set_stock(services, 2)
     buyer = await services.accounts.register("buyer@example.com", PASSWORD)
     other = await services.accounts.register("other@example.com", PASSWORD)
-    cart, _ = await services.carts.add(None, buyer, PCI)
-    other_cart, _ = await services.carts.add(None, other, PCI)
+    cart, _ = await services.carts.add(None, buyer, PCI, ADDRESS)
+    other_cart, _ = await services.carts.add(None, other, PCI, ADDRESS)
     assert (await stock_of(services))["available"] == 0
 
     take_one = services.inventory.take_one
@@ -85,7 +85,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 
     monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
     with pytest.raises(SoldOut):
-        await services.carts.add(cart, buyer, PCI)
+        await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
 
     order = await services.db.orders.find_one({"user_id": buyer["_id"]})
@@ -101,7 +101,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 @pytest.mark.gen_test
 async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(services, monkeypatch):
     buyer = await services.accounts.register("buyer@example.com", PASSWORD)
-    cart, _ = await services.carts.add(None, buyer, PCI)
+    cart, _ = await services.carts.add(None, buyer, PCI, ADDRESS)
     take_one = services.inventory.take_one
 
     async def take_one_after_a_checkout_from_another_tab(isbn):
@@ -110,7 +110,7 @@ async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(
         return await take_one(isbn)
 
     monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
-    new_cart, _ = await services.carts.add(cart, buyer, PCI)
+    new_cart, _ = await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
 
     assert new_cart.id != cart.id and new_cart.holds == {PCI: 1}

@@ -13,7 +13,7 @@ import urllib.parse
 
 import pytest
 
-from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
+from tests.constants import ADDRESS, PCI, RESTFUL, UNKNOWN_ISBN
 from tests.shop_client import status_url
 from tests.waiting import recorder, result_of, until
 
@@ -87,7 +87,7 @@ async def test_a_change_while_the_server_reads_the_current_state_is_not_missed(c
     async def states_then_a_shopper_adds(isbns=None):
         found = await read_states(isbns)
         # A change lands after the read and its event is out before the poll starts to wait.
-        await services.carts.add(None, None, PCI)
+        await services.carts.add(None, None, PCI, ADDRESS)
         await until(lambda: events)
         return found
 

@@ -1,9 +1,14 @@
 """Local accounts: register, sign in, sign out."""
 
+from ..accounts import normalize_email
 from ..errors import ValidationError
 from .base import SESSION_COOKIE, BaseHandler
 
 WRONG_PASSWORD = "That email and password don't match an account."
+REGISTERED = (
+    "If this email is new to Burt's Books, its account is ready: sign in with it below. "
+    "If it already had an account, nothing has changed: sign in with that account's password."
+)
 
 
 class SignInMixin(BaseHandler):
@@ -17,33 +22,36 @@ class SignInMixin(BaseHandler):
 
 class LoginHandler(SignInMixin):
     def get(self):
-        self.render("login.html", email="", error=None, next_url=self.safe_next_url())
+        self.render("login.html", email="", error=None, notice=None, next_url=self.safe_next_url())
 
     async def post(self):
         email = self.get_body_argument("email", "")
-        user = await self.services.accounts.authenticate(email, self.get_body_argument("password", ""))
+        user = await self.services.accounts.sign_in(
+            email, self.get_body_argument("password", ""), self.client_address
+        )
         if user is None:
             self.set_status(400)
-            self.render("login.html", email=email, error=WRONG_PASSWORD, next_url=self.safe_next_url())
+            self.render("login.html", email=email, error=WRONG_PASSWORD, notice=None, next_url=self.safe_next_url())
             return
         await self.sign_in(user)
         self.redirect(self.safe_next_url())
 
 
-class RegisterHandler(SignInMixin):
+class RegisterHandler(BaseHandler):
     def get(self):
         self.render("register.html", email="", errors={}, next_url=self.safe_next_url())
 
     async def post(self):
         email = self.get_body_argument("email", "")
         try:
-            user = await self.services.accounts.register(email, self.get_body_argument("password", ""))
+            await self.services.accounts.sign_up(email, self.get_body_argument("password", ""), self.client_address)
         except ValidationError as exc:
             self.set_status(400)
             self.render("register.html", email=email, errors=exc.errors, next_url=self.safe_next_url())
             return
-        await self.sign_in(user)
-        self.redirect(self.safe_next_url())
+        # The same page whether or not the email had an account: the visitor signs in next.
+        self.render("login.html", email=normalize_email(email), error=None, notice=REGISTERED,
+                    next_url=self.safe_next_url())
 
 
 class LogoutHandler(BaseHandler):

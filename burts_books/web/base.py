@@ -85,6 +85,11 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.settings["shop_settings"]
 
     @property
+    def client_address(self) -> str:
+        """The visitor's network address (from nginx's X-Real-IP under --xheaders): what limits count by."""
+        return self.request.remote_ip or ""
+
+    @property
     def is_staff(self) -> bool:
         return bool(self.current_user and self.current_user.get("staff"))
 

@@ -43,7 +43,7 @@ class CartHandler(BaseHandler):
         state: dict | None
         try:
             if action == "add":
-                self.cart, state = await carts.add(self.cart, self.current_user, isbn)
+                self.cart, state = await carts.add(self.cart, self.current_user, isbn, self.client_address)
             else:
                 self.cart, state = await carts.remove(self.cart, isbn)
         except CartError as exc:

@@ -166,8 +166,8 @@ PATHS = {
                 "200": answer("Done: the cart and the book's new state",
                               record(cart=ref("Cart"), book=ref("BookState"))),
                 "409": with_page(answer(
-                    f"Refused (sold out, not in the cart, or {MAX_PER_TITLE} copies already), with the cart and the "
-                    "book as they are now. Nothing changed.",
+                    f"Refused (sold out, not in the cart, {MAX_PER_TITLE} copies of the title or the cart's cap "
+                    "already), with the cart and the book as they are now. Nothing changed.",
                     record(error=ERROR, cart=ref("Cart"),
                            book={"anyOf": [ref("BookState"), {"type": "null"}]}))),
             },

@@ -63,13 +63,14 @@ async def abandon_carts(data_dir: Path, isbns: list[str], count: int) -> None:
     services = await open_services(Settings(data_dir=data_dir))
     rng = random.Random(11)
 
-    async def abandon() -> None:
+    async def abandon(n: int) -> None:
         with contextlib.suppress(SoldOut):
-            await services.carts.add(None, None, rng.choice(isbns))
+            # Each visitor from an address of its own, so the shop's limits don't count them together.
+            await services.carts.add(None, None, rng.choice(isbns), f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
 
     try:
-        for _ in range(0, count, 200):
-            await asyncio.gather(*(abandon() for _ in range(200)))
+        for start in range(0, count, 200):
+            await asyncio.gather(*(abandon(n) for n in range(start, start + 200)))
     finally:
         await services.close()
 
