@@ -164,17 +164,18 @@ class Gate:
 
 class InFlight:
     """At most `allowed` requests of one subject under way at once in this process; beyond
-    that TooMany, so one client can't take every turn a Gate gives."""
+    that TooMany, so one client can't take every turn a Gate gives, or every file descriptor."""
 
-    def __init__(self, allowed: int, refusal: str) -> None:
+    def __init__(self, allowed: int, refusal: str, retry_after: int = 1) -> None:
         self.allowed = allowed
         self.refusal = refusal
+        self.retry_after = retry_after
         self._under_way: collections.Counter[str] = collections.Counter()
 
     @contextmanager
     def one(self, subject: str) -> Iterator[None]:
         if self._under_way[subject] >= self.allowed:
-            raise TooMany(self.refusal, retry_after=1)
+            raise TooMany(self.refusal, retry_after=self.retry_after)
         self._under_way[subject] += 1
         try:
             yield
@@ -191,6 +192,8 @@ ADDING_ANONYMOUSLY = (
 SIGNING_IN = "Too many failed sign-ins: try again {wait}."
 REGISTERING = "Too many accounts were created from your network: try again {wait}."
 BUSY = "We're busy signing people in: try again in a moment."
+LIVE = "Too many live connections from your address (at most {allowed}); close some and try again."
+LIVE_RETRY_AFTER = 10  # a long poll answers within its timeout (25 s by default), so places free up soon
 
 
 class Limits:
@@ -220,6 +223,10 @@ class Limits:
         self.copies_per_cart = settings.max_copies_per_cart
         self.password_hashing = Gate(settings.password_hashes_at_once, settings.password_hash_queue, BUSY)
         self.sign_ins_under_way = InFlight(settings.sign_ins_at_once_per_address, BUSY)
+        # Each held long poll and WebSocket holds a file descriptor; one client must not take them all.
+        self.live_connections = InFlight(
+            settings.max_live_per_address, LIVE.format(allowed=settings.max_live_per_address), LIVE_RETRY_AFTER
+        )
 
     @staticmethod
     def key(limit: Limit, subject: str) -> str:

@@ -2,8 +2,7 @@
 
 `LiveFeed` hands every bus event to the watchers that asked for its ISBN.
 A watcher is a `Poll` (one long-poll request) or an `Outbox` (one WebSocket
-connection). Each holds a connection open, so one client address may hold
-only so many at a time. Versions only move forward: each watcher drops states older
+connection). Versions only move forward: each watcher drops states older
 than what it already has, which makes resyncing after a Redis outage (re-read
 the watched books, offer them again) safe to do at any time.
 """
@@ -11,19 +10,15 @@ the watched books, offer them again) safe to do at any time.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from .bus import EventBus
-from .errors import NotFound, TooMany
+from .errors import NotFound
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
-
-# A long poll answers within its timeout (25 s by default), so slots free up soon.
-RETRY_LIVE_AFTER = 10
 
 
 class Watcher:
@@ -50,10 +45,8 @@ class Watcher:
 
 
 class LiveFeed:
-    def __init__(self, bus: EventBus, inventory: Inventory, max_per_address: int):
+    def __init__(self, bus: EventBus, inventory: Inventory):
         self.inventory = inventory
-        self.max_per_address = max_per_address
-        self._held: collections.Counter[str] = collections.Counter()
         self._watchers: set[Watcher] = set()
         self._resyncs: set[asyncio.Task] = set()
         bus.subscribe(self._deliver)
@@ -61,30 +54,6 @@ class LiveFeed:
 
     def __len__(self) -> int:
         return len(self._watchers)
-
-    def admit(self, address: str) -> Callable[[], None]:
-        """Count one more live connection (long poll or WebSocket) from `address`; returns what ends it.
-
-        TooMany when the address already holds `max_per_address`: each one
-        holds a file descriptor, and one client must not take them all.
-        """
-        if self._held[address] >= self.max_per_address:
-            raise TooMany(
-                f"Too many live connections from your address (at most {self.max_per_address}); "
-                "close some and try again.", RETRY_LIVE_AFTER,
-            )
-        self._held[address] += 1
-        ended = False
-
-        def end() -> None:
-            nonlocal ended
-            if not ended:
-                ended = True
-                self._held[address] -= 1
-                if not self._held[address]:  # no entry kept per address that has gone
-                    del self._held[address]
-
-        return end
 
     def add(self, watcher: Watcher) -> None:
         self._watchers.add(watcher)

@@ -108,6 +108,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     accounts = Accounts(db, limits)
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
-        LiveFeed(bus, inventory, settings.max_live_per_address), ImportJobs(db, catalog, settings.data_dir / "imports"),
-        limits,
+        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
     )

@@ -5,6 +5,7 @@ what to send and when is the live feed's business (burts_books/live.py).
 """
 
 import asyncio
+import contextlib
 import json
 
 import tornado.websocket
@@ -73,11 +74,8 @@ class CartStatusHandler(JsonHandler):
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
         timeout = self.shop_settings.long_poll_timeout_seconds
-        leave = self.services.live.admit(str(self.request.remote_ip))
-        try:
+        with self.services.limits.live_connections.one(str(self.request.remote_ip)):
             books = await self.services.live.long_poll(self.poll, timeout)
-        finally:
-            leave()
         if self.poll.cancelled:
             return
         self.set_header("Cache-Control", "no-store")
@@ -100,10 +98,12 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
     sender: asyncio.Future | None = None  # None: refused at open, closing
 
     def open(self):
-        self.feed = self.settings["services"].live
+        services = self.settings["services"]
+        self.feed = services.live
         self.outbox = Outbox()
+        self.place = contextlib.ExitStack()  # this connection's place among its address's, let go on close
         try:
-            self.leave = self.feed.admit(str(self.request.remote_ip))
+            self.place.enter_context(services.limits.live_connections.one(str(self.request.remote_ip)))
         except TooMany as exc:
             self.close(TRY_AGAIN_LATER, str(exc))
             return
@@ -134,6 +134,6 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
 
     def on_close(self):
         self.feed.discard(self.outbox)
+        self.place.close()
         if self.sender is not None:
-            self.leave()
             self.sender.cancel()
