@@ -25,12 +25,10 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import cachetools
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from . import clock
+from .bus import redacted, redis_client
 from .config import Settings
 from .errors import TooMany
 
@@ -100,9 +98,7 @@ class RedisCounters:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.redis = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
-        )
+        self.redis = redis_client(url, TIMEOUT)
         self._hit = self.redis.register_script(_HIT)
         self._forgive = self.redis.register_script(_FORGIVE)
         self.failing = False
@@ -115,11 +111,11 @@ class RedisCounters:
         except (RedisError, OSError, TimeoutError) as exc:
             if not self.failing:
                 log.warning("limits: Redis at %s failed (%s); not limiting until it answers",
-                            self.url, exc or "timeout")
+                            redacted(self.url), exc or "timeout")
             self.failing = True
             return None
         if self.failing:
-            log.info("limits: Redis at %s answers again", self.url)
+            log.info("limits: Redis at %s answers again", redacted(self.url))
             self.failing = False
         return answer
 

@@ -12,6 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from burts_books.bus import RedisBus, Signatures
+from burts_books.config import Settings
+from burts_books.limits import Limits
 from tests.constants import COOKIE_SECRET, PCI
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient
@@ -160,7 +162,11 @@ async def test_a_redis_that_wants_a_password_gets_it_from_the_url_which_logs_nev
     unauthorized = RedisBus(wrong, [COOKIE_SECRET])
     await unauthorized.start()  # keeps trying in the background, and says so
     await unauthorized.stop()
-    assert "redis://:***@127.0.0.1" in caplog.text
+    assert "Redis at redis://:***@127.0.0.1" in caplog.text
+    limits = Limits(Settings(redis_url=wrong))
+    await limits.hit(limits.cart_adds_per_address, "203.0.113.7")  # let through while Redis refuses, and said
+    await limits.close()
+    assert "limits: Redis at redis://:***@127.0.0.1" in caplog.text
     assert "not-the-password" not in caplog.text + refused.stderr + refused.stdout
 
 
