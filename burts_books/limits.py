@@ -7,9 +7,10 @@ work they guard, so a burst of parallel requests can't slip past the count.
 
 With REDIS_URL the counters live in Redis (one atomic script: INCR, and PEXPIRE on the
 first hit), so every process counts together. A Redis that fails or doesn't answer within
-`TIMEOUT` lets the request through, with a warning in the log: a limit guards the shop, it
-is no reason to stop serving it. Without Redis the counters live in this process, in a
-cache of bounded size that forgets windows as they close.
+`TIMEOUT` lets the request through, with a warning in the log, and the requests after it until
+it answers again: a limit guards the shop, it is no reason to stop serving it. Without Redis
+the counters live in this process, in a cache of bounded size that forgets windows as they
+close.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ MINUTE = 60
 SIGN_IN_WINDOW = 15 * MINUTE
 HOUR = 60 * MINUTE
 TIMEOUT = 0.5  # seconds a Redis call may take before the request goes on without it
+PROBE_INTERVAL = 1.0  # seconds between asking a failed Redis whether it answers again
 MEMORY_COUNTERS = 100_000  # subjects counted at once in one process (some 200 bytes each)
 KEY_PREFIX = "burts_books:limit:"
 
@@ -94,7 +96,12 @@ if count > 0 then redis.call('DECR', KEYS[1]) end
 
 
 class RedisCounters:
-    """Counters every process shares; a Redis that fails lets requests through."""
+    """Counters every process shares; a Redis that fails lets requests through.
+
+    Once a call has failed, requests stop asking Redis at all until a probe in
+    the background hears it answer again: a hung Redis costs one request the
+    timeout, not every request.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -102,22 +109,34 @@ class RedisCounters:
         self._hit = self.redis.register_script(_HIT)
         self._forgive = self.redis.register_script(_FORGIVE)
         self.failing = False
+        self._probe: asyncio.Task | None = None
 
     async def _call(self, script: Callable, key: str, *args: Any) -> Any:
+        if self.failing:
+            return None
         try:
             # Bounds the whole call (a reconnect included), not only each socket read.
             async with asyncio.timeout(TIMEOUT):
-                answer = await script(keys=[key], args=list(args))
+                return await script(keys=[key], args=list(args))
         except (RedisError, OSError, TimeoutError) as exc:
             if not self.failing:
                 log.warning("limits: Redis at %s failed (%s); not limiting until it answers",
                             redacted(self.url), exc or "timeout")
-            self.failing = True
+                self.failing = True
+                self._probe = asyncio.ensure_future(self._until_it_answers())
             return None
-        if self.failing:
+
+    async def _until_it_answers(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    await self.redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                continue
             log.info("limits: Redis at %s answers again", redacted(self.url))
             self.failing = False
-        return answer
+            return
 
     async def hit(self, key: str, seconds: float) -> tuple[int, float]:
         answer = await self._call(self._hit, key, max(1, round(seconds * 1000)))
@@ -130,6 +149,9 @@ class RedisCounters:
         await self._call(self._forgive, key)
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.wait([self._probe])
         await self.redis.aclose()
 
 
