@@ -57,12 +57,13 @@ async def serve(settings: Settings, _args) -> None:
         idle_connection_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,
         max_connections=server.connection_limit(settings.max_connections, open_files),
     )
+    # Logged before listening, so whoever sees the port answer finds the figure in the log.
+    log.info("at most %d client connections at once", http.max_connections)
     http.listen(settings.port, settings.address)
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
-    log.info("Burt's Books is serving on http://%s:%d/, up to %d connections at once",
-             settings.address, settings.port, http.max_connections)
+    log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

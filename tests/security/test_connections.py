@@ -87,7 +87,7 @@ def test_the_open_file_limit_is_raised_to_the_hard_limit_at_start(tmp_path):
         assert open_file_limits(shop.process.pid) == (2 * OPEN_FILES, 2 * OPEN_FILES)
         assert f"open-file limit raised from {OPEN_FILES} to {2 * OPEN_FILES}" in shop.log()
         # The connection limit follows from it: 512 less the reserve of 100.
-        assert "up to 412 connections at once" in shop.log()
+        assert "at most 412 client connections at once" in shop.log()
 
 
 def read_until_closed(sock: socket.socket) -> bytes:
