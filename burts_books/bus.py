@@ -8,25 +8,35 @@ order the bus delivers them.
 ``EventBus`` is the interface the rest of the shop sees.
 ``InProcessBus`` serves a single process (embedded mode). ``RedisBus`` fans
 events out to all processes through one Redis pub/sub channel and survives
-Redis restarts; after a gap in its subscription it calls the ``on_reconnect``
-callbacks so the caller can resync from the database, because events
-published during the gap are lost.
+Redis restarts, and a Redis that hangs; after a gap in its subscription it
+calls the ``on_reconnect`` callbacks so the caller can resync from the
+database, because events published during the gap are lost.
 """
 
 import abc
 import asyncio
+import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import random
-from collections.abc import Callable
+import urllib.parse
+from collections.abc import Callable, Sequence
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from .config import ConfigError
+from .throttled_log import ThrottledLog
+
 log = logging.getLogger(__name__)
+
+REDIS_TIMEOUT = 2.0  # seconds, unless the caller says otherwise (--redis-timeout-seconds)
 
 Event = dict
 Subscriber = Callable[[Event], None]
@@ -101,35 +111,99 @@ class InProcessBus(EventBus):
         self._deliver_soon(json.loads(json.dumps(event)))
 
 
+def redis_client(url: str, timeout: float, *, retries: int = 0) -> aioredis.Redis:
+    """A Redis client each of whose calls (connecting included) gives up after `timeout` seconds.
+
+    A call that finds its connection broken (Redis restarted since) is tried
+    `retries` more times on a new one; one that timed out is not, or a hung
+    Redis would hold it twice as long.
+    """
+    return aioredis.Redis.from_url(
+        url, socket_timeout=timeout, socket_connect_timeout=timeout, socket_keepalive=True,
+        retry=Retry(NoBackoff(), retries, supported_errors=(RedisConnectionError,)),
+    )
+
+
+def redacted(url: str) -> str:
+    """`url` fit for a log: any password in it replaced by ***."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = f"{parts.username or ''}:***@{netloc.rpartition('@')[2]}"
+    query = urllib.parse.urlencode([(key, "***" if key == "password" else value)
+                                    for key, value in urllib.parse.parse_qsl(parts.query)], safe="*")
+    return parts._replace(netloc=netloc, query=query).geturl()
+
+
+_KEY_LABEL = b"burts_books event bus signatures v1"
+
+
+class Signatures:
+    """HMAC-SHA256 signatures on bus messages, with a key derived from each cookie secret.
+
+    The key is HMAC(secret, a fixed label), as HKDF-Expand derives one: a key
+    for this use alone, so a bus signature never passes as a cookie's. Messages
+    are signed with the current secret's key; those of secrets being rotated
+    out are still accepted. A replayed genuine message does no harm: it
+    carries an old version, and every reader ignores versions it has passed.
+    """
+
+    def __init__(self, secrets: Sequence[str]):
+        self._keys = [hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest() for secret in secrets]
+
+    @staticmethod
+    def _mac(key: bytes, payload: bytes) -> bytes:
+        return hmac.new(key, payload, hashlib.sha256).hexdigest().encode()
+
+    def sign(self, payload: bytes) -> bytes:
+        return self._mac(self._keys[0], payload) + b"." + payload
+
+    def verify(self, message: bytes) -> bytes | None:
+        """The payload of a message signed with one of our keys, else None."""
+        signature, dot, payload = message.partition(b".")
+        if dot and any(hmac.compare_digest(signature, self._mac(key, payload)) for key in self._keys):
+            return payload
+        return None
+
+
 class RedisBus(EventBus):
     """Delivers events to subscribers in every process via Redis pub/sub.
 
     Local subscribers receive an event when it comes back from Redis, so all
-    processes see the same order. If Redis cannot take a publish, the event
-    is delivered locally only (other processes resync via ``on_reconnect``).
+    processes see the same order. `publish` only queues the event, and one
+    task sends the queue in order: a slow or hung Redis never holds up the
+    request that made the change. If Redis cannot take an event, that event
+    and all queued behind it are delivered locally only (other processes
+    resync via ``on_reconnect``).
+
+    Messages are signed (see `Signatures`): anyone else who can publish on
+    the channel could otherwise push, say, a "sold out" with a version far
+    ahead, which every open page would show and then never move from. Those
+    not signed by this shop are dropped and logged.
     """
 
     min_retry_delay = 0.1
     max_retry_delay = 2.0
-    timeout = 2.0  # connect / command / subscribe-confirmation timeout
+    # Events waiting for Redis, at most; past that publish() waits (a bulk import outrunning Redis, say).
+    MAX_QUEUED = 10_000
 
-    def __init__(self, url: str, channel: str = "burts_books:inventory") -> None:
+    def __init__(self, url: str, secrets: Sequence[str], *, timeout: float = REDIS_TIMEOUT,
+                 channel: str = "burts_books:inventory") -> None:
+        if not secrets:
+            raise ConfigError("the Redis event bus signs its messages with the cookie secret: set BURTS_COOKIE_SECRET")
         super().__init__()
         self.url = url
         self.channel = channel
-        # Retries are ours (the listener loop), not redis-py's: its built-in
-        # retry would silently resubscribe and we would never resync.
-        self._publisher = aioredis.Redis.from_url(
-            url, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-            socket_keepalive=True, retry=Retry(NoBackoff(), 0),
-        )
-        # A separate client without socket_timeout: an idle subscription
-        # must block indefinitely (older redis-py applies socket_timeout to
-        # pub/sub reads).
-        self._subscriber = aioredis.Redis.from_url(
-            url, socket_connect_timeout=self.timeout, socket_keepalive=True, retry=Retry(NoBackoff(), 0),
-        )
+        self.timeout = timeout  # connect, command, subscribe confirmation, and PING answer
+        self._signatures = Signatures(secrets)
+        self._publisher = redis_client(url, timeout, retries=1)
+        # No retries for the subscription: redis-py's would resubscribe silently, and the bus never resync.
+        self._subscriber = redis_client(url, timeout)
+        self._queue: asyncio.Queue[str] = asyncio.Queue(self.MAX_QUEUED)
+        self._sender: asyncio.Task | None = None
         self._listener: asyncio.Task | None = None
+        self._failed_log = ThrottledLog(log)
+        self._unsigned_log = ThrottledLog(log)
 
     async def start(self) -> None:
         if self._listener is not None:
@@ -139,28 +213,44 @@ class RedisBus(EventBus):
         try:
             pubsub = await self._subscribe()
         except (RedisError, OSError) as exc:
-            log.warning("Redis at %s unavailable (%s); will keep retrying",
-                        self.url, exc)
+            log.warning("Redis at %s unavailable (%s); will keep retrying", redacted(self.url), exc)
             pubsub = None
         self._listener = asyncio.create_task(self._listen(pubsub))
+        self._sender = asyncio.create_task(self._send_queued())
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            # wait() rather than await: don't re-raise the task's cancellation.
-            await asyncio.wait([self._listener])
-            self._listener = None
+        if self._sender is not None:
+            # What was published before stop() still goes out (a command-line import's last events, say).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), 2 * self.timeout)
+        for task in (self._sender, self._listener):
+            if task is not None:
+                task.cancel()
+                # wait() rather than await: don't re-raise the task's cancellation.
+                await asyncio.wait([task])
+        self._sender = self._listener = None
         await self._publisher.aclose()
         await self._subscriber.aclose()
 
     async def publish(self, event: Event) -> None:
-        data = json.dumps(event)
-        try:
-            await self._publisher.publish(self.channel, data)
-        except (RedisError, OSError) as exc:
-            log.warning("publish to Redis failed (%s); delivering locally only",
-                        exc)
-            self._deliver_soon(json.loads(data))
+        # Serialized here, so an event JSON can't carry fails in the caller, as in-process.
+        await self._queue.put(json.dumps(event))
+
+    async def _send_queued(self) -> None:
+        while True:
+            data = await self._queue.get()
+            try:
+                await self._publisher.publish(self.channel, self._signatures.sign(data.encode()))
+            except (RedisError, OSError) as exc:
+                # Redis is away or hung: rather than each wait out a timeout of its own, every
+                # event queued meanwhile goes to this process's subscribers now.
+                self._failed_log.warning("publish to Redis failed (%s); delivering locally only", exc)
+                self._deliver_soon(json.loads(data))
+                while not self._queue.empty():
+                    self._deliver_soon(json.loads(self._queue.get_nowait()))
+                    self._queue.task_done()
+            finally:
+                self._queue.task_done()
 
     async def _subscribe(self) -> PubSub:
         pubsub = self._subscriber.pubsub()
@@ -184,10 +274,7 @@ class RedisBus(EventBus):
             if pubsub is None:
                 pubsub = await self._resubscribe()
             try:
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        self._on_message(message["data"])
-                log.warning("Redis subscription ended; resubscribing")
+                await self._receive(pubsub)
             except (RedisError, OSError) as exc:
                 log.warning("lost Redis subscription (%s); reconnecting", exc)
             except Exception:
@@ -195,6 +282,22 @@ class RedisBus(EventBus):
             finally:
                 await pubsub.aclose()
             pubsub = None
+
+    async def _receive(self, pubsub: PubSub) -> None:
+        """Hand on messages until the subscription fails; a Redis that has been quiet must answer a PING.
+
+        A hung Redis looks just like a quiet one until it is asked something:
+        without the PING, events lost while it hung would never be resynced.
+        """
+        while True:
+            message = await pubsub.get_message(timeout=self.timeout)
+            if message is None:
+                await pubsub.ping()
+                message = await pubsub.get_message(timeout=self.timeout)
+                if message is None:
+                    raise RedisError(f"no answer to PING within {self.timeout:g} s")
+            if message["type"] == "message":
+                self._on_message(message["data"])
 
     async def _resubscribe(self) -> PubSub:
         delay = self.min_retry_delay
@@ -212,16 +315,24 @@ class RedisBus(EventBus):
             return pubsub
 
     def _on_message(self, data: bytes) -> None:
+        payload = self._signatures.verify(data)
+        if payload is None:
+            self._unsigned_log.warning(
+                "dropped a message on %s not signed by this shop (forged, or sent with another cookie secret): %r",
+                self.channel, data[:100],
+            )
+            return
         try:
-            event = json.loads(data)
+            event = json.loads(payload)
             if not isinstance(event, dict):
                 raise ValueError("not a JSON object")
         except ValueError as exc:
-            log.warning("skipping malformed inventory event %r: %s", data[:200], exc)
+            log.warning("skipping malformed inventory event %r: %s", payload[:200], exc)
             return
         _call_all(self._subscribers, event)
 
 
-def make_bus(redis_url: str | None) -> EventBus:
-    """Redis bus when a URL is configured, else the in-process one."""
-    return RedisBus(redis_url) if redis_url else InProcessBus()
+def make_bus(redis_url: str | None, secrets: Sequence[str] = (), timeout: float = REDIS_TIMEOUT) -> EventBus:
+    """A Redis bus when a URL is configured, its messages signed with keys from `secrets` (the current
+    cookie secret first, then those being rotated out); else the in-process one."""
+    return RedisBus(redis_url, secrets, timeout=timeout) if redis_url else InProcessBus()

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import tornado.log
 
-from . import catalog_csv, migrations
+from . import catalog_csv, migrations, server
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
+from .bus import redacted, redis_client
 from .config import ConfigError, Settings, load_settings, with_cookie_secret
 from .db import StoreBusy, StoreDamaged, open_database
 from .errors import BadImportFile, ValidationError
@@ -36,7 +37,8 @@ class CommandError(Exception):
 
 async def serve(settings: Settings, _args) -> None:
     settings = with_cookie_secret(settings, log)
-    services = await open_services(settings)
+    services = await open_services(settings)  # first: a store that can't open stops the start in one line
+    open_files = server.raise_open_file_limit()
     bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
     if settings.embedded:
         log.warning(
@@ -50,8 +52,14 @@ async def serve(settings: Settings, _args) -> None:
     # keep the garbage collector from walking it in every full collection (120 ms at 20,000 books).
     gc.freeze()
     app = make_app(settings, services)
-    server = app.listen(settings.port, settings.address, xheaders=settings.xheaders,
-                        max_body_size=MAX_BODY_SIZE)
+    http = server.ShopServer(
+        app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
+        idle_connection_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,
+        max_connections=server.connection_limit(settings.max_connections, open_files),
+    )
+    # Logged before listening, so whoever sees the port answer finds the figure in the log.
+    log.info("at most %d client connections at once", http.max_connections)
+    http.listen(settings.port, settings.address)
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
@@ -63,8 +71,8 @@ async def serve(settings: Settings, _args) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("shutting down")
-    server.stop()
-    await server.close_all_connections()
+    http.stop()
+    await http.close_all_connections()
     await probe.stop()
     await services.close()
 
@@ -141,13 +149,18 @@ class ProgressDisplay:
             self._bar.close()
 
 
+def with_bus_secret(settings: Settings) -> Settings:
+    """Settings with the cookie secret that signs bus messages, where there is a Redis bus to sign them for."""
+    return with_cookie_secret(settings, log) if settings.redis_url else settings
+
+
 async def import_books(settings: Settings, args) -> int:
     path = Path(args.file)
     try:
         source = ImportFile.open(path)  # reads the whole file: a bad one is refused before any write
     except BadImportFile as exc:
         raise CommandError(str(exc)) from None
-    services = await open_services(settings)
+    services = await open_services(with_bus_secret(settings))
     rejects = RejectsFile(Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.csv"),
                           source.numbered_by)
     display = ProgressDisplay()
@@ -174,7 +187,7 @@ async def import_books(settings: Settings, args) -> int:
 
 
 async def export_books(settings: Settings, args) -> None:
-    services = await open_services(settings)
+    services = await open_services(with_bus_secret(settings))
     try:
         if args.output is None:
             out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
@@ -204,13 +217,11 @@ async def check(settings: Settings, _args) -> None:
     if missing:
         raise CommandError(f"migrations pending: {', '.join(missing)}; run `burts-books migrate`")
     if settings.redis_url:
-        import redis.asyncio
-
-        client = redis.asyncio.from_url(settings.redis_url)
+        client = redis_client(settings.redis_url, settings.redis_timeout_seconds)
         try:
             await client.ping()
         except Exception as exc:
-            raise CommandError(f"Redis at {settings.redis_url} does not answer: {exc}") from None
+            raise CommandError(f"Redis at {redacted(settings.redis_url)} does not answer: {exc}") from None
         finally:
             await client.aclose()
     print("configuration, database and Redis are ready" if settings.redis_url

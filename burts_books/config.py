@@ -161,6 +161,25 @@ class Settings:
     reconcile_interval_seconds: float = setting(
         60.0, "BURTS_RECONCILE_INTERVAL", "seconds between cart expiry / stock reconciliation runs", _seconds
     )
+    redis_timeout_seconds: float = setting(
+        2.0, "BURTS_REDIS_TIMEOUT", "seconds any one Redis call (connect, publish, subscribe, ping) may take", _seconds
+    )
+    max_connections: int | None = setting(
+        None, "BURTS_MAX_CONNECTIONS",
+        "most client connections open at once; unset = the open-file limit less 100", _whole(1, 10_000_000),
+    )
+    max_live_per_address: int = setting(
+        100, "BURTS_MAX_LIVE_PER_ADDRESS",
+        "most long polls and WebSockets one client address may hold open at once", _whole(1, 1_000_000),
+    )
+    idle_connection_timeout_seconds: float = setting(
+        75.0, "BURTS_IDLE_CONNECTION_TIMEOUT",
+        "seconds before closing a connection that sends no request (idle keep-alive, or headers sent slowly)",
+        _seconds,
+    )
+    body_timeout_seconds: float = setting(
+        60.0, "BURTS_BODY_TIMEOUT", "seconds a client may take to send a request body", _seconds
+    )
     store_compact_bytes: int = setting(
         16 * 1024 * 1024, "BURTS_STORE_COMPACT_BYTES",
         "embedded store: journal size that starts a compaction (at least the snapshot's size)",

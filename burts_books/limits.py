@@ -7,9 +7,10 @@ work they guard, so a burst of parallel requests can't slip past the count.
 
 With REDIS_URL the counters live in Redis (one atomic script: INCR, and PEXPIRE on the
 first hit), so every process counts together. A Redis that fails or doesn't answer within
-`TIMEOUT` lets the request through, with a warning in the log: a limit guards the shop, it
-is no reason to stop serving it. Without Redis the counters live in this process, in a
-cache of bounded size that forgets windows as they close.
+`TIMEOUT` lets the request through, with a warning in the log, and the requests after it until
+it answers again: a limit guards the shop, it is no reason to stop serving it. Without Redis
+the counters live in this process, in a cache of bounded size that forgets windows as they
+close.
 """
 
 from __future__ import annotations
@@ -25,12 +26,10 @@ from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import cachetools
-import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from . import clock
+from .bus import redacted, redis_client
 from .config import Settings
 from .errors import TooMany
 
@@ -40,6 +39,7 @@ MINUTE = 60
 SIGN_IN_WINDOW = 15 * MINUTE
 HOUR = 60 * MINUTE
 TIMEOUT = 0.5  # seconds a Redis call may take before the request goes on without it
+PROBE_INTERVAL = 1.0  # seconds between asking a failed Redis whether it answers again
 MEMORY_COUNTERS = 100_000  # subjects counted at once in one process (some 200 bytes each)
 KEY_PREFIX = "burts_books:limit:"
 
@@ -96,32 +96,47 @@ if count > 0 then redis.call('DECR', KEYS[1]) end
 
 
 class RedisCounters:
-    """Counters every process shares; a Redis that fails lets requests through."""
+    """Counters every process shares; a Redis that fails lets requests through.
+
+    Once a call has failed, requests stop asking Redis at all until a probe in
+    the background hears it answer again: a hung Redis costs one request the
+    timeout, not every request.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.redis = aioredis.Redis.from_url(
-            url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT, retry=Retry(NoBackoff(), 0)
-        )
+        self.redis = redis_client(url, TIMEOUT)
         self._hit = self.redis.register_script(_HIT)
         self._forgive = self.redis.register_script(_FORGIVE)
         self.failing = False
+        self._probe: asyncio.Task | None = None
 
     async def _call(self, script: Callable, key: str, *args: Any) -> Any:
+        if self.failing:
+            return None
         try:
             # Bounds the whole call (a reconnect included), not only each socket read.
             async with asyncio.timeout(TIMEOUT):
-                answer = await script(keys=[key], args=list(args))
+                return await script(keys=[key], args=list(args))
         except (RedisError, OSError, TimeoutError) as exc:
             if not self.failing:
                 log.warning("limits: Redis at %s failed (%s); not limiting until it answers",
-                            self.url, exc or "timeout")
-            self.failing = True
+                            redacted(self.url), exc or "timeout")
+                self.failing = True
+                self._probe = asyncio.ensure_future(self._until_it_answers())
             return None
-        if self.failing:
-            log.info("limits: Redis at %s answers again", self.url)
+
+    async def _until_it_answers(self) -> None:
+        while True:
+            await asyncio.sleep(PROBE_INTERVAL)
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    await self.redis.ping()
+            except (RedisError, OSError, TimeoutError):
+                continue
+            log.info("limits: Redis at %s answers again", redacted(self.url))
             self.failing = False
-        return answer
+            return
 
     async def hit(self, key: str, seconds: float) -> tuple[int, float]:
         answer = await self._call(self._hit, key, max(1, round(seconds * 1000)))
@@ -134,6 +149,9 @@ class RedisCounters:
         await self._call(self._forgive, key)
 
     async def close(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            await asyncio.wait([self._probe])
         await self.redis.aclose()
 
 
@@ -164,17 +182,18 @@ class Gate:
 
 class InFlight:
     """At most `allowed` requests of one subject under way at once in this process; beyond
-    that TooMany, so one client can't take every turn a Gate gives."""
+    that TooMany, so one client can't take every turn a Gate gives, or every file descriptor."""
 
-    def __init__(self, allowed: int, refusal: str) -> None:
+    def __init__(self, allowed: int, refusal: str, retry_after: int = 1) -> None:
         self.allowed = allowed
         self.refusal = refusal
+        self.retry_after = retry_after
         self._under_way: collections.Counter[str] = collections.Counter()
 
     @contextmanager
     def one(self, subject: str) -> Iterator[None]:
         if self._under_way[subject] >= self.allowed:
-            raise TooMany(self.refusal, retry_after=1)
+            raise TooMany(self.refusal, retry_after=self.retry_after)
         self._under_way[subject] += 1
         try:
             yield
@@ -191,6 +210,8 @@ ADDING_ANONYMOUSLY = (
 SIGNING_IN = "Too many failed sign-ins: try again {wait}."
 REGISTERING = "Too many accounts were created from your network: try again {wait}."
 BUSY = "We're busy signing people in: try again in a moment."
+LIVE = "Too many live connections from your address (at most {allowed}); close some and try again."
+LIVE_RETRY_AFTER = 10  # a long poll answers within its timeout (25 s by default), so places free up soon
 
 
 class Limits:
@@ -220,6 +241,10 @@ class Limits:
         self.copies_per_cart = settings.max_copies_per_cart
         self.password_hashing = Gate(settings.password_hashes_at_once, settings.password_hash_queue, BUSY)
         self.sign_ins_under_way = InFlight(settings.sign_ins_at_once_per_address, BUSY)
+        # Each held long poll and WebSocket holds a file descriptor; one client must not take them all.
+        self.live_connections = InFlight(
+            settings.max_live_per_address, LIVE.format(allowed=settings.max_live_per_address), LIVE_RETRY_AFTER
+        )
 
     @staticmethod
     def key(limit: Limit, subject: str) -> str:

@@ -95,7 +95,8 @@ async def open_current_database(settings: Settings, *, persist: bool = True) -> 
 async def open_services(settings: Settings, *, persist: bool = True) -> Services:
     """Connect to the database and event bus."""
     db = await open_current_database(settings, persist=persist)
-    bus = make_bus(settings.redis_url)
+    secrets = [secret for secret in (settings.cookie_secret, *settings.previous_cookie_secrets) if secret]
+    bus = make_bus(settings.redis_url, secrets, settings.redis_timeout_seconds)
     view = CatalogView(db, bus)
     # Listening before reading: a change made meanwhile by another process is not missed.
     await bus.start()

@@ -7,7 +7,9 @@ touches a shared database by accident; flags say everything it needs.
 
 from __future__ import annotations
 
+import functools
 import os
+import resource
 import socket
 import subprocess
 import sys
@@ -90,8 +92,10 @@ class ShopProcess:
     """
 
     def __init__(self, data_dir: Path, *flags: str, port: int | None = None,
-                 command: tuple[str, ...] = SHOP_COMMAND):
+                 command: tuple[str, ...] = SHOP_COMMAND, open_files: tuple[int, int] | None = None):
+        """`open_files`: the (soft, hard) open-file limit the process starts with, instead of ours."""
         self.command = command
+        self.open_files = open_files
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.flags = flags
@@ -110,7 +114,7 @@ class ShopProcess:
                 [*self.command, "serve", f"--port={self.port}",
                  "--address=127.0.0.1", f"--data-dir={self.data_dir}", *self.flags],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                cwd=self.data_dir, env=shop_environment(),
+                cwd=self.data_dir, env=shop_environment(), preexec_fn=self._child_setup(),
             )
         if not wait_until_serving(self.process, lambda: port_answers(self.port), START_TIMEOUT):
             self.stop()
@@ -119,6 +123,12 @@ class ShopProcess:
                 f"(exit status {self.process.returncode}); its log:\n{self.log()}"
             )
         return self
+
+    def _child_setup(self) -> Callable[[], None] | None:
+        """What the child runs between fork and exec: set its open-file limit, if one was given."""
+        if self.open_files is None:
+            return None
+        return functools.partial(resource.setrlimit, resource.RLIMIT_NOFILE, self.open_files)
 
     def stop(self) -> None:
         stop_process(self.process)

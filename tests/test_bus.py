@@ -5,8 +5,8 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
-from burts_books.bus import InProcessBus, RedisBus, make_bus
-from tests.constants import PCI
+from burts_books.bus import InProcessBus, RedisBus, Signatures, make_bus
+from tests.constants import COOKIE_SECRET, PCI
 from tests.waiting import recorder, until
 
 
@@ -28,7 +28,7 @@ def event(version, isbn=PCI):
 def test_make_bus():
     assert isinstance(make_bus(None), InProcessBus)
     assert isinstance(make_bus(""), InProcessBus)
-    assert isinstance(make_bus("redis://127.0.0.1:1/0"), RedisBus)
+    assert isinstance(make_bus("redis://127.0.0.1:1/0", [COOKIE_SECRET]), RedisBus)
 
 
 @pytest.mark.gen_test
@@ -74,7 +74,7 @@ async def test_raising_subscriber_does_not_block_others(caplog):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_redis_event_reaches_every_process_once(redis_server):
-    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    a, b = RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])
     async with started(a, b):
         on_a, on_b = recorder(a), recorder(b)
         await a.publish(event(1))
@@ -87,7 +87,7 @@ async def test_redis_event_reaches_every_process_once(redis_server):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_redis_restart(redis_server, caplog):
-    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    a, b = RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])
     async with started(a, b):
         on_a, on_b = recorder(a), recorder(b)
         reconnects = {"a": 0, "b": 0}
@@ -114,7 +114,7 @@ async def test_redis_restart(redis_server, caplog):
 @pytest.mark.gen_test(timeout=10)
 async def test_start_without_redis(redis_server):
     redis_server.stop()
-    a, b = RedisBus(redis_server.url), RedisBus(redis_server.url)
+    a, b = RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])
     async with started(a, b):  # must not raise
         on_a, on_b = recorder(a), recorder(b)
         reconnects = []
@@ -133,13 +133,14 @@ async def test_start_without_redis(redis_server):
 
 @pytest.mark.gen_test(timeout=10)
 async def test_malformed_message_is_skipped(redis_server, caplog):
-    bus = RedisBus(redis_server.url)
+    bus = RedisBus(redis_server.url, [COOKIE_SECRET])
     raw = aioredis.Redis.from_url(redis_server.url)
+    signatures = Signatures([COOKIE_SECRET])  # signed as the shop signs: only the content is wrong
     async with started(bus):
         received = recorder(bus)
         for junk in (b"not json", b"[1, 2]", b"\xff\xfe"):
-            await raw.publish(bus.channel, junk)
-        await raw.publish(bus.channel, b'{"isbn": "x", "available": 0, "version": 3}')
+            await raw.publish(bus.channel, signatures.sign(junk))
+        await raw.publish(bus.channel, signatures.sign(b'{"isbn": "x", "available": 0, "version": 3}'))
         await until(lambda: received)
         assert received == [{"isbn": "x", "available": 0, "version": 3}]
         assert caplog.text.count("malformed inventory event") == 3
@@ -155,7 +156,7 @@ async def bus_connections(raw):
 @pytest.mark.gen_test(timeout=10)
 async def test_stop_is_idempotent(redis_server):
     raw = aioredis.Redis.from_url(redis_server.url)
-    bus = RedisBus(redis_server.url)
+    bus = RedisBus(redis_server.url, [COOKIE_SECRET])
     await bus.stop()  # never started: nothing to let go of, and no harm done
 
     async with started(bus):  # ...so it still starts and delivers

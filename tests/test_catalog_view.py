@@ -12,7 +12,7 @@ from burts_books.catalog import Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
 from burts_books.clock import utcnow
 from burts_books.inventory import Inventory
-from tests.constants import PCI, STAFF_EMAIL
+from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
 from tests.waiting import until
 
 WORDS = ["python", "pythonic", "tornado", "torn", "web", "c", "cat", "catalog", "été", "ça", "data", "database"]
@@ -84,7 +84,7 @@ async def test_what_a_reader_changes_in_a_returned_book_does_not_change_the_view
 @pytest.mark.gen_test(timeout=20)
 async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(services, redis_server):
     """Two processes' worth of bus and view over one database, as in production."""
-    buses = [RedisBus(redis_server.url), RedisBus(redis_server.url)]
+    buses = [RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])]
     views = [CatalogView(services.db, bus) for bus in buses]
     try:
         for bus, view in zip(buses, views, strict=True):

@@ -11,10 +11,10 @@ from tests.waiting import WAIT_TIMEOUT
 FEED = "/cart/status/ws"
 
 
-async def connect(base_url, origin=None):
+async def connect(base_url, origin=None, headers=None):
     """Open the feed of the shop at `base_url` (http://...), sending `origin` as a browser would."""
     url = base_url.replace("http://", "ws://", 1) + FEED
-    headers = {"Origin": origin} if origin else {}
+    headers = {**(headers or {}), **({"Origin": origin} if origin else {})}
     return await tornado.websocket.websocket_connect(tornado.httpclient.HTTPRequest(url, headers=headers))
 
 

@@ -49,7 +49,7 @@ MAX_SESSION_VERSION = 999_999_999
 
 # The one mapping from what the shop refuses to the HTTP status that says so.
 STATUS_OF = (
-    (NotSignedIn, 401), (NotAllowed, 403), (NotFound, 404), (Conflict, 409), (TooMany, 429), (Invalid, 400)
+    (NotSignedIn, 401), (NotAllowed, 403), (NotFound, 404), (Conflict, 409), (TooMany, 429), (Invalid, 400),
 )
 
 

@@ -5,19 +5,21 @@ what to send and when is the live feed's business (burts_books/live.py).
 """
 
 import asyncio
+import contextlib
 import json
 
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
 from .. import isbn as isbn_codes
-from ..errors import Invalid
+from ..errors import Invalid, TooMany
 from ..live import Outbox, Poll
 from ..numbers import whole_number
 from .base import JsonHandler
 
 MAX_ISBNS = 100  # per poll or per subscribe message
 MAX_VERSION = 999_999_999
+TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
 
 
 def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
@@ -72,7 +74,8 @@ class CartStatusHandler(JsonHandler):
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
         timeout = self.shop_settings.long_poll_timeout_seconds
-        books = await self.services.live.long_poll(self.poll, timeout)
+        with self.services.limits.live_connections.one(str(self.request.remote_ip)):
+            books = await self.services.live.long_poll(self.poll, timeout)
         if self.poll.cancelled:
             return
         self.set_header("Cache-Control", "no-store")
@@ -92,14 +95,24 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
     """
 
     WRITE_TIMEOUT = 10.0
+    sender: asyncio.Future | None = None  # None: refused at open, closing
 
     def open(self):
-        self.feed = self.settings["services"].live
+        services = self.settings["services"]
+        self.feed = services.live
         self.outbox = Outbox()
+        self.place = contextlib.ExitStack()  # this connection's place among its address's, let go on close
+        try:
+            self.place.enter_context(services.limits.live_connections.one(str(self.request.remote_ip)))
+        except TooMany as exc:
+            self.close(TRY_AGAIN_LATER, str(exc))
+            return
         # One sender per connection: a slow reader holds at most the latest state per book.
         self.sender = asyncio.ensure_future(self.send_all())
 
     async def on_message(self, message):
+        if self.sender is None:
+            return
         try:
             isbns = parse_subscribe(message)
         except Invalid as exc:
@@ -121,4 +134,6 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
 
     def on_close(self):
         self.feed.discard(self.outbox)
-        self.sender.cancel()
+        self.place.close()
+        if self.sender is not None:
+            self.sender.cancel()

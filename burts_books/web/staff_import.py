@@ -18,6 +18,7 @@ from ..errors import Invalid
 from .base import BaseHandler, staff_only
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
+UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
 PROGRESS_FIELDS = ("status", "total", "added", "updated", "unchanged", "rejected")
 
 
@@ -34,7 +35,9 @@ class ImportsHandler(BaseHandler):
 
     @staff_only
     def accept_upload(self) -> None:
-        cast(HTTP1Connection, self.request.connection).set_max_body_size(MAX_UPLOAD)
+        connection = cast(HTTP1Connection, self.request.connection)
+        connection.set_max_body_size(MAX_UPLOAD)
+        connection.set_body_timeout(UPLOAD_TIMEOUT)
         self._upload = bytearray()
 
     def data_received(self, chunk: bytes) -> None:

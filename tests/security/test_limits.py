@@ -10,7 +10,7 @@ from burts_books import clock
 from burts_books.config import Settings
 from burts_books.errors import TooMany
 from burts_books.limits import Limit, Limits, MemoryCounters
-from tests.waiting import result_of
+from tests.waiting import result_of, until
 
 THREE_A_MINUTE = Limit("test", 3, 60, "Slow down: try again {wait}.")
 
@@ -114,6 +114,9 @@ async def test_with_redis_down_requests_go_through_with_one_warning(redis_server
         assert len(warnings) == 1 and "not limiting until it answers" in warnings[0]
 
         redis_server.start()  # empty: it kept nothing
+        with caplog.at_level(logging.INFO, logger="burts_books.limits"):
+            # Requests skip Redis until a probe in the background hears it again.
+            await until(lambda: "answers again" in caplog.text)
         for _ in range(3):
             await limits.hit(THREE_A_MINUTE, "someone")
         await refusal(limits)

@@ -1,0 +1,154 @@
+"""The HTTP server of a shop process, made to hold up when clients hold more connections than it has files.
+
+Tornado's own accept loop (`tornado.netutil.add_accept_handler`) lets an
+accept() that finds no free file descriptor (EMFILE, ENFILE) escape to the
+event loop, which logs it and calls the loop again at once, because the
+waiting connection still makes the listening socket readable: a busy spin
+that logs a traceback a turn and serves nobody. `ShopServer` accepts by
+itself instead:
+
+- it stops accepting while `max_connections` client connections are open
+  (by default the open-file limit less a reserve for the database, Redis and
+  files), and starts again as soon as one closes;
+- if accept() still finds no file descriptor, it stops for a moment;
+- meanwhile new connections wait in the kernel's listen backlog, and the log
+  says so at most once a minute.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import resource
+import socket
+from collections.abc import Iterable
+
+import tornado.httpserver
+import tornado.iostream
+from tornado.ioloop import IOLoop
+
+from .throttled_log import ThrottledLog
+
+log = logging.getLogger(__name__)
+
+FILE_RESERVE = 100  # descriptors kept from clients: database and Redis pools, store files, logs
+ACCEPT_BATCH = 128  # as Tornado: at most this many accepts in a row, then other work runs
+NO_FILES_PAUSE = 0.25  # seconds without accepting after accept() found no file descriptor
+# Linux hands on the error of a connection that failed while it waited: skip it, as for EAGAIN (man 2 accept).
+_SKIP = {errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
+         errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft open-file limit to its hard limit; log and return the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard:
+        log.info("open-file limit: %d", soft)
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError) as exc:  # say, an unlimited hard limit, which Linux refuses as a soft one
+        log.warning("could not raise the open-file limit from %d to %d: %s", soft, hard, exc)
+        return soft
+    raised = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    log.info("open-file limit raised from %d to %d", soft, raised)
+    return raised
+
+
+def connection_limit(configured: int | None, open_files: int) -> int:
+    """`configured`, or what the open-file limit leaves once the reserve is kept (half of a small limit)."""
+    return configured or max(open_files - FILE_RESERVE, open_files // 2)
+
+
+class ShopServer(tornado.httpserver.HTTPServer):
+    """Tornado's HTTPServer with an accept loop that holds up near the open-file limit (see above).
+
+    TLS ends at nginx: this server speaks plain HTTP only.
+    """
+
+    def initialize(self, *args, max_connections: int, **kwargs) -> None:  # type: ignore[override]
+        super().initialize(*args, **kwargs)
+        self.max_connections = max_connections
+        self.open_connections = 0
+        self._listening: list[socket.socket] = []
+        self._accepting = False
+        self._stopped = False
+        self._pause: object | None = None
+        self._full_log = ThrottledLog(log)
+        self._no_files_log = ThrottledLog(log)
+
+    def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
+        self._stop_accepting()
+        self._listening.extend(sockets)
+        self._start_accepting()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._stop_accepting()
+        for sock in self._listening:
+            sock.close()
+        self._listening = []
+
+    def connection_closed(self) -> None:
+        self.open_connections -= 1
+        self._start_accepting()
+
+    def _start_accepting(self) -> None:
+        if self._pause is not None:
+            IOLoop.current().remove_timeout(self._pause)
+            self._pause = None
+        if self._accepting or self._stopped or self.open_connections >= self.max_connections:
+            return
+        for sock in self._listening:
+            IOLoop.current().add_handler(sock, self._accept, IOLoop.READ)
+        self._accepting = True
+
+    def _stop_accepting(self) -> None:
+        if self._accepting:
+            for sock in self._listening:
+                IOLoop.current().remove_handler(sock)
+            self._accepting = False
+
+    def _accept(self, sock: socket.socket, _events: int) -> None:
+        for _ in range(ACCEPT_BATCH):
+            if self.open_connections >= self.max_connections:
+                self._full_log.warning(
+                    "%d connections open, the most allowed (--max-connections): new ones wait until one closes",
+                    self.open_connections,
+                )
+                self._stop_accepting()  # until connection_closed()
+                return
+            try:
+                connection, address = sock.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in _SKIP:
+                    continue
+                self._no_files_log.warning(
+                    "cannot accept connections (%s) with %d open: pausing for %.2f s at a time",
+                    exc.strerror, self.open_connections, NO_FILES_PAUSE,
+                )
+                self._stop_accepting()
+                self._pause = IOLoop.current().call_later(NO_FILES_PAUSE, self._start_accepting)
+                return
+            stream = _CountedStream(self, connection, max_buffer_size=self.max_buffer_size,
+                                    read_chunk_size=self.read_chunk_size)
+            self.open_connections += 1
+            self.handle_stream(stream, address)
+
+
+class _CountedStream(tornado.iostream.IOStream):
+    """A client connection that tells its server when its file descriptor is closed.
+
+    Counting file descriptors rather than HTTP connections keeps WebSockets,
+    which leave the HTTP layer once upgraded, in the count.
+    """
+
+    def __init__(self, server: ShopServer, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._server = server
+
+    def close_fd(self) -> None:
+        super().close_fd()
+        self._server.connection_closed()
