@@ -43,7 +43,8 @@ class CatalogView:
         self._keywords: list[str] = []  # sorted, for prefix search
         self._keywords_stale = False
         self._tasks: set[asyncio.Task] = set()
-        # Bumped by every change the view takes in: what a cached listing was rendered from.
+        # Bumped by every change to the books' fields (not their stock, which listings don't
+        # show and book pages render per request): what a kept listing was rendered from.
         self.version = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
@@ -102,7 +103,6 @@ class CatalogView:
         if book is not None and state["version"] > book["inventory_version"]:
             book["available"] = state["available"]
             book["inventory_version"] = state["version"]
-            self.version += 1
 
     async def refresh(self, isbns: Iterable[str]) -> None:
         """Re-read these books (added, edited, or gone), in one query."""

@@ -9,6 +9,7 @@ import logging
 import re
 import secrets
 import urllib.parse
+from collections.abc import Awaitable, Callable
 
 import tornado.web
 from markupsafe import Markup
@@ -237,22 +238,26 @@ class BaseHandler(tornado.web.RequestHandler):
     _shared_key: tuple | None = None  # set while rendering a shared page to keep
     _page_args: dict | None = None  # what the page was rendered with, for its visitor parts
 
-    def render_shared(self, template_name: str, depends_on: tuple, **kwargs) -> None:
+    async def render_shared(self, template_name: str, depends_on: tuple,
+                            page_args: Callable[[], Awaitable[dict]] | None = None, **part_args) -> None:
         """render(), for a page that is the same for every visitor except its visitor parts.
 
         The page is rendered once per `depends_on` (the versions of what it
         shows), address, locale and staff-or-not, kept with a slot for each
         visitor part, and every request fills the slots in for its visitor:
-        a few small templates instead of the whole page.
+        a few small templates instead of the whole page. `page_args()` gives
+        what only the kept page shows (a search's results): it is computed only
+        when the page is rendered; `part_args` go to the page and its parts.
         """
-        self._page_args = kwargs
+        self._page_args = part_args
         key = (template_name, self.request.uri, self.locale.code, self.is_staff, *depends_on)
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
             self.finish(self._filled(skeleton))
             return
+        shown = await page_args() if page_args is not None else {}
         self._shared_key = key
-        self.render(template_name, **kwargs)
+        self.render(template_name, **part_args, **shown)
 
     def visitor_part(self, template_name: str) -> Markup:
         """A part of a page that shows who is visiting (templates/parts/): a slot in a shared page."""

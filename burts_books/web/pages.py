@@ -10,22 +10,29 @@ RECOMMENDED = 24
 
 class HomeHandler(BaseHandler):
     async def get(self):
-        books = await self.services.catalog.newest(NEW_ARRIVALS)
-        self.render_shared("index.html", (self.services.catalog_view.version,), books=books)
+        async def shown():
+            return {"books": await self.services.catalog.newest(NEW_ARRIVALS)}
+
+        await self.render_shared("index.html", (self.services.catalog_view.version,), shown)
 
 
 class RecommendedHandler(BaseHandler):
     async def get(self):
-        books = await self.services.catalog.newest(RECOMMENDED)
-        self.render_shared("recommended.html", (self.services.catalog_view.version,), books=books)
+        async def shown():
+            return {"books": await self.services.catalog.newest(RECOMMENDED)}
+
+        await self.render_shared("recommended.html", (self.services.catalog_view.version,), shown)
 
 
 class CatalogHandler(SearchMixin, BaseHandler):
     async def get(self):
         query, page = self.search_arguments()
-        size = self.shop_settings.page_size
-        result = await self.services.catalog.search(query, page, size)
-        self.render_shared("catalog.html", (self.services.catalog_view.version,), page=result, query=query)
+
+        async def shown():
+            result = await self.services.catalog.search(query, page, self.shop_settings.page_size)
+            return {"page": result, "query": query}
+
+        await self.render_shared("catalog.html", (self.services.catalog_view.version,), shown)
 
 
 class BookHandler(BaseHandler):
@@ -36,7 +43,7 @@ class BookHandler(BaseHandler):
             self.redirect(self.reverse_url("book", book["isbn"]), permanent=True)
             return
         # The stock line is a visitor part (it shows their cart): only the book's fields shape the rest.
-        self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="")
+        await self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="")
 
 
 class NotFoundHandler(BaseHandler):

@@ -97,7 +97,7 @@ def parse_wrk(output: str) -> dict:
         number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
         return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE)}
+    found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE)}
     assert {"p50", "p99"} <= set(found), f"wrk printed no latency distribution:\n{output}"
     found["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
@@ -123,6 +123,8 @@ local isbns = {lua_list(isbns)}
 local paths = {lua_list(mixed_paths or [])}
 local added = {{}}
 local cart = nil
+local adds = 0
+local VISITOR_ADDS = 5  -- a shopper's cart holds a few books, as in a shop
 local i = 0
 local function cart_post(action, isbn)
   local headers = {{["Content-Type"] = "application/x-www-form-urlencoded", ["Accept"] = "application/json",
@@ -135,6 +137,10 @@ request = function()
   if #paths == 0 then return cart_post("add", isbn) end
   local roll = math.random(100)
   if roll <= 15 then
+    if adds == VISITOR_ADDS then  -- this shopper leaves their cart; the next one starts afresh
+      cart, added, adds = nil, {{}}, 0
+    end
+    adds = adds + 1
     table.insert(added, isbn)
     return cart_post("add", isbn)
   elseif roll <= 20 and #added > 0 then
