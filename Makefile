@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := redis-server nginx supervisor chromium
+SYSTEM_PACKAGES := redis-server nginx supervisor chromium systemd
 
 .PHONY: run test lint system-packages clean
 
@@ -24,6 +24,7 @@ system-packages:
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v supervisord >/dev/null || missing="$$missing supervisor"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
