@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
 SOLD_OUT_MESSAGE = "Sorry, this book just sold out."
+FORGET_BATCH = 200  # closed carts deleted in one write
 CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
 
@@ -79,6 +80,7 @@ class Cart:
 
 class Carts:
     def __init__(self, db: Database, inventory: Inventory, limits: Limits):
+        self.db = db
         self.carts = db.carts
         self.books = db.books
         self.inventory = inventory
@@ -225,11 +227,16 @@ class Carts:
         idle = {"$or": [{"touched_at": {"$lt": now - ttl}},
                         {"user_id": None, "touched_at": {"$lt": now - anonymous_ttl}}]}
         expired = 0
-        async for doc in self.carts.find({"status": "open", **idle}, {"_id": 1}):
+        fields = ("_id", "status", "user_id", "touched_at")
+        # Found in memory-friendly batches; the claim below is what decides, as a query.
+        idle_ids = [cart["_id"] async for cart in self.db.scan("carts", fields)
+                    if cart["status"] == "open" and cart["touched_at"] < now - (
+                        min(ttl, anonymous_ttl) if cart.get("user_id") is None else ttl)]
+        for cart_id in idle_ids:
             # The claim re-checks idleness, so a cart touched meanwhile (or
             # claimed by another process) is left alone.
             claimed = await self.carts.find_one_and_update(
-                {"_id": doc["_id"], "status": "open", **idle},
+                {"_id": cart_id, "status": "open", **idle},
                 {"$set": {"status": "expired", "touched_at": utcnow()}},
             )
             if claimed is None:
@@ -247,18 +254,25 @@ class Carts:
 
     async def forget_closed(self, older_than: datetime.timedelta) -> int:
         """Delete ordered and expired carts closed longer ago than `older_than` (orders keep what matters)."""
-        result = await self.carts.delete_many(
-            {"status": {"$in": ["ordered", "expired"]}, "touched_at": {"$lt": utcnow() - older_than}}
-        )
-        return result.deleted_count
+        cutoff = utcnow() - older_than
+        old = [cart["_id"] async for cart in self.db.scan("carts", ("_id", "status", "touched_at"))
+               if cart["status"] in ("ordered", "expired") and cart["touched_at"] < cutoff]
+        deleted = 0
+        for start in range(0, len(old), FORGET_BATCH):
+            # Conditioned again: a cart reopened meanwhile is not forgotten.
+            result = await self.carts.delete_many({"_id": {"$in": old[start:start + FORGET_BATCH]},
+                                                   "status": {"$in": ["ordered", "expired"]}})
+            deleted += result.deleted_count
+        return deleted
 
     async def held_copies(self) -> tuple[dict[str, int], set[str]]:
         """Copies held or being added in open carts per ISBN, and the ISBNs of carts touched within GRACE."""
         held: dict[str, int] = {}
         busy: set[str] = set()
         recent = utcnow() - GRACE
-        criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
-        async for doc in self.carts.find(criteria, {"status": 1, "holds": 1, "adding": 1, "touched_at": 1}):
+        async for doc in self.db.scan("carts", ("status", "holds", "adding", "touched_at")):
+            if doc["status"] != "open" and doc["touched_at"] < recent:
+                continue
             for field in ("holds", "adding"):
                 for isbn, copies in doc.get(field, {}).items():
                     if doc["status"] == "open":

@@ -39,6 +39,7 @@ HeldCopies = Callable[[], Awaitable[tuple[dict[str, int], set[str]]]]
 
 class Inventory:
     def __init__(self, db: Database, bus: EventBus, view: CatalogView):
+        self.db = db
         self.books = db.books
         self.bus = bus
         self.view = view
@@ -148,8 +149,7 @@ class Inventory:
         than count it twice. Books a cart is changing right now (its two
         writes may be half done) are left for the next run.
         """
-        fields = {"_id": 0, "isbn": 1, "stock": 1, "available": 1, "inventory_version": 1}
-        books = await self.books.find({}, fields).to_list(None)
+        books = [book async for book in self.db.scan("books", ("isbn", "stock", "available", "inventory_version"))]
         held, busy = await held_copies()
         repaired = []
         for book in books:

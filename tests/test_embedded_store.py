@@ -23,7 +23,7 @@ from burts_books.embedded.frames import frame
 from burts_books.embedded.journal import segment_numbers
 from burts_books.errors import ValidationError
 from burts_books.services import open_services
-from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
+from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
 from tests.store import everything
 
@@ -242,3 +242,24 @@ async def test_a_compaction_killed_part_way_leaves_a_store_that_opens_whole(embe
         compaction.wait()
         async with running_shop(embedded) as shop:
             assert await everything(shop.db) == expected
+
+
+@pytest.mark.gen_test
+async def test_a_scan_reads_what_a_query_reads_and_lets_requests_run_meanwhile(services):
+    await services.db.carts.insert_many(
+        [{"_id": f"cart-{n:04d}", "status": "open", "holds": {PCI: n % 3}, "n": n} for n in range(1000)])
+    seen: list[dict] = []
+    others_ran_after: list[int] = []
+
+    async def another_request():
+        others_ran_after.append(len(seen))
+
+    other = asyncio.ensure_future(another_request())
+    async for cart in services.db.scan("carts", ("_id", "holds")):
+        seen.append(cart)
+    await other
+    assert others_ran_after[0] < len(seen), "the scan held the event loop from start to end"
+    expected = await services.db.carts.find({}, {"_id": 1, "holds": 1}).to_list(None)
+    assert sorted(seen, key=lambda cart: cart["_id"]) == sorted(expected, key=lambda cart: cart["_id"])
+    seen[0]["holds"][PCI] = 99  # a copy: changing it changes nothing stored
+    assert (await services.db.carts.find_one({"_id": seen[0]["_id"]}))["holds"][PCI] != 99

@@ -11,10 +11,12 @@ and a subprocess folds the sealed ones into a new snapshot (compaction.py).
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mongomock_motor import AsyncMongoMockDatabase
@@ -38,6 +40,9 @@ class CompactionFailed(Exception):
     """The compaction subprocess gave up; its message says why. The journal still holds everything."""
 
 
+SCAN_BATCH = 200  # documents copied between two turns of the event loop (about a millisecond)
+
+
 class EmbeddedStore:
     def __init__(self, database_name: str, compact_at_least: int):
         """`compact_at_least`: journal bytes that start a compaction, or the snapshot's size if bigger.
@@ -53,6 +58,16 @@ class EmbeddedStore:
         self._segment = 0  # the journal segment being appended to
         self._lock: StoreLock | None = None
         self._compaction: asyncio.Task | None = None
+
+    async def scan(self, collection: str, fields: tuple[str, ...]) -> AsyncIterator[dict]:
+        """Every document of `collection`, only `fields` and copied, giving the loop a turn every
+        SCAN_BATCH documents. mongomock would test a filter on, and copy, all of them in one go:
+        seconds at 20,000 books, with every request waiting."""
+        documents = list(self.engine.database_store[collection].documents_by_key.values())
+        for position, document in enumerate(documents, 1):
+            yield {field: copy.deepcopy(document[field]) for field in fields if field in document}
+            if position % SCAN_BATCH == 0:
+                await asyncio.sleep(0)
 
     def database(self, motor_database: AsyncMongoMockDatabase) -> JournaledDatabase:
         """The Motor database to hand out; `motor_database` must be a client's on `engine.server_store`."""
