@@ -34,6 +34,7 @@ STOCK_FIELDS = ("available", "inventory_version")
 
 class CatalogView:
     def __init__(self, db: Database, bus: EventBus):
+        self._db = db
         self._books_collection = db.books
         self._bus = bus
         self._books: dict[str, dict] = {}
@@ -55,7 +56,7 @@ class CatalogView:
 
     async def load(self) -> None:
         """Read every book; the view is complete once this returns."""
-        async for book in self._books_collection.find({}, {"_id": 0}):
+        async for book in self._db.scan("books"):
             self._put(book)
         log.info("catalog view holds %d books", len(self._books))
 
