@@ -57,7 +57,12 @@ class CatalogView:
     async def load(self) -> None:
         """Read every book; the view is complete once this returns."""
         async for book in self._db.scan("books"):
-            self._put(book)
+            self._books[book["isbn"]] = book
+            self._index_keywords(book)
+        # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
+        self._newest = sorted(map(_newest_key, self._books.values()))
+        self._by_title = sorted(map(_title_key, self._books.values()))
+        self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
     # -- reading -----------------------------------------------------------
@@ -111,6 +116,8 @@ class CatalogView:
         async for book in self._books_collection.find({"isbn": {"$in": list(gone)}}, {"_id": 0}):
             gone.discard(book["isbn"])
             held = self._books.get(book["isbn"])
+            if held is not None and held.get("catalog_version", 0) > book.get("catalog_version", 0):
+                continue  # a later read of an edit landed first; this one is older
             if held is not None and held["inventory_version"] > book["inventory_version"]:
                 # A stock event overtook this read; keep the newer count.
                 book.update({field: held[field] for field in STOCK_FIELDS})
@@ -162,6 +169,9 @@ class CatalogView:
         self._books[book["isbn"]] = book
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
+        self._index_keywords(book)
+
+    def _index_keywords(self, book: dict) -> None:
         for keyword in book.get("keywords", ()):
             if keyword not in self._isbns_by_keyword:
                 self._isbns_by_keyword[keyword] = set()
