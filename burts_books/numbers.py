@@ -5,6 +5,7 @@ from __future__ import annotations
 # int() refuses more than 4300 digits (ValueError deep in a handler); nothing
 # we accept needs more than nine.
 MAX_DIGITS = 9
+LARGEST = 10**MAX_DIGITS - 1  # for counters with no bound of their own (versions)
 
 
 def whole_number(raw: object, minimum: int, maximum: int) -> int:

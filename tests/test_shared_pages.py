@@ -102,3 +102,13 @@ async def test_a_search_query_is_not_shown_on_another_address(visitors):
     anonymous, shopper, _ = visitors
     assert 'value="python"' in (await anonymous.get("/books/?q=python")).text
     assert 'value="python"' not in (await shopper.get("/books/")).text
+
+
+@pytest.mark.gen_test
+async def test_made_up_query_arguments_do_not_each_keep_a_page(visitors, app):
+    anonymous, _, _ = visitors
+    await anonymous.get("/recommended/")
+    kept = len(app.settings["pages"])
+    for n in range(20):
+        assert (await anonymous.get(f"/recommended/?utm={n}")).code == 200
+    assert len(app.settings["pages"]) == kept

@@ -11,7 +11,7 @@ REGISTERED = (
 )
 
 
-class SignInMixin(BaseHandler):
+class LoginHandler(BaseHandler):
     async def sign_in(self, user: dict) -> None:
         """Start the session, keeping the cart the visitor filled before signing in."""
         self.start_session(user)
@@ -19,8 +19,6 @@ class SignInMixin(BaseHandler):
         if cart_id:
             self.remember_cart(cart_id)
 
-
-class LoginHandler(SignInMixin):
     def get(self):
         self.render("login.html", email="", error=None, notice=None, next_url=self.safe_next_url())
 

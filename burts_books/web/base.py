@@ -11,6 +11,7 @@ import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
 
+import tornado.httputil
 import tornado.web
 from markupsafe import Markup
 
@@ -18,7 +19,7 @@ from .. import templating
 from ..config import Settings
 from ..db import StoreWriteFailed
 from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
-from ..numbers import whole_number
+from ..numbers import LARGEST, whole_number
 from ..services import Services
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
-MAX_SESSION_VERSION = 999_999_999
 
 # The one mapping from what the shop refuses to the HTTP status that says so.
 STATUS_OF = (
@@ -60,6 +60,11 @@ def status_of(error: ShopError) -> int:
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 SERVER = "BurtsBooks"  # never the framework and its version
+
+
+def client_address(request: tornado.httputil.HTTPServerRequest) -> str:
+    """The visitor's network address (from nginx's X-Real-IP under --xheaders): what limits count by."""
+    return request.remote_ip or ""
 
 
 def set_security_headers(handler: tornado.web.RequestHandler, nonce: str) -> None:
@@ -87,8 +92,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     @property
     def client_address(self) -> str:
-        """The visitor's network address (from nginx's X-Real-IP under --xheaders): what limits count by."""
-        return self.request.remote_ip or ""
+        return client_address(self.request)
 
     @property
     def is_staff(self) -> bool:
@@ -140,7 +144,7 @@ class BaseHandler(tornado.web.RequestHandler):
             return None
         user_id, _, raw_version = value.decode().partition(":")
         try:
-            version = whole_number(raw_version, 0, MAX_SESSION_VERSION)
+            version = whole_number(raw_version, 0, LARGEST)
         except ValueError:
             return None
         return await self.services.accounts.by_session(user_id, version)
@@ -243,14 +247,17 @@ class BaseHandler(tornado.web.RequestHandler):
         """render(), for a page that is the same for every visitor except its visitor parts.
 
         The page is rendered once per `depends_on` (the versions of what it
-        shows), address, locale and staff-or-not, kept with a slot for each
+        shows and the arguments it reads), path, search box text, locale and
+        staff-or-not, kept with a slot for each
         visitor part, and every request fills the slots in for its visitor:
         a few small templates instead of the whole page. `page_args()` gives
         what only the kept page shows (a search's results): it is computed only
         when the page is rendered; `part_args` go to the page and its parts.
         """
         self._page_args = part_args
-        key = (template_name, self.request.uri, self.locale.code, self.is_staff, *depends_on)
+        # Not the raw address: made-up query arguments must not each render and keep a page.
+        key = (template_name, self.request.path, self.get_argument("q", ""), self.locale.code, self.is_staff,
+               *depends_on)
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
             self.finish(self._filled(skeleton))

@@ -14,11 +14,10 @@ from tornado.iostream import StreamClosedError
 from .. import isbn as isbn_codes
 from ..errors import Invalid, TooMany
 from ..live import Outbox, Poll
-from ..numbers import whole_number
-from .base import JsonHandler
+from ..numbers import LARGEST, whole_number
+from .base import JsonHandler, client_address
 
 MAX_ISBNS = 100  # per poll or per subscribe message
-MAX_VERSION = 999_999_999
 TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
 
 
@@ -38,7 +37,7 @@ def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
         since[isbn] = None
         if versions:
             try:
-                since[isbn] = whole_number(versions[position], 0, MAX_VERSION)
+                since[isbn] = whole_number(versions[position], 0, LARGEST)
             except ValueError:
                 raise Invalid(f"version must be a whole number, got {versions[position]!r}.") from None
     return since
@@ -74,11 +73,10 @@ class CartStatusHandler(JsonHandler):
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
         timeout = self.shop_settings.long_poll_timeout_seconds
-        with self.services.limits.live_connections.one(str(self.request.remote_ip)):
+        with self.services.limits.live_connections.one(self.client_address):
             books = await self.services.live.long_poll(self.poll, timeout)
         if self.poll.cancelled:
             return
-        self.set_header("Cache-Control", "no-store")
         self.write_json({"books": books})
 
     def on_connection_close(self):
@@ -103,7 +101,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
         self.outbox = Outbox()
         self.place = contextlib.ExitStack()  # this connection's place among its address's, let go on close
         try:
-            self.place.enter_context(services.limits.live_connections.one(str(self.request.remote_ip)))
+            self.place.enter_context(services.limits.live_connections.one(client_address(self.request)))
         except TooMany as exc:
             self.close(TRY_AGAIN_LATER, str(exc))
             return

@@ -8,10 +8,12 @@ schemathesis fuzzes the running shop from it.
 import json
 
 from ..carts import MAX_PER_TITLE
+from ..config import Settings
 from ..inventory import MAX_STOCK
+from ..numbers import LARGEST
 from .api import MAX_API_PAGE_SIZE
 from .base import JsonHandler
-from .live import MAX_ISBNS, MAX_VERSION
+from .live import MAX_ISBNS
 from .mixins import MAX_PAGE, MAX_QUERY
 
 EXAMPLE_ISBN = "9780596529321"
@@ -135,7 +137,8 @@ PATHS = {
             query("q", {"type": "string", "maxLength": MAX_QUERY},
                   "Words that each start a word of the title, subtitle or author."),
             query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number."),
-            query("size", {"type": "integer", "minimum": 1, "maximum": MAX_API_PAGE_SIZE, "default": 12},
+            query("size", {"type": "integer", "minimum": 1, "maximum": MAX_API_PAGE_SIZE,
+                              "default": Settings.page_size},
                   "Books per page."),
         ],
         refused=(400, 401, 429),
@@ -185,7 +188,7 @@ PATHS = {
         parameters=[
             {**query("isbn", {"type": "array", "items": ISBN_TEXT, "minItems": 1, "maxItems": MAX_ISBNS},
                      "Books to watch, each once.", required=True), "style": "form", "explode": True},
-            {**query("version", {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": MAX_VERSION},
+            {**query("version", {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": LARGEST},
                                  "maxItems": MAX_ISBNS},
                      "The highest version seen of each book, in the same order (or none at all)."),
              "style": "form", "explode": True},

@@ -32,7 +32,7 @@ class CatalogHandler(SearchMixin, BaseHandler):
             result = await self.services.catalog.search(query, page, self.shop_settings.page_size)
             return {"page": result, "query": query}
 
-        await self.render_shared("catalog.html", (self.services.catalog_view.version,), shown)
+        await self.render_shared("catalog.html", (self.services.catalog_view.version, page), shown)
 
 
 class BookHandler(BaseHandler):
