@@ -3,7 +3,6 @@ and store calls that let concurrent requests interleave."""
 
 import asyncio
 import datetime
-import inspect
 import os
 import uuid
 
@@ -83,7 +82,42 @@ async def age_carts(services, seconds, *cart_ids):
         )
 
 
-class Interleaving:
+# The database calls of a Motor collection (coroutines on mongomock-motor, futures on Motor).
+DATABASE_CALLS = frozenset({
+    "bulk_write", "count_documents", "create_index", "delete_many", "delete_one", "distinct",
+    "estimated_document_count", "find_one", "find_one_and_delete", "find_one_and_replace",
+    "find_one_and_update", "index_information", "insert_many", "insert_one", "replace_one",
+    "update_many", "update_one",
+})
+CURSOR_CALLS = frozenset({"find", "aggregate"})  # their round trips happen as the cursor is read
+
+
+class CollectionProxy:
+    """A collection whose every database call goes through `around`, on either engine."""
+
+    def __init__(self, collection):
+        self._collection = collection
+
+    def __getattr__(self, name):
+        attribute = getattr(self._collection, name)
+        if name in CURSOR_CALLS:
+            return lambda *args, **kwargs: self.cursor(name, args, kwargs, attribute)
+        if name not in DATABASE_CALLS:
+            return attribute
+
+        async def call(*args, **kwargs):
+            return await self.around(name, args, kwargs, attribute)
+
+        return call
+
+    async def around(self, name, args, kwargs, call):
+        return await call(*args, **kwargs)
+
+    def cursor(self, name, args, kwargs, make):
+        return make(*args, **kwargs)
+
+
+class Interleaving(CollectionProxy):
     """A collection whose every call takes a round trip, letting other requests run meanwhile as a real server does.
 
     The embedded store (mongomock-motor) never yields to the event loop, so
@@ -91,21 +125,11 @@ class Interleaving:
     could not show in a test.
     """
 
-    def __init__(self, collection):
-        self._collection = collection
-
-    def __getattr__(self, name):
-        attribute = getattr(self._collection, name)
-        if not inspect.iscoroutinefunction(attribute):
-            return attribute
-
-        async def round_trip(*args, **kwargs):
-            await asyncio.sleep(ROUND_TRIP / 2)
-            result = await attribute(*args, **kwargs)
-            await asyncio.sleep(ROUND_TRIP / 2)
-            return result
-
-        return round_trip
+    async def around(self, name, args, kwargs, call):
+        await asyncio.sleep(ROUND_TRIP / 2)
+        result = await call(*args, **kwargs)
+        await asyncio.sleep(ROUND_TRIP / 2)
+        return result
 
 
 def interleave_store_calls(services):

@@ -1,35 +1,30 @@
 """Every store query the shop makes is served by an index, and every page costs a bounded
 number of round trips to the database, whatever the size of the catalog (no N+1)."""
 
-import inspect
-
 import pytest
 
 from tests.constants import PASSWORD, PCI, RESTFUL, STAFF_EMAIL, isbn_13
+from tests.store import CollectionProxy
 
 
-class Recorded:
+class Recorded(CollectionProxy):
     """A collection that notes every call the shop makes to the database through it."""
 
     def __init__(self, collection, name, calls):
-        self._collection, self._name, self._calls = collection, name, calls
+        super().__init__(collection)
+        self._name, self._calls = name, calls
 
-    def __getattr__(self, method):
-        attribute = getattr(self._collection, method)
-        if method in ("find", "aggregate"):  # cursors: the round trip happens when they are read
-            def cursor(*args, **kwargs):
-                self._calls.append((self._name, method, args[0] if args else kwargs.get("filter", {})))
-                return attribute(*args, **kwargs)
-            return cursor
-        if not inspect.iscoroutinefunction(attribute):
-            return attribute
+    def _note(self, method, args, kwargs):
+        first = args[0] if args else kwargs.get("filter", {})
+        self._calls.append((self._name, method, first if isinstance(first, dict) else {}))
 
-        async def call(*args, **kwargs):
-            first = args[0] if args else kwargs.get("filter", {})
-            self._calls.append((self._name, method, first if isinstance(first, dict) else {}))
-            return await attribute(*args, **kwargs)
+    async def around(self, name, args, kwargs, call):
+        self._note(name, args, kwargs)
+        return await call(*args, **kwargs)
 
-        return call
+    def cursor(self, name, args, kwargs, make):
+        self._note(name, args, kwargs)
+        return make(*args, **kwargs)
 
 
 @pytest.fixture
