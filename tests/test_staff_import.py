@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import uuid
 from pathlib import Path
 
@@ -61,7 +62,7 @@ async def test_staff_upload_a_file_watch_it_run_and_read_what_was_rejected(staff
 
     assert (await services.catalog.get("9780134685991"))["title"]  # an added book is on sale
     listing = text_of((await staff.get("/staff/imports")).text)
-    assert "books.csv" in listing and "done" in listing
+    assert re.search(r"books\.csv burt@burtsbooks\.com \d\d \w+ \d{4}, \d\d:\d\d done", listing), listing
 
 
 @pytest.mark.gen_test
@@ -104,7 +105,7 @@ async def test_only_staff_may_send_a_file_larger_than_any_other_request(staff, s
     monkeypatch.setattr(staff_import, "MAX_UPLOAD", 4000)
     assert (await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())).code == 303  # 2 KB
     too_big = await upload(staff, "books.csv", b"isbn," + b"x" * 5000)
-    assert too_big.code >= 400
+    assert too_big.code == 400  # Tornado refuses a body past the limit before the handler sees it
     # A visitor is sent to sign in before any of the body is read: the limit stays 1 MB for them.
     visitor = await upload(staff.another(), "books.csv", b"x" * (2 * 1024 * 1024))
     assert visitor.code == 303 and visitor.location.startswith("/login")
