@@ -227,11 +227,7 @@ class Carts:
         idle = {"$or": [{"touched_at": {"$lt": now - ttl}},
                         {"user_id": None, "touched_at": {"$lt": now - anonymous_ttl}}]}
         expired = 0
-        fields = ("_id", "status", "user_id", "touched_at")
-        # Found in memory-friendly batches; the claim below is what decides, as a query.
-        idle_ids = [cart["_id"] async for cart in self.db.scan("carts", fields)
-                    if cart["status"] == "open" and cart["touched_at"] < now - (
-                        min(ttl, anonymous_ttl) if cart.get("user_id") is None else ttl)]
+        idle_ids = [cart["_id"] async for cart in self.db.scan("carts", ("_id",), {"status": "open", **idle})]
         for cart_id in idle_ids:
             # The claim re-checks idleness, so a cart touched meanwhile (or
             # claimed by another process) is left alone.
@@ -255,13 +251,12 @@ class Carts:
     async def forget_closed(self, older_than: datetime.timedelta) -> int:
         """Delete ordered and expired carts closed longer ago than `older_than` (orders keep what matters)."""
         cutoff = utcnow() - older_than
-        old = [cart["_id"] async for cart in self.db.scan("carts", ("_id", "status", "touched_at"))
-               if cart["status"] in ("ordered", "expired") and cart["touched_at"] < cutoff]
+        closed = {"status": {"$in": ["ordered", "expired"]}}
+        old = [cart["_id"] async for cart in self.db.scan("carts", ("_id",), {**closed, "touched_at": {"$lt": cutoff}})]
         deleted = 0
         for start in range(0, len(old), FORGET_BATCH):
             # Conditioned again: a cart reopened meanwhile is not forgotten.
-            result = await self.carts.delete_many({"_id": {"$in": old[start:start + FORGET_BATCH]},
-                                                   "status": {"$in": ["ordered", "expired"]}})
+            result = await self.carts.delete_many({"_id": {"$in": old[start:start + FORGET_BATCH]}, **closed})
             deleted += result.deleted_count
         return deleted
 
@@ -270,9 +265,8 @@ class Carts:
         held: dict[str, int] = {}
         busy: set[str] = set()
         recent = utcnow() - GRACE
-        async for doc in self.db.scan("carts", ("status", "holds", "adding", "touched_at")):
-            if doc["status"] != "open" and doc["touched_at"] < recent:
-                continue
+        criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
+        async for doc in self.db.scan("carts", ("status", "holds", "adding", "touched_at"), criteria):
             for field in ("holds", "adding"):
                 for isbn, copies in doc.get(field, {}).items():
                     if doc["status"] == "open":

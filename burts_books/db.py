@@ -47,15 +47,17 @@ class Database:
     def __getattr__(self, collection: str):
         return self.db[collection]
 
-    def scan(self, collection: str, fields: tuple[str, ...] | None = None) -> AsyncIterator[dict]:
-        """Every document of `collection` with only `fields` (None: all but `_id`), for work that reads them all.
+    def scan(self, collection: str, fields: tuple[str, ...] | None = None,
+             criteria: dict | None = None) -> AsyncIterator[dict]:
+        """The documents of `collection` matching `criteria` (all: None), with only `fields` (None: all
+        but `_id`), for work that reads through a whole collection.
 
         A server streams them from a cursor; the embedded store reads its memory in
         small batches, so a scan never holds the event loop for long.
         """
         if self.store is not None:
-            return self.store.scan(collection, fields)
-        return self.db[collection].find({}, {"_id": 0} if fields is None else dict.fromkeys(fields, 1))
+            return self.store.scan(collection, fields, criteria)
+        return self.db[collection].find(criteria or {}, {"_id": 0} if fields is None else dict.fromkeys(fields, 1))
 
     async def close(self) -> None:
         if self.store is not None:
