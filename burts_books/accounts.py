@@ -21,10 +21,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 
-from .clock import utcnow
-from .db import Database, DuplicateKeyError, object_id
-from .errors import ValidationError
-from .limits import Limits
+from .infra.clock import utcnow
+from .infra.db import Database, DuplicateKeyError, object_id
+from .infra.errors import ValidationError
+from .infra.limits import Limits
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024

@@ -15,9 +15,9 @@ import hashlib
 import secrets
 
 from .accounts import Accounts
-from .clock import utcnow
-from .db import Database, object_id
-from .errors import NotFound, ValidationError
+from .infra.clock import utcnow
+from .infra.db import Database, object_id
+from .infra.errors import NotFound, ValidationError
 
 PREFIX = "bbk_"  # says what a token is when one turns up in a log, a script or a secret scanner
 SHOWN = len(PREFIX) + 4  # characters kept in clear, so people can tell their tokens apart

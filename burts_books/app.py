@@ -7,8 +7,9 @@ import logging
 import cachetools
 import tornado.web
 
-from . import resources, templating
-from .config import Settings
+from . import templating
+from .infra import resources
+from .infra.config import Settings
 from .services import Services
 from .web import account, api, auth, cart, live, modules, openapi, orders, pages, staff, staff_import, stock
 from .web.base import StaticFiles

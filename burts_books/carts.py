@@ -26,11 +26,11 @@ import secrets
 
 import pymongo
 
-from .clock import utcnow
-from .db import Database
-from .errors import Conflict, Invalid
+from .infra.clock import utcnow
+from .infra.db import Database
+from .infra.errors import Conflict, Invalid
+from .infra.limits import Limits
 from .inventory import Inventory
-from .limits import Limits
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from pymongo.errors import BulkWriteError
 
 from . import isbn as isbn_codes
 from .catalog_view import CatalogView
-from .clock import utcnow
-from .db import Database, DuplicateKeyError
-from .errors import NotFound, ValidationError
+from .infra.clock import utcnow
+from .infra.db import Database, DuplicateKeyError
+from .infra.errors import NotFound, ValidationError
+from .infra.numbers import whole_number
 from .inventory import MAX_STOCK, Inventory, StockError
-from .numbers import whole_number
 
 MAX_PRICE = 10_000
 NO_COVER = "/static/images/no-cover.svg"

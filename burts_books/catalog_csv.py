@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable, Iterator
 from typing import TextIO
 
 from .catalog import book_form
-from .errors import BadImportFile
+from .infra.errors import BadImportFile
 
 COLUMNS = ("isbn", "title", "subtitle", "author", "price", "stock", "date_released", "description", "image")
 

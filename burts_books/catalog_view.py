@@ -23,8 +23,8 @@ import logging
 import secrets
 from collections.abc import Iterable
 
-from .bus import EventBus
-from .db import Database
+from .infra.bus import EventBus
+from .infra.db import Database
 
 log = logging.getLogger(__name__)
 

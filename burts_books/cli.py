@@ -16,16 +16,17 @@ from pathlib import Path
 
 import tornado.log
 
-from . import catalog_csv, migrations, server
+from . import catalog_csv
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
-from .bus import redacted, redis_client
-from .config import ConfigError, Settings, load_settings, with_cookie_secret
-from .db import StoreBusy, StoreDamaged, open_database
-from .errors import BadImportFile, ValidationError
 from .importer import Importer, ImportFile, Progress, RejectsFile
-from .limits import Limits
-from .loop_lag import LoopLagProbe
+from .infra import migrations, server
+from .infra.bus import redacted, redis_client
+from .infra.config import ConfigError, Settings, load_settings, with_cookie_secret
+from .infra.db import StoreBusy, StoreDamaged, open_database
+from .infra.errors import BadImportFile, ValidationError
+from .infra.limits import Limits
+from .infra.loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
 log = logging.getLogger("burts_books")

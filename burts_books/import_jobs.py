@@ -19,10 +19,10 @@ from pathlib import Path
 import pymongo
 
 from .catalog import Catalog
-from .clock import utcnow
-from .db import Database
-from .errors import BadImportFile, Invalid, NotFound
 from .importer import Importer, ImportFile, Progress, RejectsFile
+from .infra.clock import utcnow
+from .infra.db import Database
+from .infra.errors import BadImportFile, Invalid, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from typing import IO
 
 from . import catalog_csv, onix
 from .catalog import Catalog, parse_book_form
-from .errors import BadImportFile, ValidationError
+from .infra.errors import BadImportFile, ValidationError
 
 # (line or record number, book form fields, why it can't be imported or None)
 Record = tuple[int, dict[str, str], str | None]

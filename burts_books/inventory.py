@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable, Iterable
 
 from pymongo import ReturnDocument
 
-from .bus import EventBus
 from .catalog_view import CatalogView
-from .db import Database
-from .errors import Conflict, NotFound
+from .infra.bus import EventBus
+from .infra.db import Database
+from .infra.errors import Conflict, NotFound
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import Invalid
+from .infra.errors import Invalid
 
 _SEPARATORS = re.compile(r"[\s-]")
 

@@ -14,8 +14,8 @@ import contextlib
 import logging
 from collections.abc import Iterable
 
-from .bus import EventBus
-from .errors import NotFound
+from .infra.bus import EventBus
+from .infra.errors import NotFound
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)

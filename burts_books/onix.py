@@ -34,7 +34,7 @@ from xml.etree.ElementTree import Element, ParseError, iterparse
 import defusedxml.ElementTree
 from defusedxml import DefusedXmlException
 
-from .errors import BadImportFile
+from .infra.errors import BadImportFile
 
 NAMESPACES = {"http://ns.editeur.org/onix/3.0/reference", "http://ns.editeur.org/onix/3.0/short"}
 

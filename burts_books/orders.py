@@ -13,8 +13,8 @@ import logging
 import pymongo
 
 from .carts import Cart, CartError, Carts, EmptyCart
-from .clock import utcnow
-from .db import Database, object_id
+from .infra.clock import utcnow
+from .infra.db import Database, object_id
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)

@@ -7,18 +7,18 @@ import dataclasses
 import datetime
 import logging
 
-from . import migrations
 from .accounts import Accounts
 from .api_tokens import ApiTokens
-from .bus import EventBus, make_bus
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .catalog_view import CatalogView
-from .config import Settings
-from .db import Database, open_database
 from .import_jobs import ImportJobs
+from .infra import migrations
+from .infra.bus import EventBus, make_bus
+from .infra.config import Settings
+from .infra.db import Database, open_database
+from .infra.limits import Limits
 from .inventory import Inventory
-from .limits import Limits
 from .live import LiveFeed
 from .orders import Orders
 

@@ -2,7 +2,7 @@
 
 import contextlib
 
-from burts_books.config import Settings
+from burts_books.infra.config import Settings
 from burts_books.services import open_current_database
 
 

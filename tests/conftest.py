@@ -8,7 +8,7 @@ from argon2 import PasswordHasher
 
 from burts_books import accounts
 from burts_books.app import make_app
-from burts_books.db import open_database
+from burts_books.infra.db import open_database
 from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
 from tests.shop_client import ShopClient

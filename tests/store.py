@@ -6,9 +6,9 @@ import datetime
 import os
 import uuid
 
-from burts_books import migrations
-from burts_books.config import Settings
-from burts_books.db import open_database
+from burts_books.infra import migrations
+from burts_books.infra.config import Settings
+from burts_books.infra.db import open_database
 from burts_books.services import Services, open_services
 from tests.constants import COOKIE_SECRET, PCI
 

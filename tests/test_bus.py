@@ -5,7 +5,7 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
-from burts_books.bus import InProcessBus, RedisBus, Signatures, make_bus
+from burts_books.infra.bus import InProcessBus, RedisBus, Signatures, make_bus
 from tests.constants import COOKIE_SECRET, PCI
 from tests.waiting import recorder, until
 
@@ -95,7 +95,7 @@ async def test_redis_restart(redis_server, caplog):
         b.on_reconnect(lambda: reconnects.__setitem__("b", reconnects["b"] + 1))
 
         redis_server.stop()
-        with caplog.at_level(logging.WARNING, logger="burts_books.bus"):
+        with caplog.at_level(logging.WARNING, logger="burts_books.infra.bus"):
             await a.publish(event(1))  # must not raise
             await until(lambda: on_a == [event(1)])
         assert "delivering locally" in caplog.text

@@ -7,10 +7,10 @@ import re
 import pymongo
 import pytest
 
-from burts_books.bus import RedisBus
 from burts_books.catalog import Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
-from burts_books.clock import utcnow
+from burts_books.infra.bus import RedisBus
+from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
 from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
 from tests.waiting import until

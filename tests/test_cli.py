@@ -8,12 +8,13 @@ import stat
 import pytest
 from mongomock_motor import AsyncMongoMockClient
 
-from burts_books import cli, migrations
+from burts_books import cli
 from burts_books import services as services_module
 from burts_books.accounts import Accounts
-from burts_books.config import Settings
-from burts_books.db import Database
-from burts_books.limits import Limits
+from burts_books.infra import migrations
+from burts_books.infra.config import Settings
+from burts_books.infra.db import Database
+from burts_books.infra.limits import Limits
 from tests.cli_helpers import refusal, store
 from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL
 from tests.shop_process import run_cli

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from burts_books.config import ConfigError, load_settings, with_cookie_secret
+from burts_books.infra.config import ConfigError, load_settings, with_cookie_secret
 from tests.constants import COOKIE_SECRET as SECRET
 
 log = logging.getLogger("test")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from burts_books import resources
+from burts_books.infra import resources
 from tests.constants import COOKIE_SECRET, PCI
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, free_port, port_answers, stop_process, wait_until_serving

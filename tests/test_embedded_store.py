@@ -17,11 +17,11 @@ import bson
 import pytest
 from bson import ObjectId, json_util
 
-from burts_books import migrations
-from burts_books.db import StoreBusy, open_database
-from burts_books.embedded.frames import frame
-from burts_books.embedded.journal import segment_numbers
-from burts_books.errors import ValidationError
+from burts_books.infra import migrations
+from burts_books.infra.db import StoreBusy, open_database
+from burts_books.infra.embedded.frames import frame
+from burts_books.infra.embedded.journal import segment_numbers
+from burts_books.infra.errors import ValidationError
 from burts_books.services import open_services
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
@@ -114,7 +114,7 @@ async def test_a_record_cut_short_at_the_end_of_the_journal_is_dropped_with_a_wa
     torn = frame(bson.encode({"ops": [{"c": "books", "put": {"_id": "torn", "isbn": "9780000000002"}}]}))[:-5]
     segment.write_bytes(intact + torn)
 
-    with caplog.at_level(logging.WARNING, logger="burts_books.embedded"):
+    with caplog.at_level(logging.WARNING, logger="burts_books.infra.embedded"):
         async with running_shop(embedded) as shop:
             assert (await shop.catalog.get("9781234567897"))["title"] == "Kept Safe"
             assert await shop.db.books.find_one({"_id": "torn"}) is None
@@ -234,7 +234,7 @@ async def test_a_compaction_killed_part_way_leaves_a_store_that_opens_whole(embe
     for _ in range(5):
         through = segment_numbers(embedded.store_dir)[-1]
         compaction = subprocess.Popen(  # noqa: ASYNC220 -- killed at once; nothing to wait for
-            [sys.executable, "-m", "burts_books.embedded.compaction", str(embedded.store_dir), str(through),
+            [sys.executable, "-m", "burts_books.infra.embedded.compaction", str(embedded.store_dir), str(through),
              str(os.getpid())],
         )
         await asyncio.sleep(rng.uniform(0, 0.6))

@@ -3,7 +3,7 @@
 import pytest
 
 from burts_books import catalog as catalog_module
-from burts_books.clock import utcnow
+from burts_books.infra.clock import utcnow
 from tests.constants import PCI, STAFF_EMAIL
 from tests.shop_client import text_of
 

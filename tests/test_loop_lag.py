@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from burts_books.loop_lag import LoopLagProbe
+from burts_books.infra.loop_lag import LoopLagProbe
 
 WARN_AFTER = 0.1  # seconds: the probe's threshold in this test
 STALL = 0.25  # seconds each blocking call holds the loop
@@ -31,7 +31,7 @@ async def test_a_held_loop_is_measured_and_logged_once(caplog):
     probe.start()
     await asyncio.sleep(0.02)
     assert probe.longest < WARN_AFTER  # an idle loop is not held
-    with caplog.at_level(logging.INFO, logger="burts_books.loop_lag"):
+    with caplog.at_level(logging.INFO, logger="burts_books.infra.loop_lag"):
         time.sleep(STALL)  # noqa: ASYNC251 -- the blocking call under test, as a slow query would be
         await asyncio.sleep(0.02)
         time.sleep(STALL)  # noqa: ASYNC251 -- a second stall soon after: measured, not logged again

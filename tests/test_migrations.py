@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from burts_books import migrations, resources
-from burts_books.clock import utcnow
-from burts_books.db import DuplicateKeyError
+from burts_books.infra import migrations, resources
+from burts_books.infra.clock import utcnow
+from burts_books.infra.db import DuplicateKeyError
 from tests.constants import PCI, RESTFUL, STAFF_EMAIL, UNKNOWN_ISBN
 
 ALL = [path.stem for path in migrations.available()]

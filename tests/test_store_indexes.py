@@ -8,8 +8,8 @@ import pytest
 from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
 
-from burts_books.db import open_database
-from burts_books.embedded import engine
+from burts_books.infra.db import open_database
+from burts_books.infra.embedded import engine
 
 IDS = [ObjectId() for _ in range(3)]
 SCALARS = ["a", "b", "c", 0, 1, 2, 1.0, 2.5, True, False, None, *IDS, str(IDS[0])]

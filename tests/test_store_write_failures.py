@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from burts_books.db import StoreWriteFailed
-from burts_books.embedded.journal import JournalWriter
+from burts_books.infra.db import StoreWriteFailed
+from burts_books.infra.embedded.journal import JournalWriter
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient, text_of
 from tests.shop_process import ShopProcess, run_cli

@@ -1,6 +1,6 @@
 """A person's account: for now the API tokens staff make for their programs (a later /account page joins it)."""
 
-from ..errors import ValidationError
+from ..infra.errors import ValidationError
 from .base import BaseHandler, staff_only
 
 

@@ -1,7 +1,7 @@
 """The JSON API for programs: the catalog, read-only."""
 
-from ..errors import Invalid
-from ..numbers import whole_number
+from ..infra.errors import Invalid
+from ..infra.numbers import whole_number
 from .base import JsonHandler
 from .mixins import SearchMixin
 

@@ -1,7 +1,7 @@
 """Local accounts: register, sign in, sign out."""
 
 from ..accounts import normalize_email
-from ..errors import ValidationError
+from ..infra.errors import ValidationError
 from .base import SESSION_COOKIE, BaseHandler
 
 WRONG_PASSWORD = "That email and password don't match an account."

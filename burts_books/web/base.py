@@ -16,10 +16,10 @@ import tornado.web
 from markupsafe import Markup
 
 from .. import templating
-from ..config import Settings
-from ..db import StoreWriteFailed
-from ..errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
-from ..numbers import LARGEST, whole_number
+from ..infra.config import Settings
+from ..infra.db import StoreWriteFailed
+from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
+from ..infra.numbers import LARGEST, whole_number
 from ..services import Services
 
 log = logging.getLogger(__name__)

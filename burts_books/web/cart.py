@@ -6,7 +6,7 @@ redirected back to the book page, so the shop works without JavaScript.
 
 from .. import isbn as isbn_codes
 from ..carts import CartError
-from ..errors import Invalid
+from ..infra.errors import Invalid
 from .base import BaseHandler, status_of
 
 ACTIONS = ("add", "remove")

@@ -12,9 +12,9 @@ import tornado.websocket
 from tornado.iostream import StreamClosedError
 
 from .. import isbn as isbn_codes
-from ..errors import Invalid, TooMany
+from ..infra.errors import Invalid, TooMany
+from ..infra.numbers import LARGEST, whole_number
 from ..live import Outbox, Poll
-from ..numbers import LARGEST, whole_number
 from .base import JsonHandler, client_address
 
 MAX_ISBNS = 100  # per poll or per subscribe message

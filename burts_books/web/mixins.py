@@ -1,7 +1,7 @@
 """Pieces several handlers share, so handler modules never import each other."""
 
-from ..errors import Invalid
-from ..numbers import whole_number
+from ..infra.errors import Invalid
+from ..infra.numbers import whole_number
 from .base import BaseHandler
 
 MAX_PAGE = 10_000

@@ -8,9 +8,9 @@ schemathesis fuzzes the running shop from it.
 import json
 
 from ..carts import MAX_PER_TITLE
-from ..config import Settings
+from ..infra.config import Settings
+from ..infra.numbers import LARGEST
 from ..inventory import MAX_STOCK
-from ..numbers import LARGEST
 from .api import MAX_API_PAGE_SIZE
 from .base import JsonHandler
 from .live import MAX_ISBNS

@@ -1,7 +1,7 @@
 """Checkout and the shopper's orders."""
 
 from ..carts import CartError, EmptyCart
-from ..errors import NotFound
+from ..infra.errors import NotFound
 from .base import BaseHandler, signed_in, status_of
 
 

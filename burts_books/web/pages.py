@@ -1,6 +1,6 @@
 """What shoppers browse: home, recommended reading, the catalog, a book."""
 
-from ..errors import NotFound
+from ..infra.errors import NotFound
 from .base import BaseHandler
 from .mixins import SearchMixin
 

@@ -1,9 +1,9 @@
 """Staff pages: add and edit books (the book's /add and /edit/<isbn>)."""
 
 from ..catalog import book_form
-from ..errors import ValidationError
+from ..infra.errors import ValidationError
+from ..infra.numbers import whole_number
 from ..inventory import MAX_STOCK
-from ..numbers import whole_number
 from .base import BaseHandler, staff_only
 
 FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",

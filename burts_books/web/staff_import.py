@@ -14,7 +14,7 @@ import tornado.httputil
 import tornado.web
 from tornado.http1connection import HTTP1Connection
 
-from ..errors import Invalid
+from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB

@@ -1,8 +1,8 @@
 """Staff restock a book: a form on the edit page, and a JSON call."""
 
-from ..errors import Invalid
+from ..infra.errors import Invalid
+from ..infra.numbers import whole_number
 from ..inventory import MAX_STOCK
-from ..numbers import whole_number
 from .base import BaseHandler, JsonHandler, staff_only
 
 COPIES_MESSAGE = f"Give the number of copies that arrived: a whole number from 1 to {MAX_STOCK}."

@@ -27,8 +27,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from burts_books.config import Settings
 from burts_books.importer import Importer, ImportFile, Progress, RejectsFile
+from burts_books.infra.config import Settings
 from burts_books.services import open_services
 from tests.benchmarks.make_catalog import make_catalog
 from tests.shop_process import shop_environment

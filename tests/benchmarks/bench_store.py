@@ -21,8 +21,8 @@ from tornado.httpclient import AsyncHTTPClient
 
 from burts_books.app import open_current_database
 from burts_books.catalog import keywords_for
-from burts_books.clock import utcnow
-from burts_books.config import Settings
+from burts_books.infra.clock import utcnow
+from burts_books.infra.config import Settings
 from tests.constants import PCI, isbn_13
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess

@@ -33,7 +33,7 @@ from pathlib import Path
 from tornado.httpclient import AsyncHTTPClient
 
 from burts_books.carts import SoldOut
-from burts_books.config import Settings
+from burts_books.infra.config import Settings
 from burts_books.services import open_services
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient

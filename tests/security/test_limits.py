@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from burts_books import clock
-from burts_books.config import Settings
-from burts_books.errors import TooMany
-from burts_books.limits import Limit, Limits, MemoryCounters
+from burts_books.infra import clock
+from burts_books.infra.config import Settings
+from burts_books.infra.errors import TooMany
+from burts_books.infra.limits import Limit, Limits, MemoryCounters
 from tests.waiting import result_of, until
 
 THREE_A_MINUTE = Limit("test", 3, 60, "Slow down: try again {wait}.")
@@ -107,14 +107,14 @@ async def test_with_redis_down_requests_go_through_with_one_warning(redis_server
         for _ in range(3):
             await limits.hit(THREE_A_MINUTE, "someone")
         redis_server.stop()
-        with caplog.at_level(logging.WARNING, logger="burts_books.limits"):
+        with caplog.at_level(logging.WARNING, logger="burts_books.infra.limits"):
             for _ in range(5):
                 await limits.hit(THREE_A_MINUTE, "someone")  # not refused: Redis can't say
-        warnings = [r.getMessage() for r in caplog.records if r.name == "burts_books.limits"]
+        warnings = [r.getMessage() for r in caplog.records if r.name == "burts_books.infra.limits"]
         assert len(warnings) == 1 and "not limiting until it answers" in warnings[0]
 
         redis_server.start()  # empty: it kept nothing
-        with caplog.at_level(logging.INFO, logger="burts_books.limits"):
+        with caplog.at_level(logging.INFO, logger="burts_books.infra.limits"):
             # Requests skip Redis until a probe in the background hears it again.
             await until(lambda: "answers again" in caplog.text)
         for _ in range(3):

@@ -11,9 +11,9 @@ import json
 import pytest
 import redis.asyncio as aioredis
 
-from burts_books.bus import RedisBus, Signatures
-from burts_books.config import Settings
-from burts_books.limits import Limits
+from burts_books.infra.bus import RedisBus, Signatures
+from burts_books.infra.config import Settings
+from burts_books.infra.limits import Limits
 from tests.constants import COOKIE_SECRET, PCI
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient

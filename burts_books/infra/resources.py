@@ -11,8 +11,8 @@ from __future__ import annotations
 import importlib.resources
 from pathlib import Path
 
-_PACKAGED = Path(str(importlib.resources.files(__package__))) / "share"
-_CHECKOUT = Path(__file__).resolve().parent.parent
+_PACKAGED = Path(str(importlib.resources.files("burts_books"))) / "share"
+_CHECKOUT = _PACKAGED.parent.parent
 
 
 def folder(name: str) -> Path:

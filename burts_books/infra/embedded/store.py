@@ -170,7 +170,7 @@ class EmbeddedStore:
         await self.journal.start_segment(segment_path(self.folder, through + 1))
         self._segment = through + 1
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "burts_books.embedded.compaction",
+            sys.executable, "-m", "burts_books.infra.embedded.compaction",
             str(self.folder), str(through), str(os.getpid()),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )

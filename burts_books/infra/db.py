@@ -2,7 +2,7 @@
 
 Production talks to a real server through Motor. The embedded default uses
 mongomock-motor (the same Motor API, in memory) on the embedded engine in
-burts_books/embedded/, which keeps every acknowledged write on disk under
+burts_books/infra/embedded/, which keeps every acknowledged write on disk under
 var/ and lets one process at a time own it. Swapping Motor for PyMongo's
 AsyncMongoClient later touches this module only.
 """

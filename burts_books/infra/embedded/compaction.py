@@ -1,7 +1,7 @@
 """Compaction, in its own process: the snapshot plus sealed journal segments become a new snapshot.
 
 The serving process seals its journal segment, starts a new one, and runs
-`python -m burts_books.embedded.compaction FOLDER THROUGH PARENT_PID`. The
+`python -m burts_books.infra.embedded.compaction FOLDER THROUGH PARENT_PID`. The
 compaction works from the files alone, never the live data, so it costs the
 server's event loop only the start of a process (a thread would hold the GIL
 for its whole decode and encode). It touches the files only while the server
