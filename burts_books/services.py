@@ -18,6 +18,7 @@ from .infra.bus import EventBus, make_bus
 from .infra.config import Settings
 from .infra.db import Database, open_database
 from .infra.limits import Limits
+from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
@@ -41,6 +42,7 @@ class Services:
     live: LiveFeed
     imports: ImportJobs
     limits: Limits
+    mailer: Mailer
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -72,6 +74,7 @@ class Services:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
         await self.imports.close()
+        await self.mailer.close()
         await self.bus.stop()
         await self.limits.close()
         await self.catalog_view.close()
@@ -109,4 +112,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
+        make_mailer(settings),
     )

@@ -104,6 +104,12 @@ class Settings:
     redis_url: str | None = setting(
         None, "REDIS_URL", "Redis URL for the cross-process event bus", _url("redis://", "rediss://", "unix://")
     )
+    smtp_url: str | None = setting(
+        None, "BURTS_SMTP_URL",
+        "SMTP server for mail, like smtp://user:pass@host:587 (STARTTLS) or smtps://host:465; unset = to the log",
+        _url("smtp://", "smtps://"),
+    )
+    mail_from: str = setting("Burt's Books <shop@burts-books.example>", "BURTS_MAIL_FROM", "sender of the shop's mail")
     cookie_secret: str | None = setting(None, "BURTS_COOKIE_SECRET", "secret that signs cookies", _secret)
     previous_cookie_secrets: tuple[str, ...] = setting(
         (), "BURTS_PREVIOUS_COOKIE_SECRETS",

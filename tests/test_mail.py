@@ -1,0 +1,53 @@
+"""The shop's mail: sent in the background through SMTP, retried, or written to the log without SMTP."""
+
+import logging
+
+import pytest
+
+from burts_books.infra.mail import LOG_MARKER, LogMailer, Mail, SmtpMailer
+from tests.mail_server import MailCatcher, body_of
+from tests.waiting import until
+
+SENDER = "Burt's Books <shop@burts-books.example>"
+
+
+@pytest.mark.gen_test
+async def test_a_mail_arrives_at_the_smtp_server_with_sender_subject_and_text():
+    with MailCatcher() as server:
+        mailer = SmtpMailer(server.url, SENDER)
+        mailer.send(Mail("reader@example.com", "Your order BB-10427", "Collect it at 12 Bookseller Lane."))
+        await until(lambda: server.messages, message="no mail arrived")
+        await mailer.close()
+    [message] = server.messages
+    assert message["From"] == SENDER
+    assert message["To"] == "reader@example.com"
+    assert message["Subject"] == "Your order BB-10427"
+    assert "12 Bookseller Lane" in body_of(message)
+
+
+@pytest.mark.gen_test
+async def test_a_refused_delivery_is_retried_until_it_is_accepted():
+    with MailCatcher(refuse=2) as server:
+        mailer = SmtpMailer(server.url, SENDER, retry_delays=(0.01, 0.01, 0.01))
+        mailer.send(Mail("reader@example.com", "Reset your password", "link"))
+        await until(lambda: server.messages, message="the mail was never retried")
+        await mailer.close()
+    assert len(server.messages) == 1
+
+
+@pytest.mark.gen_test
+async def test_send_returns_before_a_slow_or_absent_server_answers():
+    mailer = SmtpMailer("smtp://127.0.0.1:9", SENDER, retry_delays=())  # nothing listens on port 9
+    mailer.send(Mail("reader@example.com", "Hello", "text"))  # must not raise nor wait
+    await mailer.close()
+
+
+@pytest.mark.gen_test
+async def test_without_smtp_the_mail_is_written_to_the_log_with_a_marker(caplog):
+    mailer = LogMailer(SENDER)
+    with caplog.at_level(logging.INFO, logger="burts_books.infra.mail"):
+        mailer.send(Mail("reader@example.com", "Reset your password", "Follow http://shop/reset/abc"))
+        await mailer.close()
+    assert LOG_MARKER in caplog.text
+    assert "To: reader@example.com" in caplog.text
+    assert "http://shop/reset/abc" in caplog.text
