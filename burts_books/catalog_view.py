@@ -19,17 +19,24 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import difflib
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .infra.bus import EventBus
 from .infra.db import Database
+from .search_text import html_words, words
 
 log = logging.getLogger(__name__)
 
 BOOK_CHANGED = "book"
 STOCK_FIELDS = ("available", "inventory_version")
+SORTS = ("relevance", "newest", "price", "title")
+# A word found in the title counts most toward relevance, then subtitle, author or ISBN, then description.
+WEIGHTS = {"title": 4, "other": 2, "description": 1}
+SPELLING_CUTOFF = 0.8  # difflib's similarity a suggestion needs ("pyhton" and "python": 0.83)
+SPELLING_LENGTH_SLACK = 2  # a suggestion has at most this many letters more or fewer than the word typed
 
 
 class CatalogView:
@@ -40,9 +47,9 @@ class CatalogView:
         self._books: dict[str, dict] = {}
         self._newest: list[tuple] = []  # sort keys, newest first
         self._by_title: list[tuple] = []  # sort keys, title order
-        self._isbns_by_keyword: dict[str, set[str]] = {}
-        self._keywords: list[str] = []  # sorted, for prefix search
-        self._keywords_stale = False
+        self._by_price: list[tuple] = []  # sort keys, cheapest first
+        # Where a search word is found, from most to least telling: what relevance weighs.
+        self._indexes = {field: WordIndex() for field in WEIGHTS}
         self._tasks: set[asyncio.Task] = set()
         # Bumped by every change to the books' fields (not their stock, which listings don't
         # show and book pages render per request): what a kept listing was rendered from.
@@ -58,10 +65,11 @@ class CatalogView:
         """Read every book; the view is complete once this returns."""
         async for book in self._db.scan("books"):
             self._books[book["isbn"]] = book
-            self._index_keywords(book)
+            self._index_words(book)
         # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
         self._newest = sorted(map(_newest_key, self._books.values()))
         self._by_title = sorted(map(_title_key, self._books.values()))
+        self._by_price = sorted(map(_price_key, self._books.values()))
         self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
@@ -74,32 +82,55 @@ class CatalogView:
     def newest(self, limit: int) -> list[dict]:
         return [dict(self._books[key[-1]]) for key in self._newest[:limit]]
 
-    def search(self, terms: list[str], skip: int, limit: int) -> tuple[list[dict], int]:
-        """Books where every term is the start of one of their keywords, in title order; and how many."""
+    def stock(self, isbn: str) -> dict:
+        """A book's stock as a listing shows it: {isbn, title, available, version}; a book gone has none."""
+        book = self._books.get(isbn)
+        if book is None:
+            return {"isbn": isbn, "title": "", "available": 0, "version": 0}
+        return {"isbn": isbn, "title": book["title"], "available": book["available"],
+                "version": book["inventory_version"]}
+
+    def price_cents(self, isbn: str) -> int:
+        book = self._books.get(isbn)
+        return book["price_cents"] if book is not None else 0
+
+    def search(self, terms: list[str], sort: str, skip: int, limit: int) -> tuple[list[dict], int]:
+        """Books where every term starts a word of theirs (title, subtitle, author, ISBN or
+        description), in `sort` order (one of SORTS); and how many there are."""
         if not terms:
-            keys = self._by_title[skip:skip + limit]
-            return [dict(self._books[key[-1]]) for key in keys], len(self._by_title)
-        matches: set[str] | None = None
-        for term in sorted(terms, key=len, reverse=True):  # longest first: the smallest sets
-            found = self._isbns_with_prefix(term)
-            matches = found if matches is None else matches & found
-            if not matches:
+            keys = self._all_in(sort)
+            return [dict(self._books[key[-1]]) for key in keys[skip:skip + limit]], len(keys)
+        scores: dict[str, int] | None = None
+        for term in dict.fromkeys(terms):
+            found = self._scores_for(term)
+            scores = found if scores is None else {isbn: score + found[isbn] for isbn, score in scores.items()
+                                                   if isbn in found}
+            if not scores:
                 return [], 0
-        assert matches is not None
-        keys = sorted(_title_key(self._books[isbn]) for isbn in matches)
+        assert scores is not None
+        keys = sorted(_sort_key(sort, self._books[isbn], score) for isbn, score in scores.items())
         return [dict(self._books[key[-1]]) for key in keys[skip:skip + limit]], len(keys)
 
-    def _isbns_with_prefix(self, term: str) -> set[str]:
-        if self._keywords_stale:
-            self._keywords = sorted(self._isbns_by_keyword)
-            self._keywords_stale = False
-        found: set[str] = set()
-        start = bisect.bisect_left(self._keywords, term)
-        for keyword in self._keywords[start:]:
-            if not keyword.startswith(term):
-                break
-            found |= self._isbns_by_keyword[keyword]
-        return found
+    def known(self, term: str) -> bool:
+        """Whether some book has a word starting with `term`."""
+        return any(index.has_prefix(term) for index in self._indexes.values())
+
+    def closest_word(self, term: str) -> str | None:
+        """The title or author word nearest to a misspelt `term` ("pyhton" -> "python"), if one is near."""
+        candidates = [word for index in (self._indexes["title"], self._indexes["other"])
+                      for word in index.words_near_in_length(term, SPELLING_LENGTH_SLACK)]
+        close = difflib.get_close_matches(term, candidates, n=1, cutoff=SPELLING_CUTOFF)
+        return close[0] if close else None
+
+    def _scores_for(self, term: str) -> dict[str, int]:
+        """{isbn: weight of the most telling field where a word of the book starts with `term`}."""
+        scores: dict[str, int] = {}
+        for field, weight in reversed(WEIGHTS.items()):  # the heaviest last, so it wins
+            scores.update(dict.fromkeys(self._indexes[field].with_prefix(term), weight))
+        return scores
+
+    def _all_in(self, sort: str) -> list[tuple]:
+        return {"newest": self._newest, "price": self._by_price}.get(sort, self._by_title)
 
     # -- keeping current -----------------------------------------------------
 
@@ -169,14 +200,12 @@ class CatalogView:
         self._books[book["isbn"]] = book
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
-        self._index_keywords(book)
+        bisect.insort(self._by_price, _price_key(book))
+        self._index_words(book)
 
-    def _index_keywords(self, book: dict) -> None:
-        for keyword in book.get("keywords", ()):
-            if keyword not in self._isbns_by_keyword:
-                self._isbns_by_keyword[keyword] = set()
-                self._keywords_stale = True
-            self._isbns_by_keyword[keyword].add(book["isbn"])
+    def _index_words(self, book: dict) -> None:
+        for field, found in _words_by_field(book).items():
+            self._indexes[field].add(book["isbn"], found)
 
     def _remove(self, isbn: str) -> None:
         book = self._books.pop(isbn, None)
@@ -185,13 +214,9 @@ class CatalogView:
         self.version += 1
         _discard_sorted(self._newest, _newest_key(book))
         _discard_sorted(self._by_title, _title_key(book))
-        for keyword in book.get("keywords", ()):
-            isbns = self._isbns_by_keyword.get(keyword)
-            if isbns is not None:
-                isbns.discard(isbn)
-                if not isbns:
-                    del self._isbns_by_keyword[keyword]
-                    self._keywords_stale = True
+        _discard_sorted(self._by_price, _price_key(book))
+        for field, found in _words_by_field(book).items():
+            self._indexes[field].remove(isbn, found)
 
 
 def _newest_key(book: dict) -> tuple:
@@ -201,6 +226,79 @@ def _newest_key(book: dict) -> tuple:
 
 def _title_key(book: dict) -> tuple:
     return (book["title"], book["isbn"])
+
+
+def _price_key(book: dict) -> tuple:
+    return (book["price_cents"], book["title"], book["isbn"])
+
+
+def _sort_key(sort: str, book: dict, score: int) -> tuple:
+    if sort == "relevance":
+        return (-score, book["title"], book["isbn"])
+    return {"newest": _newest_key, "price": _price_key}.get(sort, _title_key)(book)
+
+
+def _words_by_field(book: dict) -> dict[str, set[str]]:
+    return {
+        "title": set(words(book.get("title", ""))),
+        "other": {book["isbn"], *words(book.get("subtitle", "")), *words(book.get("author", ""))},
+        "description": set(html_words(book.get("description", ""))),
+    }
+
+
+class WordIndex:
+    """Which books have a word, and every word in order, so a prefix finds its words by bisection."""
+
+    def __init__(self) -> None:
+        self._isbns: dict[str, set[str]] = {}
+        self._sorted: list[str] = []
+        self._stale = False  # words came or went since _sorted was made: sort again when next read
+        self._by_length: dict[int, set[str]] = {}
+
+    def add(self, isbn: str, found: Iterable[str]) -> None:
+        for word in found:
+            isbns = self._isbns.get(word)
+            if isbns is None:
+                isbns = self._isbns[word] = set()
+                self._by_length.setdefault(len(word), set()).add(word)
+                self._stale = True
+            isbns.add(isbn)
+
+    def remove(self, isbn: str, found: Iterable[str]) -> None:
+        for word in found:
+            isbns = self._isbns.get(word)
+            if isbns is not None:
+                isbns.discard(isbn)
+                if not isbns:
+                    del self._isbns[word]
+                    self._by_length[len(word)].discard(word)
+                    self._stale = True
+
+    def _words(self) -> list[str]:
+        if self._stale:
+            self._sorted = sorted(self._isbns)
+            self._stale = False
+        return self._sorted
+
+    def _starting_with(self, prefix: str) -> Iterator[str]:
+        ordered = self._words()
+        for word in ordered[bisect.bisect_left(ordered, prefix):]:
+            if not word.startswith(prefix):
+                return
+            yield word
+
+    def has_prefix(self, prefix: str) -> bool:
+        return next(self._starting_with(prefix), None) is not None
+
+    def with_prefix(self, prefix: str) -> set[str]:
+        found: set[str] = set()
+        for word in self._starting_with(prefix):
+            found |= self._isbns[word]
+        return found
+
+    def words_near_in_length(self, term: str, slack: int) -> list[str]:
+        return [word for length in range(len(term) - slack, len(term) + slack + 1)
+                for word in self._by_length.get(length, ())]
 
 
 def _discard_sorted(keys: list[tuple], key: tuple) -> None:

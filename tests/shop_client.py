@@ -163,6 +163,17 @@ def cart_count(html: str) -> int:
     return int(re.search(r'class="cart-count">(\d+)<', html).group(1))
 
 
+def listed_titles(html: str) -> list[str]:
+    """The titles of the book cards a listing (home, catalog, search) shows, in page order."""
+    return [html_entities.unescape(t) for t in re.findall(r'<h[23] class="title">(.*?)</h[23]>', html)]
+
+
+def offers(html: str) -> dict[str, str]:
+    """{isbn: what a listing or book page says about its stock and cart}, for every book it offers."""
+    return dict(re.findall(r'<(?:div|section) class="[^"]*\boffer\b[^"]*"[^>]*data-isbn="(\d+)"(.*?)</(?:div|section)>',
+                           html, re.S))
+
+
 def book_articles(html: str) -> dict[str, str]:
     """{isbn: the Book UI module's output} for every book the page shows, in page order."""
     return dict(re.findall(r'<article class="book" id="book-(\d+)">(.*?)</article>', html, re.S))

@@ -27,7 +27,7 @@ def random_books(count: int, seed: int = 3) -> list[dict]:
             "title": " ".join(rng.choices(WORDS, k=rng.randint(1, 4))).title(),
             "subtitle": "",
             "author": rng.choice(["Ada Writer", "Burt Reader", "Zoë Page"]),
-            "price_cents": 999, "stock": 3, "available": 3, "inventory_version": 1,
+            "price_cents": rng.choice([999, 1999, 2500]), "stock": 3, "available": 3, "inventory_version": 1,
             # Some share a date, so the ISBN breaks ties as MongoDB's sort does.
             "date_added": utcnow().replace(microsecond=0, second=rng.randint(0, 20)),
         }
@@ -50,14 +50,20 @@ async def test_search_and_newest_answer_exactly_as_the_database_query(services):
     rng = random.Random(5)
     queries = [[], ["c"], ["py"], ["python"], ["tor", "web"], ["ca", "data"], ["zz"], ["ete"], ["burt", "cat"]]
     queries += [[rng.choice(WORDS)[: rng.randint(1, 4)] for _ in range(rng.randint(1, 3))] for _ in range(30)]
+    orders = {
+        "title": [("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)],
+        "newest": [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)],
+        "price": [("price_cents", pymongo.ASCENDING), ("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)],
+    }
     for terms in queries:
         criteria = {"$and": [{"keywords": {"$regex": "^" + re.escape(t)}} for t in terms]} if terms else {}
-        for skip, limit in ((0, 12), (12, 12), (290, 50)):
-            expected = await services.db.books.find(criteria, {"_id": 0}).sort(
-                [("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)]).skip(skip).limit(limit).to_list(None)
-            books, total = view.search(terms, skip, limit)
-            assert books == expected, terms
-            assert total == await services.db.books.count_documents(criteria)
+        for sort, order in orders.items():
+            for skip, limit in ((0, 12), (12, 12), (290, 50)):
+                expected = await services.db.books.find(criteria, {"_id": 0}).sort(order).skip(skip).limit(limit
+                                                                                                   ).to_list(None)
+                books, total = view.search(terms, sort, skip, limit)
+                assert books == expected, (terms, sort)
+                assert total == await services.db.books.count_documents(criteria)
     newest = await services.db.books.find({}, {"_id": 0}).sort(
         [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)]).limit(24).to_list(None)
     assert view.newest(24) == newest
@@ -101,9 +107,9 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
         await until(lambda: views[1].get(PCI)["available"] == 11)
         assert views[1].get(PCI)["price_cents"] == 1250
-        books, total = views[1].search(["2nd"], 0, 12)
+        books, total = views[1].search(["2nd"], "title", 0, 12)
         assert [book["isbn"] for book in books] == [PCI] and total == 1
-        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], 0, 12)[0]]
+        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], "title", 0, 12)[0]]
     finally:
         for bus, view in zip(buses, views, strict=True):
             await bus.stop()

@@ -22,6 +22,8 @@ class LoginHandler(BaseHandler):
     def get(self):
         self.render("login.html", email="", error=None, notice=None, next_url=self.safe_next_url())
 
+    head = get
+
     async def post(self):
         email = self.get_body_argument("email", "")
         user = await self.services.accounts.sign_in(
@@ -38,6 +40,8 @@ class LoginHandler(BaseHandler):
 class RegisterHandler(BaseHandler):
     def get(self):
         self.render("register.html", email="", errors={}, next_url=self.safe_next_url())
+
+    head = get
 
     async def post(self):
         email = self.get_body_argument("email", "")
