@@ -170,7 +170,7 @@ def listed_titles(html: str) -> list[str]:
 
 def offers(html: str) -> dict[str, str]:
     """{isbn: what a listing or book page says about its stock and cart}, for every book it offers."""
-    return dict(re.findall(r'<(?:div|section) class="[^"]*\boffer\b[^"]*"[^>]*data-isbn="(\d+)"(.*?)</(?:div|section)>',
+    return dict(re.findall(r'<(?:div|section) class="[^"]*\boffer\b[^"]*"[^>]*data-isbn="(\d+)"[^>]*>(.*?)</(?:div|section)>',
                            html, re.S))
 
 
