@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := redis-server nginx supervisor chromium systemd
+SYSTEM_PACKAGES := redis-server nginx supervisor chromium systemd npm
 
 .PHONY: run test lint system-packages clean
 
@@ -25,6 +25,7 @@ system-packages:
 	command -v supervisord >/dev/null || missing="$$missing supervisor"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
