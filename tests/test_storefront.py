@@ -250,3 +250,11 @@ async def test_pages_are_numbered_and_a_page_past_the_end_is_a_404(client):
     assert past.code == 404 and "There is no page 7: this list has 6." in text_of(past.text)
     empty = await client.get("/books/?q=zzyzx")
     assert empty.code == 200 and "0 books." in text_of(empty.text)
+
+
+@pytest.mark.gen_test
+async def test_headings_go_down_one_level_at_a_time(client):
+    recommended = (await client.get("/recommended/")).text
+    assert re.findall(r"<h(\d)", recommended) == ["1"] + ["2"] * len(STARTER_BOOKS)
+    home = (await client.get("/")).text
+    assert re.findall(r"<h(\d)", home) == ["1", "2", "3", "3", "3", "3"]
