@@ -7,11 +7,13 @@ import re
 import pymongo
 import pytest
 
+from burts_books import catalog_view
 from burts_books.catalog import Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
 from burts_books.infra.bus import RedisBus
 from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
+from burts_books.search_text import html_words, words
 from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
 from tests.waiting import until
 
@@ -114,3 +116,42 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         for bus, view in zip(buses, views, strict=True):
             await bus.stop()
             await view.close()
+
+
+def model_search(books, terms, sort, skip, limit):
+    """Search as the README says it works, the slow way: the view must answer the same."""
+    def weight(book, term):
+        fields = [(4, words(book["title"])), (2, [book["isbn"], *words(book["subtitle"]), *words(book["author"])])]
+        described = html_words(book["description"])
+        found = [w for w, found in fields if any(word.startswith(term) for word in found)]
+        if any(word.startswith(term) if len(term) >= 3 else word == term for word in described):
+            found.append(1)
+        return max(found, default=0)
+
+    scored = [(sum(weight(book, t) for t in dict.fromkeys(terms)), book) for book in books
+              if all(weight(book, t) for t in terms)]
+    keys = {"relevance": lambda pair: (-pair[0], pair[1]["title"], pair[1]["isbn"]),
+            "title": lambda pair: (pair[1]["title"], pair[1]["isbn"]),
+            "price": lambda pair: (pair[1]["price_cents"], pair[1]["title"], pair[1]["isbn"]),
+            "newest": lambda pair: (-pair[1]["date_added"].timestamp(), pair[1]["isbn"])}
+    ordered = [book["isbn"] for _, book in sorted(scored, key=keys[sort])]
+    return ordered[skip:skip + limit], len(ordered)
+
+
+@pytest.mark.parametrize("sorted_at_most", [10, 2_000])  # many matches picked from the kept orders, or sorted
+@pytest.mark.gen_test
+async def test_search_with_descriptions_ranks_as_described(services, monkeypatch, sorted_at_most):
+    monkeypatch.setattr(catalog_view, "SORTED_AT_MOST", sorted_at_most)
+    rng = random.Random(11)
+    books = random_books(350)
+    for book in books:
+        book["description"] = "<p>" + " ".join(rng.choices([*WORDS, "c++", "an", "<em>x</em>"], k=8)) + "</p>"
+    view = await loaded_view(services, books)
+    await until(lambda: len(view._described) == len(books))  # past the first batch, in the background
+    queries = [["c"], ["c++"], ["py"], ["python", "web"], ["cat"], ["an"], ["x"], ["em"], ["tor", "ada"]]
+    for terms in queries:
+        for sort in catalog_view.SORTS:
+            for skip, limit in ((0, 12), (12, 12), (300, 60)):
+                books_found, total = view.search(terms, sort, skip, limit)
+                assert ([book["isbn"] for book in books_found], total) == model_search(books, terms, sort, skip,
+                                                                                       limit), (terms, sort, skip)
