@@ -99,14 +99,6 @@ class CatalogView:
     def newest(self, limit: int) -> list[dict]:
         return [dict(self._books[key[-1]]) for key in self._newest[:limit]]
 
-    def stock(self, isbn: str) -> dict:
-        """A book's stock as a listing shows it: {isbn, title, available, version}; a book gone has none."""
-        book = self._books.get(isbn)
-        if book is None:
-            return {"isbn": isbn, "title": "", "available": 0, "version": 0}
-        return {"isbn": isbn, "title": book["title"], "available": book["available"],
-                "version": book["inventory_version"]}
-
     def price_cents(self, isbn: str) -> int:
         book = self._books.get(isbn)
         return book["price_cents"] if book is not None else 0
