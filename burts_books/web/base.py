@@ -207,6 +207,11 @@ class BaseHandler(tornado.web.RequestHandler):
             return default
         return target
 
+    def absolute_url(self, path: str) -> str:
+        """`path` on this shop as visitors reach it: under --public-url, else the request's own address."""
+        base = self.shop_settings.public_url or f"{self.request.protocol}://{self.request.host}"
+        return base + path
+
     def next_after_sign_in(self) -> str:
         """Where signing in leads back to: this page, or home after a form post."""
         return self.request.uri if self.request.method in ("GET", "HEAD") else "/"
