@@ -134,3 +134,17 @@ async def test_indexes_keep_isbns_and_emails_unique(services, collection, docume
     await services.db.db[collection].insert_one({**document, "copy": 1})
     with pytest.raises(DuplicateKeyError):
         await services.db.db[collection].insert_one({**document, "copy": 2})
+
+
+@pytest.mark.gen_test
+async def test_accounts_without_an_email_never_collide_and_emails_stay_unique(services):
+    users = services.db.users
+    await users.insert_one({"name": "Ada, signed in with X"})
+    await users.insert_one({"name": "Grace, signed in with X"})
+    # Run again, the social sign-in migration changes nothing.
+    await migrations._load(migrations.MIGRATIONS_DIR / "0007_social_sign_in.py").up(services.db)
+    assert (await users.index_information())["email_1"]["sparse"] is True
+    await users.insert_one({"email": STAFF_EMAIL})
+    with pytest.raises(DuplicateKeyError):
+        await users.insert_one({"email": STAFF_EMAIL})
+    assert await users.count_documents({}) == 3

@@ -312,3 +312,13 @@ async def test_signing_out_everywhere_ends_a_social_session_in_every_browser(cli
     assert re.search(r'<form method="post" action="/logout">', page)
     await client.post("/logout")
     assert await signed_in_as(copy) is None
+
+
+@pytest.mark.gen_test
+async def test_many_accounts_can_have_no_email(client, services, fake):
+    await continue_with(client, "x")
+    fake.people["x"] = Person("x-43", "Grace Hopper")
+    other = client.another()
+    await continue_with(other, "x")
+    assert await signed_in_as(other) == "Grace Hopper"
+    assert await services.db.users.count_documents({"email": {"$exists": False}}) == 2

@@ -23,6 +23,8 @@ DONE = {
     "unlinked": "{title} is unlinked: it no longer signs you in.",
 }
 PASSWORD_CHANGED = "Your password is changed. Every other browser signed in to your account is signed out."
+PASSWORD_SET = "Your new password is set, and every other browser signed in to your account is signed out."
+PASSWORD_NOTICES = {"changed": PASSWORD_CHANGED, "reset": PASSWORD_SET}
 
 
 class AccountHandler(BaseHandler):
@@ -37,15 +39,16 @@ class AccountHandler(BaseHandler):
         for done, message in DONE.items():
             if self.get_argument(done, "") in providers:
                 notice = message.format(title=providers[self.get_argument(done)].title)
-        if self.get_argument("password", "") == "changed":
-            notice = PASSWORD_CHANGED
+        notice = PASSWORD_NOTICES.get(self.get_argument("password", ""), notice)
         await self.show(error=error, notice=notice)
 
     async def show(self, *, error: str | None = None, notice: str | None = None, errors: dict | None = None,
                    status: int = 200) -> None:
         self.set_status(status)
+        providers = configured_providers(self.shop_settings).values()
+        self.allow_forms_to(*(provider.authorize_url for provider in providers))
         self.render("account/index.html", user=self.current_user, error=error, notice=notice, errors=errors or {},
-                    providers=configured_providers(self.shop_settings).values(),
+                    providers=providers,
                     linked=await self.services.social.linked(self.current_user))
 
 

@@ -10,7 +10,6 @@ SENT = (
     "If {email} has a Burt's Books account, a link to choose a new password is on its way there. "
     "It works once, for one hour. No mail? Check the spam folder, or ask again."
 )
-PASSWORD_SET = "Your new password is set, and every other browser signed in to your account is signed out."
 
 
 class ForgotPasswordHandler(BaseHandler):
@@ -48,8 +47,8 @@ class ResetPasswordHandler(BaseHandler):
             self.show(expired=True, status=400)
             return
         await sign_in_visitor(self, user)
-        self.render("password/reset.html", errors={}, expired=False, done=PASSWORD_SET)
+        self.redirect(self.reverse_url("account") + "?password=reset", status=303)
 
     def show(self, *, errors: dict | None = None, expired: bool = False, status: int = 200) -> None:
         self.set_status(status)
-        self.render("password/reset.html", errors=errors or {}, expired=expired, done=None)
+        self.render("password/reset.html", errors=errors or {}, expired=expired)
