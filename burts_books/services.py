@@ -119,5 +119,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        mailer, SocialAccounts(db), PasswordResets(db, accounts, limits, mailer),
+        mailer, SocialAccounts(db, limits), PasswordResets(db, accounts, limits, mailer),
     )

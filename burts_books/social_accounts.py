@@ -27,6 +27,7 @@ from .infra.clock import utcnow
 from .infra.config import SOCIAL_PROVIDERS, Settings
 from .infra.db import Database, DuplicateKeyError
 from .infra.errors import Conflict, NotFound
+from .infra.limits import Limits
 
 ATTEMPT_TTL = datetime.timedelta(minutes=10)
 MAX_NAME = 200
@@ -95,15 +96,21 @@ def _state_digest(state: str) -> str:
 
 
 class SocialAccounts:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, limits: Limits):
+        self.limits = limits
         self.users = db.users
         self.identities = db.identities
         self.attempts = db.sign_in_attempts
 
     # -- attempts ----------------------------------------------------------
 
-    async def begin(self, provider: str, next_url: str, user_id: ObjectId | None = None) -> tuple[str, Attempt]:
-        """A new attempt: (its state, the attempt). Only the state's digest is stored."""
+    async def begin(self, provider: str, next_url: str, address: str,
+                    user_id: ObjectId | None = None) -> tuple[str, Attempt]:
+        """A new attempt from client `address`: (its state, the attempt); TooMany past the address's limit.
+
+        Only the state's digest is stored.
+        """
+        await self.limits.hit(self.limits.social_sign_ins_per_address, address)
         state = secrets.token_urlsafe(32)
         attempt = Attempt(provider, secrets.token_urlsafe(64), next_url, user_id)
         await self.attempts.insert_one({

@@ -1,6 +1,7 @@
 """Social sign-in through the real handlers, against a fake provider for Google, Facebook, X and GitHub:
 new accounts, returning people, linking and unlinking, and everything that can go wrong on the way."""
 
+import datetime
 import re
 import urllib.parse
 
@@ -29,8 +30,9 @@ def providers():
 
 
 @pytest.fixture
-def settings(tmp_path, fake, providers):
-    return shop_settings(tmp_path, **fake.settings(providers))
+def settings(tmp_path, fake, providers, request):
+    marked = request.node.get_closest_marker("settings")
+    return shop_settings(tmp_path, **fake.settings(providers), **(marked.kwargs if marked else {}))
 
 
 async def at_provider(client: ShopClient, location: str) -> str:
@@ -322,3 +324,35 @@ async def test_many_accounts_can_have_no_email(client, services, fake):
     await continue_with(other, "x")
     assert await signed_in_as(other) == "Grace Hopper"
     assert await services.db.users.count_documents({"email": {"$exists": False}}) == 2
+
+
+@pytest.mark.gen_test
+async def test_a_shopper_signed_in_to_the_account_of_that_email_gets_the_provider_linked(shopper, services, fake):
+    fake.people["google"] = Person("g-11", "Reader", SHOPPER_EMAIL)
+    answer = await continue_with(shopper, "google", next_url="/cart")
+    assert answer.location == "/cart"
+    [identity] = await identities(services)
+    assert identity["_id"] == "google:g-11"
+    assert await services.db.users.count_documents({}) == 1
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(social_sign_ins_per_address=2)
+async def test_starting_sign_ins_is_limited_per_address(proxied_url, http_client, services, fake):
+    client = ShopClient(http_client, proxied_url, address="192.0.2.7")
+    assert [(await client.get("/auth/google")).code for _ in range(3)] == [302, 302, 429]
+    assert await services.db.sign_in_attempts.count_documents({}) == 2
+    assert (await client.another("192.0.2.8").get("/auth/google")).code == 302
+
+
+@pytest.mark.gen_test
+async def test_abandoned_attempts_are_forgotten_by_housekeeping(client, services, fake):
+    await client.get("/auth/google")
+    [attempt] = await services.db.sign_in_attempts.find().to_list(None)
+    await services.housekeeping(cart_ttl_seconds=60)
+    assert await services.db.sign_in_attempts.count_documents({}) == 1  # still in its ten minutes
+    await services.db.sign_in_attempts.update_one(
+        {"_id": attempt["_id"]}, {"$set": {"expires_at": attempt["expires_at"] - datetime.timedelta(minutes=11)}}
+    )
+    await services.housekeeping(cart_ttl_seconds=60)
+    assert await services.db.sign_in_attempts.count_documents({}) == 0

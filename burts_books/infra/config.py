@@ -234,6 +234,11 @@ class Settings:
     password_resets_per_email: int = setting(
         3, "BURTS_PASSWORD_RESETS_PER_EMAIL", "password reset requests for one email per hour", _whole(1, 100_000)
     )
+    social_sign_ins_per_address: int = setting(
+        30, "BURTS_SOCIAL_SIGN_INS_PER_ADDRESS",
+        "social sign-ins and links started from one client address per 15 minutes",
+        _whole(1, 100_000),
+    )
     public_url: str | None = setting(
         None, "BURTS_PUBLIC_URL",
         "the shop's address as visitors reach it (https://books.example); social sign-in redirect URIs are built "

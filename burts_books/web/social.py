@@ -69,7 +69,7 @@ class SocialHandler(BaseHandler, tornado.auth.OAuth2Mixin):
         await self.start(self.reverse_url("account"), self.current_user["_id"])
 
     async def start(self, next_url: str, user_id=None) -> None:
-        state, attempt = await self.services.social.begin(self.provider_name, next_url, user_id)
+        state, attempt = await self.services.social.begin(self.provider_name, next_url, self.client_address, user_id)
         self.set_signed_cookie(ATTEMPT_COOKIE, state, expires_days=None, max_age=ATTEMPT_SECONDS, httponly=True,
                                samesite="Lax")
         self.authorize_redirect(
@@ -108,6 +108,9 @@ class SocialHandler(BaseHandler, tornado.auth.OAuth2Mixin):
         try:
             user = await self.services.social.sign_in(profile)
         except LinkNeeded:
+            if self.current_user and await self.services.social.link_pending(self.current_user, profile):
+                self.redirect(attempt.next_url)  # already signed in to the account of that email
+                return
             remember_pending_link(self, profile)
             self.redirect(self.reverse_url("login") + "?" + urllib.parse.urlencode({"next": attempt.next_url}))
             return
