@@ -67,6 +67,9 @@ class PasswordResets:
 
         ValidationError for a bad password (the link stays usable), Invalid for a used or expired link.
         """
+        # A made-up link costs no password hash; the link is taken only once the hash is ready.
+        if not await self.valid(token):
+            raise Invalid(EXPIRED)
         password_hash = await self.accounts.hash_password(password)
         found = await self.resets.find_one_and_delete({"_id": digest(token), "expires_at": {"$gt": utcnow()}})
         if found is None:

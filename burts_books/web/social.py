@@ -31,8 +31,11 @@ log = logging.getLogger(__name__)
 ATTEMPT_COOKIE = "social_attempt"
 ATTEMPT_SECONDS = 10 * 60
 PROVIDER_TIMEOUT = 10.0  # seconds for each call to a provider
-# What a broken or unexpected provider answer raises while it is read.
-PROVIDER_FAILURES = (tornado.httpclient.HTTPClientError, OSError, ValueError, KeyError, TypeError, AttributeError)
+# What a broken or unexpected provider answer raises while it is read (AssertionError: Tornado's
+# FacebookGraphMixin asserts that the token answer has an access token).
+PROVIDER_FAILURES = (
+    tornado.httpclient.HTTPClientError, OSError, ValueError, KeyError, TypeError, AttributeError, AssertionError,
+)
 
 
 class SocialHandler(BaseHandler, tornado.auth.OAuth2Mixin):
