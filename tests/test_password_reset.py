@@ -27,11 +27,6 @@ def settings(tmp_path, mail_server):
     return shop_settings(tmp_path, smtp_url=mail_server.url)
 
 
-@pytest.fixture
-def reader(make_user):
-    return make_user(SHOPPER_EMAIL)
-
-
 async def ask_for_link(client, email):
     return await client.post("/password/forgot", {"email": email})
 

@@ -54,12 +54,6 @@ async def continue_with(client: ShopClient, provider: str, next_url: str = "/boo
     return await client.get(path_of(await at_provider(client, start.location)))
 
 
-@pytest.fixture
-def reader(make_user):
-    """A shopper's password account, not signed in."""
-    return make_user(SHOPPER_EMAIL)
-
-
 async def identities(services) -> list[dict]:
     return await services.db.identities.find().sort("_id").to_list(None)
 
