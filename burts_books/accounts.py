@@ -29,6 +29,7 @@ from .infra.limits import Limits
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+BAD_EMAIL = "Give a valid email address."
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended costs
 
@@ -49,6 +50,11 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def is_email(email: str) -> bool:
+    """Whether a (normalized) email looks deliverable enough to store."""
+    return bool(_EMAIL.fullmatch(email)) and len(email) <= 254
+
+
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError({"password": f"Use at least {MIN_PASSWORD} characters."})
@@ -60,8 +66,8 @@ def check_new_account(email: str, password: str) -> str:
     """The email as stored, if these can make an account; ValidationError says what is wrong."""
     email = normalize_email(email)
     errors = {}
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
-        errors["email"] = "Give a valid email address."
+    if not is_email(email):
+        errors["email"] = BAD_EMAIL
     try:
         check_password(password)
     except ValidationError as exc:

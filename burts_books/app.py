@@ -10,8 +10,23 @@ import tornado.web
 from . import templating
 from .infra import resources
 from .infra.config import Settings
+from .orders import NUMBER_PATTERN as ORDER_NUMBER
 from .services import Services
-from .web import account, api, auth, cart, live, modules, openapi, orders, pages, staff, staff_import, stock
+from .web import (
+    account,
+    api,
+    auth,
+    cart,
+    live,
+    modules,
+    openapi,
+    orders,
+    pages,
+    restock_alerts,
+    staff,
+    staff_import,
+    stock,
+)
 from .web.base import StaticFiles
 
 log = logging.getLogger(__name__)
@@ -33,15 +48,16 @@ def routes() -> list:
         url(r"/books/", pages.CatalogHandler, name="catalog"),
         url(r"/books", tornado.web.RedirectHandler, {"url": "/books/"}),
         url(rf"/books/{ISBN}", pages.BookHandler, name="book"),
+        url(rf"/books/{ISBN}/notify", restock_alerts.NotifyHandler, name="notify"),
         url(r"/add", staff.AddBookHandler, name="add_book"),
         url(rf"/edit/{ISBN}", staff.EditBookHandler, name="edit_book"),
         url(rf"/edit/{ISBN}/restock", stock.RestockHandler, name="restock"),
         url(r"/cart", cart.CartHandler, name="cart"),
         url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
         url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
-        url(r"/purchase", orders.PurchaseHandler, name="purchase"),
+        url(r"/checkout", orders.CheckoutHandler, name="checkout"),
         url(r"/orders", orders.OrdersHandler, name="orders"),
-        url(r"/orders/([0-9a-f]{24})", orders.OrderHandler, name="order"),
+        url(rf"/orders/({ORDER_NUMBER})", orders.OrderHandler, name="order"),
         url(r"/login", auth.LoginHandler, name="login"),
         url(r"/logout", auth.LogoutHandler, name="logout"),
         url(r"/register", auth.RegisterHandler, name="register"),
@@ -66,7 +82,7 @@ class ShopApplication(tornado.web.Application):
             routes(),
             shop_settings=settings,
             services=services,
-            jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug),
+            jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug, timezone=settings.timezone),
             fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
             pages=cachetools.LRUCache(maxsize=SHARED_PAGES),
             default_handler_class=pages.NotFoundHandler,

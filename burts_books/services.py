@@ -22,6 +22,7 @@ from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
+from .restock_alerts import RestockAlerts
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Services:
     imports: ImportJobs
     limits: Limits
     mailer: Mailer
+    restock_alerts: RestockAlerts
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -57,6 +59,7 @@ class Services:
         )
         await self.inventory.reconcile(self.carts.held_copies)
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
+        await self.restock_alerts.catch_up()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
@@ -74,6 +77,7 @@ class Services:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
         await self.imports.close()
+        await self.restock_alerts.close()
         await self.mailer.close()
         await self.bus.stop()
         await self.limits.close()
@@ -106,11 +110,15 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     await view.load()
     inventory = Inventory(db, bus, view)
     limits = Limits(settings)
-    carts = Carts(db, inventory, limits)
+    carts = Carts(db, inventory, limits, datetime.timedelta(seconds=settings.cart_ttl_seconds),
+                  datetime.timedelta(seconds=settings.anonymous_cart_ttl_seconds))
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
+    mailer = make_mailer(settings)
+    restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
+    await restock_alerts.start()
     return Services(
-        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
-        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        make_mailer(settings),
+        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
+        Orders(db, carts, inventory, mailer), LiveFeed(bus, inventory),
+        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, restock_alerts,
     )

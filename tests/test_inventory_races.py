@@ -76,14 +76,14 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
     other_cart, _ = await services.carts.add(None, other, PCI, ADDRESS)
     assert (await stock_of(services))["available"] == 0
 
-    take_one = services.inventory.take_one
+    take = services.inventory.take
 
-    async def take_one_after_a_checkout_from_another_tab(isbn):
+    async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         # The buyer's second tab checks out between the cart write and the book write.
         await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
-        return await take_one(isbn)
+        return await take(isbn, copies)
 
-    monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
+    monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
     with pytest.raises(SoldOut):
         await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
@@ -102,14 +102,14 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(services, monkeypatch):
     buyer = await services.accounts.register("buyer@example.com", PASSWORD)
     cart, _ = await services.carts.add(None, buyer, PCI, ADDRESS)
-    take_one = services.inventory.take_one
+    take = services.inventory.take
 
-    async def take_one_after_a_checkout_from_another_tab(isbn):
+    async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         if await services.carts.find(cart.id, buyer):  # the first take only
             await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
-        return await take_one(isbn)
+        return await take(isbn, copies)
 
-    monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
+    monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
     new_cart, _ = await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,13 @@ def _folder(raw: str) -> Path:
     return Path(raw).resolve()
 
 
+def _time_zone(raw: str) -> str:
+    try:
+        return zoneinfo.ZoneInfo(raw.strip()).key
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{raw!r} is not a time zone name like Europe/London or America/Chicago") from None
+
+
 def setting(default: Any, env: str, help: str, parse: Callable[[str], Any] = _text) -> Any:
     """A configurable field of Settings."""
     return dataclasses.field(default=default, metadata={"env": env, "help": help, "parse": parse})
@@ -149,6 +157,14 @@ class Settings:
     registrations_per_address: int = setting(
         10, "BURTS_REGISTRATIONS_PER_ADDRESS", "accounts registered from one client address per hour",
         _whole(1, 100_000),
+    )
+    restock_alerts_per_address: int = setting(
+        20, "BURTS_RESTOCK_ALERTS_PER_ADDRESS", '"notify me" requests from one client address per hour',
+        _whole(1, 100_000),
+    )
+    timezone: str = setting(
+        "UTC", "BURTS_TIMEZONE", "the shop's time zone for the dates shoppers read, like Europe/London",
+        _time_zone,
     )
     password_hashes_at_once: int = setting(
         2, "BURTS_PASSWORD_HASHES_AT_ONCE", "argon2 hashes a process computes at once (64 MiB each)", _whole(1, 64)

@@ -209,6 +209,7 @@ ADDING_ANONYMOUSLY = (
 )
 SIGNING_IN = "Too many failed sign-ins: try again {wait}."
 REGISTERING = "Too many accounts were created from your network: try again {wait}."
+ASKING_ALERTS = "Many restock alerts were asked for from your network: try again {wait}."
 BUSY = "We're busy signing people in: try again in a moment."
 LIVE = "Too many live connections from your address (at most {allowed}); close some and try again."
 LIVE_RETRY_AFTER = 10  # a long poll answers within its timeout (25 s by default), so places free up soon
@@ -237,6 +238,10 @@ class Limits:
         )
         self.registrations_per_address = Limit(
             "registrations-address", settings.registrations_per_address, HOUR, REGISTERING
+        )
+        # Each "notify me" may end in a mail to any address: bounded, so the shop sends no floods.
+        self.restock_alerts_per_address = Limit(
+            "restock-alerts-address", settings.restock_alerts_per_address, HOUR, ASKING_ALERTS
         )
         self.copies_per_cart = settings.max_copies_per_cart
         self.password_hashing = Gate(settings.password_hashes_at_once, settings.password_hash_queue, BUSY)
