@@ -215,6 +215,9 @@ class Carts:
             return await self._take_out(cart, isbn, current - quantity, expect=current)
         if quantity == current:
             return cart, await self.inventory.state(isbn)
+        state = await self.inventory.state(isbn)
+        if state is not None and state["available"] < quantity - current:
+            raise self._too_few(state, quantity - current)  # before any write: a refusal changes nothing
         await self._count_adds(cart, user, address, quantity - current)
         return await self._add(await self._reopened(cart, user), user, isbn, quantity - current, expect=current)
 

@@ -32,4 +32,4 @@ async def up(db):
     # After the backfill: every order has its number now.
     await db.orders.create_index("number", unique=True)
     await db.orders.create_index([("status", pymongo.ASCENDING), ("created_at", pymongo.DESCENDING)])
-    await db.restock_alerts.create_index([("isbn", pymongo.ASCENDING), ("status", pymongo.ASCENDING)])
+    await db.restock_alerts.create_index([("status", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)])

@@ -3,9 +3,12 @@
 import pytest
 
 from burts_books.carts import SoldOut
+from burts_books.orders import Contact
 from tests.constants import ADDRESS, PASSWORD, PCI
 from tests.shop_client import form_values, text_of
 from tests.store import set_stock, stock_of
+
+BUYER = Contact("Ada Reader", "buyer@example.com")
 
 
 @pytest.mark.gen_test
@@ -35,7 +38,7 @@ async def sell(services, copies):
     cart = None
     for _ in range(copies):
         cart, _ = await services.carts.add(cart, user, PCI, ADDRESS)
-    await services.orders.place(cart, user)
+    await services.orders.place(cart, user, Contact("Ada Reader", user["email"]))
 
 
 @pytest.mark.gen_test
@@ -80,7 +83,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 
     async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         # The buyer's second tab checks out between the cart write and the book write.
-        await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
+        await services.orders.place(await services.carts.find(cart.id, buyer), buyer, BUYER)
         return await take(isbn, copies)
 
     monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
@@ -92,7 +95,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
     assert [(line["isbn"], line["quantity"]) for line in order["lines"]] == [(PCI, 1)]
     # The other shopper's copy is still on hand, and their checkout gets it.
     assert (await stock_of(services))["stock"] == 1
-    other_order = await services.orders.place(other_cart, other)
+    other_order = await services.orders.place(other_cart, other, Contact("Other", other["email"]))
     assert [(line["isbn"], line["quantity"]) for line in other_order["lines"]] == [(PCI, 1)]
     book = await stock_of(services)
     assert (book["stock"], book["available"]) == (0, 0)
@@ -106,7 +109,7 @@ async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(
 
     async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         if await services.carts.find(cart.id, buyer):  # the first take only
-            await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
+            await services.orders.place(await services.carts.find(cart.id, buyer), buyer, BUYER)
         return await take(isbn, copies)
 
     monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
