@@ -31,9 +31,9 @@ EXPECT_TIMEOUT_MS = 10_000
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
-def start_shop(data_dir: Path) -> ShopProcess:
+def start_shop(data_dir: Path, *flags: str) -> ShopProcess:
     try:
-        return ShopProcess(data_dir).start()
+        return ShopProcess(data_dir, *flags).start()
     except ShopDidNotStart as exc:
         pytest.fail(str(exc), pytrace=False)
 
@@ -49,11 +49,13 @@ def seeded_data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shop(seeded_data_dir, tmp_path):
-    """The real shop, serving on a free loopback port from a store of its own."""
+def shop(seeded_data_dir, tmp_path, request):
+    """The real shop, serving on a free loopback port from a store of its own;
+    a test marked `@pytest.mark.shop_flags(...)` starts it with those flags."""
     data_dir = tmp_path / "data"
     shutil.copytree(seeded_data_dir, data_dir, ignore=shutil.ignore_patterns("*.lock"))
-    shop = start_shop(data_dir)
+    marked = request.node.get_closest_marker("shop_flags")
+    shop = start_shop(data_dir, *(marked.args if marked else ()))
     yield shop
     shop.stop()
 
