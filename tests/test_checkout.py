@@ -214,8 +214,8 @@ async def test_order_history_shows_titles_quantities_totals_status_and_dates(sho
     assert history.code == 200 and f'href="{order_url}"' in history.text
     text = text_of(history.text)
     assert re.search(
-        rf"{number} \d{{1,2}} [A-Z][a-z]{{2}} 20\d\d, \d\d:\d\d 2 × Programming Collective Intelligence "
-        rf"1 × RESTful Web Services \$\d+\.\d\d Placed", text), text
+        rf"{number} \d{{1,2}} [A-Z][a-z]{{2}} 20\d\d, \d\d:\d\d 2 \u00d7 Programming Collective Intelligence "
+        rf"1 \u00d7 RESTful Web Services \$\d+\.\d\d Placed", text), text
 
 
 @pytest.mark.gen_test

@@ -50,7 +50,7 @@ def place_order(page: Page) -> str:
 def see_it_in_the_history(page: Page, number: str) -> None:
     page.get_by_role("link", name="All your orders").click()
     row = page.locator(".orders tbody tr").filter(has_text=number)
-    expect(row).to_contain_text(f"2 × {TITLE}")
+    expect(row).to_contain_text(f"2 \u00d7 {TITLE}")
     expect(row).to_contain_text("$79.98")
     expect(row).to_contain_text("Placed")
     expect(row).to_contain_text(re.compile(r"\d{1,2} [A-Z][a-z]{2} 20\d\d, \d\d:\d\d"))
