@@ -124,6 +124,14 @@ async def test_setting_a_quantity_as_a_script_answers_json(client, services):
 # -- holds that end ------------------------------------------------------------------------------
 
 
+async def hold_then_expire(client, services, *isbns):
+    """Add a copy of each ISBN, then let the (anonymous, 10-minute) hold expire and the sweep run."""
+    for isbn in isbns:
+        await client.post("/cart", {"action": "add", "isbn": isbn})
+    await age_carts(services, 601)
+    await services.housekeeping(1200, 600)
+
+
 @pytest.mark.gen_test
 async def test_the_pages_warn_when_the_hold_is_about_to_end(client, services):
     await client.post("/cart", {"action": "add", "isbn": PCI})
@@ -142,10 +150,7 @@ async def test_the_pages_warn_when_the_hold_is_about_to_end(client, services):
 
 @pytest.mark.gen_test
 async def test_an_expired_hold_is_explained_and_its_copies_can_be_added_again(client, services):
-    await client.post("/cart", {"action": "add", "isbn": PCI})
-    await client.post("/cart", {"action": "add", "isbn": PCI})
-    await age_carts(services, 601)
-    await services.housekeeping(1200, 600)
+    await hold_then_expire(client, services, PCI, PCI)
     assert await held(services) == 0
 
     cart_page = text_of((await client.get("/cart")).text)
@@ -175,9 +180,7 @@ async def test_an_expired_hold_is_explained_and_its_copies_can_be_added_again(cl
 
 @pytest.mark.gen_test
 async def test_an_expired_hold_on_a_title_sold_out_since_is_said_so_and_can_be_dismissed(client, services):
-    await client.post("/cart", {"action": "add", "isbn": PCI})
-    await age_carts(services, 601)
-    await services.housekeeping(1200, 600)
+    await hold_then_expire(client, services, PCI)
     await services.inventory.set_stock(PCI, 0)
     cart_page = await client.get("/cart")
     assert "sold out since" in text_of(cart_page.text) and 'value="add_again"' not in cart_page.text
@@ -192,10 +195,7 @@ async def test_an_expired_hold_on_a_title_sold_out_since_is_said_so_and_can_be_d
 
 @pytest.mark.gen_test
 async def test_adding_after_an_expiry_reopens_the_cart_and_keeps_telling_what_expired(client, services):
-    await client.post("/cart", {"action": "add", "isbn": PCI})
-    await client.post("/cart", {"action": "add", "isbn": RESTFUL})
-    await age_carts(services, 601)
-    await services.housekeeping(1200, 600)
+    await hold_then_expire(client, services, PCI, RESTFUL)
 
     await client.post("/cart", {"action": "add", "isbn": RESTFUL})
     assert await services.db.carts.count_documents({}) == 1
