@@ -145,9 +145,12 @@ class Orders:
             raise CartError(REVIEW_AGAIN)
         lines = await self.carts.lines(cart)
         if not await self.carts.claim_for_order(cart):
-            just_placed = await self._just_placed(cart.id, user, wait=JUST_PLACED_WAIT)
-            if just_placed is not None:
-                return just_placed
+            now = await self.carts.find(cart.id, user)
+            if now is None or not now.is_open:
+                # Ordered by a click that came first: its order, as soon as it is written.
+                just_placed = await self._just_placed(cart.id, user, wait=JUST_PLACED_WAIT)
+                if just_placed is not None:
+                    return just_placed
             raise CartError(REVIEW_AGAIN)
 
         shipped = []
