@@ -6,6 +6,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from burts_books.carts import LAPSED_MESSAGE
 from tests.browser.helpers import BookPage
 from tests.constants import PASSWORD, PCI
 
@@ -105,7 +106,12 @@ def test_a_hold_about_to_end_is_announced_and_an_ended_one_explained(page: Page)
     expect(warning).to_be_visible()  # a second before the end
 
     expect(page.get_by_role("alert").filter(has_text="expired")).to_have_count(0)
+    book.open()
     page.wait_for_timeout(5500)  # the hold ends, and the shop's next sweep puts the copy back on sale
+    book.remove.click()  # on the page from before: it says what happened instead of "not in your cart"
+    expect(book.message).to_have_text(LAPSED_MESSAGE)
+    book.expect_in_cart(0)
+
     book.open()
     notice = page.locator(".hold-expired")
     expect(notice).to_contain_text(re.compile(
