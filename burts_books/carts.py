@@ -270,8 +270,7 @@ class Carts:
             line_ok = {f"holds.{isbn}": expect}
         else:
             line_ok = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": 0}]}
-        # A cart from before `copies` was kept has none: it counts from its next add.
-        room = {**line_ok, "copies": {"$not": {"$gt": most - copies}}}
+        room = {**line_ok, "copies": {"$lte": most - copies}}  # every cart counts its copies (migration 0007)
         taking_back = {f"adding.{isbn}": -copies, "copies": -copies}
         if await self._change(cart, room, {f"adding.{isbn}": copies, "copies": copies}):
             state = await self.inventory.take(isbn, copies)
@@ -297,7 +296,7 @@ class Carts:
         most = self.limits.copies_per_cart
         if current is None or (expect is not None and current.get("holds", {}).get(isbn, 0) != expect):
             return CartError(CHANGED_MESSAGE, state)
-        if current.get("copies", 0) > most - copies:
+        if current["copies"] > most - copies:
             return CartError(f"A cart holds at most {most} copies: check out, or take some out first.", state)
         return CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", state)
 
