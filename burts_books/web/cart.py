@@ -35,22 +35,23 @@ class CartHandler(BaseHandler):
         self.render("cart.html", contents=contents, message=message, max_per_title=MAX_PER_TITLE)
 
     def cart_request(self) -> tuple[str, str | None, int]:
-        """(action, ISBN or None for `forget`, quantity for `set`)."""
-        body = self.json_body() if self.sent_json() else {
-            name: self.get_body_argument(name, None) for name in ("action", "isbn", "quantity")
-        }
+        """(action, ISBN or None for `forget`, quantity for `set`); whatever is sent is checked, used or not."""
+        if self.sent_json():
+            body = self.json_body()
+        else:
+            sent = {name: self.get_body_argument(name, None) for name in ("action", "isbn", "quantity")}
+            body = {name: value for name, value in sent.items() if value is not None}
         action = body.get("action")
         if action not in ACTIONS:
             raise Invalid(f"The action must be one of {', '.join(ACTIONS)}.")
-        if action == "forget":
-            return action, None, 0
         quantity = 0
-        if action == "set":
+        if action == "set" or "quantity" in body:
             try:
                 quantity = whole_number(body.get("quantity"), 0, MAX_PER_TITLE)
             except ValueError:
                 raise Invalid(f"Choose between 0 and {MAX_PER_TITLE} copies.") from None
-        return action, isbn_codes.from_input(body.get("isbn")), quantity
+        isbn = isbn_codes.from_input(body.get("isbn")) if action != "forget" or "isbn" in body else None
+        return action, None if action == "forget" else isbn, quantity
 
     async def post(self):
         action, isbn, quantity = self.cart_request()
