@@ -30,7 +30,7 @@ import secrets
 import pymongo
 from pymongo import ReturnDocument
 
-from .accounts import BAD_EMAIL, is_email, normalize_email
+from .accounts import BAD_EMAIL, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
 from .infra.clock import utcnow
 from .infra.db import Database
@@ -85,7 +85,7 @@ def check_contact(name: str, email: str, phone: str = "", note: str = "") -> Con
         errors["name"] = "Tell us your name: we ask for it at the counter."
     elif len(name) > MAX_NAME:
         errors["name"] = f"Use at most {MAX_NAME} characters."
-    if not is_email(email):
+    if not valid_email(email):
         errors["email"] = BAD_EMAIL
     digits = sum(char.isdigit() for char in phone)
     if phone and (not _PHONE.fullmatch(phone) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]):
@@ -124,9 +124,10 @@ class Orders:
     async def contact_for(self, user: dict) -> Contact:
         """What the checkout form starts with: the shopper's last order's contact, else their account's email."""
         last = await self.orders.find_one({"user_id": user["_id"]}, sort=[("created_at", pymongo.DESCENDING)])
+        # An account made by social sign-in may have no email.
         if last is None:
-            return Contact("", user["email"])
-        return Contact(last.get("name", ""), last.get("email", user["email"]), last.get("phone", ""))
+            return Contact("", user.get("email") or "")
+        return Contact(last.get("name", ""), last.get("email", ""), last.get("phone", ""))
 
     async def place(self, cart: Cart | None, user: dict, contact: Contact,
                     reviewed_revision: int | None = None, cart_id: str | None = None) -> dict:
@@ -221,7 +222,7 @@ class Orders:
         return await self.orders.find_one_and_update(
             {"number": order["number"], "status": {"$in": list(allowed)}, **(criteria or {})},
             {"$set": changes, "$push": {"history": {"status": status, "at": changes["updated_at"],
-                                                    "by": by["email"]}}},
+                                                    "by": by.get("email") or str(by["_id"])}}},
             return_document=ReturnDocument.AFTER,
         )
 

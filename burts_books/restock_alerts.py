@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from .accounts import BAD_EMAIL, is_email, normalize_email
+from .accounts import BAD_EMAIL, normalize_email, valid_email
 from .infra.bus import EventBus
 from .infra.clock import utcnow
 from .infra.db import Database
@@ -67,7 +67,7 @@ class RestockAlerts:
         TooMany past the per-address limit (each ask can end in a mail to any address).
         """
         email = normalize_email(email)
-        if not is_email(email):
+        if not valid_email(email):
             raise ValidationError({"email": BAD_EMAIL})
         state = await self.inventory.state(isbn)
         if state is None:

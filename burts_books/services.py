@@ -22,7 +22,9 @@ from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
+from .password_resets import PasswordResets
 from .restock_alerts import RestockAlerts
+from .social_accounts import SocialAccounts
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,8 @@ class Services:
     imports: ImportJobs
     limits: Limits
     mailer: Mailer
+    social: SocialAccounts
+    password_resets: PasswordResets
     restock_alerts: RestockAlerts
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
@@ -61,6 +65,8 @@ class Services:
         await self.inventory.reconcile(self.carts.held_copies)
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
         await self.imports.abandon_stale()
+        await self.social.forget_expired()
+        await self.password_resets.forget_expired()
         await self.restock_alerts.catch_up()
 
     def start_housekeeping(self, settings: Settings) -> None:
@@ -122,5 +128,6 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
         Orders(db, carts, inventory, mailer), LiveFeed(bus, inventory),
-        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, restock_alerts,
+        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
+        PasswordResets(db, accounts, limits, mailer), restock_alerts,
     )
