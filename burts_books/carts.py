@@ -85,6 +85,9 @@ class Carts:
         self.books = db.books
         self.inventory = inventory
         self.limits = limits
+        # Copies this process put in carts, and took out again or saw expire (for the metrics).
+        self.holds_taken = 0
+        self.holds_given_back = 0
 
     async def find(self, cart_id: str | None, user: dict | None) -> Cart | None:
         """The open cart with this id, if this visitor may see it.
@@ -169,6 +172,7 @@ class Carts:
                 await self._change(cart, {}, taking_back, only_open=False)
                 raise SoldOut(SOLD_OUT_MESSAGE, await self.inventory.state(isbn))
             if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
+                self.holds_taken += 1
                 return await self._reload(cart), state
             # Checked out, expired or filled by another add meanwhile: the copy
             # goes back (before `adding` lets go of it, so it is never counted twice).
@@ -189,6 +193,7 @@ class Carts:
                                                   {f"holds.{isbn}": -1, "copies": -1, "revision": 1}):
             raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
         state = await self.inventory.give_back(isbn, 1)
+        self.holds_given_back += 1
         return await self._reload(cart), state
 
     async def _reload(self, cart: Cart) -> Cart | None:
@@ -241,6 +246,7 @@ class Carts:
             holds = Cart.from_document(claimed).holds
             for isbn, copies in holds.items():
                 await self.inventory.give_back(isbn, copies)
+                self.holds_given_back += copies
             if not holds:
                 # Nothing to tell its shopper about: an empty cart leaves no trace.
                 await self.carts.delete_one({"_id": claimed["_id"], "status": "expired"})

@@ -191,6 +191,18 @@ class Settings:
         "embedded store: journal size that starts a compaction (at least the snapshot's size)",
         _whole(1, 2**40),
     )
+    shutdown_timeout_seconds: float = setting(
+        10.0, "BURTS_SHUTDOWN_TIMEOUT",
+        "seconds a process takes at most, after SIGTERM, to finish its requests and close its live feeds",
+        _seconds,
+    )
+    access_log_json: bool = setting(
+        False, "BURTS_ACCESS_LOG_JSON", "write the access log as JSON lines instead of text", _boolean
+    )
+    processes: int = setting(
+        1, "BURTS_PROCESSES",
+        "processes `serve` starts, on consecutive ports from --port (MongoDB and Redis only)", _whole(1, 256),
+    )
     page_size: int = 12  # books per catalog page; not a setting
 
     @property
