@@ -259,7 +259,6 @@ async def backup(settings: Settings, args) -> None:
 def back_up_files(settings: Settings, target: Path) -> None:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise CommandError(f"{target} is not an empty folder: back up into a new one")
-    target.mkdir(mode=0o700, parents=True, exist_ok=True)
     documents = store_backup.backup(settings.store_dir, target)
     if settings.cookie_secret_file.exists():
         shutil.copy(settings.cookie_secret_file, target / "cookie-secret")  # owner-only, as the original

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import re
 
 import pytest
 
+from burts_books.infra.embedded import backup as store_backup
+from burts_books.services import open_services
 from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, run_cli
+from tests.store import everything
 from tests.waiting import until
 
 # The writer below adds and removes copies as fast as it can: lift the limits on adds.
 UNLIMITED = ("--cart-adds-per-minute=100000", "--cart-adds-per-address-per-minute=100000",
              "--anonymous-adds-per-address=100000")
+
+
+@contextlib.asynccontextmanager
+async def running_shop(settings):
+    services = await open_services(settings)
+    try:
+        yield services
+    finally:
+        await services.close()
 
 
 async def what_a_shopper_sees(shopper: ShopClient) -> dict:
@@ -112,3 +126,33 @@ def test_backup_points_a_mongodb_deployment_at_mongodump(tmp_path):
     result = run_cli("backup", str(tmp_path / "backup"), "--mongodb-url=mongodb://db.invalid/", data_dir=tmp_path)
     assert result.returncode == 2 and "mongodump" in result.stderr
     assert not (tmp_path / "backup").exists()
+
+
+@pytest.mark.gen_test
+async def test_a_backup_that_read_the_snapshot_just_before_a_compaction_replaced_it_starts_again(
+        embedded, tmp_path, monkeypatch):
+    async with running_shop(embedded) as shop:
+        await shop.db.carts.insert_many([{"_id": f"cart-{n}", "n": n} for n in range(50)])
+        stale, _ = store_backup.read_snapshot(embedded.store_dir / "snapshot") if (
+            embedded.store_dir / "snapshot").exists() else ({}, 0)
+        await shop.db.store.compact()  # the snapshot now holds journal segment 1, which is gone
+        await shop.db.carts.update_many({}, {"$inc": {"n": 1}})  # and segment 2 has more
+        expected = await everything(shop.db)
+
+        reads = []
+        real = store_backup.read_snapshot
+
+        def read_snapshot(path):
+            reads.append(path)
+            # The first read sees the store as it was before the compaction finished.
+            return (stale, 0) if len(reads) == 1 else real(path)
+
+        monkeypatch.setattr(store_backup, "read_snapshot", read_snapshot)
+        documents = store_backup.backup(embedded.store_dir, tmp_path / "copy")
+        monkeypatch.undo()
+        assert len(reads) == 2 and documents > 50
+
+    restored = dataclasses.replace(embedded, data_dir=tmp_path / "restored")
+    store_backup.restore(tmp_path / "copy", restored.store_dir, replace=False)
+    async with running_shop(restored) as shop:
+        assert await everything(shop.db) == expected

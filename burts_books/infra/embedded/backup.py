@@ -95,6 +95,7 @@ def snapshot_unchanged(snapshot: Path, through: int) -> bool:
 def backup(store: Path, target: Path) -> int:
     """Write a consistent copy of the store in `store` to `target`/snapshot; returns the documents copied."""
     state = read_consistent(store)
+    target.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
     write_snapshot(snapshot_path(target), state, through=0)
     return sum(len(collection.documents) for collection in state.values())
 
