@@ -98,18 +98,14 @@ async def test_a_backup_taken_while_the_shop_takes_writes_restores_the_same_cata
     assert writes_during_backup > 20
 
 
-@pytest.mark.gen_test(timeout=30)
-async def test_restore_refuses_a_store_in_use_or_with_data_and_replaces_it_when_told(tmp_path):
-    seeded, other = tmp_path / "seeded", tmp_path / "other"
-    seeded.mkdir()
+def test_restore_refuses_a_store_in_use_or_with_data_and_replaces_it_when_told(tmp_path):
+    other = tmp_path / "other"
     other.mkdir()
-    assert run_cli("migrate", data_dir=seeded).returncode == 0
-    assert run_cli("backup", str(tmp_path / "backup"), data_dir=seeded).returncode == 0
-    again = run_cli("backup", str(tmp_path / "backup"), data_dir=seeded)
-    assert again.returncode == 2 and "is not an empty folder" in again.stderr
-
     with ShopProcess(tmp_path / "busy", f"--cookie-secret={COOKIE_SECRET}"):
+        assert run_cli("backup", str(tmp_path / "backup"), data_dir=tmp_path / "busy").returncode == 0
+        again = run_cli("backup", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
         busy = run_cli("restore", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
+    assert again.returncode == 2 and "is not an empty folder" in again.stderr
     assert busy.returncode == 2 and "in use by process" in busy.stderr
 
     refused = run_cli("restore", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
