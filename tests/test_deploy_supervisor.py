@@ -291,6 +291,10 @@ class ReconnectingWatcher:
     def stop(self) -> None:
         self.task.cancel()
 
+    def __repr__(self) -> str:
+        ended = self.task.done() and not self.task.cancelled() and self.task.exception()
+        return f"<{self.going_away} times 1001, connected={self.connected.is_set()}, ended={ended!r}>"
+
 
 @pytest.mark.gen_test(timeout=90)
 async def test_a_rolling_restart_drops_no_request_and_every_page_reconnects(cluster, http_client):
@@ -313,7 +317,8 @@ async def rolling_restart(supervisord, nginx, watchers, shopper, http_client):
         old = supervisord.pid(port)
         os.kill(old, signal.SIGTERM)
         await serving_again(supervisord, port, old, http_client)
-        await until(lambda: all(watcher.connected.is_set() for watcher in watchers), timeout=RESTART_TIMEOUT)
+        await until(lambda: all(watcher.connected.is_set() for watcher in watchers), timeout=RESTART_TIMEOUT,
+                    message=f"not all back after restarting {port}: {[repr(w) for w in watchers]}")
     answered_before = load.answered
     await until(lambda: load.answered >= answered_before + 20)
     await load.stop()
