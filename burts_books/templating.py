@@ -6,8 +6,10 @@ output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
 
 from __future__ import annotations
 
+import datetime
 import json
 import secrets
+import zoneinfo
 from pathlib import Path
 
 import jinja2
@@ -19,7 +21,8 @@ from .inventory import LOW_STOCK, availability
 from .search_text import plain_text
 
 
-def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environment:
+def make_environment(template_dir: Path, debug: bool = False,
+                     timezone: str = "UTC") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
         autoescape=True,
@@ -39,6 +42,9 @@ def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environm
     env.filters["price"] = lambda cents: "$" + price_text(cents)
     env.filters["json_ld"] = json_ld
     env.globals.update(availability=availability, LOW_STOCK=LOW_STOCK, plain_text=plain_text)
+    zone = zoneinfo.ZoneInfo(timezone)
+    env.filters["when"] = lambda moment: when(moment, zone)
+    env.filters["time_of_day"] = lambda moment: local(moment, zone).strftime("%H:%M")
     return env
 
 
@@ -46,6 +52,17 @@ def json_ld(data: dict) -> Markup:
     """JSON for a <script type="application/ld+json">: no "<", ">" or "&" that could end the script."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def local(moment: datetime.datetime, timezone: datetime.tzinfo) -> datetime.datetime:
+    """A stored moment (naive UTC, as MongoDB gives it back) in the shop's time zone."""
+    return moment.replace(tzinfo=datetime.UTC).astimezone(timezone)
+
+
+def when(moment: datetime.datetime, timezone: datetime.tzinfo) -> str:
+    """A date and time as people write them: 26 Nov 2026, 14:05."""
+    shown = local(moment, timezone)
+    return f"{shown.day} {shown:%b %Y, %H:%M}"
 
 
 def render(env: jinja2.Environment, name: str, namespace: dict) -> bytes:
