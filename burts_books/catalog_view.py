@@ -101,7 +101,7 @@ class CatalogView:
 
     def price_cents(self, isbn: str) -> int:
         book = self._books.get(isbn)
-        return book["price_cents"] if book is not None else 0
+        return book.get("price_cents", 0) if book is not None else 0
 
     def search(self, terms: list[str], sort: str, skip: int, limit: int) -> tuple[list[dict], int]:
         """Books where every term starts a word of theirs (title, subtitle, author, ISBN or
@@ -293,7 +293,7 @@ def _title_key(book: dict) -> tuple:
 
 
 def _price_key(book: dict) -> tuple:
-    return (book["price_cents"], book["title"], book["isbn"])
+    return (book.get("price_cents", 0), book["title"], book["isbn"])
 
 
 def _sort_key(sort: str, book: dict) -> tuple:
