@@ -38,7 +38,7 @@ def collector_paused() -> Iterator[None]:
 class Watcher:
     """Someone to tell about changes to some books; subclasses say how."""
 
-    __slots__ = ()  # one per connection: slots keep each small
+    __slots__ = ("isbns",)  # one per connection: slots keep each small
     isbns: set[str] | None  # None watches every book
 
     def wants(self, isbn: str) -> bool:
@@ -144,7 +144,7 @@ class LiveFeed:
 class Poll(Watcher):
     """One long-poll request: the versions the client has, and the newest states seen since."""
 
-    __slots__ = ("_news", "cancelled", "isbns", "since", "states")
+    __slots__ = ("_news", "cancelled", "since", "states")
 
     def __init__(self, since: dict[str, int | None]):
         self.since = since
@@ -191,7 +191,7 @@ class Outbox(Watcher):
     waits here, and `wake` is called so that someone `take`s it.
     """
 
-    __slots__ = ("_notices", "_pending", "_send_now", "_sent", "_wake", "isbns")
+    __slots__ = ("_notices", "_pending", "_send_now", "_sent", "_wake")
     MAX_NOTICES = 10
 
     def __init__(self, wake: Callable[[], None] = lambda: None,

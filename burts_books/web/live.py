@@ -146,12 +146,13 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
     def _send_now(self, state: dict) -> bool:
         """Write the state's frame straight away, unless earlier messages are still going out."""
         connection = self.ws_connection
-        if connection is None or connection.is_closing():
+        stream = None if connection is None or connection.is_closing() else connection.stream
+        if stream is None:
             return True  # nobody left to tell; on_close takes the outbox out of the feed
-        if self.sender is not None or connection.stream.writing():
+        if self.sender is not None or stream.writing():
             return False
         try:
-            connection.stream.write(state_frame(state))
+            stream.write(state_frame(state))
         except StreamClosedError:
             self.close()
         return True
