@@ -149,7 +149,9 @@ class Carts:
         visitor = f"user:{user['_id']}" if user else cart and f"cart:{cart.id}"
         if visitor:
             await limits.hit(limits.cart_adds_per_visitor, visitor)
-        return await self._add(cart, user, isbn)
+        # An add writes up to four times in a row (cart, cart, book, cart): wait for the disk once.
+        async with self.db.writes_together():
+            return await self._add(cart, user, isbn)
 
     async def _add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
         if cart is None:
@@ -185,11 +187,12 @@ class Carts:
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""
-        if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
-                                                  {f"holds.{isbn}": -1, "copies": -1, "revision": 1}):
-            raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
-        state = await self.inventory.give_back(isbn, 1)
-        return await self._reload(cart), state
+        async with self.db.writes_together():
+            if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
+                                                      {f"holds.{isbn}": -1, "copies": -1, "revision": 1}):
+                raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
+            state = await self.inventory.give_back(isbn, 1)
+            return await self._reload(cart), state
 
     async def _reload(self, cart: Cart) -> Cart | None:
         doc = await self.carts.find_one({"_id": cart.id, "status": "open"})
