@@ -5,35 +5,17 @@ the upstream ports, the static folder and nginx's own paths); everything
 else is the file as deployed.
 """
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from burts_books.infra import resources
 from tests.constants import COOKIE_SECRET, PCI
+from tests.nginx_front import NGINX, NginxFront, site_config
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, free_port, port_answers, stop_process, wait_until_serving
+from tests.shop_process import ShopProcess, free_port
 from tests.websocket_client import connect, receive, subscribe
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_START_TIMEOUT = 10.0
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-# Started as root, nginx's workers drop to `nobody`, who cannot read a checkout in
-# an owner-only folder (a clone under a 0700 home, a `mktemp -d`); keep them as us.
-WORKER_USER = "user root;\n" if os.geteuid() == 0 else ""
-
-
-def site_config(listen: int, upstreams: list[int]) -> str:
-    text = (DEPLOY / "nginx.conf").read_text()
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
-    text, count = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
-    assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
-    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    return text.replace("/srv/burts-books/static/", f"{resources.STATIC}/")
 
 
 @pytest.fixture
@@ -41,30 +23,9 @@ def nginx_front(tmp_path):
     if not Path(NGINX).exists():
         pytest.fail("nginx is missing: `make test` installs it (apt-get install nginx)", pytrace=False)
     flags = ("--xheaders", f"--cookie-secret={COOKIE_SECRET}")
-    shops = [ShopProcess(tmp_path / name, *flags) for name in ("a", "b")]
-    port = free_port()
-    (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops]))
-    (tmp_path / "nginx.conf").write_text(
-        f"{WORKER_USER}daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\n"
-        f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n"
-        f"  client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
-        f"  include {tmp_path}/site.conf;\n}}\n"
-    )
-    nginx = None
-    try:
-        for shop in shops:
-            shop.start()
-        with open(tmp_path / "nginx.out", "wb") as output:
-            nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                                     stderr=subprocess.STDOUT, stdout=output)
-        started = wait_until_serving(nginx, lambda: port_answers(port), NGINX_START_TIMEOUT)
-        assert started, (tmp_path / "nginx.out").read_text() + (tmp_path / "error.log").read_text()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(nginx)
-        for shop in shops:
-            shop.stop()
+    with ShopProcess(tmp_path / "a", *flags) as a, ShopProcess(tmp_path / "b", *flags) as b, \
+            NginxFront(tmp_path, [a.port, b.port]) as url:
+        yield url
 
 
 def test_the_deployed_config_passes_nginx_own_check(tmp_path):
