@@ -153,8 +153,9 @@ async def soak_phase(side: Side, figures: Figures, rounds: int) -> None:
         polls = await open_polls(side, SOAK_CONNECTIONS)
         await settle(side.pid)
         await close_all(sockets + polls)
+        await side.change()  # bare Tornado keeps a dropped poll until it is answered
         sizes.append(await settle(side.pid))
-    figures.soak_kib = sizes[-1] - sizes[1]
+    figures.soak_kib = (sizes[-1] - sizes[1]) / (len(sizes) - 2)
 
 
 def measure_side(start: Callable[[], contextlib.AbstractContextManager[Side]], connections: int, rounds: int,
@@ -200,8 +201,9 @@ def measure(connections: int = 10_000, rounds: int = 3, soak: int = 6) -> list[R
         Row("RSS per idle subscribed WebSocket", ours.socket_kib, reference.socket_kib, "KiB", "<= 1.5",
             ratio_at_most=1.5),
         Row("RSS per held long poll", ours.poll_kib, reference.poll_kib, "KiB", "<= 1.5", ratio_at_most=1.5),
-        Row(f"RSS growth over {soak - 2} soak rounds of {SOAK_CONNECTIONS:,} WebSockets + long polls",
-            ours.soak_kib, reference.soak_kib, "KiB", "no growth"),
+        Row(f"RSS growth per round after the second, {soak} rounds of {SOAK_CONNECTIONS:,} WebSockets + "
+            f"{SOAK_CONNECTIONS:,} long polls opened and dropped", ours.soak_kib, reference.soak_kib, "KiB",
+            "no growth"),
     ]
 
 
