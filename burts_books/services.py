@@ -46,7 +46,8 @@ class Services:
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
-        """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts.
+        """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts,
+        close the books of imports whose process died.
 
         Carts of visitors not signed in expire after `anonymous_cart_ttl_seconds` (by default
         the same as the others). Safe to run in several processes at once (see carts.py).
@@ -57,6 +58,7 @@ class Services:
         )
         await self.inventory.reconcile(self.carts.held_copies)
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
+        await self.imports.abandon_stale()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
