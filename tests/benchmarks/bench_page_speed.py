@@ -7,9 +7,9 @@ bare Tornado "hello world" (reference_hello), the Recommended Reading markup of 
 books on aiohttp + aiohttp-jinja2 (reference_aiohttp), and the shop's /recommended/, a book page
 and /books/, for an anonymous visitor and for a signed-in shopper with a copy in the cart,
 on the starter catalog and on the benchmark catalog of --books books. The references are
-measured again next to each catalog, so each ratio is of figures taken minutes apart at most.
+measured again before each visitor's pages, so each ratio is of figures taken a minute apart at most.
 
-Loopback only, bounded in time (about 16 wrk runs of --seconds).
+Loopback only, bounded in time (20 wrk runs of --seconds).
 """
 
 from __future__ import annotations
@@ -45,12 +45,9 @@ def measure_catalog(name: str, data_dir: Path, isbns: list[str], seconds: float,
     data_dir.mkdir(parents=True, exist_ok=True)
     created = run_cli("create-user", SHOPPER, data_dir=data_dir, stdin=PASSWORD + "\n")
     assert created.returncode == 0, created.stderr
-    with Reference("reference_hello") as hello, Reference("reference_aiohttp") as aiohttp:
-        hello_rps = best_of(runs, lambda: wrk(hello.url, seconds))["rps"]
-        aiohttp_rps = best_of(runs, lambda: wrk(aiohttp.url, seconds))["rps"]
-    rows = [Row(f"aiohttp + aiohttp-jinja2 page, 12 books, no database ({name} run)", aiohttp_rps, hello_rps,
-                "req/s", "reference: x hello")]
-    with ShopProcess(data_dir, *LIFTED_LIMITS, command=SHOP) as shop:
+    rows = []
+    with Reference("reference_hello") as hello, Reference("reference_aiohttp") as aiohttp, \
+            ShopProcess(data_dir, *LIFTED_LIMITS, command=SHOP) as shop:
         cookie = asyncio.run(signed_in_cookie(shop.url))
         pages = {
             "/recommended/": ["/recommended/"],
@@ -58,6 +55,11 @@ def measure_catalog(name: str, data_dir: Path, isbns: list[str], seconds: float,
             "/books/": ["/books/"],
         }
         for visitor, visitor_cookie in (("anonymous", ""), ("signed in, cart", cookie)):
+            # The references again next to each block: a shared machine's speed drifts by the minute.
+            hello_rps = best_of(runs, lambda: wrk(hello.url, seconds))["rps"]
+            aiohttp_rps = best_of(runs, lambda: wrk(aiohttp.url, seconds))["rps"]
+            rows.append(Row(f"aiohttp + aiohttp-jinja2 page, 12 books, no database (next to {visitor}, {name})",
+                            aiohttp_rps, hello_rps, "req/s", "reference: x hello"))
             for page, paths in pages.items():
                 script = get_script(paths, visitor_cookie)
                 figures = best_of(runs, lambda script=script: wrk(shop.url, seconds, script))
