@@ -20,10 +20,11 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError, object_id
-from .infra.errors import ValidationError
+from .infra.errors import NotFound, ValidationError
 from .infra.limits import Limits
 
 MIN_PASSWORD = 8
@@ -49,6 +50,11 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def valid_email(email: str) -> bool:
+    """Whether a normalized email looks deliverable."""
+    return bool(_EMAIL.fullmatch(email)) and len(email) <= 254
+
+
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError({"password": f"Use at least {MIN_PASSWORD} characters."})
@@ -60,7 +66,7 @@ def check_new_account(email: str, password: str) -> str:
     """The email as stored, if these can make an account; ValidationError says what is wrong."""
     email = normalize_email(email)
     errors = {}
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
+    if not valid_email(email):
         errors["email"] = "Give a valid email address."
     try:
         check_password(password)
@@ -166,6 +172,35 @@ class Accounts:
 
     async def end_sessions(self, user_id: ObjectId) -> None:
         await self.users.update_one({"_id": user_id}, {"$inc": {"session_version": 1}})
+
+    async def hash_password(self, password: str) -> str:
+        """The stored form of a new password; ValidationError when it is too short or too long."""
+        check_password(password)
+        return await self._argon2(_hasher.hash, password)
+
+    async def set_password_hash(self, user_id: ObjectId, password_hash: str) -> dict | None:
+        """Store a new password and end every session of the account; the account as it is now."""
+        return await self.users.find_one_and_update(
+            {"_id": user_id},
+            {"$set": {"password_hash": password_hash}, "$inc": {"session_version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def change_password(self, user: dict, current: str, new: str, address: str) -> dict:
+        """Replace the password of `user`, who must give the current one; every session ends.
+
+        The current password is checked as a sign-in from `address` is, limits included, so a
+        stolen session can't be used to guess it. Returns the account as it is now, to start
+        this browser's new session from.
+        """
+        password_hash = await self.hash_password(new)
+        signed_in = await self.sign_in(user.get("email") or "", current, address)
+        if signed_in is None or signed_in["_id"] != user["_id"]:
+            raise ValidationError({"current_password": "That is not your current password."})
+        changed = await self.set_password_hash(user["_id"], password_hash)
+        if changed is None:
+            raise NotFound("Your account no longer exists.")
+        return changed
 
     async def set_staff(self, email: str, staff: bool) -> bool:
         """Grant or remove the staff role; False when there is no such account."""

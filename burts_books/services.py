@@ -22,6 +22,8 @@ from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
+from .password_resets import PasswordResets
+from .social_accounts import SocialAccounts
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ class Services:
     imports: ImportJobs
     limits: Limits
     mailer: Mailer
+    social: SocialAccounts
+    password_resets: PasswordResets
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -59,6 +63,8 @@ class Services:
         await self.inventory.reconcile(self.carts.held_copies)
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
         await self.imports.abandon_stale()
+        await self.social.forget_expired()
+        await self.password_resets.forget_expired()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
@@ -111,8 +117,9 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     carts = Carts(db, inventory, limits)
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
+    mailer = make_mailer(settings)
     return Services(
         db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        make_mailer(settings),
+        mailer, SocialAccounts(db, limits), PasswordResets(db, accounts, limits, mailer),
     )
