@@ -92,9 +92,9 @@ class Inventory:
         await self._announce(state)
         return state
 
-    async def take_one(self, isbn: str) -> dict | None:
-        """Take one copy for a cart; None when sold out. Never goes below zero."""
-        return await self._change({"isbn": isbn, "available": {"$gt": 0}}, {"available": -1})
+    async def take(self, isbn: str, copies: int = 1) -> dict | None:
+        """Take copies for a cart, all or none; None when fewer are available. Never goes below zero."""
+        return await self._change({"isbn": isbn, "available": {"$gte": copies}}, {"available": -copies})
 
     async def give_back(self, isbn: str, copies: int) -> dict | None:
         """Copies a cart let go of become available again."""

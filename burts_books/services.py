@@ -23,6 +23,7 @@ from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
 from .password_resets import PasswordResets
+from .restock_alerts import RestockAlerts
 from .social_accounts import SocialAccounts
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Services:
     mailer: Mailer
     social: SocialAccounts
     password_resets: PasswordResets
+    restock_alerts: RestockAlerts
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -65,6 +67,7 @@ class Services:
         await self.imports.abandon_stale()
         await self.social.forget_expired()
         await self.password_resets.forget_expired()
+        await self.restock_alerts.catch_up()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
@@ -82,6 +85,7 @@ class Services:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
         await self.imports.close()
+        await self.restock_alerts.close()
         await self.mailer.close()
         await self.bus.stop()
         await self.limits.close()
@@ -114,12 +118,16 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     await view.load()
     inventory = Inventory(db, bus, view)
     limits = Limits(settings)
-    carts = Carts(db, inventory, limits)
+    carts = Carts(db, inventory, limits, datetime.timedelta(seconds=settings.cart_ttl_seconds),
+                  datetime.timedelta(seconds=settings.anonymous_cart_ttl_seconds))
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
     mailer = make_mailer(settings)
+    restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
+    await restock_alerts.start()
     return Services(
-        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
-        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        mailer, SocialAccounts(db, limits), PasswordResets(db, accounts, limits, mailer),
+        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
+        Orders(db, carts, inventory, mailer), LiveFeed(bus, inventory),
+        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
+        PasswordResets(db, accounts, limits, mailer), restock_alerts,
     )

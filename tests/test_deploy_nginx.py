@@ -1,41 +1,33 @@
-"""deploy/nginx.conf for real: Debian's nginx in front of two shop processes.
-
-The test rewrites only what differs on a test machine (the listening port,
-the upstream ports, the static folder and nginx's own paths); everything
-else is the file as deployed.
-"""
+"""deploy/nginx.conf for real: Debian's nginx in front of two shop processes (see tests/nginx_server.py)."""
 
 import re
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from tests.constants import COOKIE_SECRET, PCI
-from tests.nginx_front import NGINX, NginxFront, site_config
+from tests.nginx_server import Nginx, check_config
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, free_port
+from tests.shop_process import ShopProcess
 from tests.websocket_client import connect, receive, subscribe
 
 
 @pytest.fixture
 def nginx_front(tmp_path):
-    if not Path(NGINX).exists():
-        pytest.fail("nginx is missing: `make test` installs it (apt-get install nginx)", pytrace=False)
     flags = ("--xheaders", f"--cookie-secret={COOKIE_SECRET}")
-    with ShopProcess(tmp_path / "a", *flags) as a, ShopProcess(tmp_path / "b", *flags) as b, \
-            NginxFront(tmp_path, [a.port, b.port]) as url:
-        yield url
+    shops = [ShopProcess(tmp_path / name, *flags) for name in ("a", "b")]
+    nginx = Nginx(tmp_path / "nginx", [shop.port for shop in shops])
+    try:
+        for shop in shops:
+            shop.start()
+        yield nginx.start().url
+    finally:
+        nginx.stop()
+        for shop in shops:
+            shop.stop()
 
 
 def test_the_deployed_config_passes_nginx_own_check(tmp_path):
-    (tmp_path / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()]))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
-    )
-    check = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                           capture_output=True, text=True)
+    check = check_config(tmp_path)
     assert check.returncode == 0, check.stderr
 
 
@@ -49,6 +41,11 @@ async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_fro
     static = await shopper.get(stylesheet)
     # nginx's own `expires 30d`, not the app's ten years: served from disk by nginx.
     assert static.code == 200 and static.headers["Cache-Control"] == "max-age=2592000"
+
+    # Metrics stay off the public site; an error page names the request, as the response header does.
+    assert (await shopper.get("/metrics")).code == 403
+    missing = await shopper.get("/no-such-page")
+    assert missing.code == 404 and missing.headers["X-Request-Id"] in missing.text
 
     # The WebSocket upgrade crosses the proxy, and the Origin check sees the public Host.
     socket = await connect(nginx_front, origin=nginx_front)

@@ -20,6 +20,7 @@ from .base import JsonHandler, client_address
 
 MAX_ISBNS = 100  # per poll or per subscribe message
 TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
+GOING_AWAY = 1001  # RFC 6455: the server is going down; the page reconnects, through nginx to another process
 
 
 def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
@@ -131,6 +132,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
             return
         self.feed = services.live
         self.outbox = Outbox(self._wake_sender, self._send_now)
+        self.feed.add(self.outbox)  # listed from the start, so a shutdown reaches it before it subscribes
 
     async def on_message(self, message):
         if self.outbox is None:
@@ -167,12 +169,15 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
         try:
             while True:
                 notices, states = self.outbox.take()
-                if not notices and not states:
-                    return
                 for message in [{"type": "error", "message": text} for text in notices] + [
                     {"type": "state", **state} for state in states
                 ]:
                     await asyncio.wait_for(self.write_message(message), self.WRITE_TIMEOUT)
+                if self.outbox.ended:
+                    self.close(GOING_AWAY, "The shop is restarting: reconnect.")
+                    return
+                if not notices and not states:
+                    return
         except (TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
             self.close()
         finally:

@@ -29,7 +29,7 @@ from tornado.httpclient import AsyncHTTPClient
 from tests.benchmarks.bench_store_size import LIFTED_LIMITS
 from tests.benchmarks.harness import Reference, Row, best_of, get_script, print_table, wrk
 from tests.constants import COOKIE_SECRET, PCI
-from tests.nginx_front import NginxFront
+from tests.nginx_server import Nginx
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess
@@ -37,10 +37,14 @@ from tests.websocket_client import connect, receive, subscribe
 
 
 def throughput(ports: list[int], folder: Path, path: str, seconds: float, runs: int) -> float:
-    with NginxFront(folder, ports) as url:
+    nginx = Nginx(folder, ports)
+    try:
+        url = nginx.start().url
         figures = best_of(runs, lambda: wrk(url + path, seconds, get_script([path]), pin=False))
-        assert figures["non_2xx"] == 0, figures
-        return figures["rps"]
+    finally:
+        nginx.stop()
+    assert figures["non_2xx"] == 0, figures
+    return figures["rps"]
 
 
 async def until_version(socket, version: int) -> float:
