@@ -112,7 +112,9 @@ class ShopSide(Side):
 async def open_sockets(side: Side, count: int):
     sockets = await open_many(side.port, [websocket_request(side.port, side.socket_path)] * count, wait_answer=True)
     if side.subscribes:  # the shop first sends the book's current state
-        await race(sockets, b'"version": %d' % side.version, lambda: [s.send(SUBSCRIBE) for s in sockets])
+        # Each subscription reads the book's state: minutes for 10,000 on a loaded machine.
+        await race(sockets, b'"version": %d' % side.version, lambda: [s.send(SUBSCRIBE) for s in sockets],
+                   timeout=300)
     return sockets
 
 
