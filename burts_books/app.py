@@ -41,7 +41,6 @@ ISBN = r"([0-9Xx-]{10,17})"
 # and Tornado's default (100 MB, buffered in memory) is too much without nginx.
 MAX_BODY_SIZE = 1024 * 1024
 FRAGMENTS = 20_000  # rendered UI-module fragments kept per process (a few KB each)
-SHARED_PAGES = 2_000  # rendered shared pages kept per process (10-40 KB each)
 
 
 def routes() -> list:
@@ -118,6 +117,11 @@ def watch(metrics: ShopMetrics, services: Services) -> None:
                       "embedded store: journal written since the last compaction began", lambda: store.journal_bytes)
 
 
+def shared_pages(size: int) -> cachetools.LRUCache:
+    """Rendered shared pages (skeletons: lists of bytes, 10-40 KB a page), kept by the memory they take."""
+    return cachetools.LRUCache(maxsize=size, getsizeof=lambda skeleton: sum(map(len, skeleton)))
+
+
 class ShopApplication(tornado.web.Application):
     """Handlers reach the shop's settings, services and Jinja2 environment through
     `self.settings` (typed properties on BaseHandler), as Tornado intends."""
@@ -135,7 +139,7 @@ class ShopApplication(tornado.web.Application):
             services=services,
             jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug, timezone=settings.timezone),
             fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
-            pages=cachetools.LRUCache(maxsize=SHARED_PAGES),
+            pages=shared_pages(settings.page_cache_bytes),
             default_handler_class=pages.NotFoundHandler,
             cookie_secret=settings.cookie_secret,
             # Pages shrink to a fifth or less. XSRF tokens are masked afresh for every

@@ -112,3 +112,24 @@ async def test_made_up_query_arguments_do_not_each_keep_a_page(visitors, app):
     for n in range(20):
         assert (await anonymous.get(f"/recommended/?utm={n}")).code == 200
     assert len(app.settings["pages"]) == kept
+
+
+@pytest.mark.gen_test
+async def test_visitors_not_yet_signed_in_each_get_their_own_token_and_way_back(client):
+    first, second = client.another(), client.another()
+    pages = {}
+    for visitor in (first, second, first):
+        for path in (f"/books/{PCI}", f"/books/{PCI}?from=list"):
+            pages[visitor, path] = (await visitor.get(path)).text
+    first_tokens, second_tokens = (xsrf_fields(pages[visitor, f"/books/{PCI}"]) for visitor in (first, second))
+    assert len(first_tokens) == len(second_tokens) == 1 and first_tokens != second_tokens
+    way_back = f'href="/login?next=%2Fbooks%2F{PCI}'
+    assert f'{way_back}%3Ffrom%3Dlist"' in pages[second, f"/books/{PCI}?from=list"]
+    assert f'{way_back}"' in pages[second, f"/books/{PCI}"]
+    (token,) = second_tokens
+    assert (await second.post("/cart", {"action": "add", "isbn": PCI, "_xsrf": token})).code == 303
+    # Now with a cart of their own, the part kept for visitors without one is not theirs.
+    left = re.search(r'data-available="(\d+)"', pages[first, f"/books/{PCI}"]).group(1)
+    now = int(left) - 1
+    assert f'data-available="{now}" data-in-cart="1"' in (await second.get(f"/books/{PCI}")).text
+    assert f'data-available="{now}" data-in-cart="0"' in (await first.get(f"/books/{PCI}")).text

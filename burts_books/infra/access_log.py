@@ -45,7 +45,8 @@ def line(request: HTTPServerRequest, status: int, milliseconds: float, rid: str,
 def write(request: HTTPServerRequest, status: int, milliseconds: float, rid: str, *, as_json: bool) -> None:
     """Log one answered request: server errors as errors, refusals as warnings, the rest as info."""
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
-    log.log(level, "%s", line(request, status, milliseconds, rid, as_json=as_json))
+    if log.isEnabledFor(level):  # nothing is built for a log that is off
+        log.log(level, "%s", line(request, status, milliseconds, rid, as_json=as_json))
 
 
 def to_stderr_as_json_lines() -> None:

@@ -248,6 +248,11 @@ class Settings:
         "seconds a process takes at most, after SIGTERM, to finish its requests and close its live feeds",
         _seconds,
     )
+    page_cache_bytes: int = setting(
+        64 * 1024 * 1024, "BURTS_PAGE_CACHE_BYTES",
+        "memory each process keeps rendered pages in for every visitor (least recently used out first)",
+        _whole(1024 * 1024, 2**40),
+    )
     access_log_json: bool = setting(
         False, "BURTS_ACCESS_LOG_JSON", "write the access log as JSON lines instead of text", _boolean
     )

@@ -44,10 +44,18 @@ class ShopMetrics:
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
         self._readings = _Readings()
         self.registry.register(self._readings)
+        # The series of each (route, method, status): labels() validates and locks on every call,
+        # and every answered request observes one. Bounded by the route table, as the series are.
+        self._series: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (self.requests.labels(route, method, str(status)),
+                                          self.latency.labels(route))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def counter(self, name: str, help: str, read: Callable[[], float]) -> None:
         """A counter that only goes up, whose total `read()` gives (`_total` is added to the name)."""

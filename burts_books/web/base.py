@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.client
 import json
@@ -266,9 +267,11 @@ class BaseHandler(tornado.web.RequestHandler):
 
     _shared_key: tuple | None = None  # set while rendering a shared page to keep
     _page_args: dict | None = None  # what the page was rendered with, for its visitor parts
+    _nobodys_parts: tuple | None = None  # the key of this page's parts as kept for nobody in particular
 
     async def render_shared(self, template_name: str, depends_on: tuple,
-                            page_args: Callable[[], Awaitable[dict]] | None = None, **part_args) -> None:
+                            page_args: Callable[[], Awaitable[dict]] | None = None,
+                            parts_depend_on: tuple | None = None, **part_args) -> None:
         """render(), for a page that is the same for every visitor except its visitor parts.
 
         The page is rendered once per `depends_on` (the versions of what it
@@ -278,11 +281,16 @@ class BaseHandler(tornado.web.RequestHandler):
         a few small templates instead of the whole page. `page_args()` gives
         what only the kept page shows (a search's results): it is computed only
         when the page is rendered; `part_args` go to the page and its parts.
+        `parts_depend_on`, when given, is everything the visitor parts read from
+        `part_args`: then the parts of a visitor who is nobody yet (not signed
+        in, no cart) are kept too, as every such visitor sees them alike.
         """
         self._page_args = part_args
         # Not the raw address: made-up query arguments must not each render and keep a page.
         key = (template_name, self.request.path, self.get_argument("q", ""), self.locale.code, self.is_staff,
                *depends_on)
+        if parts_depend_on is not None and self.current_user is None and self.cart is None:
+            self._nobodys_parts = (key, parts_depend_on, self.request.uri)
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
             self.finish(self._filled(skeleton))
@@ -298,8 +306,23 @@ class BaseHandler(tornado.web.RequestHandler):
             return Markup(f"{templating.SLOT}{template_name}{PART_ARGUMENT}{isbn}{templating.SLOT}")
         if isbn:
             return self._book_part(template_name, isbn)
+        if self._nobodys_parts is not None:
+            return self._nobodys_part(template_name, self._nobodys_parts)
+        return Markup(self._render_part(template_name))
+
+    def _render_part(self, template_name: str, **namespace) -> str:
         template = self.settings["jinja"].get_template(template_name)
-        return Markup(template.render({**self._part_namespace(), **(self._page_args or {})}))
+        return template.render({**self._part_namespace(), **(self._page_args or {}), **namespace})
+
+    def _nobodys_part(self, template_name: str, page: tuple) -> Markup:
+        """A visitor part as a visitor neither signed in nor with a cart sees it: kept per page state
+        and address (the sign-in link leads back to it), with a slot for the visitor's XSRF field."""
+        key = ("nobody", template_name, *page)
+        fragments = self.settings["fragments"]
+        html = fragments.get(key)
+        if html is None:
+            html = fragments[key] = self._render_part(template_name, xsrf_form_html=lambda: Markup(XSRF_FIELD))
+        return Markup(html.replace(XSRF_FIELD, self._xsrf_html))
 
     def _book_part(self, template_name: str, isbn: str) -> Markup:
         """A part showing a book's stock as of this request: one for every book of a listing, so it is
@@ -354,7 +377,8 @@ class BaseHandler(tornado.web.RequestHandler):
             key, self._shared_key = self._shared_key, None
             if self.get_status() == 200:
                 skeleton = templating.slots(chunk)
-                self.settings["pages"][key] = skeleton
+                with contextlib.suppress(ValueError):  # a page bigger than the whole cache is not kept
+                    self.settings["pages"][key] = skeleton
                 chunk = self._filled(skeleton)
         return super().finish(chunk)
 
@@ -384,7 +408,7 @@ class BaseHandler(tornado.web.RequestHandler):
         return http.client.responses.get(status_code, "Error")
 
     def write_error(self, status_code: int, **kwargs) -> None:
-        self._shared_key = None  # an error page is nobody's shared page
+        self._shared_key = self._nobodys_parts = None  # an error page is nobody's shared page
         error = kwargs["exc_info"][1] if kwargs.get("exc_info") else None
         if isinstance(error, ShopError):
             status_code = status_of(error)

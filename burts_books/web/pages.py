@@ -52,7 +52,8 @@ class BookHandler(BaseHandler):
             self.redirect(self.reverse_url("book", book["isbn"]), permanent=True)
             return
         # The stock line is a visitor part (it shows their cart): only the book's fields shape the rest.
-        await self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="")
+        await self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="",
+                                 parts_depend_on=(book["inventory_version"],))
 
     head = get
 
