@@ -133,3 +133,12 @@ async def test_visitors_not_yet_signed_in_each_get_their_own_token_and_way_back(
     now = int(left) - 1
     assert f'data-available="{now}" data-in-cart="1"' in (await second.get(f"/books/{PCI}")).text
     assert f'data-available="{now}" data-in-cart="0"' in (await first.get(f"/books/{PCI}")).text
+
+
+@pytest.mark.gen_test
+async def test_the_sign_in_link_of_a_kept_part_leads_back_to_its_own_page(client):
+    visitor = client.another()
+    for _ in range(2):
+        for path, escaped in (("/books/?q=python", "%2Fbooks%2F%3Fq%3Dpython"), ("/books/", "%2Fbooks%2F"),
+                              ("/recommended/", "%2Frecommended%2F"), ("/", "%2F")):
+            assert f'href="/login?next={escaped}"' in (await visitor.get(path)).text, path

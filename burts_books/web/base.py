@@ -281,14 +281,16 @@ class BaseHandler(tornado.web.RequestHandler):
         a few small templates instead of the whole page. `page_args()` gives
         what only the kept page shows (a search's results): it is computed only
         when the page is rendered; `part_args` go to the page and its parts.
-        `parts_depend_on`, when given, is everything the visitor parts read from
-        `part_args`: then the parts of a visitor who is nobody yet (not signed
-        in, no cart) are kept too, as every such visitor sees them alike.
+        `parts_depend_on` is everything the visitor parts read from `part_args`
+        (nothing when there are none): then the parts of a visitor who is nobody
+        yet (not signed in, no cart) are kept too, as all such visitors see them alike.
         """
         self._page_args = part_args
         # Not the raw address: made-up query arguments must not each render and keep a page.
         key = (template_name, self.request.path, self.get_argument("q", ""), self.locale.code, self.is_staff,
                *depends_on)
+        if not part_args:
+            parts_depend_on = ()
         if parts_depend_on is not None and self.current_user is None and self.cart is None:
             self._nobodys_parts = (key, parts_depend_on, self.request.uri)
         skeleton = self.settings["pages"].get(key)
