@@ -190,3 +190,4 @@ async def test_security_headers_on_every_answer(client, path):
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Cache-Control"] == "no-store" and "Etag" not in headers  # kept by no one, revalidated by no one

@@ -127,6 +127,10 @@ class BaseHandler(tornado.web.RequestHandler):
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
         self.set_header("Cache-Control", "no-store")
 
+    def compute_etag(self) -> None:
+        # Every answer here is no-store, so nothing revalidates it: no hash of each body.
+        return None
+
     def allow_forms_to(self, *urls: str) -> None:
         """Let this page's forms lead to these sites too, through the shop's redirect (browsers
         hold redirects after a form to form-action): linking a sign-in provider."""
