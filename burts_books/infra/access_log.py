@@ -46,7 +46,9 @@ def write(request: HTTPServerRequest, status: int, milliseconds: float, rid: str
     """Log one answered request: server errors as errors, refusals as warnings, the rest as info."""
     level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
     if log.isEnabledFor(level):  # nothing is built for a log that is off
-        log.log(level, "%s", line(request, status, milliseconds, rid, as_json=as_json))
+        # Logger.log() would walk the stack to find this line, for every request: it is known.
+        text = line(request, status, milliseconds, rid, as_json=as_json)
+        log.handle(log.makeRecord(log.name, level, __file__, sys._getframe().f_lineno, text, None, None, "write"))
 
 
 def to_stderr_as_json_lines() -> None:
