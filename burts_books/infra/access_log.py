@@ -48,7 +48,7 @@ def write(request: HTTPServerRequest, status: int, milliseconds: float, rid: str
     if log.isEnabledFor(level):  # nothing is built for a log that is off
         # Logger.log() would walk the stack to find this line, for every request: it is known.
         text = line(request, status, milliseconds, rid, as_json=as_json)
-        log.handle(log.makeRecord(log.name, level, __file__, sys._getframe().f_lineno, text, None, None, "write"))
+        log.handle(log.makeRecord(log.name, level, __file__, sys._getframe().f_lineno, text, (), None, "write"))
 
 
 def to_stderr_as_json_lines() -> None:
