@@ -118,7 +118,7 @@ def watch(metrics: ShopMetrics, services: Services) -> None:
 
 
 def shared_pages(size: int) -> cachetools.LRUCache:
-    """Rendered shared pages (skeletons: lists of bytes, 10-40 KB a page), kept by the memory they take."""
+    """Rendered shared pages (skeletons: lists of bytes, 4-15 KB a page), kept by the memory they take."""
     return cachetools.LRUCache(maxsize=size, getsizeof=lambda skeleton: sum(map(len, skeleton)))
 
 
