@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
 SOLD_OUT_MESSAGE = "Sorry, this book just sold out."
+WITHDRAWN_MESSAGE = "Sorry, this book is no longer available."
 FORGET_BATCH = 200  # closed carts deleted in one write
 CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
@@ -153,7 +154,7 @@ class Carts:
 
     async def _add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
         if cart is None:
-            current = await self.inventory.state(isbn)
+            current = await self._on_sale(isbn)
             if current is not None and current["available"] <= 0:
                 # Nothing to hold: don't open a cart only to refuse the first copy.
                 raise SoldOut(SOLD_OUT_MESSAGE, current)
@@ -167,7 +168,7 @@ class Carts:
             state = await self.inventory.take_one(isbn)
             if state is None:
                 await self._change(cart, {}, taking_back, only_open=False)
-                raise SoldOut(SOLD_OUT_MESSAGE, await self.inventory.state(isbn))
+                raise SoldOut(SOLD_OUT_MESSAGE, await self._on_sale(isbn))
             if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
                 return await self._reload(cart), state
             # Checked out, expired or filled by another add meanwhile: the copy
@@ -182,6 +183,13 @@ class Carts:
             raise CartError(f"A cart holds at most {most} copies: check out, or take some out first.",
                             await self.inventory.state(isbn))
         raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", await self.inventory.state(isbn))
+
+    async def _on_sale(self, isbn: str) -> dict | None:
+        """The book's state; CartError when the title is withdrawn from sale."""
+        state, withdrawn = await self.inventory.sale_state(isbn)
+        if withdrawn:
+            raise CartError(WITHDRAWN_MESSAGE, state)
+        return state
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""

@@ -19,6 +19,7 @@ import pymongo
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from . import history
 from . import isbn as isbn_codes
 from .catalog_view import CatalogView
 from .infra.clock import utcnow
@@ -36,7 +37,7 @@ DESCRIPTION_TAGS = {"p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "a", 
 _WORD = re.compile(r"[^\W_]+")
 # ASCII digits only: "1e2", "NaN" or other scripts' digits are not prices a person typed.
 _PRICE = re.compile(r"\$?(?P<units>[0-9]{1,6})(?:\.(?P<cents>[0-9]*))?")
-_IMAGE_URL = re.compile(r"(/static/[\w./-]+|https://[^\s\"'<>]+)")
+_IMAGE_URL = re.compile(r"(/static/[\w./-]+|/covers/[\w.-]+|https://[^\s\"'<>]+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -188,7 +189,14 @@ def _new_document(book: dict, editor: str, now: datetime.datetime) -> dict:
     document = {"stock": 0, "image": NO_COVER, **book}
     document.update(available=document["stock"], inventory_version=1, catalog_version=1,
                     date_added=now, updated_at=now, updated_by=editor)
+    document[history.PENDING] = [history.entry("added", editor, document["isbn"], copies=document["stock"])]
     return document
+
+
+def _edits(book: dict, current: dict, editor: str) -> list[dict]:
+    """History entries for the fields `book` changes in `current` (stock is recorded apart)."""
+    return [history.entry("edit", editor, current["isbn"], field=name, old=current.get(name), new=value)
+            for name, value in book.items() if name not in ("stock", "keywords", "cover") and current.get(name) != value]
 
 
 def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,
@@ -201,7 +209,7 @@ def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,
     if fields:
         # catalog_version names this state of the book's fields, for caches of what shows them.
         update["$inc"] = {"catalog_version": 1}
-    return update
+    return history.recording(update, _edits(book, current, editor))
 
 
 @dataclasses.dataclass
@@ -221,6 +229,7 @@ class Catalog:
         self.books = db.books
         self.inventory = inventory
         self.view = view
+        self.history = inventory.history
 
     async def get(self, isbn: str) -> dict:
         """The book with this ISBN, in any form people write one (ISBN-10, hyphens); NotFound if none."""
@@ -256,6 +265,7 @@ class Catalog:
             await self.books.insert_one(book)
         except DuplicateKeyError:
             raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
+        await self.history.drain_books([book["isbn"]])
         await self.view.changed([book["isbn"]])
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
@@ -269,16 +279,54 @@ class Catalog:
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
         stock = book.pop("stock")
-        book.update(updated_at=utcnow(), updated_by=staff_email)
+        if current.get("cover") and book["image"] not in current["cover"].values():
+            book["cover"] = {}  # the uploaded sizes go with the cover they were made from
         # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
         try:
-            await self.inventory.set_stock(isbn, stock, expected_stock)
+            await self.inventory.set_stock(current["isbn"], stock, expected_stock, who=staff_email)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        # catalog_version names this state of the book's fields, for caches of what shows them.
-        await self.books.update_one({"isbn": isbn}, {"$set": book, "$inc": {"catalog_version": 1}})
-        await self.view.changed([isbn])
-        return await self.get(isbn)
+        await self._change_fields(current, book, staff_email)
+        return await self.get(current["isbn"])
+
+    async def _change_fields(self, current: dict, fields: dict, who: str, entries: list[dict] | None = None) -> None:
+        """Set `fields` on the book, recording each change (or `entries`) in the same update.
+
+        Conditioned on the catalog version read, so the old values recorded are
+        the ones replaced: an edit saved meanwhile makes us read again.
+        """
+        while True:
+            changes = _edits(fields, current, who) if entries is None else entries
+            # catalog_version names this state of the book's fields, for caches of what shows them.
+            update = {"$set": dict(fields, updated_at=utcnow(), updated_by=who), "$inc": {"catalog_version": 1}}
+            result = await self.books.update_one(
+                {"isbn": current["isbn"], "catalog_version": current.get("catalog_version")},
+                history.recording(update, changes))
+            if result.modified_count:
+                break
+            current = await self.get_current(current["isbn"])
+        await self.history.drain_books([current["isbn"]])
+        await self.view.changed([current["isbn"]])
+
+    async def set_withdrawn(self, isbn: str, withdrawn: bool, who: str) -> dict:
+        """Withdraw a title from sale (gone from listings, search, the API and carts), or restore it.
+
+        Its page stays, for past orders; copies already in carts stay there.
+        """
+        current = await self.get_current(isbn)
+        if bool(current.get("withdrawn")) != withdrawn:
+            kind = "withdrawn" if withdrawn else "restored"
+            await self._change_fields(current, {"withdrawn": withdrawn}, who,
+                                      [history.entry(kind, who, current["isbn"])])
+        return await self.get(current["isbn"])
+
+    async def set_cover(self, isbn: str, cover: dict, who: str) -> dict:
+        """Give the book an uploaded cover: `cover` maps each width to its image's address."""
+        current = await self.get_current(isbn)
+        image = cover[max(cover, key=int)]
+        await self._change_fields(current, {"image": image, "cover": cover}, who,
+                                  [history.entry("cover", who, current["isbn"], old=current.get("image"), new=image)])
+        return await self.get(current["isbn"])
 
     async def upsert_many(self, books: Sequence[dict], editor: str) -> Upserted:
         """Add the new books and update the changed ones, in a few bulk writes.
@@ -295,7 +343,7 @@ class Catalog:
         new_stock = {book["isbn"]: book["stock"] for book in books
                      if book["isbn"] in existing and book.get("stock", existing[book["isbn"]]["stock"])
                      != existing[book["isbn"]]["stock"]}
-        refused = await self._set_stocks(new_stock)  # first: the one change that may be refused
+        refused = await self._set_stocks(new_stock, editor)  # first: the one change that may be refused
         now = utcnow()
         new = [_new_document(book, editor, now) for book in books if book["isbn"] not in existing]
         changes, announce = [], []
@@ -325,17 +373,19 @@ class Catalog:
                 announce.append(document["isbn"])
         if changes:
             await self.books.bulk_write(changes, ordered=False)
+        await self.history.drain_books(done.added + done.updated)
         await self.view.changed(announce)
         await self.inventory.publish_states(announce)
         return done
 
-    async def _set_stocks(self, stocks: dict[str, int]) -> dict[str, str]:
+    async def _set_stocks(self, stocks: dict[str, int], editor: str) -> dict[str, str]:
         """Set the books' stock through the inventory service, all at once; returns why it refused some.
 
         Concurrent, so a server's round trips (and a journal's syncs) overlap.
         """
         results = await asyncio.gather(
-            *(self.inventory.set_stock(isbn, stock) for isbn, stock in stocks.items()), return_exceptions=True)
+            *(self.inventory.set_stock(isbn, stock, who=editor) for isbn, stock in stocks.items()),
+            return_exceptions=True)
         refused = {}
         for isbn, result in zip(stocks, results, strict=True):
             if isinstance(result, StockError):

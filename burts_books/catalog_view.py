@@ -13,6 +13,10 @@ and MongoDB is spared the round trips. It stays right because:
 - after a bus outage (events lost) every book's stock is read again.
 
 Staff pages and every write read the database itself: this is a view.
+
+A withdrawn title stays here (its page keeps working for past orders) but
+out of the listing and search indexes, so no listing, search, API page or
+recommendation shows it.
 """
 
 from __future__ import annotations
@@ -58,10 +62,12 @@ class CatalogView:
         """Read every book; the view is complete once this returns."""
         async for book in self._db.scan("books"):
             self._books[book["isbn"]] = book
-            self._index_keywords(book)
+            if _listed(book):
+                self._index_keywords(book)
+        listed = [book for book in self._books.values() if _listed(book)]
         # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
-        self._newest = sorted(map(_newest_key, self._books.values()))
-        self._by_title = sorted(map(_title_key, self._books.values()))
+        self._newest = sorted(map(_newest_key, listed))
+        self._by_title = sorted(map(_title_key, listed))
         self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
@@ -167,6 +173,8 @@ class CatalogView:
         self._remove(book["isbn"])
         self.version += 1
         self._books[book["isbn"]] = book
+        if not _listed(book):
+            return
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
         self._index_keywords(book)
@@ -192,6 +200,10 @@ class CatalogView:
                 if not isbns:
                     del self._isbns_by_keyword[keyword]
                     self._keywords_stale = True
+
+
+def _listed(book: dict) -> bool:
+    return not book.get("withdrawn")
 
 
 def _newest_key(book: dict) -> tuple:

@@ -12,6 +12,7 @@ from .api_tokens import ApiTokens
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .catalog_view import CatalogView
+from .history import History
 from .import_jobs import ImportJobs
 from .infra import migrations
 from .infra.bus import EventBus, make_bus
@@ -33,6 +34,7 @@ class Services:
     db: Database
     bus: EventBus
     catalog_view: CatalogView
+    history: History
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
@@ -46,7 +48,8 @@ class Services:
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
-        """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts.
+        """Expire idle carts, repair any `available` count a crash left wrong, finish history entries a crash
+        left pending, drop old closed carts.
 
         Carts of visitors not signed in expire after `anonymous_cart_ttl_seconds` (by default
         the same as the others). Safe to run in several processes at once (see carts.py).
@@ -56,6 +59,7 @@ class Services:
             datetime.timedelta(seconds=cart_ttl_seconds), datetime.timedelta(seconds=anonymous)
         )
         await self.inventory.reconcile(self.carts.held_copies)
+        await self.history.drain_all()
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
 
     def start_housekeeping(self, settings: Settings) -> None:
@@ -104,13 +108,14 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     # Listening before reading: a change made meanwhile by another process is not missed.
     await bus.start()
     await view.load()
-    inventory = Inventory(db, bus, view)
+    history = History(db)
+    inventory = Inventory(db, bus, view, history)
     limits = Limits(settings)
     carts = Carts(db, inventory, limits)
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
     return Services(
-        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
+        db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
         make_mailer(settings),
     )

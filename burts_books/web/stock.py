@@ -16,7 +16,7 @@ class RestockMixin(BaseHandler):
             copies = whole_number(raw_copies, 1, MAX_STOCK)
         except ValueError:
             raise Invalid(COPIES_MESSAGE) from None
-        state = await self.services.inventory.restock(book["isbn"], copies)
+        state = await self.services.inventory.restock(book["isbn"], copies, self.current_user["email"])
         if state is None:
             raise Invalid(f"A book can have at most {MAX_STOCK} copies in stock.")
         return state
