@@ -8,13 +8,21 @@ email costs the same argon2 work as a known one, is limited the same way and
 gets the same answers, and registering an email that has an account looks like
 registering a new one. argon2 runs a bounded number of hashes at once, each
 taking 64 MiB, so a flood of sign-ins can't exhaust memory.
+
+Roles: `staff` runs the shop; `owner` (always staff too) also grants and
+revokes staff from the users page. The first staff account becomes an owner;
+`burts-books create-user EMAIL --owner` makes more. Nobody changes their own
+role from the site, and an owner's role changes only from the command line,
+so the shop always keeps someone who can manage it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import math
 import re
 
 from argon2 import PasswordHasher
@@ -23,9 +31,10 @@ from bson import ObjectId
 
 from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError, object_id
-from .infra.errors import ValidationError
+from .infra.errors import NotAllowed, NotFound, ValidationError
 from .infra.limits import Limits
 
+USERS_PAGE = 50
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -71,6 +80,18 @@ def check_new_account(email: str, password: str) -> str:
     return email
 
 
+@dataclasses.dataclass(frozen=True)
+class UsersPage:
+    users: list[dict]
+    total: int
+    number: int
+    size: int
+
+    @property
+    def count(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+
 class AccountExists(ValidationError):
     def __init__(self) -> None:
         super().__init__({"email": "An account with this email already exists."})
@@ -86,8 +107,10 @@ class Accounts:
         async with self.limits.password_hashing.turn():
             return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
-    async def register(self, email: str, password: str, *, staff: bool = False) -> dict:
-        """Make an account; ValidationError for bad input, AccountExists when the email has one."""
+    async def register(self, email: str, password: str, *, staff: bool = False, owner: bool = False) -> dict:
+        """Make an account; ValidationError for bad input, AccountExists when the email has one.
+
+        An owner is staff too; the first staff account is an owner."""
         email = check_new_account(email, password)
         user = {
             "email": email,
@@ -101,7 +124,16 @@ class Accounts:
         except DuplicateKeyError:
             raise AccountExists() from None
         user["_id"] = result.inserted_id
+        if staff:
+            user["owner"] = await self._make_owner(email, owner)
         return user
+
+    async def _make_owner(self, email: str, owner: bool) -> bool:
+        """Make this staff account an owner when asked, or when the shop has no owner yet."""
+        if owner or await self.users.count_documents({"owner": True}, limit=1) == 0:
+            await self.users.update_one({"email": email, "staff": True}, {"$set": {"owner": True}})
+            return True
+        return False
 
     async def sign_up(self, email: str, password: str, address: str) -> None:
         """Register a visitor from client `address`, telling nothing of whether the email had an account.
@@ -167,9 +199,39 @@ class Accounts:
     async def end_sessions(self, user_id: ObjectId) -> None:
         await self.users.update_one({"_id": user_id}, {"$inc": {"session_version": 1}})
 
-    async def set_staff(self, email: str, staff: bool) -> bool:
-        """Grant or remove the staff role; False when there is no such account."""
-        result = await self.users.update_one(
-            {"email": normalize_email(email)}, {"$set": {"staff": staff}}
-        )
+    async def set_staff(self, email: str, staff: bool, *, owner: bool = False) -> bool:
+        """Grant the staff role (and the owner's, if `owner`), or remove both (the command line);
+        False when there is no such account."""
+        email = normalize_email(email)
+        changes = {"staff": staff} if staff else {"staff": False, "owner": False}
+        result = await self.users.update_one({"email": email}, {"$set": changes})
+        if result.matched_count and staff:
+            await self._make_owner(email, owner)
         return result.matched_count == 1
+
+    async def change_staff(self, by: dict, user_id: str, staff: bool) -> dict:
+        """An owner grants (or revokes) someone's staff role from the site; returns their account.
+
+        NotAllowed for anyone but an owner, for one's own role, and for another owner's.
+        """
+        if not by.get("owner"):
+            raise NotAllowed("Only an owner of the shop can grant or revoke the staff role.")
+        user = await self.by_id(object_id(user_id)) if object_id(user_id) else None
+        if user is None:
+            raise NotFound("There is no such account.")
+        if user["_id"] == by["_id"]:
+            raise NotAllowed("You can't change your own role; ask another owner.")
+        if user.get("owner"):
+            raise NotAllowed("An owner's role is changed from the command line (burts-books create-user).")
+        # Conditioned on not being an owner, in case one was made meanwhile.
+        await self.users.update_one(
+            {"_id": user["_id"], "owner": {"$ne": True}},
+            {"$set": {"staff": staff, "role_changed_by": by["email"], "role_changed_at": utcnow()}})
+        return {**user, "staff": staff}
+
+    async def search(self, query: str = "", page: int = 1, size: int = USERS_PAGE) -> UsersPage:
+        """Accounts whose email starts with `query`, in email order."""
+        criteria = {"email": {"$regex": "^" + re.escape(normalize_email(query))}} if query.strip() else {}
+        cursor = self.users.find(criteria, {"password_hash": 0}).sort("email", 1)
+        users = await cursor.skip((page - 1) * size).limit(size).to_list(size)
+        return UsersPage(users, await self.users.count_documents(criteria), page, size)

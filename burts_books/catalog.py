@@ -12,14 +12,14 @@ import datetime
 import math
 import re
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 import nh3
 import pymongo
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
-from . import history
+from . import covers, history
 from . import isbn as isbn_codes
 from .catalog_view import CatalogView
 from .infra.clock import utcnow
@@ -193,6 +193,12 @@ def _new_document(book: dict, editor: str, now: datetime.datetime) -> dict:
     return document
 
 
+def _with_cover(book: dict, cover: dict[str, str] | None) -> dict:
+    if cover:
+        book.update(image=covers.largest(cover), cover=cover)
+    return book
+
+
 def _edits(book: dict, current: dict, editor: str) -> list[dict]:
     """History entries for the fields `book` changes in `current` (stock is recorded apart)."""
     return [history.entry("edit", editor, current["isbn"], field=name, old=current.get(name), new=value)
@@ -246,6 +252,10 @@ class Catalog:
             raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
         return book
 
+    async def titles(self, isbns: Iterable[str]) -> dict[str, str]:
+        """{isbn: title} of these books (from memory), for pages that list ISBNs."""
+        return {isbn: book["title"] for isbn in isbns if (book := self.view.get(isbn)) is not None}
+
     async def search(self, query: str = "", page: int = 1, size: int = 12) -> Page:
         """Books where every word of `query` starts a word of the title, subtitle or author; title order."""
         terms = words(query)
@@ -259,8 +269,9 @@ class Catalog:
         """Every book in ISBN order, streamed from a cursor (the unique ISBN index orders it)."""
         return self.books.find({}, {"_id": 0}).sort("isbn", pymongo.ASCENDING)
 
-    async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
-        book = _new_document(parse_book_form(form), staff_email, utcnow())
+    async def add(self, form: Mapping[str, str], staff_email: str, cover: dict[str, str] | None = None) -> dict:
+        """Add a book; `cover` is an uploaded cover ({width: address}, see covers.py), which wins over the form's."""
+        book = _new_document(_with_cover(parse_book_form(form), cover), staff_email, utcnow())
         try:
             await self.books.insert_one(book)
         except DuplicateKeyError:
@@ -271,11 +282,13 @@ class Catalog:
         return await self.get(book["isbn"])
 
     async def update(
-        self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None
+        self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None,
+        cover: dict[str, str] | None = None,
     ) -> dict:
-        """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock)."""
+        """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock);
+        `cover` an uploaded cover, as for add()."""
         current = await self.get_current(isbn)
-        book = parse_book_form(form)
+        book = _with_cover(parse_book_form(form), cover)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
         stock = book.pop("stock")
@@ -320,13 +333,6 @@ class Catalog:
                                       [history.entry(kind, who, current["isbn"])])
         return await self.get(current["isbn"])
 
-    async def set_cover(self, isbn: str, cover: dict, who: str) -> dict:
-        """Give the book an uploaded cover: `cover` maps each width to its image's address."""
-        current = await self.get_current(isbn)
-        image = cover[max(cover, key=int)]
-        await self._change_fields(current, {"image": image, "cover": cover}, who,
-                                  [history.entry("cover", who, current["isbn"], old=current.get("image"), new=image)])
-        return await self.get(current["isbn"])
 
     async def upsert_many(self, books: Sequence[dict], editor: str) -> Upserted:
         """Add the new books and update the changed ones, in a few bulk writes.

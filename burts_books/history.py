@@ -21,7 +21,7 @@ What is recorded (`kind`), each with `who` (an email, or SHOP for the
 shop's own work), `at`, `isbn` and `title`:
 
 - "added", "edit" (one entry per changed `field`, `old` -> `new`),
-  "withdrawn", "restored", "cover";
+  "withdrawn", "restored" (a new cover is an edit of `image`);
 - stock movements, with `copies` the signed change of copies on hand:
   "restock", "stock" (the edit form's number, with `old` -> `new`), "sale"
   (checkout), "cancellation" (an order's copies back on sale);
@@ -55,7 +55,7 @@ from .infra.db import Database
 
 PENDING = "history_pending"
 SHOP = "the shop"  # `who` for the shop's own work (reconciliation)
-KINDS = ("added", "edit", "withdrawn", "restored", "cover", "restock", "stock", "sale", "cancellation",
+KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "cancellation",
          "reconciliation")
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50

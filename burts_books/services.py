@@ -12,6 +12,7 @@ from .api_tokens import ApiTokens
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .catalog_view import CatalogView
+from .covers import Covers
 from .history import History
 from .import_jobs import ImportJobs
 from .infra import migrations
@@ -23,6 +24,7 @@ from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
+from .stock_report import StockReport
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ class Services:
     imports: ImportJobs
     limits: Limits
     mailer: Mailer
+    covers: Covers
+    stock_report: StockReport
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -117,5 +121,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        make_mailer(settings),
+        make_mailer(settings), Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
     )

@@ -425,3 +425,19 @@ class StaticFiles(tornado.web.StaticFileHandler):
         if "\x00" in absolute_path:
             raise tornado.web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
+
+
+class CoverFiles(StaticFiles):
+    """Uploaded covers, from the data folder (nginx serves them itself in production).
+
+    A cover's name is its content's hash, so it never changes meaning: browsers keep it for a year.
+    """
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize(path=str(self.settings["shop_settings"].covers_dir))
+
+    def get_cache_time(self, path: str, modified, mime_type: str) -> int:
+        return self.CACHE_MAX_AGE
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", f"public, max-age={self.CACHE_MAX_AGE}, immutable")

@@ -8,45 +8,25 @@ carries it, has arrived.
 
 import asyncio
 from pathlib import Path
-from typing import cast
 
-import tornado.httputil
 import tornado.web
-from tornado.http1connection import HTTP1Connection
 
 from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
+from .mixins import StaffUpload
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
 UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
 PROGRESS_FIELDS = ("status", "total", "added", "updated", "unchanged", "rejected")
 
 
-@tornado.web.stream_request_body
-class ImportsHandler(BaseHandler):
+class ImportsHandler(StaffUpload):
     """GET: the upload form and the recent imports. POST: start one."""
 
-    _body_arrived = False
+    upload_timeout = UPLOAD_TIMEOUT
 
-    async def prepare(self):
-        await super().prepare()
-        if self.request.method == "POST":
-            self.accept_upload()
-
-    @staff_only
-    def accept_upload(self) -> None:
-        connection = cast(HTTP1Connection, self.request.connection)
-        connection.set_max_body_size(MAX_UPLOAD)
-        connection.set_body_timeout(UPLOAD_TIMEOUT)
-        self._upload = bytearray()
-
-    def data_received(self, chunk: bytes) -> None:
-        self._upload += chunk
-
-    def check_xsrf_cookie(self) -> None:
-        # Called before the body arrives (by Tornado) and again after it has (by post()).
-        if self._body_arrived:
-            super().check_xsrf_cookie()
+    def upload_limit(self) -> int:
+        return MAX_UPLOAD
 
     @staff_only
     async def get(self):
@@ -56,14 +36,9 @@ class ImportsHandler(BaseHandler):
         self.set_status(status)
         self.render("staff/imports.html", error=error, imports=await self.services.imports.recent())
 
+    @staff_only
     async def post(self):
-        tornado.httputil.parse_body_arguments(
-            self.request.headers.get("Content-Type", ""), bytes(self._upload),
-            self.request.body_arguments, self.request.files)
-        for name, values in self.request.body_arguments.items():
-            self.request.arguments.setdefault(name, []).extend(values)
-        self._body_arrived = True
-        self.check_xsrf_cookie()
+        self.read_form()
         uploads = self.request.files.get("file")
         try:
             if not uploads or not uploads[0]["body"]:

@@ -1,0 +1,25 @@
+"""The back office: the change history and its filters, the stock page's bands, and an owner.
+
+History pages filter by book, kind or person and always sort newest first;
+housekeeping finds the books with entries still pending (a sparse index: only
+those books are in it). The stock page reads titles by `available`, then
+title. The first staff account becomes the owner when the shop has none, as
+`create-user` does for new ones.
+"""
+
+import pymongo
+
+NEWEST = [("at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+
+
+async def up(db):
+    await db.history.create_index(NEWEST)
+    for field in ("isbn", "kind", "who"):
+        await db.history.create_index([(field, pymongo.ASCENDING), *NEWEST])
+    await db.books.create_index("history_pending._id", sparse=True)
+    await db.books.create_index(
+        [("available", pymongo.ASCENDING), ("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)])
+    if await db.users.count_documents({"owner": True}, limit=1) == 0:
+        first = await db.users.find_one({"staff": True}, sort=[("created_at", pymongo.ASCENDING), ("_id", 1)])
+        if first is not None:
+            await db.users.update_one({"_id": first["_id"]}, {"$set": {"owner": True}})
