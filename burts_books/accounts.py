@@ -216,7 +216,8 @@ class Accounts:
         """
         if not by.get("owner"):
             raise NotAllowed("Only an owner of the shop can grant or revoke the staff role.")
-        user = await self.by_id(object_id(user_id)) if object_id(user_id) else None
+        oid = object_id(user_id)
+        user = await self.by_id(oid) if oid is not None else None
         if user is None:
             raise NotFound("There is no such account.")
         if user["_id"] == by["_id"]:

@@ -199,10 +199,13 @@ def _with_cover(book: dict, cover: dict[str, str] | None) -> dict:
     return book
 
 
+UNRECORDED = ("stock", "keywords", "cover")  # stock is recorded apart; the others follow from recorded fields
+
+
 def _edits(book: dict, current: dict, editor: str) -> list[dict]:
-    """History entries for the fields `book` changes in `current` (stock is recorded apart)."""
+    """History entries for the fields `book` changes in `current`."""
     return [history.entry("edit", editor, current["isbn"], field=name, old=current.get(name), new=value)
-            for name, value in book.items() if name not in ("stock", "keywords", "cover") and current.get(name) != value]
+            for name, value in book.items() if name not in UNRECORDED and current.get(name) != value]
 
 
 def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,

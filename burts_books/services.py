@@ -119,7 +119,8 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
     return Services(
-        db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts, Orders(db, carts, inventory),
+        db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
+        Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
         make_mailer(settings), Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
     )

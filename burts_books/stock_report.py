@@ -52,7 +52,7 @@ class StockReport:
         ]
 
     async def page(self, threshold: int, number: int = 1, size: int = PAGE_SIZE) -> StockPage:
-        skip, rows, counts = (number - 1) * size, [], []
+        skip, rows, counts = (number - 1) * size, list[dict](), list[int]()
         for attention, band in self.bands(threshold):
             criteria = {**band, **NOT_WITHDRAWN}
             counted = await self.books.count_documents(criteria)

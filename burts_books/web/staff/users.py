@@ -23,4 +23,5 @@ class RoleHandler(SearchMixin, FlashMixin):
         user = await self.services.accounts.change_staff(self.current_user, user_id, staff)
         said = "is now staff" if staff else "is no longer staff"
         query, page = self.search_arguments()
-        self.done(f"{user['email']} {said}.", self.reverse_url("staff_users") + "?" + urlencode({"q": query, "page": page}))
+        back = self.reverse_url("staff_users") + "?" + urlencode({"q": query, "page": page})
+        self.done(f"{user['email']} {said}.", back)
