@@ -8,6 +8,7 @@ cart count in the header.
 
 import asyncio
 import dataclasses
+import functools
 import html as html_entities
 import json
 import re
@@ -23,7 +24,11 @@ class Response:
         self.raw = raw
         self.code = raw.code
         self.headers = raw.headers
-        self.text = raw.body.decode("utf-8") if raw.body else ""
+
+    @functools.cached_property
+    def text(self):
+        """The body as text; read an image's bytes from `raw.body`."""
+        return self.raw.body.decode("utf-8") if self.raw.body else ""
 
     def json(self):
         return json.loads(self.text)
