@@ -27,12 +27,13 @@ DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 WORKER_USER = "user root;\n" if os.geteuid() == 0 else ""
 
 
-def site_config(listen: int, upstreams: list[int]) -> str:
+def site_config(listen: int, upstreams: list[int], covers: Path) -> str:
     text = (DEPLOY / "nginx.conf").read_text()
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
     text, count = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
     assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
     text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    text = text.replace("/srv/burts-books/var/covers/", f"{covers}/")
     return text.replace("/srv/burts-books/static/", f"{resources.STATIC}/")
 
 
@@ -43,7 +44,7 @@ def nginx_front(tmp_path):
     flags = ("--xheaders", f"--cookie-secret={COOKIE_SECRET}")
     shops = [ShopProcess(tmp_path / name, *flags) for name in ("a", "b")]
     port = free_port()
-    (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops]))
+    (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops], tmp_path / "a" / "covers"))
     (tmp_path / "nginx.conf").write_text(
         f"{WORKER_USER}daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
         "events {}\n"
@@ -68,7 +69,7 @@ def nginx_front(tmp_path):
 
 
 def test_the_deployed_config_passes_nginx_own_check(tmp_path):
-    (tmp_path / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()]))
+    (tmp_path / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()], tmp_path))
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
         f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
@@ -99,3 +100,16 @@ async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_fro
     [book] = await shopper.poll((PCI, first["version"] - 1))
     assert book["version"] == first["version"]
     socket.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_uploaded_covers_are_served_by_nginx_from_the_data_folder(nginx_front, http_client, tmp_path):
+    covers = tmp_path / "a" / "covers"  # where the shop keeps a cover it has checked (burts_books/covers.py)
+    covers.mkdir(parents=True, exist_ok=True)
+    (covers / "0123456789abcdef01234567-480.webp").write_bytes(b"RIFF....WEBPVP8 ")
+    visitor = ShopClient(http_client, nginx_front)
+    cover = await visitor.get("/covers/0123456789abcdef01234567-480.webp")
+    assert cover.code == 200 and cover.raw.body == b"RIFF....WEBPVP8 "
+    assert cover.headers["Content-Type"] == "image/webp"
+    assert cover.headers.get_list("Cache-Control") == ["max-age=31536000", "immutable"]
+    assert (await visitor.get("/covers/missing-480.webp")).code == 404
