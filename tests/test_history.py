@@ -97,7 +97,8 @@ async def test_an_import_records_what_it_changed(services):
 async def test_entries_left_pending_by_a_crash_are_drained_once_by_housekeeping(services):
     # A change written with its entry, then the process died before draining it.
     entry = history.entry("restock", STAFF_EMAIL, PCI, copies=1)
-    await services.db.books.update_one({"isbn": PCI}, history.recording({"$inc": {"stock": 1, "available": 1}}, [entry]))
+    restock = history.recording({"$inc": {"stock": 1, "available": 1}}, [entry])
+    await services.db.books.update_one({"isbn": PCI}, restock)
     # ... and another process had already copied it, but not pulled it.
     await services.db.history.insert_one(dict(entry))
     assert await entries(services) == [{"kind": "restock", "who": STAFF_EMAIL, "isbn": PCI, "copies": 1}]
