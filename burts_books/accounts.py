@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
-import math
 import re
 
 from argon2 import PasswordHasher
@@ -33,6 +31,7 @@ from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError, object_id
 from .infra.errors import NotAllowed, NotFound, ValidationError
 from .infra.limits import Limits
+from .infra.paging import Paged
 
 USERS_PAGE = 50
 MIN_PASSWORD = 8
@@ -78,18 +77,6 @@ def check_new_account(email: str, password: str) -> str:
     if errors:
         raise ValidationError(errors)
     return email
-
-
-@dataclasses.dataclass(frozen=True)
-class UsersPage:
-    users: list[dict]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
 
 
 class AccountExists(ValidationError):
@@ -230,9 +217,9 @@ class Accounts:
             {"$set": {"staff": staff, "role_changed_by": by["email"], "role_changed_at": utcnow()}})
         return {**user, "staff": staff}
 
-    async def search(self, query: str = "", page: int = 1, size: int = USERS_PAGE) -> UsersPage:
+    async def search(self, query: str = "", page: int = 1, size: int = USERS_PAGE) -> Paged:
         """Accounts whose email starts with `query`, in email order."""
         criteria = {"email": {"$regex": "^" + re.escape(normalize_email(query))}} if query.strip() else {}
         cursor = self.users.find(criteria, {"password_hash": 0}).sort("email", 1)
         users = await cursor.skip((page - 1) * size).limit(size).to_list(size)
-        return UsersPage(users, await self.users.count_documents(criteria), page, size)
+        return Paged(users, await self.users.count_documents(criteria), page, size)

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 from collections.abc import Iterable
 
 import pymongo
@@ -52,6 +51,7 @@ from pymongo.errors import BulkWriteError
 
 from .infra.clock import utcnow
 from .infra.db import Database
+from .infra.paging import Paged
 
 PENDING = "history_pending"
 SHOP = "the shop"  # `who` for the shop's own work (reconciliation)
@@ -101,18 +101,6 @@ class Filters:
         return criteria
 
 
-@dataclasses.dataclass(frozen=True)
-class HistoryPage:
-    entries: list[dict]
-    total: int
-    number: int
-    size: int
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-
 class History:
     def __init__(self, db: Database):
         self.db = db
@@ -144,14 +132,14 @@ class History:
         """What a crash left pending, everywhere (housekeeping)."""
         return await self.drain("books", {})
 
-    async def find(self, filters: Filters, page: int = 1, size: int = PAGE_SIZE) -> HistoryPage:
+    async def find(self, filters: Filters, page: int = 1, size: int = PAGE_SIZE) -> Paged:
         """Entries matching `filters`, newest first."""
         criteria = filters.query()
         cursor = self.entries.find(criteria).sort([("at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)])
         entries = await cursor.skip((page - 1) * size).limit(size).to_list(size)
-        return HistoryPage(entries, await self.entries.count_documents(criteria), page, size)
+        return Paged(entries, await self.entries.count_documents(criteria), page, size)
 
-    async def for_book(self, isbn: str, limit: int = PAGE_SIZE) -> HistoryPage:
+    async def for_book(self, isbn: str, limit: int = PAGE_SIZE) -> Paged:
         await self.drain_books([isbn])  # what this book's last change left pending shows at once
         return await self.find(Filters(isbn=isbn), 1, limit)
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 
 import pymongo
 
 from .history import History
 from .infra.clock import utcnow
 from .infra.db import Database
+from .infra.paging import Paged
 from .inventory import NOT_WITHDRAWN
 
 SOLD_WINDOW = datetime.timedelta(days=30)
@@ -26,17 +26,9 @@ FIELDS = {"_id": 0, "isbn": 1, "title": 1, "author": 1, "stock": 1, "available":
 
 
 @dataclasses.dataclass(frozen=True)
-class StockPage:
-    rows: list[dict]
-    total: int
-    number: int
-    size: int
-    sold_out: int
-    low: int
-
-    @property
-    def count(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
+class StockPage(Paged):
+    sold_out: int = 0  # titles sold out, on every page together
+    low: int = 0  # titles low on stock, on every page together
 
 
 class StockReport:
