@@ -35,8 +35,11 @@ every shopper's clicks.
 
 Other code records its own changes the same way: build entries with
 `entry()`, add them to its update with `recording()`, then `drain()` the
-collection it wrote. An order action (ready, collected, cancelled) can pass
-`order=` to name the order; its stock movements go through Inventory.
+collection it wrote, and add that collection to DRAINED so housekeeping
+finishes what a crash interrupts. An order action (ready, collected,
+cancelled) is an entry with `order=` naming the order and no ISBN; the
+copies a cancellation puts back go through Inventory.cancel_sale, which
+records the movement on each book.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ from .infra.db import Database
 from .infra.paging import Paged
 
 PENDING = "history_pending"
+DRAINED = ("books",)  # the collections whose documents carry pending entries
 SHOP = "the shop"  # `who` for the shop's own work (reconciliation)
 KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "cancellation",
          "reconciliation")
@@ -62,9 +66,11 @@ PAGE_SIZE = 50
 DUPLICATE_KEY = 11000
 
 
-def entry(kind: str, who: str, isbn: str, **details) -> dict:
-    """One history entry; `details` are what this kind records (field, old, new, copies, title, order)."""
-    return {"_id": ObjectId(), "at": utcnow(), "kind": kind, "who": who, "isbn": isbn, **details}
+def entry(kind: str, who: str, isbn: str | None = None, **details) -> dict:
+    """One history entry, about a book (`isbn`) or not (an order's action); `details` are what this kind
+    records (field, old, new, copies, order)."""
+    about = {"isbn": isbn} if isbn else {}
+    return {"_id": ObjectId(), "at": utcnow(), "kind": kind, "who": who, **about, **details}
 
 
 def recording(update: dict, entries: Iterable[dict]) -> dict:
@@ -130,7 +136,7 @@ class History:
 
     async def drain_all(self) -> int:
         """What a crash left pending, everywhere (housekeeping)."""
-        return await self.drain("books", {})
+        return sum([await self.drain(collection, {}) for collection in DRAINED])
 
     async def find(self, filters: Filters, page: int = 1, size: int = PAGE_SIZE) -> Paged:
         """Entries matching `filters`, newest first."""

@@ -174,3 +174,15 @@ async def test_a_refused_change_records_nothing(staff, services):
     assert (await staff.post(f"/staff/books/{PCI}/withdraw", {"withdraw": "1"}, xsrf=False)).code == 403
     assert await store_snapshot(services) == before
     assert await entries(services) == []
+
+
+@pytest.mark.gen_test
+async def test_other_documents_record_their_changes_the_same_way(staff, services):
+    """What order actions will do: an entry about an order (no book) in the order's own update."""
+    order = await services.db.orders.insert_one({"status": "placed"})
+    ready = history.entry("ready_for_pickup", STAFF_EMAIL, order="A12")
+    await services.db.orders.update_one(
+        {"_id": order.inserted_id}, history.recording({"$set": {"status": "ready_for_pickup"}}, [ready]))
+    assert await services.history.drain("orders", {"_id": order.inserted_id}) == 1
+    page = text_of((await staff.get("/staff/history")).text)
+    assert f"{STAFF_EMAIL} ready for pickup: order A12" in page

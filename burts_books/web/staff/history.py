@@ -54,5 +54,5 @@ class HistoryHandler(SearchMixin, FlashMixin):
             self.render("staff/history.html", values=values, errors=exc.errors, changes=None, titles={}, kinds=KINDS)
             return
         changes = await self.services.history.find(filters, page)
-        titles = await self.services.catalog.titles({entry["isbn"] for entry in changes.items})
+        titles = await self.services.catalog.titles({entry["isbn"] for entry in changes.items if "isbn" in entry})
         self.render("staff/history.html", values=values, errors={}, changes=changes, titles=titles, kinds=KINDS)
