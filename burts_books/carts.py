@@ -161,8 +161,7 @@ class Carts:
             cart = await self._new_cart(user)
         most = self.limits.copies_per_cart
         below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
-        # A cart from before `copies` was kept has none: it counts from its next add.
-        room = {**below_cap, "copies": {"$not": {"$gte": most}}}
+        room = {**below_cap, "copies": {"$lt": most}}  # every cart counts its copies (migration 0007)
         taking_back = {f"adding.{isbn}": -1, "copies": -1}
         if await self._change(cart, room, {f"adding.{isbn}": 1, "copies": 1}):
             state = await self.inventory.take_one(isbn)
@@ -179,7 +178,7 @@ class Carts:
         if current is None:
             # Expired or checked out since the page loaded: start afresh.
             return await self._add(None, user, isbn)
-        if current.get("copies", 0) >= most:
+        if current["copies"] >= most:
             raise CartError(f"A cart holds at most {most} copies: check out, or take some out first.",
                             await self.inventory.state(isbn))
         raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", await self.inventory.state(isbn))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import datetime
 import logging
 import os
 import re
@@ -28,6 +29,9 @@ log = logging.getLogger(__name__)
 
 RECENT = 10
 REJECTS_SHOWN = 200
+# A running import notes its progress after every batch (well under a minute apart); one silent
+# for this long died with its process, and is marked interrupted so nobody waits on it forever.
+STALE_AFTER = datetime.timedelta(minutes=5)
 _UNSAFE_IN_NAME = re.compile(r"[^\w.-]+")
 
 
@@ -38,20 +42,31 @@ class ImportJobs:
         self.folder = folder
         self._running: dict[str, tuple[Importer, asyncio.Task]] = {}
 
-    async def start(self, content: bytes, filename: str, editor: str) -> str:
-        """Check the file and start importing it; returns the job's id. Invalid for a file that can't be read."""
+    def upload_path(self) -> Path:
+        """Where an upload on its way may be written (owner-only); hand it to `start` once complete."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = self.folder / f"upload-{secrets.token_urlsafe(12)}.part"
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return path
+
+    async def start(self, upload: Path, filename: str, editor: str) -> str:
+        """Check the uploaded file and start importing it; returns the job's id.
+
+        Invalid for a file that can't be read, which is then deleted.
+        """
         job_id = secrets.token_urlsafe(12)
         name = _UNSAFE_IN_NAME.sub("_", Path(filename).name)[-80:] or "upload"
-        path = await asyncio.get_running_loop().run_in_executor(None, self._save, job_id, name, content)
+        path = self.folder / f"{job_id}-{name}"
         try:
-            source = await asyncio.get_running_loop().run_in_executor(None, ImportFile.open, path)
+            source = await asyncio.get_running_loop().run_in_executor(None, _renamed_and_opened, upload, path, name)
         except BadImportFile as exc:
             path.unlink()
-            raise Invalid(str(exc).replace(str(path), name).replace(path.name, name)) from None
+            raise Invalid(str(exc)) from None
         rejects = RejectsFile(path.with_name(path.name + ".rejects.csv"), source.numbered_by)
         await self.jobs.insert_one({
             "_id": job_id, "filename": name, "editor": editor, "status": "running", "total": source.total,
-            "added": 0, "updated": 0, "unchanged": 0, "rejected": 0, "started_at": utcnow(), "finished_at": None,
+            "added": 0, "updated": 0, "unchanged": 0, "rejected": 0,
+            "started_at": utcnow(), "heartbeat_at": utcnow(), "finished_at": None,
             "rejects_file": str(rejects.path),
         })
         importer = Importer(self.catalog, f"import of {name} by {editor}", rejects,
@@ -60,15 +75,17 @@ class ImportJobs:
         self._running[job_id] = (importer, task)
         return job_id
 
-    def _save(self, job_id: str, name: str, content: bytes) -> Path:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        path = self.folder / f"{job_id}-{name}"
-        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
-            handle.write(content)
-        return path
-
     async def _note(self, job_id: str, progress: Progress) -> None:
-        await self.jobs.update_one({"_id": job_id}, {"$set": _counts(progress)})
+        await self.jobs.update_one({"_id": job_id}, {"$set": {**_counts(progress), "heartbeat_at": utcnow()}})
+
+    async def abandon_stale(self, silent_for: datetime.timedelta = STALE_AFTER) -> int:
+        """Mark imports whose process stopped mid-way (no progress for `silent_for`) interrupted."""
+        now = utcnow()
+        result = await self.jobs.update_many(
+            {"status": "running", "heartbeat_at": {"$lt": now - silent_for}},
+            {"$set": {"status": "interrupted", "finished_at": now}},
+        )
+        return result.modified_count
 
     async def _run(self, job_id: str, importer: Importer, source: ImportFile, rejects: RejectsFile) -> None:
         status = "failed"
@@ -100,6 +117,12 @@ class ImportJobs:
             return []
         return await asyncio.get_running_loop().run_in_executor(None, _first_rows, job["rejects_file"], limit + 1)
 
+    async def rejects_file(self, job: dict) -> bytes:
+        """The whole rejects file of a finished import; NotFound when it rejected nothing."""
+        if not job.get("rejects_file") or job["status"] == "running":
+            raise NotFound("This import rejected nothing (or is still running).")
+        return await asyncio.get_running_loop().run_in_executor(None, Path(job["rejects_file"]).read_bytes)
+
     async def close(self) -> None:
         """Stop running imports after their current batch (what they finished is kept)."""
         for importer, _ in self._running.values():
@@ -107,6 +130,11 @@ class ImportJobs:
         tasks = [task for _, task in self._running.values()]
         if tasks:
             await asyncio.wait(tasks)
+
+
+def _renamed_and_opened(upload: Path, path: Path, name: str) -> ImportFile:
+    upload.rename(path)
+    return ImportFile.open(path, name)
 
 
 def _first_rows(path: str, count: int) -> list[list[str]]:

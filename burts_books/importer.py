@@ -43,7 +43,7 @@ YIELD_EVERY = 20  # records validated between two turns of the event loop (a few
 _PLACEHOLDERS = {"stock": "0", "image": ""}
 
 
-def _kind(path: Path) -> str:
+def _kind(path: Path, name: str) -> str:
     """"csv" or "onix", from the extension or else from how the file starts."""
     if path.suffix.lower() in _EXTENSIONS:
         return _EXTENSIONS[path.suffix.lower()]
@@ -53,26 +53,31 @@ def _kind(path: Path) -> str:
         return "onix"
     if start.startswith(b"isbn,"):
         return "csv"
-    raise BadImportFile(f"{path.name} is neither CSV (.csv, header isbn,title,...) nor ONIX (.xml, .onix)")
+    raise BadImportFile(f"{name} is neither CSV (.csv, header isbn,title,...) nor ONIX (.xml, .onix)")
 
 
 @dataclasses.dataclass(frozen=True)
 class ImportFile:
-    """A file checked readable to the end, and the number of records in it."""
+    """A file checked readable to the end, and the number of records in it.
+
+    `name` is what messages call it: the path, or the name staff gave an upload.
+    """
 
     path: Path
+    name: str
     kind: str  # "csv" or "onix"
     total: int
 
     @classmethod
-    def open(cls, path: Path) -> ImportFile:
+    def open(cls, path: Path, name: str | None = None) -> ImportFile:
         """Check the whole file (blocking: a server calls it in a thread); BadImportFile if unreadable."""
+        name = name or path.name
         try:
-            kind = _kind(path)
+            kind = _kind(path, name)
             with cls._stream(path, kind) as stream:
-                return cls(path, kind, _READERS[kind].count(stream, path.name))
+                return cls(path, name, kind, _READERS[kind].count(stream, name))
         except OSError as exc:
-            raise BadImportFile(f"{path}: {exc.strerror}") from None
+            raise BadImportFile(f"{name}: {exc.strerror}") from None
 
     @staticmethod
     def _stream(path: Path, kind: str) -> IO:
@@ -86,7 +91,7 @@ class ImportFile:
 
     def records(self) -> Generator[Record, None, None]:
         with self._stream(self.path, self.kind) as stream:
-            yield from _READERS[self.kind].records(stream, self.path.name)
+            yield from _READERS[self.kind].records(stream, self.name)
 
 
 class RejectsFile:

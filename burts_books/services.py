@@ -53,7 +53,7 @@ class Services:
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
         """Expire idle carts, repair any `available` count a crash left wrong, finish history entries a crash
-        left pending, drop old closed carts.
+        left pending, drop old closed carts, close the books of imports whose process died.
 
         Carts of visitors not signed in expire after `anonymous_cart_ttl_seconds` (by default
         the same as the others). Safe to run in several processes at once (see carts.py).
@@ -65,6 +65,7 @@ class Services:
         await self.inventory.reconcile(self.carts.held_copies)
         await self.history.drain_all()
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
+        await self.imports.abandon_stale()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():

@@ -1,5 +1,7 @@
 """Fixtures: a shop on a fresh store (embedded, or MONGODB_URL's server), and a browser-like client."""
 
+import dataclasses
+
 import pytest
 import tornado.httpclient
 import tornado.httpserver
@@ -90,6 +92,18 @@ def make_user(services, io_loop):
         )
 
     return make
+
+
+@pytest.fixture
+def reader(make_user):
+    """A shopper's account, not signed in."""
+    return make_user(SHOPPER_EMAIL)
+
+
+@pytest.fixture
+def embedded(settings):
+    """Settings for the embedded store in this test's own folder, even when MONGODB_URL is set."""
+    return dataclasses.replace(settings, mongodb_url=None, mongodb_database="burts_books")
 
 
 @pytest.fixture

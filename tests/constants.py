@@ -12,6 +12,7 @@ PCI = "9780596529321"  # Programming Collective Intelligence: 12 copies in the s
 RESTFUL = "9780596529260"  # RESTful Web Services
 UNKNOWN_ISBN = "9781234567897"  # a valid ISBN-13 of no book in the seed
 
+ATTACKER = "203.0.113.66"  # an abuser's network address (TEST-NET-3)
 ADDRESS = "192.0.2.1"  # a shopper's network address (TEST-NET-1), for the calls that take one
 
 JSON = {"Accept": "application/json"}  # what the page script and API clients ask for

@@ -24,12 +24,6 @@ def settings(settings):
 
 
 @pytest.fixture
-def reader(make_user):
-    """A shopper's account, not signed in."""
-    return make_user(SHOPPER_EMAIL)
-
-
-@pytest.fixture
 def burt(make_user):
     """A staff account, not signed in."""
     return make_user(STAFF_EMAIL, staff=True)

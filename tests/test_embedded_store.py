@@ -30,12 +30,6 @@ from tests.store import everything
 NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
 
 
-@pytest.fixture
-def embedded(settings):
-    """Settings for the embedded store in this test's own folder, even when MONGODB_URL is set."""
-    return dataclasses.replace(settings, mongodb_url=None, mongodb_database="burts_books")
-
-
 @contextlib.asynccontextmanager
 async def running_shop(settings):
     services = await open_services(settings)

@@ -134,3 +134,18 @@ async def test_indexes_keep_isbns_and_emails_unique(services, collection, docume
     await services.db.db[collection].insert_one({**document, "copy": 1})
     with pytest.raises(DuplicateKeyError):
         await services.db.db[collection].insert_one({**document, "copy": 2})
+
+
+@pytest.mark.settings(max_copies_per_cart=3)
+@pytest.mark.gen_test
+async def test_a_cart_from_before_carts_counted_copies_is_counted_and_capped(services, client):
+    assert (await client.cart_json("add", PCI)).code == 200
+    assert (await client.cart_json("add", RESTFUL)).code == 200
+    # As an older shop left it: holds (and an add under way), no count.
+    await services.db.carts.update_many({}, {"$unset": {"copies": ""}, "$set": {"adding": {PCI: 1}}})
+    await services.db.migrations.delete_one({"_id": "0007_cart_copies_counted"})
+    assert await migrations.migrate(services.db) == ["0007_cart_copies_counted"]
+    [cart] = await services.db.carts.find().to_list(None)
+    assert cart["copies"] == 3
+    refused = await client.cart_json("add", RESTFUL)
+    assert refused.code == 409 and "at most 3 copies" in refused.json()["error"]["message"]

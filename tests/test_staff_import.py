@@ -1,6 +1,7 @@
 """Staff import a catalog file from the shop: upload, progress, summary and rejects; nobody else can."""
 
 import csv
+import datetime
 import io
 import re
 import uuid
@@ -71,10 +72,16 @@ async def test_a_file_that_is_not_a_catalog_is_refused_on_the_form_and_nothing_c
     response = await upload(staff, "notes.txt", b"dear diary\n")
     assert response.code == 400
     assert "neither CSV" in text_of(response.text) and "Nothing was imported." in text_of(response.text)
+    assert "notes.txt" in text_of(response.text) and "upload-" not in response.text  # named as staff know it
     empty = await upload(staff, "books.csv", b"")
     assert empty.code == 400 and "Choose a CSV or ONIX file" in text_of(empty.text)
+    garbled = await staff.fetch("/staff/imports", method="POST", body=b"--x\r\nnonsense",
+                                headers={"Content-Type": "multipart/form-data; boundary=y",
+                                         "X-XSRFToken": await staff.xsrf_token()})
+    assert garbled.code == 400 and "could not be read" in text_of(garbled.text)
     assert await store_snapshot(services) == before
     assert await services.db.imports.count_documents({}) == 0
+    assert list(services.imports.folder.iterdir()) == []  # no upload left behind
 
 
 @pytest.mark.gen_test
@@ -92,6 +99,21 @@ async def test_shoppers_visitors_and_forged_forms_import_nothing(staff, services
     assert (await upload(staff, "books.csv", content, with_token=False)).code == 403  # no XSRF token
     assert await store_snapshot(services) == before
     assert await services.db.imports.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_an_import_whose_process_died_is_shown_interrupted_not_running_forever(staff, services):
+    response = await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())
+    job = await finished(staff, response.location)
+    assert job["status"] == "done"
+    job_id = response.location.rsplit("/", 1)[1]
+    # As a process killed mid-import leaves it: running, its last progress long ago.
+    await services.db.imports.update_one({"_id": job_id}, {"$set": {
+        "status": "running", "heartbeat_at": datetime.datetime(2020, 1, 1)}})
+    fresh = await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())
+    await services.housekeeping(cart_ttl_seconds=1200)
+    assert (await staff.get(response.location, headers=JSON)).json()["status"] == "interrupted"
+    assert (await finished(staff, fresh.location))["status"] == "done"  # a live import is left alone
 
 
 @pytest.mark.gen_test

@@ -1,6 +1,5 @@
 """The embedded store's indexes: point lookups answer exactly as a scan does, without scanning."""
 
-import dataclasses
 import random
 
 import mongomock.collection
@@ -13,11 +12,6 @@ from burts_books.infra.embedded import engine
 
 IDS = [ObjectId() for _ in range(3)]
 SCALARS = ["a", "b", "c", 0, 1, 2, 1.0, 2.5, True, False, None, *IDS, str(IDS[0])]
-
-
-@pytest.fixture
-def embedded(settings):
-    return dataclasses.replace(settings, mongodb_url=None, mongodb_database="burts_books")
 
 
 def a_value(rng: random.Random):

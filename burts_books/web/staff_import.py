@@ -1,32 +1,79 @@
 """Staff import a catalog file from the shop: upload it, watch it run, read what was rejected.
 
-The upload is streamed (files are larger than the 1 MB every other request
-may send), and only a staff member's: the size limit is raised once the
+The upload is streamed to a file in the data folder as it arrives (files are
+larger than the 1 MB every other request may send, and are never held in
+memory), and only a staff member's: the size limit is raised once the
 session is known, and the XSRF token is checked once the body, which
 carries it, has arrived.
 """
 
-import asyncio
 from pathlib import Path
+from typing import cast
 
 import tornado.web
+from streaming_form_data import StreamingFormDataParser
+from streaming_form_data.parser import ParseFailedException
+from streaming_form_data.targets import FileTarget, ValueTarget
+from tornado.http1connection import HTTP1Connection
 
 from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
-from .mixins import StaffUpload
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
 UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
 PROGRESS_FIELDS = ("status", "total", "added", "updated", "unchanged", "rejected")
 
 
-class ImportsHandler(StaffUpload):
+@tornado.web.stream_request_body
+class ImportsHandler(BaseHandler):
     """GET: the upload form and the recent imports. POST: start one."""
 
-    upload_timeout = UPLOAD_TIMEOUT
+    _body_arrived = False
+    _upload: Path | None = None
 
-    def upload_limit(self) -> int:
-        return MAX_UPLOAD
+    async def prepare(self):
+        await super().prepare()
+        if self.request.method == "POST":
+            self.accept_upload()
+
+    @staff_only
+    def accept_upload(self) -> None:
+        connection = cast(HTTP1Connection, self.request.connection)
+        connection.set_max_body_size(MAX_UPLOAD)
+        connection.set_body_timeout(UPLOAD_TIMEOUT)
+        self._upload = self.services.imports.upload_path()
+        self._file = FileTarget(str(self._upload))
+        self._token = ValueTarget()
+        self._form = StreamingFormDataParser(self.request.headers)
+        self._form.register("file", self._file)
+        self._form.register("_xsrf", self._token)
+        self._unreadable = False
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._unreadable:
+            return
+        try:
+            self._form.data_received(chunk)
+        except ParseFailedException:
+            self._unreadable = True  # said on the form once the body has arrived
+
+    def on_finish(self) -> None:
+        self._discard_upload()
+
+    def on_connection_close(self) -> None:
+        super().on_connection_close()
+        self._discard_upload()
+
+    def _discard_upload(self) -> None:
+        """Delete what arrived unless an import took it over."""
+        if self._upload is not None:
+            self._upload.unlink(missing_ok=True)
+            self._upload = None
+
+    def check_xsrf_cookie(self) -> None:
+        # Called before the body arrives (by Tornado) and again after it has (by post()).
+        if self._body_arrived:
+            super().check_xsrf_cookie()
 
     @staff_only
     async def get(self):
@@ -36,15 +83,19 @@ class ImportsHandler(StaffUpload):
         self.set_status(status)
         self.render("staff/imports.html", error=error, imports=await self.services.imports.recent())
 
-    @staff_only
     async def post(self):
-        self.read_form()
-        uploads = self.request.files.get("file")
+        assert self._upload is not None  # accept_upload ran: only staff get here
+        self.request.arguments["_xsrf"] = [self._token.value]
+        self._body_arrived = True
+        self.check_xsrf_cookie()
         try:
-            if not uploads or not uploads[0]["body"]:
+            if self._unreadable:
+                raise Invalid("The upload could not be read as a form; choose the file and send it again.")
+            if not self._file.multipart_filename or not self._upload.stat().st_size:
                 raise Invalid("Choose a CSV or ONIX file to import.")
-            job_id = await self.services.imports.start(
-                uploads[0]["body"], uploads[0]["filename"], self.current_user["email"])
+            upload, self._upload = self._upload, None  # the import owns the file from here
+            job_id = await self.services.imports.start(upload, self._file.multipart_filename,
+                                                       self.current_user["email"])
         except Invalid as exc:
             await self.show_form(str(exc), status=400)
             return
@@ -69,8 +120,7 @@ class RejectsHandler(BaseHandler):
     @staff_only
     async def get(self, job_id):
         job = await self.services.imports.get(job_id)
-        if not job.get("rejects_file") or job["status"] == "running":
-            raise tornado.web.HTTPError(404, "This import rejected nothing (or is still running).")
+        content = await self.services.imports.rejects_file(job)
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
         self.set_header("Content-Disposition", f'attachment; filename="{job["filename"]}.rejects.csv"')
-        self.write(await asyncio.get_running_loop().run_in_executor(None, Path(job["rejects_file"]).read_bytes))
+        self.write(content)

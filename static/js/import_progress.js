@@ -1,11 +1,10 @@
-// Staff import page: follows a running import until it ends, then reloads for the summary and rejects.
+// Staff import page: follows a running import's figures until it ends, then reloads for the
+// summary, the final status (worded by the page) and the rejects.
 (function () {
   'use strict';
   var section = document.getElementById('import-progress');
   if (!section) { return; }
   var INTERVAL_MS = 1000;
-  var labels = {running: 'Importing…', done: 'Done.', interrupted: 'Stopped before the end.',
-    failed: 'Failed: the shop\'s log says why.'};
 
   function show(job) {
     var done = job.added + job.updated + job.unchanged + job.rejected;
@@ -14,7 +13,6 @@
     });
     section.querySelector('.done').textContent = String(done);
     section.querySelector('progress').value = done;
-    section.querySelector('.state').textContent = labels[job.status] || job.status;
   }
 
   function poll() {

@@ -61,9 +61,10 @@ class ThreadedShop:
         self.loop.close()
 
     def snapshot(self):
-        """The store as requests could change it. A token's last_used_at moves once a minute while it is used."""
+        """The store as requests could change it, but for when a token was last used (noted once a minute)."""
         snapshot = self.run(store_snapshot(self.services))
-        del snapshot["api_tokens"]
+        for token in snapshot["api_tokens"]:
+            del token["last_used_at"]
         return snapshot
 
 

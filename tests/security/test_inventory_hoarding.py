@@ -10,11 +10,10 @@ import re
 
 import pytest
 
-from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STARTER_BOOKS
+from tests.constants import ATTACKER, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STARTER_BOOKS
 from tests.shop_client import ShopClient, adds_without_cookies, cart_count, text_of
 from tests.store import age_carts, interleave_store_calls, set_stock, stock_of
 
-ATTACKER = "203.0.113.66"
 NEIGHBOUR = "198.51.100.7"
 ANONYMOUS_ADDS = 20  # the default --anonymous-adds-per-address
 

@@ -64,8 +64,9 @@ async def test_in_process_counters_forget_closed_windows_and_stay_bounded(moving
     assert await counters.hit("subject 999", 60) == (2, 60)  # the newest are kept
 
     moving_clock[0] += 60
-    counters.entries.expire()
-    assert len(counters.entries) == 0
+    assert await counters.hit("newcomer", 60) == (1, 60)  # the next hit sweeps the closed windows away
+    assert len(counters.entries) == 1
+    assert await counters.hit("subject 999", 60) == (1, 60)  # a new window: counted afresh
 
 
 @pytest.mark.gen_test

@@ -3,11 +3,10 @@
 import pytest
 
 from burts_books import accounts
-from tests.constants import PASSWORD, SHOPPER_EMAIL
+from tests.constants import ATTACKER, PASSWORD, SHOPPER_EMAIL
 from tests.shop_client import ShopClient, forms, text_of
 
 NEW_EMAIL = "newcomer@example.com"
-ATTACKER = "203.0.113.66"
 
 
 class CountingHasher:
@@ -30,11 +29,6 @@ def counting_hasher(monkeypatch):
     hasher = CountingHasher(accounts._hasher)
     monkeypatch.setattr(accounts, "_hasher", hasher)
     return hasher
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(SHOPPER_EMAIL)
 
 
 def what_a_visitor_sees(response, email):

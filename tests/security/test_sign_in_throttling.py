@@ -11,11 +11,10 @@ import pytest
 
 from burts_books import accounts
 from burts_books.web.auth import WRONG_PASSWORD
-from tests.constants import PASSWORD, SHOPPER_EMAIL
+from tests.constants import ATTACKER, PASSWORD, SHOPPER_EMAIL
 from tests.shop_client import ShopClient, text_of
 from tests.waiting import WAIT_TIMEOUT, until
 
-ATTACKER = "203.0.113.66"
 OTHER_ATTACKER = "203.0.113.67"
 OWNER = "198.51.100.7"  # where the account's owner signs in from
 UNKNOWN_EMAIL = "nobody@example.com"
@@ -62,11 +61,6 @@ def held_hashing(monkeypatch):
     monkeypatch.setattr(accounts, "_hasher", hasher)
     yield hasher
     hasher.release()
-
-
-@pytest.fixture
-def reader(make_user):
-    return make_user(SHOPPER_EMAIL)
 
 
 def waiting_for_argon2(services):
