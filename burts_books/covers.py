@@ -106,3 +106,9 @@ class Covers:
 
 def largest(cover: dict[str, str]) -> str:
     return cover[max(cover, key=int)]
+
+
+def cover_url(book: dict, width: int) -> str:
+    """The book's cover for `width` CSS pixels: the smallest uploaded size that wide, else its image."""
+    sizes = sorted((int(size), url) for size, url in (book.get("cover") or {}).items())
+    return next((url for size, url in sizes if size >= width), book["image"])

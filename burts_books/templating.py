@@ -14,6 +14,7 @@ from markupsafe import Markup
 from tornado import escape
 
 from .catalog import price_text
+from .covers import cover_url
 
 
 def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environment:
@@ -34,6 +35,7 @@ def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environm
         squeeze=escape.squeeze,
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
+    env.filters["cover"] = cover_url  # {{ book | cover(150) }}: the uploaded size that fits, else the image
     return env
 
 

@@ -63,8 +63,10 @@ async def test_each_kind_of_image_becomes_the_books_cover(staff, services, setti
         picture = Image.open(io.BytesIO(served.raw.body))
         assert (picture.format, picture.width, picture.height) == ("WEBP", width, width * 3 // 2)
     assert len(stored_covers(settings)) == len(WIDTHS)
+    # The book's page shows the size that fits, and the larger one to dense screens.
     page = (await staff.get(f"/books/{PCI}")).text
-    assert f'src="{book["image"]}"' in page
+    small, large = book["cover"]["240"], book["cover"]["480"]
+    assert f'src="{small}" srcset="{small} 1x, {large} 2x"' in page
     assert {"field": "image", "old": "/static/images/9780596529321.svg", "new": book["image"]}.items() <= (
         await services.db.history.find_one({"isbn": PCI, "field": "image"})).items()
 
