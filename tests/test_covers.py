@@ -126,6 +126,9 @@ async def test_a_file_over_the_size_limit_is_refused(staff, services, settings):
     response = await upload(staff, out.getvalue(), "big.png", "image/png")
     assert response.code == 400
     assert field_errors(response.text)["cover"] == "The image is larger than 64 KB; upload a smaller one."
+    # Far larger, the shop stops reading it (nginx would answer 413 first).
+    response = await upload(staff, out.getvalue() * 3, "huge.png", "image/png")
+    assert response.code not in (200, 303)
     assert await store_snapshot(services) == before
     assert stored_covers(settings) == []
 

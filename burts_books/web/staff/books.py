@@ -39,7 +39,9 @@ class BookPage(FlashMixin):
 
 class BookFormHandler(StaffUpload, BookPage):
     def upload_limit(self) -> int:
-        return self.shop_settings.max_cover_bytes + FORM_OVERHEAD
+        # Room for a file up to twice too large, so it gets a clear message on the form (covers.py
+        # measures it) rather than a dropped connection.
+        return 2 * self.shop_settings.max_cover_bytes + FORM_OVERHEAD
 
     def submitted(self) -> dict:
         return {name: self.get_body_argument(name, "") for name in FORM_FIELDS}
