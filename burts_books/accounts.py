@@ -27,6 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 
+from .history import History, entry, recording
 from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError, object_id
 from .infra.errors import NotAllowed, NotFound, ValidationError
@@ -88,6 +89,7 @@ class Accounts:
     def __init__(self, db: Database, limits: Limits):
         self.users = db.users
         self.limits = limits
+        self.history = History(db)
 
     async def _argon2(self, func, *args):
         # Hundreds of milliseconds of CPU and 64 MiB each: off the event loop, and a bounded number at once.
@@ -211,10 +213,14 @@ class Accounts:
             raise NotAllowed("You can't change your own role; ask another owner.")
         if user.get("owner"):
             raise NotAllowed("An owner's role is changed from the command line (burts-books create-user).")
-        # Conditioned on not being an owner, in case one was made meanwhile.
+        role = {True: "staff", False: "shopper"}
+        change = entry("role", by["email"], account=user["email"], old=role[bool(user.get("staff"))], new=role[staff])
+        # Conditioned on not being an owner, in case one was made meanwhile; recorded in the same update.
         await self.users.update_one(
             {"_id": user["_id"], "owner": {"$ne": True}},
-            {"$set": {"staff": staff, "role_changed_by": by["email"], "role_changed_at": utcnow()}})
+            recording({"$set": {"staff": staff, "role_changed_by": by["email"], "role_changed_at": utcnow()}},
+                      [change]))
+        await self.history.drain("users", {"_id": user["_id"]})
         return {**user, "staff": staff}
 
     async def search(self, query: str = "", page: int = 1, size: int = USERS_PAGE) -> Paged:

@@ -18,7 +18,7 @@ in the same operation as the change it describes. Instead:
    history page.
 
 What is recorded (`kind`), each with `who` (an email, or SHOP for the
-shop's own work), `at`, `isbn` and `title`:
+shop's own work), `at` and the `isbn` of the book it is about:
 
 - "added", "edit" (one entry per changed `field`, `old` -> `new`),
   "withdrawn", "restored" (a new cover is an edit of `image`);
@@ -26,7 +26,9 @@ shop's own work), `at`, `isbn` and `title`:
   "restock", "stock" (the edit form's number, with `old` -> `new`), "sale"
   (checkout), "cancellation" (an order's copies back on sale);
 - "reconciliation": `available` repaired after a crash (`old` -> `new`);
-  stock on hand is untouched, but staff should see that it happened.
+  stock on hand is untouched, but staff should see that it happened;
+- "role": an owner granted or revoked the staff role of `account` (no ISBN;
+  written on the user's document, like book entries on the book's).
 
 Copies held in carts and given back (add, remove, cart expiry) are not
 recorded: they don't move stock on hand, only `available`, and the carts
@@ -57,10 +59,10 @@ from .infra.db import Database
 from .infra.paging import Paged
 
 PENDING = "history_pending"
-DRAINED = ("books",)  # the collections whose documents carry pending entries
+DRAINED = ("books", "users")  # the collections whose documents carry pending entries
 SHOP = "the shop"  # `who` for the shop's own work (reconciliation)
 KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "cancellation",
-         "reconciliation")
+         "reconciliation", "role")
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50
 DUPLICATE_KEY = 11000

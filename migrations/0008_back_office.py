@@ -1,8 +1,8 @@
 """The back office: the change history and its filters, the stock page's bands, and an owner.
 
 History pages filter by book, kind or person and always sort newest first;
-housekeeping finds the books with entries still pending (a sparse index: only
-those books are in it). The stock page reads titles by `available`, then
+housekeeping finds the books and users with entries still pending (a sparse
+index: only those are in it). The stock page reads titles by `available`, then
 title. The first staff account becomes the owner when the shop has none, as
 `create-user` does for new ones (which ask whether there is an owner).
 """
@@ -16,7 +16,8 @@ async def up(db):
     await db.history.create_index(NEWEST)
     for field in ("isbn", "kind", "who"):
         await db.history.create_index([(field, pymongo.ASCENDING), *NEWEST])
-    await db.books.create_index("history_pending._id", sparse=True)
+    for collection in (db.books, db.users):  # history.DRAINED
+        await collection.create_index("history_pending._id", sparse=True)
     await db.books.create_index(
         [("available", pymongo.ASCENDING), ("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)])
     await db.users.create_index("owner", sparse=True)

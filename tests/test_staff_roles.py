@@ -61,6 +61,10 @@ async def test_the_owner_grants_and_revokes_staff(owner, services):
     assert (await promoted.get("/staff/stock")).code == 403
     changed = await user(services, SHOPPER_EMAIL)
     assert (changed["staff"], changed["role_changed_by"]) == (False, STAFF_EMAIL)
+    history = text_of((await owner.get("/staff/history?kind=role")).text)
+    assert "2 changes" in history
+    assert f"{STAFF_EMAIL} role of {SHOPPER_EMAIL}: staff → shopper" in history
+    assert f"{STAFF_EMAIL} role of {SHOPPER_EMAIL}: shopper → staff" in history
 
 
 @pytest.mark.gen_test
