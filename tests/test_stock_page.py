@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.constants import JSON, PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS, isbn_13
-from tests.shop_client import text_of
+from tests.shop_client import forms, text_of
 from tests.store import set_stock, stock_of, store_snapshot
 from tests.websocket_client import connect, receive, subscribe
 
@@ -52,6 +52,9 @@ async def test_the_stock_page_is_paged(staff, services):
 
 @pytest.mark.gen_test
 async def test_restock_inline_says_what_it_did(staff, services):
+    page = (await staff.get("/staff/stock")).text
+    row_forms = [form.values for form in forms(page) if form.action == "/staff/stock?page=1"]
+    assert {"isbn": PCI, "copies": ""} in row_forms and len(row_forms) == len(STARTER_BOOKS)
     response = await staff.post("/staff/stock?page=1", {"isbn": PCI, "copies": "5"})
     assert (response.code, response.location) == (303, f"/staff/stock?page=1#stock-{PCI}")
     page = await staff.get(response.location)

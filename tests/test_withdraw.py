@@ -4,7 +4,7 @@ kept for past orders."""
 import pytest
 
 from tests.constants import JSON, PASSWORD, PCI, STARTER_BOOKS
-from tests.shop_client import book_articles, cart_count, text_of
+from tests.shop_client import book_articles, cart_count, form_values, text_of
 from tests.store import stock_of, store_snapshot
 
 TITLE = "Programming Collective Intelligence"
@@ -32,6 +32,8 @@ async def test_a_withdrawn_title_disappears_and_a_restored_one_comes_back(staff,
     shopper = staff.another()
     assert set((await everywhere_shoppers_look(shopper)).values()) == {True}, await everywhere_shoppers_look(shopper)
 
+    edit_page = (await staff.get(f"/edit/{PCI}")).text
+    assert form_values(edit_page, f"/staff/books/{PCI}/withdraw") == {"withdraw": "1"}
     response = await withdraw(staff)
     assert (response.code, response.location) == (303, f"/edit/{PCI}")
     page = text_of((await staff.get(response.location)).text)
