@@ -26,6 +26,7 @@ import re
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
+from pymongo import ReturnDocument
 
 from .history import History, entry, recording
 from .infra.clock import utcnow
@@ -58,6 +59,16 @@ def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
 
+def valid_email(email: str) -> bool:
+    """Whether a normalized email looks deliverable."""
+    return bool(_EMAIL.fullmatch(email)) and len(email) <= 254
+
+
+def known_as(user: dict) -> str:
+    """How pages and the history name an account: its email, else (social sign-in without one) its name."""
+    return user.get("email") or f"{user.get('name') or 'account'} ({user['_id']})"
+
+
 def check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD:
         raise ValidationError({"password": f"Use at least {MIN_PASSWORD} characters."})
@@ -69,7 +80,7 @@ def check_new_account(email: str, password: str) -> str:
     """The email as stored, if these can make an account; ValidationError says what is wrong."""
     email = normalize_email(email)
     errors = {}
-    if not _EMAIL.fullmatch(email) or len(email) > 254:
+    if not valid_email(email):
         errors["email"] = "Give a valid email address."
     try:
         check_password(password)
@@ -188,6 +199,35 @@ class Accounts:
     async def end_sessions(self, user_id: ObjectId) -> None:
         await self.users.update_one({"_id": user_id}, {"$inc": {"session_version": 1}})
 
+    async def hash_password(self, password: str) -> str:
+        """The stored form of a new password; ValidationError when it is too short or too long."""
+        check_password(password)
+        return await self._argon2(_hasher.hash, password)
+
+    async def set_password_hash(self, user_id: ObjectId, password_hash: str) -> dict | None:
+        """Store a new password and end every session of the account; the account as it is now."""
+        return await self.users.find_one_and_update(
+            {"_id": user_id},
+            {"$set": {"password_hash": password_hash}, "$inc": {"session_version": 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def change_password(self, user: dict, current: str, new: str, address: str) -> dict:
+        """Replace the password of `user`, who must give the current one; every session ends.
+
+        The current password is checked as a sign-in from `address` is, limits included, so a
+        stolen session can't be used to guess it. Returns the account as it is now, to start
+        this browser's new session from.
+        """
+        password_hash = await self.hash_password(new)
+        signed_in = await self.sign_in(user.get("email") or "", current, address)
+        if signed_in is None or signed_in["_id"] != user["_id"]:
+            raise ValidationError({"current_password": "That is not your current password."})
+        changed = await self.set_password_hash(user["_id"], password_hash)
+        if changed is None:
+            raise NotFound("Your account no longer exists.")
+        return changed
+
     async def set_staff(self, email: str, staff: bool, *, owner: bool = False) -> bool:
         """Grant the staff role (and the owner's, if `owner`), or remove both (the command line);
         False when there is no such account."""
@@ -214,11 +254,12 @@ class Accounts:
         if user.get("owner"):
             raise NotAllowed("An owner's role is changed from the command line (burts-books create-user).")
         role = {True: "staff", False: "shopper"}
-        change = entry("role", by["email"], account=user["email"], old=role[bool(user.get("staff"))], new=role[staff])
+        change = entry("role", known_as(by), account=known_as(user), old=role[bool(user.get("staff"))],
+                       new=role[staff])
         # Conditioned on not being an owner, in case one was made meanwhile; recorded in the same update.
         await self.users.update_one(
             {"_id": user["_id"], "owner": {"$ne": True}},
-            recording({"$set": {"staff": staff, "role_changed_by": by["email"], "role_changed_at": utcnow()}},
+            recording({"$set": {"staff": staff, "role_changed_by": known_as(by), "role_changed_at": utcnow()}},
                       [change]))
         await self.history.drain("users", {"_id": user["_id"]})
         return {**user, "staff": staff}

@@ -11,7 +11,21 @@ from . import templating
 from .infra import resources
 from .infra.config import Settings
 from .services import Services
-from .web import account, api, auth, cart, live, modules, openapi, orders, pages, staff_import, stock
+from .web import (
+    account,
+    api,
+    auth,
+    cart,
+    live,
+    modules,
+    openapi,
+    orders,
+    pages,
+    password,
+    social,
+    staff_import,
+    stock,
+)
 from .web.base import CoverFiles, StaticFiles
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
@@ -50,6 +64,13 @@ def routes() -> list:
         url(r"/login", auth.LoginHandler, name="login"),
         url(r"/logout", auth.LogoutHandler, name="logout"),
         url(r"/register", auth.RegisterHandler, name="register"),
+        *(url(rf"/auth/{handler.provider_name}", handler, name=f"auth_{handler.provider_name}")
+          for handler in social.HANDLERS),
+        url(r"/password/forgot", password.ForgotPasswordHandler, name="password_forgot"),
+        url(r"/password/reset/([\w-]{43})", password.ResetPasswordHandler, name="password_reset"),
+        url(r"/account", account.AccountHandler, name="account"),
+        url(r"/account/password", account.PasswordChangeHandler, name="account_password"),
+        url(r"/account/unlink/(\w+)", account.UnlinkHandler, name="account_unlink"),
         url(r"/account/tokens", account.TokensHandler, name="account_tokens"),
         url(r"/account/tokens/([0-9a-f]{24})/revoke", account.RevokeTokenHandler, name="revoke_token"),
         url(r"/staff/?", tornado.web.RedirectHandler, {"url": "/staff/stock"}),

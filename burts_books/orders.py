@@ -60,7 +60,7 @@ class Orders:
                           cart.id, line["quantity"], line["isbn"])
         order = {
             "user_id": user["_id"],
-            "email": user["email"],
+            "email": user.get("email"),  # an account made by social sign-in may have none
             "cart_id": cart.id,
             "lines": shipped,
             "total_cents": sum(line["price_cents"] * line["quantity"] for line in shipped),

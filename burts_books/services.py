@@ -24,6 +24,8 @@ from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
+from .password_resets import PasswordResets
+from .social_accounts import SocialAccounts
 from .stock_report import StockReport
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class Services:
     imports: ImportJobs
     limits: Limits
     mailer: Mailer
+    social: SocialAccounts
+    password_resets: PasswordResets
     covers: Covers
     stock_report: StockReport
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
@@ -66,6 +70,8 @@ class Services:
         await self.history.drain_all()
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
         await self.imports.abandon_stale()
+        await self.social.forget_expired()
+        await self.password_resets.forget_expired()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
@@ -119,9 +125,11 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     carts = Carts(db, inventory, limits)
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
+    mailer = make_mailer(settings)
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
         Orders(db, carts, inventory),
         LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        make_mailer(settings), Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
+        mailer, SocialAccounts(db, limits), PasswordResets(db, accounts, limits, mailer),
+        Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
     )

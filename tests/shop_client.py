@@ -180,6 +180,12 @@ def text_of(html: str) -> str:
     return html_entities.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())
 
 
+async def signed_in_as(browser: ShopClient) -> str | None:
+    """Who the header shows as signed in (email, else name), or None for an anonymous visitor."""
+    found = re.search(r'<span class="who">([^<(]*)', (await browser.get("/")).text)
+    return found.group(1).strip() if found else None
+
+
 def cart_count(html: str) -> int:
     """The number of copies the header's Cart link shows."""
     return int(re.search(r'class="cart-count">(\d+)<', html).group(1))

@@ -2,7 +2,6 @@
 
 import base64
 import dataclasses
-import re
 import urllib.parse
 
 import pytest
@@ -11,7 +10,7 @@ import tornado.web
 from burts_books.web.auth import REGISTERED, WRONG_PASSWORD
 from burts_books.web.base import XSRF_MESSAGE
 from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
-from tests.shop_client import ShopClient, field_errors, forms, text_of
+from tests.shop_client import ShopClient, field_errors, forms, signed_in_as, text_of
 from tests.store import store_snapshot
 
 RETIRED_SECRET = "retired-cookie-secret-" + "r" * 32
@@ -27,12 +26,6 @@ def settings(settings):
 def burt(make_user):
     """A staff account, not signed in."""
     return make_user(STAFF_EMAIL, staff=True)
-
-
-async def signed_in_as(browser):
-    """The email the header shows as signed in, or None for an anonymous visitor."""
-    found = re.search(r'<span class="who">([^<(]*)', (await browser.get("/")).text)
-    return found.group(1).strip() if found else None
 
 
 def session_cookie_header(response):

@@ -149,3 +149,17 @@ async def test_a_cart_from_before_carts_counted_copies_is_counted_and_capped(ser
     assert cart["copies"] == 3
     refused = await client.cart_json("add", RESTFUL)
     assert refused.code == 409 and "at most 3 copies" in refused.json()["error"]["message"]
+
+
+@pytest.mark.gen_test
+async def test_accounts_without_an_email_never_collide_and_emails_stay_unique(services):
+    users = services.db.users
+    await users.insert_one({"name": "Ada, signed in with X"})
+    await users.insert_one({"name": "Grace, signed in with X"})
+    # Run again, the social sign-in migration changes nothing.
+    await migrations._load(migrations.MIGRATIONS_DIR / "0008_social_sign_in.py").up(services.db)
+    assert (await users.index_information())["email_1"]["sparse"] is True
+    await users.insert_one({"email": STAFF_EMAIL})
+    with pytest.raises(DuplicateKeyError):
+        await users.insert_one({"email": STAFF_EMAIL})
+    assert await users.count_documents({}) == 3

@@ -145,3 +145,13 @@ async def test_the_command_line_makes_owners(tmp_path):
     async with store(tmp_path) as db:
         assert await db.users.find_one({"email": STAFF_EMAIL}, {"_id": 0, "staff": 1, "owner": 1}) == {
             "staff": False, "owner": False}
+
+
+@pytest.mark.gen_test
+async def test_an_account_without_an_email_is_listed_and_can_be_made_staff(owner, services):
+    """Social sign-in makes accounts without an email when the provider verified none."""
+    made = await services.db.users.insert_one({"name": "Ada", "staff": False, "session_version": 1,
+                                               "created_at": datetime.datetime(2026, 1, 1)})
+    assert "Ada (no email)" in text_of((await owner.get("/staff/users")).text)
+    response = await owner.post(f"/staff/users/{made.inserted_id}/role", {"staff": "1"})
+    assert f"Ada ({made.inserted_id}) is now staff." in text_of((await owner.get(response.location)).text)

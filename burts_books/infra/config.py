@@ -86,12 +86,48 @@ def _folder(raw: str) -> Path:
     return Path(raw).resolve()
 
 
+def _public_url(raw: str) -> str:
+    return _url("http://", "https://")(raw).rstrip("/")
+
+
 def setting(default: Any, env: str, help: str, parse: Callable[[str], Any] = _text) -> Any:
     """A configurable field of Settings."""
     return dataclasses.field(default=default, metadata={"env": env, "help": help, "parse": parse})
 
 
+# Social sign-in providers: their display name and real endpoints (authorize, token, user info).
+# Each endpoint can be pointed elsewhere (tests, GitHub Enterprise) by a setting.
+SOCIAL_PROVIDERS = {
+    "google": ("Google", "https://accounts.google.com/o/oauth2/v2/auth", "https://oauth2.googleapis.com/token",
+               "https://openidconnect.googleapis.com/v1/userinfo"),
+    "facebook": ("Facebook", "https://www.facebook.com/v19.0/dialog/oauth",
+                 "https://graph.facebook.com/v19.0/oauth/access_token", "https://graph.facebook.com/v19.0/me"),
+    "x": ("X", "https://x.com/i/oauth2/authorize", "https://api.x.com/2/oauth2/token", "https://api.x.com/2/users/me"),
+    "github": ("GitHub", "https://github.com/login/oauth/authorize", "https://github.com/login/oauth/access_token",
+               "https://api.github.com/user"),
+}
+
+
+def _with_social_settings(cls: type) -> type:
+    """Add each provider's five settings (`google_client_id`, ..., `github_userinfo_url`) to the class,
+    before it becomes a dataclass: each a flag and a variable like every other setting."""
+    for provider, (title, authorize, token, userinfo) in SOCIAL_PROVIDERS.items():
+        endpoint = _url("https://", "http://")
+        for part, (default, help, parse) in {
+            "client_id": (None, f"{title} OAuth client id; unset = no {title} sign-in", _text),
+            "client_secret": (None, f"{title} OAuth client secret", _text),
+            "authorize_url": (authorize, f"{title} authorization endpoint", endpoint),
+            "token_url": (token, f"{title} token endpoint", endpoint),
+            "userinfo_url": (userinfo, f"{title} user-info endpoint", endpoint),
+        }.items():
+            name = f"{provider}_{part}"
+            cls.__annotations__[name] = "str | None"
+            setattr(cls, name, setting(default, f"BURTS_{name.upper()}", help, parse))
+    return cls
+
+
 @dataclasses.dataclass(frozen=True)
+@_with_social_settings
 class Settings:
     port: int = setting(8000, "BURTS_PORT", "port to listen on", _whole(1, 65535))
     address: str = setting("127.0.0.1", "BURTS_ADDRESS", "address to bind to")
@@ -190,6 +226,23 @@ class Settings:
         16 * 1024 * 1024, "BURTS_STORE_COMPACT_BYTES",
         "embedded store: journal size that starts a compaction (at least the snapshot's size)",
         _whole(1, 2**40),
+    )
+    password_resets_per_address: int = setting(
+        10, "BURTS_PASSWORD_RESETS_PER_ADDRESS", "password reset requests from one client address per hour",
+        _whole(1, 100_000),
+    )
+    password_resets_per_email: int = setting(
+        3, "BURTS_PASSWORD_RESETS_PER_EMAIL", "password reset requests for one email per hour", _whole(1, 100_000)
+    )
+    social_sign_ins_per_address: int = setting(
+        30, "BURTS_SOCIAL_SIGN_INS_PER_ADDRESS",
+        "social sign-ins and links started from one client address per 15 minutes",
+        _whole(1, 100_000),
+    )
+    public_url: str | None = setting(
+        None, "BURTS_PUBLIC_URL",
+        "the shop's address as visitors reach it (https://books.example); social sign-in redirect URIs are built "
+        "from it; unset = from each request", _public_url,
     )
     low_stock_threshold: int = setting(
         5, "BURTS_LOW_STOCK_THRESHOLD", "titles with fewer copies available than this are low on stock (staff)",

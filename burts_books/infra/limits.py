@@ -209,6 +209,8 @@ ADDING_ANONYMOUSLY = (
 )
 SIGNING_IN = "Too many failed sign-ins: try again {wait}."
 REGISTERING = "Too many accounts were created from your network: try again {wait}."
+RESETTING = "Too many password reset requests: try again {wait}."
+SOCIAL = "Too many sign-ins with a provider were started from your network: try again {wait}."
 BUSY = "We're busy signing people in: try again in a moment."
 LIVE = "Too many live connections from your address (at most {allowed}); close some and try again."
 LIVE_RETRY_AFTER = 10  # a long poll answers within its timeout (25 s by default), so places free up soon
@@ -237,6 +239,17 @@ class Limits:
         )
         self.registrations_per_address = Limit(
             "registrations-address", settings.registrations_per_address, HOUR, REGISTERING
+        )
+        # Counted for every email asked about, with an account or not: the refusal tells nothing.
+        self.password_resets_per_address = Limit(
+            "password-resets-address", settings.password_resets_per_address, HOUR, RESETTING
+        )
+        self.password_resets_per_email = Limit(
+            "password-resets-email", settings.password_resets_per_email, HOUR, RESETTING
+        )
+        # Each start keeps an attempt for ten minutes: a flood of them must not fill the store.
+        self.social_sign_ins_per_address = Limit(
+            "social-sign-ins-address", settings.social_sign_ins_per_address, SIGN_IN_WINDOW, SOCIAL
         )
         self.copies_per_cart = settings.max_copies_per_cart
         self.password_hashing = Gate(settings.password_hashes_at_once, settings.password_hash_queue, BUSY)

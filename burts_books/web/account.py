@@ -1,7 +1,83 @@
-"""A person's account: for now the API tokens staff make for their programs (a later /account page joins it)."""
+"""A person's account: /account (name, email, linked providers, password, signing out everywhere),
+and the API tokens staff make for their programs."""
 
-from ..infra.errors import ValidationError
-from .base import BaseHandler, staff_only
+from __future__ import annotations
+
+import urllib.parse
+
+from ..infra.errors import NotFound, ValidationError
+from ..social_accounts import LastWayIn, configured_providers
+from .auth import PROBLEMS, sign_in_visitor
+from .base import BaseHandler, signed_in, staff_only
+
+# What ?problem= on the account page says, after linking went wrong; never text from the request itself.
+ACCOUNT_PROBLEMS = {
+    **PROBLEMS,
+    "taken": (
+        "That {title} account is linked to another Burt's Books account (or yours has another {title} account "
+        "linked): unlink it there first. Nothing was changed."
+    ),
+}
+DONE = {
+    "linked": "{title} is linked: you can sign in with it from now on.",
+    "unlinked": "{title} is unlinked: it no longer signs you in.",
+}
+PASSWORD_CHANGED = "Your password is changed. Every other browser signed in to your account is signed out."
+PASSWORD_SET = "Your new password is set, and every other browser signed in to your account is signed out."
+PASSWORD_NOTICES = {"changed": PASSWORD_CHANGED, "reset": PASSWORD_SET}
+
+
+class AccountHandler(BaseHandler):
+    @signed_in
+    async def get(self):
+        providers = configured_providers(self.shop_settings)
+        error = notice = None
+        problem = ACCOUNT_PROBLEMS.get(self.get_argument("problem", ""))
+        provider = providers.get(self.get_argument("provider", ""))
+        if problem:
+            error = problem.format(title=provider.title if provider else "The provider")
+        for done, message in DONE.items():
+            if self.get_argument(done, "") in providers:
+                notice = message.format(title=providers[self.get_argument(done)].title)
+        notice = PASSWORD_NOTICES.get(self.get_argument("password", ""), notice)
+        await self.show(error=error, notice=notice)
+
+    async def show(self, *, error: str | None = None, notice: str | None = None, errors: dict | None = None,
+                   status: int = 200) -> None:
+        self.set_status(status)
+        providers = configured_providers(self.shop_settings).values()
+        self.allow_forms_to(*(provider.authorize_url for provider in providers))
+        self.render("account/index.html", user=self.current_user, error=error, notice=notice, errors=errors or {},
+                    providers=providers,
+                    linked=await self.services.social.linked(self.current_user))
+
+
+class PasswordChangeHandler(AccountHandler):
+    @signed_in
+    async def post(self):
+        try:
+            user = await self.services.accounts.change_password(
+                self.current_user, self.get_body_argument("current_password", ""),
+                self.get_body_argument("password", ""), self.client_address,
+            )
+        except ValidationError as exc:
+            await self.show(errors=exc.errors, error="Your password was not changed.", status=400)
+            return
+        # Every session ended with the old password; this browser gets a new one.
+        await sign_in_visitor(self, user)
+        self.redirect(self.reverse_url("account") + "?password=changed", status=303)
+
+
+class UnlinkHandler(AccountHandler):
+    @signed_in
+    async def post(self, provider_name):
+        try:
+            await self.services.social.unlink(self.current_user, provider_name)
+        except (LastWayIn, NotFound) as exc:
+            await self.show(error=str(exc), status=409 if isinstance(exc, LastWayIn) else 404)
+            return
+        query = urllib.parse.urlencode({"unlinked": provider_name})
+        self.redirect(self.reverse_url("account") + "?" + query, status=303)
 
 
 class TokensHandler(BaseHandler):

@@ -114,6 +114,13 @@ class BaseHandler(tornado.web.RequestHandler):
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
         self.set_header("Cache-Control", "no-store")
 
+    def allow_forms_to(self, *urls: str) -> None:
+        """Let this page's forms lead to these sites too, through the shop's redirect (browsers
+        hold redirects after a form to form-action): linking a sign-in provider."""
+        origins = sorted({f"{parts.scheme}://{parts.netloc}" for parts in map(urllib.parse.urlsplit, urls)})
+        policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", " ".join(["form-action 'self'", *origins]))
+        self.set_header("Content-Security-Policy", policy.format(nonce=self.csp_nonce))
+
     async def prepare(self) -> None:
         self.current_user = await self.authenticate()
         self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
@@ -206,6 +213,11 @@ class BaseHandler(tornado.web.RequestHandler):
                 or target.startswith("//") or _UNSAFE_IN_NEXT.search(target)):
             return default
         return target
+
+    def absolute_url(self, path: str) -> str:
+        """`path` on this shop as visitors reach it: under --public-url, else the request's own address."""
+        base = self.shop_settings.public_url or f"{self.request.protocol}://{self.request.host}"
+        return base + path
 
     def next_after_sign_in(self) -> str:
         """Where signing in leads back to: this page, or home after a form post."""

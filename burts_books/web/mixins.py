@@ -6,6 +6,7 @@ import tornado.httputil
 import tornado.web
 from tornado.http1connection import HTTP1Connection
 
+from ..accounts import known_as
 from ..infra.errors import Invalid
 from ..infra.numbers import whole_number
 from ..inventory import MAX_STOCK
@@ -117,7 +118,7 @@ class RestockMixin(BaseHandler):
             copies = whole_number(raw_copies, 1, MAX_STOCK)
         except ValueError:
             raise Invalid(COPIES_MESSAGE) from None
-        state = await self.services.inventory.restock(book["isbn"], copies, self.current_user["email"])
+        state = await self.services.inventory.restock(book["isbn"], copies, known_as(self.current_user))
         if state is None:
             raise Invalid(f"A book can have at most {MAX_STOCK} copies in stock.")
         return copies, state

@@ -31,11 +31,18 @@ EXPECT_TIMEOUT_MS = 10_000
 expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
 
-def start_shop(data_dir: Path) -> ShopProcess:
+def start_shop(data_dir: Path, *flags: str, port: int | None = None) -> ShopProcess:
     try:
-        return ShopProcess(data_dir).start()
+        return ShopProcess(data_dir, *flags, port=port).start()
     except ShopDidNotStart as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+def seeded_shop(seeded_data_dir: Path, tmp_path: Path, *flags: str, port: int | None = None) -> ShopProcess:
+    """A shop serving from a copy of the seeded store, started with `flags`."""
+    data_dir = tmp_path / "data"
+    shutil.copytree(seeded_data_dir, data_dir, ignore=shutil.ignore_patterns("*.lock"))
+    return start_shop(data_dir, *flags, port=port)
 
 
 @pytest.fixture(scope="package")
@@ -51,9 +58,7 @@ def seeded_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def shop(seeded_data_dir, tmp_path):
     """The real shop, serving on a free loopback port from a store of its own."""
-    data_dir = tmp_path / "data"
-    shutil.copytree(seeded_data_dir, data_dir, ignore=shutil.ignore_patterns("*.lock"))
-    shop = start_shop(data_dir)
+    shop = seeded_shop(seeded_data_dir, tmp_path)
     yield shop
     shop.stop()
 

@@ -3,6 +3,7 @@
 The add and edit forms are multipart: they may carry a cover image (see covers.py).
 """
 
+from ...accounts import known_as
 from ...catalog import book_form
 from ...infra.errors import Invalid, ValidationError
 from ...infra.numbers import whole_number
@@ -69,7 +70,7 @@ class AddBookHandler(BookFormHandler):
         self.read_form()
         form = self.submitted()
         try:
-            book = await self.services.catalog.add(form, self.current_user["email"], await self.cover())
+            book = await self.services.catalog.add(form, known_as(self.current_user), await self.cover())
         except ValidationError as exc:
             await self.show_form(form, exc.errors, status=400)
             return
@@ -90,7 +91,7 @@ class EditBookHandler(BookFormHandler):
         form = self.submitted()
         try:
             saved = await self.services.catalog.update(
-                book["isbn"], form, self.current_user["email"], expected_stock=self.stock_seen(),
+                book["isbn"], form, known_as(self.current_user), expected_stock=self.stock_seen(),
                 cover=await self.cover(),
             )
         except ValidationError as exc:
@@ -123,7 +124,7 @@ class WithdrawHandler(FlashMixin):
     @staff_only
     async def post(self, raw_isbn):
         withdraw = self.get_body_argument("withdraw", "") == "1"
-        book = await self.services.catalog.set_withdrawn(raw_isbn, withdraw, self.current_user["email"])
+        book = await self.services.catalog.set_withdrawn(raw_isbn, withdraw, known_as(self.current_user))
         said = ("is withdrawn from sale: it is gone from listings, search and the API, and can't be put in carts"
                 if withdraw else "is back on sale")
         self.done(f"“{book['title']}” {said}.", self.reverse_url("edit_book", book["isbn"]))

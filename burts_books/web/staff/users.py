@@ -2,6 +2,7 @@
 
 from urllib.parse import urlencode
 
+from ...accounts import known_as
 from ..base import staff_only
 from ..mixins import FlashMixin, SearchMixin
 
@@ -24,4 +25,4 @@ class RoleHandler(SearchMixin, FlashMixin):
         said = "is now staff" if staff else "is no longer staff"
         query, page = self.search_arguments()
         back = self.reverse_url("staff_users") + "?" + urlencode({"q": query, "page": page})
-        self.done(f"{user['email']} {said}.", back)
+        self.done(f"{known_as(user)} {said}.", back)
