@@ -39,6 +39,7 @@ USERS_PAGE = 50
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+BAD_EMAIL = "Give a valid email address."
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended costs
 
@@ -81,7 +82,7 @@ def check_new_account(email: str, password: str) -> str:
     email = normalize_email(email)
     errors = {}
     if not valid_email(email):
-        errors["email"] = "Give a valid email address."
+        errors["email"] = BAD_EMAIL
     try:
         check_password(password)
     except ValidationError as exc:

@@ -8,20 +8,25 @@ import cachetools
 import tornado.web
 
 from . import templating
-from .infra import resources
+from .infra import access_log, resources
 from .infra.config import Settings
+from .infra.metrics import ShopMetrics
+from .live import Outbox, Poll
+from .orders import NUMBER_PATTERN as ORDER_NUMBER
 from .services import Services
 from .web import (
     account,
     api,
     auth,
     cart,
+    health,
     live,
     modules,
     openapi,
     orders,
     pages,
     password,
+    restock_alerts,
     social,
     staff_import,
     stock,
@@ -51,6 +56,7 @@ def routes() -> list:
         url(r"/books/", pages.CatalogHandler, name="catalog"),
         url(r"/books", tornado.web.RedirectHandler, {"url": "/books/"}),
         url(rf"/books/{ISBN}", pages.BookHandler, name="book"),
+        url(rf"/books/{ISBN}/notify", restock_alerts.NotifyHandler, name="notify"),
         url(r"/add", staff_books.AddBookHandler, name="add_book"),
         url(rf"/edit/{ISBN}", staff_books.EditBookHandler, name="edit_book"),
         url(rf"/edit/{ISBN}/restock", staff_books.RestockHandler, name="restock"),
@@ -58,9 +64,9 @@ def routes() -> list:
         url(r"/cart", cart.CartHandler, name="cart"),
         url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
         url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
-        url(r"/purchase", orders.PurchaseHandler, name="purchase"),
+        url(r"/checkout", orders.CheckoutHandler, name="checkout"),
         url(r"/orders", orders.OrdersHandler, name="orders"),
-        url(r"/orders/([0-9a-f]{24})", orders.OrderHandler, name="order"),
+        url(rf"/orders/({ORDER_NUMBER})", orders.OrderHandler, name="order"),
         url(r"/login", auth.LoginHandler, name="login"),
         url(r"/logout", auth.LogoutHandler, name="logout"),
         url(r"/register", auth.RegisterHandler, name="register"),
@@ -86,19 +92,58 @@ def routes() -> list:
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
         url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
         url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
+        url(r"/healthz", health.HealthHandler, name="healthz"),
+        url(r"/readyz", health.ReadyHandler, name="readyz"),
+        url(r"/metrics", health.MetricsHandler, name="metrics"),
     ]
+
+
+def route_names(rules: list) -> dict[type, str]:
+    """The route name of each handler class, for the metrics; a class serves one named route at most."""
+    names: dict[type, str] = {StaticFiles: "static", pages.NotFoundHandler: "not_found"}
+    for rule in rules:
+        if rule.name:
+            assert rule.target not in names, f"{rule.target.__name__} serves two routes"
+            names[rule.target] = rule.name
+    return names
+
+
+def watch(metrics: ShopMetrics, services: Services) -> None:
+    """What the metrics read from the services when scraped."""
+    metrics.gauge("burts_books_websockets_open", "live-inventory WebSockets open",
+                  lambda: services.live.count(Outbox))
+    metrics.gauge("burts_books_long_polls_held", "long polls held open, waiting for a change",
+                  lambda: services.live.count(Poll))
+    metrics.counter("burts_books_bus_events_published", "inventory events this process published",
+                    lambda: services.bus.published)
+    metrics.counter("burts_books_bus_events_received", "inventory events that reached this process",
+                    lambda: services.bus.received)
+    metrics.counter("burts_books_cart_holds_taken", "copies this process put in carts",
+                    lambda: services.carts.holds_taken)
+    metrics.counter("burts_books_cart_holds_given_back", "copies this process took out of carts or saw expire",
+                    lambda: services.carts.holds_given_back)
+    store = services.db.store
+    if store is not None:
+        metrics.gauge("burts_books_store_journal_bytes",
+                      "embedded store: journal written since the last compaction began", lambda: store.journal_bytes)
 
 
 class ShopApplication(tornado.web.Application):
     """Handlers reach the shop's settings, services and Jinja2 environment through
     `self.settings` (typed properties on BaseHandler), as Tornado intends."""
 
+    draining = False  # set when the process shuts down: /readyz answers 503
+
     def __init__(self, settings: Settings, services: Services):
+        rules = routes()
+        self.route_names = route_names(rules)
+        self.metrics = ShopMetrics()
+        watch(self.metrics, services)
         super().__init__(
-            routes(),
+            rules,
             shop_settings=settings,
             services=services,
-            jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug),
+            jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug, timezone=settings.timezone),
             fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
             pages=cachetools.LRUCache(maxsize=SHARED_PAGES),
             default_handler_class=pages.NotFoundHandler,
@@ -114,7 +159,20 @@ class ShopApplication(tornado.web.Application):
             websocket_ping_interval=20,
             websocket_ping_timeout=15,
             websocket_max_message_size=64 * 1024,  # a subscribe message is a few KB at most
+            metrics=self.metrics,
+            log_function=self.log_answered,
         )
+
+    def log_answered(self, handler: tornado.web.RequestHandler) -> None:
+        """Tornado's log_function: every answered request, once, to the access log and the metrics."""
+        request = handler.request
+        status = handler.get_status()
+        seconds = request.request_time()
+        route = self.route_names.get(type(handler), "other")
+        self.metrics.observe(route, request.method or "", status, seconds)
+        settings: Settings = self.settings["shop_settings"]
+        rid = access_log.request_id(request, settings.xheaders)
+        access_log.write(request, status, seconds * 1000, rid, as_json=settings.access_log_json)
 
 
 def make_app(settings: Settings, services: Services) -> ShopApplication:

@@ -3,7 +3,9 @@
 A cart document is `{_id, status, holds: {isbn: copies}, adding: {isbn:
 copies}, copies, revision, user_id, created_at, touched_at}`; `status` goes
 from "open" to "ordered" or "expired", each by one atomic claim, so only one
-process acts on it. `copies` counts holds and adds under way together, so
+process acts on it. Expiry moves `holds` to `lapsed` (what the shopper had,
+to tell them what happened and offer it again) and stamps `expired_at`; the
+shopper's next change reopens the cart, empty but for `lapsed`. `copies` counts holds and adds under way together, so
 that one conditional update can keep a cart under its cap across all titles
 however many adds race.
 
@@ -38,9 +40,12 @@ MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
 SOLD_OUT_MESSAGE = "Sorry, this book just sold out."
 WITHDRAWN_MESSAGE = "Sorry, this book is no longer available."
+LAPSED_MESSAGE = "Your hold on this book expired and its copies went back on sale, so there is nothing to remove."
+CHANGED_MESSAGE = "Your cart changed in another window meanwhile: here it is as it is now."
 FORGET_BATCH = 200  # closed carts deleted in one write
 CLOSED_CART_RETENTION = datetime.timedelta(days=1)
-LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1}
+ENDING_SOON = datetime.timedelta(minutes=5)  # or a quarter of the hold, if shorter
+LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1, "image": 1, "available": 1}
 
 
 class CartError(Conflict):
@@ -59,17 +64,35 @@ class EmptyCart(Invalid):
     pass
 
 
+def _positive(counts: dict | None) -> dict[str, int]:
+    return {isbn: copies for isbn, copies in (counts or {}).items() if copies > 0}
+
+
 @dataclasses.dataclass(frozen=True)
 class Cart:
     id: str
     holds: dict[str, int]
     revision: int
     user_id: object = None
+    status: str = "open"
+    lapsed: dict[str, int] = dataclasses.field(default_factory=dict)  # copies whose hold expired
+    touched_at: datetime.datetime | None = None
+    expired_at: datetime.datetime | None = None
+    hold_ends: datetime.datetime | None = None  # when the copies go back on sale unless the shopper acts
+    warn_at: datetime.datetime | None = None  # from when pages warn that the hold ends soon
 
     @classmethod
     def from_document(cls, doc: dict) -> Cart:
-        holds = {isbn: copies for isbn, copies in doc.get("holds", {}).items() if copies > 0}
-        return cls(doc["_id"], holds, doc["revision"], doc.get("user_id"))
+        return cls(doc["_id"], _positive(doc.get("holds")), doc["revision"], doc.get("user_id"), doc["status"],
+                   _positive(doc.get("lapsed")), doc.get("touched_at"), doc.get("expired_at"))
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == "open"
+
+    @property
+    def ending_soon(self) -> bool:
+        return self.warn_at is not None and utcnow() >= self.warn_at
 
     def quantity(self, isbn: str) -> int:
         return self.holds.get(isbn, 0)
@@ -80,41 +103,64 @@ class Cart:
 
 
 class Carts:
-    def __init__(self, db: Database, inventory: Inventory, limits: Limits):
+    def __init__(self, db: Database, inventory: Inventory, limits: Limits,
+                 ttl: datetime.timedelta, anonymous_ttl: datetime.timedelta):
         self.db = db
         self.carts = db.carts
         self.books = db.books
         self.inventory = inventory
         self.limits = limits
+        self.ttl = ttl
+        self.anonymous_ttl = anonymous_ttl
+        # Copies this process put in carts, and took out again or saw expire (for the metrics).
+        self.holds_taken = 0
+        self.holds_given_back = 0
 
     async def find(self, cart_id: str | None, user: dict | None) -> Cart | None:
-        """The open cart with this id, if this visitor may see it.
+        """The open or expired cart with this id, if this visitor may see it (an ordered one is gone).
 
         A cart that belongs to an account is only that account's: signing
         out (or another person signing in on the same browser) hides it.
         """
         if not cart_id:
             return None
-        doc = await self.carts.find_one({"_id": cart_id, "status": "open"})
-        if doc is None or doc.get("user_id") not in (None, user and user["_id"]):
+        doc = await self.carts.find_one({"_id": cart_id})
+        if doc is None or doc["status"] not in ("open", "expired"):
             return None
-        return Cart.from_document(doc)
+        if doc.get("user_id") not in (None, user and user["_id"]):
+            return None
+        return self._cart(doc)
 
-    async def lines(self, cart: Cart | None) -> list[dict]:
-        """The cart's items with title and price, in title order."""
-        if cart is None or not cart.holds:
+    def _cart(self, doc: dict) -> Cart:
+        """The cart, with when its hold ends."""
+        cart = Cart.from_document(doc)
+        if not cart.is_open or not cart.holds or cart.touched_at is None:
+            return cart
+        ttl = self.ttl if cart.user_id else self.anonymous_ttl
+        ends = cart.touched_at + ttl
+        return dataclasses.replace(cart, hold_ends=ends, warn_at=ends - min(ENDING_SOON, ttl / 4))
+
+    async def lines(self, cart: Cart | None, *, lapsed: bool = False) -> list[dict]:
+        """The cart's items (or, with `lapsed`, the ones whose hold expired) with title and price, in title order."""
+        counts = (cart.lapsed if lapsed else cart.holds) if cart else {}
+        if not counts:
             return []
-        books = self.books.find({"isbn": {"$in": list(cart.holds)}}, LINE_FIELDS)
-        items = [dict(book, quantity=cart.holds[book["isbn"]]) async for book in books]
+        books = self.books.find({"isbn": {"$in": list(counts)}}, LINE_FIELDS)
+        items = [dict(book, quantity=counts[book["isbn"]]) async for book in books]
         return sorted(items, key=lambda item: (item["title"], item["isbn"]))
 
     async def contents(self, cart: Cart | None) -> dict:
-        """What the cart page and the JSON answers show: items, copies and total."""
+        """What the cart page and the JSON answers show: items, copies, total, when the hold ends,
+        and the lines whose hold expired."""
         items = await self.lines(cart)
         return {
             "items": items,
             "count": sum(item["quantity"] for item in items),
             "total_cents": sum(item["quantity"] * item["price_cents"] for item in items),
+            "hold_ends": cart and cart.hold_ends,
+            "warn_at": cart and cart.warn_at,
+            "lapsed": await self.lines(cart, lapsed=True),
+            "expired_at": cart and cart.expired_at,
         }
 
     async def _new_cart(self, user: dict | None) -> Cart:
@@ -130,58 +176,142 @@ class Carts:
             "touched_at": moment,
         }
         await self.carts.insert_one(doc)
-        return Cart.from_document(doc)
+        return self._cart(doc)
 
-    async def _change(self, cart: Cart, criteria: dict, inc: dict, *, only_open: bool = True) -> bool:
+    async def _change(self, cart: Cart, criteria: dict, inc: dict, *, only_open: bool = True,
+                      unset: dict | None = None) -> bool:
         filter_ = {"_id": cart.id, "status": "open", **criteria} if only_open else {"_id": cart.id}
-        result = await self.carts.update_one(filter_, {"$inc": inc, "$set": {"touched_at": utcnow()}})
+        update: dict = {"$inc": inc, "$set": {"touched_at": utcnow()}}
+        if unset:
+            update["$unset"] = unset
+        result = await self.carts.update_one(filter_, update)
         return result.modified_count == 1
 
-    async def add(self, cart: Cart | None, user: dict | None, isbn: str, address: str) -> tuple[Cart | None, dict]:
-        """Put one copy in the cart (a new cart when there is none); returns (cart, book state).
-
-        Adds are limited per visitor and per client `address`, and more tightly for visitors
-        not signed in, who can start a new cart with every request: TooMany past a limit.
-        """
+    async def _count_adds(self, cart: Cart | None, user: dict | None, address: str, copies: int) -> None:
+        """Adds are limited per visitor and per client `address`, and more tightly for visitors not
+        signed in, who can start a new cart with every request: TooMany past a limit. Each copy counts."""
         limits = self.limits
-        await limits.hit(limits.cart_adds_per_address, address)
-        if user is None:
-            await limits.hit(limits.anonymous_adds_per_address, address)
         visitor = f"user:{user['_id']}" if user else cart and f"cart:{cart.id}"
-        if visitor:
-            await limits.hit(limits.cart_adds_per_visitor, visitor)
-        return await self._add(cart, user, isbn)
+        for _ in range(copies):
+            await limits.hit(limits.cart_adds_per_address, address)
+            if user is None:
+                await limits.hit(limits.anonymous_adds_per_address, address)
+            if visitor:
+                await limits.hit(limits.cart_adds_per_visitor, visitor)
 
-    async def _add(self, cart: Cart | None, user: dict | None, isbn: str) -> tuple[Cart | None, dict]:
-        if cart is None:
+    async def add(self, cart: Cart | None, user: dict | None, isbn: str, address: str) -> tuple[Cart | None, dict]:
+        """Put one copy in the cart (a new cart when there is none); returns (cart, book state)."""
+        await self._count_adds(cart, user, address, 1)
+        return await self._add(await self._reopened(cart, user), user, isbn)
+
+    async def set_quantity(self, cart: Cart | None, user: dict | None, isbn: str, quantity: int,
+                           address: str) -> tuple[Cart | None, dict | None]:
+        """Hold exactly `quantity` copies of the title, if the cart still holds what the shopper saw.
+
+        Conditioned on the copies the cart held when read, so two windows setting
+        the same line can't add up; CartError (nothing changed) when it moved meanwhile,
+        when the shop has too few copies, or past a cap.
+        """
+        if not 0 <= quantity <= MAX_PER_TITLE:
+            raise Invalid(f"Choose between 0 and {MAX_PER_TITLE} copies.")
+        current = cart.quantity(isbn) if cart else 0
+        if quantity < current:
+            return await self._take_out(cart, isbn, current - quantity, expect=current)
+        if quantity == current:
+            return cart, await self.inventory.state(isbn)
+        state = await self.inventory.state(isbn)
+        if state is not None and state["available"] < quantity - current:
+            raise self._too_few(state, quantity - current)  # before any write: a refusal changes nothing
+        await self._count_adds(cart, user, address, quantity - current)
+        return await self._add(await self._reopened(cart, user), user, isbn, quantity - current, expect=current)
+
+    async def add_again(self, cart: Cart | None, user: dict | None, isbn: str,
+                        address: str) -> tuple[Cart | None, dict | None]:
+        """Hold again the copies of a title whose hold expired, as many as are still on sale."""
+        lapsed = cart.lapsed.get(isbn, 0) if cart else 0
+        if not lapsed:
+            raise CartError("There is nothing of this book to add again.", await self.inventory.state(isbn))
+        state = await self.inventory.state(isbn)
+        current = cart.quantity(isbn) if cart and cart.is_open else 0
+        copies = min(lapsed, state["available"] if state else 0, MAX_PER_TITLE - current)
+        if copies <= 0:
+            raise SoldOut(SOLD_OUT_MESSAGE, state)
+        await self._count_adds(cart, user, address, copies)
+        return await self._add(await self._reopened(cart, user), user, isbn, copies)
+
+    async def forget_lapsed(self, cart: Cart | None) -> Cart | None:
+        """The shopper has read what expired: stop telling them."""
+        if cart is not None and cart.lapsed:
+            await self.carts.update_one({"_id": cart.id}, {"$unset": {"lapsed": ""}})
+            return await self._reload(cart)
+        return cart
+
+    async def _reopened(self, cart: Cart | None, user: dict | None) -> Cart | None:
+        """An expired cart opens again (empty, but still telling what expired) for the shopper's next change."""
+        if cart is None or cart.is_open:
+            return cart
+        await self.carts.update_one(
+            {"_id": cart.id, "status": "expired", "revision": cart.revision},
+            {"$set": {"status": "open", "touched_at": utcnow()}, "$inc": {"revision": 1}},
+        )
+        return await self.find(cart.id, user)
+
+    async def _add(self, cart: Cart | None, user: dict | None, isbn: str, copies: int = 1,
+                   expect: int | None = None) -> tuple[Cart | None, dict]:
+        """Take `copies` for the cart; with `expect`, only if the cart holds exactly that many now."""
+        if cart is None or not cart.is_open:
             current = await self._on_sale(isbn)
-            if current is not None and current["available"] <= 0:
-                # Nothing to hold: don't open a cart only to refuse the first copy.
-                raise SoldOut(SOLD_OUT_MESSAGE, current)
+            if current is not None and current["available"] < copies:
+                # Nothing to hold: don't open a cart only to refuse it.
+                raise self._too_few(current, copies)
             cart = await self._new_cart(user)
         most = self.limits.copies_per_cart
-        below_cap = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": {"$lt": MAX_PER_TITLE}}]}
-        room = {**below_cap, "copies": {"$lt": most}}  # every cart counts its copies (migration 0007)
-        taking_back = {f"adding.{isbn}": -1, "copies": -1}
-        if await self._change(cart, room, {f"adding.{isbn}": 1, "copies": 1}):
-            state = await self.inventory.take_one(isbn)
+        line_ok: dict
+        if expect is None:
+            line_ok = {"$or": [{f"holds.{isbn}": {"$exists": False}},
+                               {f"holds.{isbn}": {"$lte": MAX_PER_TITLE - copies}}]}
+        elif expect:
+            line_ok = {f"holds.{isbn}": expect}
+        else:
+            line_ok = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": 0}]}
+        room = {**line_ok, "copies": {"$lte": most - copies}}  # every cart counts its copies (migration 0007)
+        taking_back = {f"adding.{isbn}": -copies, "copies": -copies}
+        if await self._change(cart, room, {f"adding.{isbn}": copies, "copies": copies}):
+            state = await self.inventory.take(isbn, copies)
             if state is None:
                 await self._change(cart, {}, taking_back, only_open=False)
-                raise SoldOut(SOLD_OUT_MESSAGE, await self._on_sale(isbn))
-            if await self._change(cart, below_cap, {f"holds.{isbn}": 1, f"adding.{isbn}": -1, "revision": 1}):
+                raise self._too_few(await self._on_sale(isbn), copies)
+            if await self._change(cart, line_ok, {f"holds.{isbn}": copies, f"adding.{isbn}": -copies, "revision": 1},
+                                  unset={f"lapsed.{isbn}": ""}):
+                self.holds_taken += copies
                 return await self._reload(cart), state
-            # Checked out, expired or filled by another add meanwhile: the copy
-            # goes back (before `adding` lets go of it, so it is never counted twice).
-            await self.inventory.give_back(isbn, 1)
+            # Checked out, expired or changed by another add meanwhile: the copies go
+            # back (before `adding` lets go of them, so they are never counted twice).
+            await self.inventory.give_back(isbn, copies)
             await self._change(cart, {}, taking_back, only_open=False)
-        current = await self.carts.find_one({"_id": cart.id, "status": "open"}, {"copies": 1})
-        if current is None:
+        current = await self.carts.find_one({"_id": cart.id, "status": "open"}, {"copies": 1, "holds": 1})
+        if current is None and expect is None:
             # Expired or checked out since the page loaded: start afresh.
-            return await self._add(None, user, isbn)
-        if current["copies"] >= most:
-            raise CartError(f"A cart holds at most {most} copies: check out, or take some out first.",
-                            await self.inventory.state(isbn))
-        raise CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", await self.inventory.state(isbn))
+            return await self._add(None, user, isbn, copies)
+        raise await self._refusal(current, isbn, copies, expect)
+
+    async def _refusal(self, current: dict | None, isbn: str, copies: int, expect: int | None) -> CartError:
+        """Why `copies` more did not fit in the cart (`current`: its document now, None if closed)."""
+        state = await self.inventory.state(isbn)
+        most = self.limits.copies_per_cart
+        if current is None or (expect is not None and current.get("holds", {}).get(isbn, 0) != expect):
+            return CartError(CHANGED_MESSAGE, state)
+        if current["copies"] > most - copies:
+            return CartError(f"A cart holds at most {most} copies: check out, or take some out first.", state)
+        return CartError(f"A cart holds at most {MAX_PER_TITLE} copies of a title.", state)
+
+    @staticmethod
+    def _too_few(state: dict | None, copies: int) -> CartError:
+        available = state["available"] if state else 0
+        if available <= 0:
+            return SoldOut(SOLD_OUT_MESSAGE, state)
+        more = "one more copy is" if available == 1 else f"{available} more copies are"
+        return CartError(f"Sorry, only {more} on sale: choose fewer.", state)
 
     async def _on_sale(self, isbn: str) -> dict | None:
         """The book's state; CartError when the title is withdrawn from sale."""
@@ -192,15 +322,27 @@ class Carts:
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""
-        if cart is None or not await self._change(cart, {f"holds.{isbn}": {"$gte": 1}},
-                                                  {f"holds.{isbn}": -1, "copies": -1, "revision": 1}):
-            raise CartError("This book is not in your cart.", await self.inventory.state(isbn))
-        state = await self.inventory.give_back(isbn, 1)
+        return await self._take_out(cart, isbn, 1)
+
+    async def _take_out(self, cart: Cart | None, isbn: str, copies: int,
+                        expect: int | None = None) -> tuple[Cart | None, dict | None]:
+        held = {f"holds.{isbn}": {"$gte": copies} if expect is None else expect}
+        if cart is None or not await self._change(cart, held, {f"holds.{isbn}": -copies, "copies": -copies,
+                                                               "revision": 1}):
+            state = await self.inventory.state(isbn)
+            if cart is not None and isbn in cart.lapsed and not cart.quantity(isbn):
+                # The page still showed the copies: say what happened to them rather than "not in your cart".
+                raise CartError(LAPSED_MESSAGE, state)
+            if cart is not None and expect is not None:
+                raise CartError(CHANGED_MESSAGE, state)
+            raise CartError("This book is not in your cart.", state)
+        state = await self.inventory.give_back(isbn, copies)
+        self.holds_given_back += copies
         return await self._reload(cart), state
 
     async def _reload(self, cart: Cart) -> Cart | None:
-        doc = await self.carts.find_one({"_id": cart.id, "status": "open"})
-        return Cart.from_document(doc) if doc else None
+        doc = await self.carts.find_one({"_id": cart.id, "status": {"$in": ["open", "expired"]}})
+        return self._cart(doc) if doc else None
 
     async def adopt(self, cart_id: str | None, user: dict) -> str | None:
         """At sign-in: the anonymous cart becomes the account's; else the account's latest open cart."""
@@ -208,12 +350,16 @@ class Carts:
             await self.carts.update_one(
                 {"_id": cart_id, "status": "open", "user_id": None}, {"$set": {"user_id": user["_id"]}}
             )
-            if await self.find(cart_id, user):
-                return cart_id
+        found = await self.find(cart_id, user)
+        if found is not None and found.is_open:
+            return found.id
         latest = await self.carts.find_one(
             {"user_id": user["_id"], "status": "open"}, sort=[("touched_at", pymongo.DESCENDING)]
         )
-        return latest["_id"] if latest else None
+        # Else the expired cart, still telling what it held.
+        if latest is not None:
+            return latest["_id"]
+        return found.id if found is not None else None
 
     async def claim_for_order(self, cart: Cart) -> bool:
         """Close the cart for checkout, unless it changed since it was read."""
@@ -234,20 +380,25 @@ class Carts:
         idle = {"$or": [{"touched_at": {"$lt": now - ttl}},
                         {"user_id": None, "touched_at": {"$lt": now - anonymous_ttl}}]}
         expired = 0
-        idle_ids = [cart["_id"] async for cart in self.db.scan("carts", ("_id",), {"status": "open", **idle})]
-        for cart_id in idle_ids:
-            # The claim re-checks idleness, so a cart touched meanwhile (or
-            # claimed by another process) is left alone.
+        idle_carts = [cart async for cart in self.db.scan("carts", ("_id", "holds", "revision"),
+                                                           {"status": "open", **idle})]
+        for cart in idle_carts:
+            # The claim re-checks idleness and the revision, so a cart touched meanwhile (or
+            # claimed by another process) is left alone, and `copies` drops by exactly what it held.
+            # Its holds become `lapsed`, for the page to tell its shopper what happened.
+            moment = utcnow()
             claimed = await self.carts.find_one_and_update(
-                {"_id": cart_id, "status": "open", **idle},
-                {"$set": {"status": "expired", "touched_at": utcnow()}},
+                {"_id": cart["_id"], "status": "open", "revision": cart["revision"], **idle},
+                {"$set": {"status": "expired", "touched_at": moment, "expired_at": moment},
+                 "$rename": {"holds": "lapsed"}, "$inc": {"copies": -sum(_positive(cart.get("holds")).values())}},
             )
             if claimed is None:
                 continue
             expired += 1
-            holds = Cart.from_document(claimed).holds
+            holds = _positive(claimed.get("holds"))
             for isbn, copies in holds.items():
                 await self.inventory.give_back(isbn, copies)
+                self.holds_given_back += copies
             if not holds:
                 # Nothing to tell its shopper about: an empty cart leaves no trace.
                 await self.carts.delete_one({"_id": claimed["_id"], "status": "expired"})
@@ -273,10 +424,11 @@ class Carts:
         busy: set[str] = set()
         recent = utcnow() - GRACE
         criteria = {"$or": [{"status": "open"}, {"touched_at": {"$gte": recent}}]}
-        async for doc in self.db.scan("carts", ("status", "holds", "adding", "touched_at"), criteria):
-            for field in ("holds", "adding"):
+        async for doc in self.db.scan("carts", ("status", "holds", "adding", "lapsed", "touched_at"), criteria):
+            # `lapsed` of a cart expiring right now: its copies may be on their way back.
+            for field in ("holds", "adding", "lapsed"):
                 for isbn, copies in doc.get(field, {}).items():
-                    if doc["status"] == "open":
+                    if doc["status"] == "open" and field != "lapsed":
                         held[isbn] = held.get(isbn, 0) + copies
                     if doc["touched_at"] >= recent:
                         busy.add(isbn)

@@ -95,9 +95,10 @@ class Inventory:
         await self._announce(state)
         return state
 
-    async def take_one(self, isbn: str) -> dict | None:
-        """Take one copy for a cart; None when sold out. Never goes below zero."""
-        return await self._change({"isbn": isbn, "available": {"$gt": 0}, **NOT_WITHDRAWN}, {"available": -1})
+    async def take(self, isbn: str, copies: int = 1) -> dict | None:
+        """Take copies for a cart, all or none; None when fewer are available. Never goes below zero."""
+        return await self._change({"isbn": isbn, "available": {"$gte": copies}, **NOT_WITHDRAWN},
+                                  {"available": -copies})
 
     async def sale_state(self, isbn: str) -> tuple[dict | None, bool]:
         """The book's state (None for an unknown ISBN), and whether it is withdrawn from sale."""

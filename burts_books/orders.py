@@ -1,91 +1,303 @@
-"""Checkout: a cart becomes an order, and its copies leave stock for good.
+"""Click-and-collect orders: a cart becomes an order the shopper collects, and pays for, at the shop.
 
-The cart is claimed first (one atomic update, conditioned on the revision
-that was priced), then stock is decremented, then the order is written. A
-crash part-way can lose an order record but never sells a copy twice.
+An order is `{_id, number, user_id, name, email, phone, note, cart_id, lines,
+total_cents, status, payment, pickup_code, created_at, history}`. `number`
+is short and human (`BB-10427`), from one counter document; `pickup_code` is
+six random digits the shopper shows at the counter. `status` goes placed →
+ready_for_pickup → collected, or to cancelled before collection; each step
+is one update conditioned on the status it leaves, which also appends who
+did it and when to `history`, so two people acting at once can't both
+succeed and no step goes unrecorded. `payment` says how the order is paid:
+`pay_at_pickup` now; an online provider later fills the same sub-document.
+
+Placing claims the cart first (one atomic update, conditioned on the
+revision the shopper reviewed), then takes the copies out of stock, then
+writes the order. A crash part-way can lose an order record but never sells
+a copy twice. Cancelling claims the order first, then puts its copies back
+on sale through the inventory service (every open page sees them); a crash
+in between leaves copies off sale, never sold twice.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime
 import logging
+import re
+import secrets
 
 import pymongo
+from pymongo import ReturnDocument
 
+from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
 from .infra.clock import utcnow
-from .infra.db import Database, object_id
+from .infra.db import Database
+from .infra.errors import Conflict, Invalid, NotFound, ValidationError
+from .infra.mail import Mail, Mailer
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
 
-CLAIM_ATTEMPTS = 3
 HISTORY_LIMIT = 100
 REPEAT_WINDOW = datetime.timedelta(minutes=10)
+NUMBER_PREFIX = "BB-"
+FIRST_NUMBER = 10001
+NUMBER_COUNTER = "order_number"
+NUMBER_PATTERN = r"BB-[0-9]{5,9}"
+PICKUP_CODE_DIGITS = 6
+SHOP_ADDRESS = "Burt's Books, 12 Bookseller Lane, Springfield"
+# A second click may ask while the first is still writing its order: wait this long for it.
+JUST_PLACED_WAIT = 2.0
+JUST_PLACED_STEP = 0.05
+
+PLACED, READY, COLLECTED, CANCELLED = "placed", "ready_for_pickup", "collected", "cancelled"
+STATUS_LABELS = {PLACED: "Placed", READY: "Ready for pickup", COLLECTED: "Collected", CANCELLED: "Cancelled"}
+
+MAX_NAME = 100
+MAX_NOTE = 500
+_PHONE = re.compile(r"\+?[0-9 ().-]+")
+PHONE_DIGITS = (7, 15)  # E.164 allows at most 15
+REVIEW_AGAIN = "Your cart changed since you reviewed it: check it below and place the order again."
+
+
+class OrderStateError(Conflict):
+    """The order is not in a status that allows this step; nothing changed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Contact:
+    """Who collects the order, and how the shop reaches them."""
+
+    name: str
+    email: str
+    phone: str = ""
+    note: str = ""
+
+
+def check_contact(name: str, email: str, phone: str = "", note: str = "") -> Contact:
+    """The contact as stored; ValidationError says what is wrong with each field."""
+    name, phone, note = (name or "").strip(), (phone or "").strip(), (note or "").strip()
+    email = normalize_email(email)
+    errors = {}
+    if not name:
+        errors["name"] = "Tell us your name: we ask for it at the counter."
+    elif len(name) > MAX_NAME:
+        errors["name"] = f"Use at most {MAX_NAME} characters."
+    if not valid_email(email):
+        errors["email"] = BAD_EMAIL
+    digits = sum(char.isdigit() for char in phone)
+    if phone and (not _PHONE.fullmatch(phone) or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]):
+        errors["phone"] = "Give a phone number like 555 555 5555 or +1 555 555 5555, or leave it empty."
+    if len(note) > MAX_NOTE:
+        errors["note"] = f"Keep the note under {MAX_NOTE} characters."
+    if errors:
+        raise ValidationError(errors)
+    return Contact(name, email, phone, note)
+
+
+def pickup_code() -> str:
+    return f"{secrets.randbelow(10 ** PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
+
+
+def order_line(line: dict) -> dict:
+    """What an order keeps of a cart line: the price it was sold at, whatever the book costs later."""
+    return {key: line[key] for key in ("isbn", "title", "price_cents", "quantity")}
 
 
 class Orders:
-    def __init__(self, db: Database, carts: Carts, inventory: Inventory):
+    def __init__(self, db: Database, carts: Carts, inventory: Inventory, mailer: Mailer):
         self.orders = db.orders
+        self.counters = db.counters
         self.carts = carts
         self.inventory = inventory
+        self.mailer = mailer
 
-    async def place(self, cart: Cart | None, user: dict, cart_id: str | None = None) -> dict:
-        """Turn the shopper's cart into an order; CartError when empty or changing under us.
+    async def next_number(self) -> str:
+        """A new order number: one atomic increment, so no two orders share one in any process."""
+        counter = await self.counters.find_one_and_update(
+            {"_id": NUMBER_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + counter['value']}"
+
+    async def contact_for(self, user: dict) -> Contact:
+        """What the checkout form starts with: the shopper's last order's contact, else their account's email."""
+        last = await self.orders.find_one({"user_id": user["_id"]}, sort=[("created_at", pymongo.DESCENDING)])
+        # An account made by social sign-in may have no email.
+        if last is None:
+            return Contact("", user.get("email") or "")
+        return Contact(last.get("name", ""), last.get("email", ""), last.get("phone", ""))
+
+    async def place(self, cart: Cart | None, user: dict, contact: Contact,
+                    reviewed_revision: int | None = None, cart_id: str | None = None) -> dict:
+        """Turn the shopper's cart into an order, as reviewed; EmptyCart, or CartError when it changed.
 
         `cart_id` names the cart the browser last had: when that cart became
-        this shopper's order moments ago (a second click on Buy), that order
-        is the answer rather than an empty-cart error.
+        this shopper's order moments ago (a second click on Place order), that
+        order is the answer rather than an error, and no second order is made.
         """
-        for _ in range(CLAIM_ATTEMPTS):
-            if cart is None or not cart.holds:
-                just_placed = await self._just_placed(cart_id, user)
+        if cart is None or not cart.is_open or not cart.holds:
+            just_placed = await self._just_placed(cart_id, user)
+            if just_placed is not None:
+                return just_placed
+            raise EmptyCart("Your cart is empty: add a book before checking out.")
+        if reviewed_revision is not None and reviewed_revision != cart.revision:
+            raise CartError(REVIEW_AGAIN)
+        lines = await self.carts.lines(cart)
+        if not await self.carts.claim_for_order(cart):
+            now = await self.carts.find(cart.id, user)
+            if now is None or not now.is_open:
+                # Ordered by a click that came first: its order, as soon as it is written.
+                just_placed = await self._just_placed(cart.id, user, wait=JUST_PLACED_WAIT)
                 if just_placed is not None:
                     return just_placed
-                raise EmptyCart("Your cart is empty: add a book before checking out.")
-            lines = await self.carts.lines(cart)
-            if await self.carts.claim_for_order(cart):
-                break
-            cart = await self.carts.find(cart.id, user)
-        else:
-            raise CartError("Your cart kept changing while you checked out; please try again.")
+            raise CartError(REVIEW_AGAIN)
 
+        number = await self.next_number()  # before the copies leave stock, so their history names the order
         shipped = []
         for line in lines:
-            if await self.inventory.ship(line["isbn"], line["quantity"]):
-                shipped.append(line)
+            if await self.inventory.ship(line["isbn"], line["quantity"], contact.email, number):
+                shipped.append(order_line(line))
             else:
                 # Only after a crash broke the stock invariant; never sell what isn't there.
                 log.error("order from cart %s: %d x %s no longer in stock",
                           cart.id, line["quantity"], line["isbn"])
+        moment = utcnow()
         order = {
+            "number": number,
             "user_id": user["_id"],
-            "email": user.get("email"),  # an account made by social sign-in may have none
+            **dataclasses.asdict(contact),
             "cart_id": cart.id,
             "lines": shipped,
             "total_cents": sum(line["price_cents"] * line["quantity"] for line in shipped),
-            "created_at": utcnow(),
+            "status": PLACED,
+            "payment": {"method": "pay_at_pickup", "status": "due"},
+            "pickup_code": pickup_code(),
+            "created_at": moment,
+            "history": [{"status": PLACED, "at": moment, "by": contact.email}],
         }
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
+        self.mailer.send(confirmation_mail(order))
         return order
 
-    async def _just_placed(self, cart_id: str | None, user: dict) -> dict | None:
+    async def _just_placed(self, cart_id: str | None, user: dict, wait: float = 0.0) -> dict | None:
         if not cart_id:
             return None
-        return await self.orders.find_one(
-            {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while True:
+            order = await self.orders.find_one(
+                {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}
+            )
+            if order is not None or loop.time() >= deadline:
+                return order
+            await asyncio.sleep(JUST_PLACED_STEP)
 
-    async def get(self, order_id: str, user: dict) -> dict | None:
-        """The user's order with this id; None for anyone else's or a bad id."""
-        oid = object_id(order_id)
-        if oid is None:
-            return None
-        return await self.orders.find_one({"_id": oid, "user_id": user["_id"]})
+    async def get(self, number: str, user: dict) -> dict | None:
+        """The user's order with this number; None for anyone else's or an unknown number."""
+        return await self.orders.find_one({"number": number, "user_id": user["_id"]})
+
+    async def by_number(self, number: str) -> dict:
+        """Any order, for staff; NotFound when there is none with this number."""
+        order = await self.orders.find_one({"number": number})
+        if order is None:
+            raise NotFound(f"There is no order {number}.")
+        return order
 
     async def history(self, user: dict) -> list[dict]:
         cursor = self.orders.find({"user_id": user["_id"]}).sort(
             [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
         )
         return await cursor.limit(HISTORY_LIMIT).to_list(HISTORY_LIMIT)
+
+    # -- what staff do (issue 12 builds its pages on these) ---------------
+
+    async def _move(self, order: dict, allowed: tuple[str, ...], status: str, by: dict,
+                    criteria: dict | None = None, payment: str | None = None) -> dict | None:
+        """One conditional update from one of `allowed` to `status`, recorded in `history`; None if refused."""
+        changes = {"status": status, "updated_at": utcnow()}
+        if payment:
+            changes["payment.status"] = payment
+        return await self.orders.find_one_and_update(
+            {"number": order["number"], "status": {"$in": list(allowed)}, **(criteria or {})},
+            {"$set": changes, "$push": {"history": {"status": status, "at": changes["updated_at"],
+                                                    "by": by.get("email") or str(by["_id"])}}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def _refusal(self, order: dict, step: str) -> OrderStateError:
+        current = await self.by_number(order["number"])
+        label = STATUS_LABELS.get(current["status"], current["status"]).lower()
+        return OrderStateError(f"Order {order['number']} is {label}: it can't be {step}.")
+
+    async def mark_ready(self, order: dict, by: dict) -> dict:
+        """The books are set aside at the counter; the shopper is told by mail."""
+        moved = await self._move(order, (PLACED,), READY, by)
+        if moved is None:
+            raise await self._refusal(order, "marked ready for pickup")
+        self.mailer.send(Mail(moved["email"], f"Your order {moved['number']} is ready for pickup",
+                              ready_text(moved)))
+        return moved
+
+    async def mark_collected(self, order: dict, code: str, by: dict) -> dict:
+        """The shopper showed the pickup code and paid; a wrong code changes nothing."""
+        moved = await self._move(order, (READY,), COLLECTED, by, {"pickup_code": (code or "").strip()}, "paid")
+        if moved is not None:
+            return moved
+        current = await self.by_number(order["number"])
+        if current["status"] == READY:
+            raise Invalid("That pickup code is not this order's: ask the shopper for the code in their mail.")
+        raise await self._refusal(order, "collected")
+
+    async def cancel(self, order: dict, by: dict) -> dict:
+        """Call the order off before collection: its copies go back on sale, and the shopper is told."""
+        moved = await self._move(order, (PLACED, READY), CANCELLED, by, payment="void")
+        if moved is None:
+            raise await self._refusal(order, "cancelled")
+        for line in moved["lines"]:
+            if await self.inventory.cancel_sale(line["isbn"], line["quantity"], known_as(by), moved["number"]) is None:
+                log.error("cancelled order %s: could not put back %d x %s",
+                          moved["number"], line["quantity"], line["isbn"])
+        self.mailer.send(Mail(moved["email"], f"Your order {moved['number']} was cancelled", cancelled_text(moved)))
+        return moved
+
+
+def _copies(count: int) -> str:
+    return "1 copy" if count == 1 else f"{count} copies"
+
+
+def _money(cents: int) -> str:
+    return f"${cents // 100}.{cents % 100:02d}"
+
+
+def lines_text(order: dict) -> str:
+    lines = [f"  {_copies(line['quantity'])} of {line['title']}: {_money(line['price_cents'] * line['quantity'])}"
+             for line in order["lines"]]
+    return "\n".join([*lines, f"  Total: {_money(order['total_cents'])}, to pay when you collect"])
+
+
+def confirmation_mail(order: dict) -> Mail:
+    text = (
+        f"Hello {order['name']},\n\n"
+        f"Thank you for your order {order['number']} at Burt's Books.\n\n"
+        f"{lines_text(order)}\n\n"
+        f"Your pickup code is {order['pickup_code']}: show it at the counter when you collect.\n"
+        f"We will write again when your books are ready at {SHOP_ADDRESS}.\n"
+    )
+    return Mail(order["email"], f"Your order {order['number']} at Burt's Books", text)
+
+
+def ready_text(order: dict) -> str:
+    return (
+        f"Hello {order['name']},\n\nYour order {order['number']} is ready for pickup at {SHOP_ADDRESS}.\n\n"
+        f"{lines_text(order)}\n\nBring your pickup code: {order['pickup_code']}.\n"
+    )
+
+
+def cancelled_text(order: dict) -> str:
+    return (
+        f"Hello {order['name']},\n\nYour order {order['number']} was cancelled; nothing is due.\n\n"
+        f"{lines_text(order)}\n\nAsk us at {SHOP_ADDRESS} if this is a surprise.\n"
+    )

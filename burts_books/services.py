@@ -25,6 +25,7 @@ from .inventory import Inventory
 from .live import LiveFeed
 from .orders import Orders
 from .password_resets import PasswordResets
+from .restock_alerts import RestockAlerts
 from .social_accounts import SocialAccounts
 from .stock_report import StockReport
 
@@ -51,6 +52,7 @@ class Services:
     mailer: Mailer
     social: SocialAccounts
     password_resets: PasswordResets
+    restock_alerts: RestockAlerts
     covers: Covers
     stock_report: StockReport
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
@@ -72,6 +74,7 @@ class Services:
         await self.imports.abandon_stale()
         await self.social.forget_expired()
         await self.password_resets.forget_expired()
+        await self.restock_alerts.catch_up()
 
     def start_housekeeping(self, settings: Settings) -> None:
         async def every_interval():
@@ -89,6 +92,7 @@ class Services:
             self._housekeeping.cancel()
             await asyncio.wait([self._housekeeping])
         await self.imports.close()
+        await self.restock_alerts.close()
         await self.mailer.close()
         await self.bus.stop()
         await self.limits.close()
@@ -122,14 +126,17 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     history = History(db)
     inventory = Inventory(db, bus, view, history)
     limits = Limits(settings)
-    carts = Carts(db, inventory, limits)
+    carts = Carts(db, inventory, limits, datetime.timedelta(seconds=settings.cart_ttl_seconds),
+                  datetime.timedelta(seconds=settings.anonymous_cart_ttl_seconds))
     catalog = Catalog(db, inventory, view)
     accounts = Accounts(db, limits)
     mailer = make_mailer(settings)
+    restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
+    await restock_alerts.start()
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
-        Orders(db, carts, inventory),
-        LiveFeed(bus, inventory), ImportJobs(db, catalog, settings.data_dir / "imports"), limits,
-        mailer, SocialAccounts(db, limits), PasswordResets(db, accounts, limits, mailer),
+        Orders(db, carts, inventory, mailer), LiveFeed(bus, inventory),
+        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
+        PasswordResets(db, accounts, limits, mailer), restock_alerts,
         Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
     )

@@ -6,7 +6,9 @@ output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
 
 from __future__ import annotations
 
+import datetime
 import secrets
+import zoneinfo
 from pathlib import Path
 
 import jinja2
@@ -17,7 +19,8 @@ from .catalog import price_text
 from .covers import cover_url
 
 
-def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environment:
+def make_environment(template_dir: Path, debug: bool = False,
+                     timezone: str = "UTC") -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(template_dir),
         autoescape=True,
@@ -36,7 +39,21 @@ def make_environment(template_dir: Path, debug: bool = False) -> jinja2.Environm
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
     env.filters["cover"] = cover_url  # {{ book | cover(150) }}: the uploaded size that fits, else the image
+    zone = zoneinfo.ZoneInfo(timezone)
+    env.filters["when"] = lambda moment: when(moment, zone)
+    env.filters["time_of_day"] = lambda moment: local(moment, zone).strftime("%H:%M")
     return env
+
+
+def local(moment: datetime.datetime, timezone: datetime.tzinfo) -> datetime.datetime:
+    """A stored moment (naive UTC, as MongoDB gives it back) in the shop's time zone."""
+    return moment.replace(tzinfo=datetime.UTC).astimezone(timezone)
+
+
+def when(moment: datetime.datetime, timezone: datetime.tzinfo) -> str:
+    """A date and time as people write them: 26 Nov 2026, 14:05."""
+    shown = local(moment, timezone)
+    return f"{shown.day} {shown:%b %Y, %H:%M}"
 
 
 def render(env: jinja2.Environment, name: str, namespace: dict) -> bytes:

@@ -12,6 +12,7 @@ from burts_books import accounts
 from burts_books.app import make_app
 from burts_books.infra.db import open_database
 from tests.constants import PASSWORD, SHOPPER_EMAIL, STAFF_EMAIL
+from tests.mail_server import MailCatcher
 from tests.redis_server import redis_server  # noqa: F401  (a fixture for the tests that need Redis)
 from tests.shop_client import ShopClient
 from tests.store import close_test_services, drop_test_database, open_test_services, shop_settings
@@ -27,10 +28,18 @@ def quick_password_hashing():
 
 
 @pytest.fixture
+def mail():
+    """A real SMTP server (MailCatcher); a test that asks for it gets a shop that sends its mail there."""
+    with MailCatcher() as server:
+        yield server
+
+
+@pytest.fixture
 def settings(tmp_path, request):
     """The shop's settings; a test marked `@pytest.mark.settings(name=value, ...)` changes those."""
     marked = request.node.get_closest_marker("settings")
-    return shop_settings(tmp_path, **{"long_poll_timeout_seconds": 2.0, **(marked.kwargs if marked else {})})
+    smtp = {"smtp_url": request.getfixturevalue("mail").url} if "mail" in request.fixturenames else {}
+    return shop_settings(tmp_path, **{"long_poll_timeout_seconds": 2.0, **smtp, **(marked.kwargs if marked else {})})
 
 
 @pytest.fixture

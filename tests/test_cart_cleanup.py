@@ -53,5 +53,5 @@ async def test_an_emptied_cart_goes_when_it_expires_and_a_full_one_stays_closed(
 
     await services.housekeeping(cart_ttl_seconds=DAY)
     remaining = await services.db.carts.find().to_list(None)
-    assert [(cart["status"], cart["holds"]) for cart in remaining] == [("expired", {RESTFUL: 1})]
+    assert [(cart["status"], cart["lapsed"]) for cart in remaining] == [("expired", {RESTFUL: 1})]
     assert (await stock_of(services, RESTFUL))["available"] == (await stock_of(services, RESTFUL))["stock"]

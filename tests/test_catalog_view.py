@@ -94,7 +94,7 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         catalog = Catalog(services.db, inventory, views[0])
         form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
         await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
-        await inventory.take_one(PCI)
+        await inventory.take(PCI)
 
         # The editing process shows its own change at once; the other as soon as the bus brings it.
         assert views[0].get(PCI)["title"] == "Collective Intelligence, 2nd ed."

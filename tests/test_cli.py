@@ -32,7 +32,7 @@ async def account(data_dir, email):
         return await accounts_in(db).by_email(email)
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # two commands, each a process that opens the store: slow on a busy machine
 async def test_create_a_shopper_then_make_them_staff(tmp_path):
     created = run_cli("create-user", "Reader@Example.com", data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert (created.returncode, created.stdout) == (0, "created shopper account reader@example.com\n")

@@ -3,9 +3,12 @@
 import pytest
 
 from burts_books.carts import SoldOut
+from burts_books.orders import Contact
 from tests.constants import ADDRESS, PASSWORD, PCI
 from tests.shop_client import form_values, text_of
 from tests.store import set_stock, stock_of
+
+BUYER = Contact("Ada Reader", "buyer@example.com")
 
 
 @pytest.mark.gen_test
@@ -35,7 +38,7 @@ async def sell(services, copies):
     cart = None
     for _ in range(copies):
         cart, _ = await services.carts.add(cart, user, PCI, ADDRESS)
-    await services.orders.place(cart, user)
+    await services.orders.place(cart, user, Contact("Ada Reader", user["email"]))
 
 
 @pytest.mark.gen_test
@@ -76,14 +79,14 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
     other_cart, _ = await services.carts.add(None, other, PCI, ADDRESS)
     assert (await stock_of(services))["available"] == 0
 
-    take_one = services.inventory.take_one
+    take = services.inventory.take
 
-    async def take_one_after_a_checkout_from_another_tab(isbn):
+    async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         # The buyer's second tab checks out between the cart write and the book write.
-        await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
-        return await take_one(isbn)
+        await services.orders.place(await services.carts.find(cart.id, buyer), buyer, BUYER)
+        return await take(isbn, copies)
 
-    monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
+    monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
     with pytest.raises(SoldOut):
         await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
@@ -92,7 +95,7 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
     assert [(line["isbn"], line["quantity"]) for line in order["lines"]] == [(PCI, 1)]
     # The other shopper's copy is still on hand, and their checkout gets it.
     assert (await stock_of(services))["stock"] == 1
-    other_order = await services.orders.place(other_cart, other)
+    other_order = await services.orders.place(other_cart, other, Contact("Other", other["email"]))
     assert [(line["isbn"], line["quantity"]) for line in other_order["lines"]] == [(PCI, 1)]
     book = await stock_of(services)
     assert (book["stock"], book["available"]) == (0, 0)
@@ -102,14 +105,14 @@ async def test_a_checkout_during_a_sold_out_add_orders_only_copies_taken(service
 async def test_a_copy_taken_for_a_cart_checked_out_meanwhile_goes_to_a_new_cart(services, monkeypatch):
     buyer = await services.accounts.register("buyer@example.com", PASSWORD)
     cart, _ = await services.carts.add(None, buyer, PCI, ADDRESS)
-    take_one = services.inventory.take_one
+    take = services.inventory.take
 
-    async def take_one_after_a_checkout_from_another_tab(isbn):
+    async def take_after_a_checkout_from_another_tab(isbn, copies=1):
         if await services.carts.find(cart.id, buyer):  # the first take only
-            await services.orders.place(await services.carts.find(cart.id, buyer), buyer)
-        return await take_one(isbn)
+            await services.orders.place(await services.carts.find(cart.id, buyer), buyer, BUYER)
+        return await take(isbn, copies)
 
-    monkeypatch.setattr(services.inventory, "take_one", take_one_after_a_checkout_from_another_tab)
+    monkeypatch.setattr(services.inventory, "take", take_after_a_checkout_from_another_tab)
     new_cart, _ = await services.carts.add(cart, buyer, PCI, ADDRESS)
     monkeypatch.undo()
 

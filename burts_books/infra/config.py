@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,13 @@ def _secrets(raw: str) -> tuple[str, ...]:
 
 def _folder(raw: str) -> Path:
     return Path(raw).resolve()
+
+
+def _time_zone(raw: str) -> str:
+    try:
+        return zoneinfo.ZoneInfo(raw.strip()).key
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{raw!r} is not a time zone name like Europe/London or America/Chicago") from None
 
 
 def _public_url(raw: str) -> str:
@@ -186,6 +194,14 @@ class Settings:
         10, "BURTS_REGISTRATIONS_PER_ADDRESS", "accounts registered from one client address per hour",
         _whole(1, 100_000),
     )
+    restock_alerts_per_address: int = setting(
+        20, "BURTS_RESTOCK_ALERTS_PER_ADDRESS", '"notify me" requests from one client address per hour',
+        _whole(1, 100_000),
+    )
+    timezone: str = setting(
+        "UTC", "BURTS_TIMEZONE", "the shop's time zone for the dates shoppers read, like Europe/London",
+        _time_zone,
+    )
     password_hashes_at_once: int = setting(
         2, "BURTS_PASSWORD_HASHES_AT_ONCE", "argon2 hashes a process computes at once (64 MiB each)", _whole(1, 64)
     )
@@ -226,6 +242,18 @@ class Settings:
         16 * 1024 * 1024, "BURTS_STORE_COMPACT_BYTES",
         "embedded store: journal size that starts a compaction (at least the snapshot's size)",
         _whole(1, 2**40),
+    )
+    shutdown_timeout_seconds: float = setting(
+        10.0, "BURTS_SHUTDOWN_TIMEOUT",
+        "seconds a process takes at most, after SIGTERM, to finish its requests and close its live feeds",
+        _seconds,
+    )
+    access_log_json: bool = setting(
+        False, "BURTS_ACCESS_LOG_JSON", "write the access log as JSON lines instead of text", _boolean
+    )
+    processes: int = setting(
+        1, "BURTS_PROCESSES",
+        "processes `serve` starts, on consecutive ports from --port (MongoDB and Redis only)", _whole(1, 256),
     )
     password_resets_per_address: int = setting(
         10, "BURTS_PASSWORD_RESETS_PER_ADDRESS", "password reset requests from one client address per hour",

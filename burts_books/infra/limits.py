@@ -209,6 +209,7 @@ ADDING_ANONYMOUSLY = (
 )
 SIGNING_IN = "Too many failed sign-ins: try again {wait}."
 REGISTERING = "Too many accounts were created from your network: try again {wait}."
+ASKING_ALERTS = "Many restock alerts were asked for from your network: try again {wait}."
 RESETTING = "Too many password reset requests: try again {wait}."
 SOCIAL = "Too many sign-ins with a provider were started from your network: try again {wait}."
 BUSY = "We're busy signing people in: try again in a moment."
@@ -239,6 +240,10 @@ class Limits:
         )
         self.registrations_per_address = Limit(
             "registrations-address", settings.registrations_per_address, HOUR, REGISTERING
+        )
+        # Each "notify me" may end in a mail to any address: bounded, so the shop sends no floods.
+        self.restock_alerts_per_address = Limit(
+            "restock-alerts-address", settings.restock_alerts_per_address, HOUR, ASKING_ALERTS
         )
         # Counted for every email asked about, with an account or not: the refusal tells nothing.
         self.password_resets_per_address = Limit(

@@ -13,6 +13,7 @@ from ..infra.numbers import LARGEST
 from ..inventory import MAX_STOCK
 from .api import MAX_API_PAGE_SIZE
 from .base import JsonHandler
+from .cart import ACTIONS as CART_ACTIONS
 from .live import MAX_ISBNS
 from .mixins import MAX_PAGE, MAX_QUERY
 
@@ -60,6 +61,7 @@ ISBN_IN_PATH = {
 ISBN_TEXT = {"type": "string", "pattern": "^[0-9Xx\\s-]{10,}$", "examples": [EXAMPLE_ISBN],
              "description": "ISBN-10 or ISBN-13 (its check digit right); hyphens and spaces allowed."}
 
+MOMENT = {"type": ["string", "null"], "examples": ["2026-12-01 16:40:00.125000"]}
 ERROR = record(status={"type": "integer", "minimum": 400, "maximum": 599}, message=TEXT)
 SCHEMAS = {
     "Error": record(error=ERROR),
@@ -77,12 +79,18 @@ SCHEMAS = {
     ),
     "Isbn13": {"type": "string", "pattern": "^97[89][0-9]{10}$"},
     "BookState": record(isbn=ref("Isbn13"), available=NUMBER, version=NUMBER),
+    "CartLine": record(
+        isbn=ref("Isbn13"), title=TEXT, price_cents=NUMBER, image={"type": ["string", "null"]},
+        available=NUMBER, quantity={"type": "integer", "minimum": 1, "maximum": MAX_PER_TITLE},
+    ),
     "Cart": record(
-        items={"type": "array", "items": record(
-            isbn=ref("Isbn13"), title=TEXT, price_cents=NUMBER,
-            quantity={"type": "integer", "minimum": 1, "maximum": MAX_PER_TITLE},
-        )},
+        items={"type": "array", "items": ref("CartLine")},
         count=NUMBER, total_cents=NUMBER,
+        hold_ends={**MOMENT, "description": "when the copies go back on sale unless the cart changes (UTC)"},
+        warn_at={**MOMENT, "description": "from when the pages warn that the hold ends soon (UTC)"},
+        lapsed={"type": "array", "items": ref("CartLine"),
+                "description": "copies whose hold expired and went back on sale; `add_again` offers them"},
+        expired_at={**MOMENT, "description": "when the hold on the lapsed copies expired (UTC)"},
     ),
 }
 
@@ -164,18 +172,23 @@ PATHS = {
             {"200": with_page(answer("The cart", record(cart=ref("Cart"))))}, pages=True,
         ),
         "post": operation(
-            "changeCart", "Put one copy of a book in the cart, or take one out",
+            "changeCart", "Put one copy of a book in the cart or take one out, set its copies, hold again the "
+            "copies of an expired hold, or stop being told about them",
             {
-                "200": answer("Done: the cart and the book's new state",
-                              record(cart=ref("Cart"), book=ref("BookState"))),
+                "200": answer("Done: the cart and the book's new state (null for `forget`)",
+                              record(cart=ref("Cart"), book={"anyOf": [ref("BookState"), {"type": "null"}]})),
                 "409": with_page(answer(
-                    f"Refused (sold out, not in the cart, {MAX_PER_TITLE} copies of the title or the cart's cap "
-                    "already), with the cart and the book as they are now. Nothing changed.",
+                    f"Refused (sold out or too few left, not in the cart or its hold expired, changed meanwhile, "
+                    f"{MAX_PER_TITLE} copies of the title or the cart's cap already), with the cart and the book "
+                    "as they are now. Nothing changed.",
                     record(error=ERROR, cart=ref("Cart"),
                            book={"anyOf": [ref("BookState"), {"type": "null"}]}))),
             },
-            body={"type": "object", "required": ["action", "isbn"], "properties": {
-                "action": {"enum": ["add", "remove"]}, "isbn": ISBN_TEXT}},
+            body={"type": "object", "required": ["action"], "properties": {
+                "action": {"enum": list(CART_ACTIONS)},
+                "isbn": {**ISBN_TEXT, "description": "required but for `forget`"},
+                "quantity": {"type": "integer", "minimum": 0, "maximum": MAX_PER_TITLE,
+                             "description": "for `set`: the copies to hold"}}},
             refused=(400, 401, 403, 404, 429), pages=True,
         ),
     },

@@ -1,36 +1,61 @@
-"""Checkout and the shopper's orders."""
+"""Click-and-collect checkout (review, then place) and the shopper's orders."""
 
 from ..carts import CartError, EmptyCart
-from ..infra.errors import NotFound
+from ..infra.errors import Invalid, NotFound, ValidationError
+from ..infra.numbers import LARGEST, whole_number
+from ..orders import STATUS_LABELS, Contact, check_contact
 from .base import BaseHandler, signed_in, status_of
 
+CONTACT_FIELDS = ("name", "email", "phone", "note")
 
-class PurchaseHandler(BaseHandler):
+
+class CheckoutHandler(BaseHandler):
+    """GET: the review step (items, contact, pickup note). POST: place the order as reviewed."""
+
     def next_after_sign_in(self) -> str:
-        return self.reverse_url("cart")
+        return self.reverse_url("checkout")
+
+    async def review(self, contact: Contact, errors: dict, message: str = "") -> None:
+        self.render("checkout.html", contents=await self.services.carts.contents(self.cart), contact=contact,
+                    errors=errors, message=message, revision=self.cart.revision if self.cart else 0)
+
+    @signed_in
+    async def get(self):
+        await self.review(await self.services.orders.contact_for(self.current_user), {})
 
     @signed_in
     async def post(self):
+        typed = {name: self.get_body_argument(name, "") for name in CONTACT_FIELDS}
         try:
-            order = await self.services.orders.place(self.cart, self.current_user, self.cart_cookie())
+            revision = whole_number(self.get_body_argument("revision", ""), 0, LARGEST)
+        except ValueError:
+            raise Invalid("This form is missing the cart it reviewed: reload the page and try again.") from None
+        try:
+            contact = check_contact(**typed)
+            order = await self.services.orders.place(self.cart, self.current_user, contact, revision,
+                                                     self.cart_cookie())
+        except ValidationError as exc:
+            self.set_status(400)
+            await self.review(Contact(**typed), exc.errors)
+            return
         except (CartError, EmptyCart) as exc:
             self.set_status(status_of(exc))
-            contents = await self.services.carts.contents(self.cart)
-            self.render("cart.html", contents=contents, message=str(exc))
+            await self.review(Contact(**typed), {}, str(exc))
             return
-        self.redirect(self.reverse_url("order", str(order["_id"])), status=303)
+        self.redirect(self.reverse_url("order", order["number"]), status=303)
 
 
 class OrderHandler(BaseHandler):
     @signed_in
-    async def get(self, order_id):
-        order = await self.services.orders.get(order_id, self.current_user)
+    async def get(self, number):
+        order = await self.services.orders.get(number, self.current_user)
         if order is None:
             raise NotFound("You have no order with this number.")
-        self.render("order.html", order=order)
+        self.render("order.html", order=order, status_labels=STATUS_LABELS)
 
 
 class OrdersHandler(BaseHandler):
     @signed_in
     async def get(self):
-        self.render("orders.html", orders=await self.services.orders.history(self.current_user))
+        self.render("orders.html", orders=await self.services.orders.history(self.current_user),
+                    status_labels=STATUS_LABELS)

@@ -173,8 +173,11 @@
     if (data && data.book) {
       showBook(data.book);
     }
-    if (response.ok && data) {
+    if (data && data.cart) {
+      // Refused or not, the answer says what the cart holds now (a hold may have expired).
       showCart(quantityIn(data.cart));
+    }
+    if (response.ok && data) {
       say(action === 'add' ? 'Added to your cart.' : 'Removed from your cart.');
     } else if (response.status === 409) {
       say((data && data.error && data.error.message) || SOLD_OUT_MESSAGE);

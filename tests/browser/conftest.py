@@ -56,9 +56,11 @@ def seeded_data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def shop(seeded_data_dir, tmp_path):
-    """The real shop, serving on a free loopback port from a store of its own."""
-    shop = seeded_shop(seeded_data_dir, tmp_path)
+def shop(seeded_data_dir, tmp_path, request):
+    """The real shop, serving on a free loopback port from a store of its own;
+    a test marked `@pytest.mark.shop_flags(...)` starts it with those flags."""
+    marked = request.node.get_closest_marker("shop_flags")
+    shop = seeded_shop(seeded_data_dir, tmp_path, *(marked.args if marked else ()))
     yield shop
     shop.stop()
 

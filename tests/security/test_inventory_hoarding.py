@@ -149,11 +149,11 @@ async def test_an_ordinary_shopping_session_is_not_hindered(http_client, proxied
         assert (await browser.post("/cart", {"action": "add", "isbn": isbn})).code == 303
     assert (await browser.post("/cart", {"action": "remove", "isbn": PCI})).code == 303
 
-    to_sign_in = await browser.post("/purchase")
-    assert to_sign_in.location == "/login?next=%2Fcart"
+    to_sign_in = await browser.get("/checkout")
+    assert to_sign_in.location == "/login?next=%2Fcheckout"
     signed_in = await browser.post(to_sign_in.location, {"email": SHOPPER_EMAIL, "password": PASSWORD})
-    assert signed_in.location == "/cart"
-    order = await browser.post("/purchase")
+    assert signed_in.location == "/checkout"
+    order = await browser.check_out(name="Ada Reader")
     assert order.code == 303 and order.location.startswith("/orders/")
     text = text_of((await browser.get(order.location)).text)
     assert "Thank you for your order" in text and "Total 3 " in text
