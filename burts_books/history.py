@@ -11,11 +11,11 @@ in the same operation as the change it describes. Instead:
    update leaves neither.
 2. Right after the write, `drain()` copies the book's pending entries into
    the `history` collection (each keeps the `_id` it was born with, so a
-   copy made twice is one entry) and then `$pull`s exactly those from the
-   book. A crash between the two steps leaves the entries pending; the
-   housekeeping run (`drain_all`, every reconcile interval) finishes the
-   job. An entry is never lost; at worst it shows a minute late on the
-   history page.
+   copy made twice is one entry) and then removes exactly those from the
+   book (the whole field when no other was added meanwhile). A crash
+   between the two steps leaves the entries pending; the housekeeping run
+   (`drain_all`, every reconcile interval) finishes the job. An entry is
+   never lost; at worst it shows a minute late on the history page.
 
 What is recorded (`kind`), each with `who` (an email, or SHOP for the
 shop's own work), `at` and the `isbn` of the book it is about:
@@ -126,8 +126,12 @@ class History:
                 # Copied already by a run that crashed before its $pull, or by another process.
                 if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
                     raise
-            await self.db.db[collection].update_one(
-                {"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {"$in": [e["_id"] for e in entries]}}}})
+            documents = self.db.db[collection]
+            # Usually nothing was added meanwhile: the field goes, leaving the document as it was.
+            emptied = await documents.update_one({"_id": document["_id"], PENDING: entries}, {"$unset": {PENDING: ""}})
+            if not emptied.modified_count:
+                await documents.update_one(
+                    {"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {"$in": [e["_id"] for e in entries]}}}})
             moved += len(entries)
         return moved
 
