@@ -108,7 +108,8 @@ def largest(cover: dict[str, str]) -> str:
     return cover[max(cover, key=int)]
 
 
-def cover_url(book: dict, width: int) -> str:
-    """The book's cover for `width` CSS pixels: the smallest uploaded size that wide, else its image."""
+def cover_for(book: dict, width: int | None = None) -> str:
+    """The book's cover for `width` CSS pixels: the smallest uploaded size that wide, else its image
+    (the largest upload, or the URL staff gave)."""
     sizes = sorted((int(size), url) for size, url in (book.get("cover") or {}).items())
-    return next((url for size, url in sizes if size >= width), book["image"])
+    return next((url for size, url in sizes if width is not None and size >= width), book["image"])

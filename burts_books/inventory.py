@@ -12,6 +12,7 @@ history entry in the same update (see history.py); cart holds don't.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
 NOT_WITHDRAWN = {"withdrawn": {"$ne": True}}
+LOW_STOCK = 5  # at or below this many copies, shoppers are told how many are left
+
 MAX_STOCK = 100_000
 
 
@@ -51,8 +54,12 @@ class Inventory:
         self.history = changes
 
     async def _announce(self, state: dict) -> None:
-        # This process's pages show the change before the answer goes out;
-        # the bus tells the live feed and the other processes.
+        # Once the change is durable (a count announced must never be undone). This
+        # process's pages show it before the answer goes out; the bus tells the live
+        # feed and the other processes.
+        await self.db.when_durable(functools.partial(self._tell, state))
+
+    async def _tell(self, state: dict) -> None:
         self.view.apply_stock(state)
         await self.bus.publish(state)
 
@@ -202,3 +209,10 @@ class Inventory:
                 log.warning("reconciled %s: available %d -> %d", isbn, book["available"], should_be)
                 repaired.append(isbn)
         return repaired
+
+
+def availability(available: int) -> str:
+    """What a shopper reads about a book's stock; static/js/inventory.js words it the same way."""
+    if available <= 0:
+        return "Sold out"
+    return f"Only {available} left" if available <= LOW_STOCK else "In stock"
