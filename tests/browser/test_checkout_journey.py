@@ -7,22 +7,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from burts_books.carts import LAPSED_MESSAGE
-from tests.browser.helpers import BookPage
-from tests.constants import PASSWORD, PCI
+from tests.browser.helpers import SHOPPER, BookPage, register_and_sign_in
+from tests.constants import PCI
 
-SHOPPER = "ada@example.com"
 TITLE = "Programming Collective Intelligence"
-
-
-def register_and_sign_in(page: Page) -> None:
-    page.goto("/register")
-    page.get_by_label("Email").fill(SHOPPER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#header .who")).to_have_text(SHOPPER)
 
 
 def expect_row(page: Page, text: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import axe
-from tests.browser.helpers import BookPage, sign_in
+from tests.browser.helpers import BookPage, register_and_sign_in, sign_in
 from tests.constants import PCI
 
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -78,6 +78,52 @@ def test_every_shopper_page_fits_can_be_tapped_and_passes_axe(screen, axe_source
         problems += problems_of(page, axe_source)
         page.screenshot(path=screenshots / f"menu-open-{size}.png")
     assert problems == []
+
+
+def test_every_step_of_a_shoppers_way_fits_can_be_tapped_and_passes_axe(screen, open_page, axe_source, screenshots):
+    """The pages behind a sign-in or a cart, in the states a shopper meets them in."""
+    size, page = screen
+    problems: list[str] = []
+
+    def check(name: str) -> None:
+        problems.extend(problems_of(page, axe_source))
+        page.screenshot(path=screenshots / f"{name}-{size}.png", full_page=True)
+
+    other = BookPage(open_page(), SICP).open()  # another shopper takes the last copies
+    for held in range(1, 5):
+        other.add.click()
+        other.expect_in_cart(held)
+    page.goto(f"/books/{SICP}")
+    expect(page.get_by_role("button", name="Notify me")).to_be_visible()
+    check("sold-out-book")
+    page.get_by_label("Email me once when it's back in stock").fill("reader@example.com")
+    page.get_by_role("button", name="Notify me").click()
+    expect(page.get_by_text("reader@example.com")).to_be_visible()
+    check("notify-me-sent")
+
+    register_and_sign_in(page)
+    page.goto("/account")
+    check("account")
+    book = BookPage(page, PCI).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    page.goto("/cart")
+    check("cart-with-items")
+    page.get_by_role("link", name="Checkout").click()
+    expect(page.get_by_role("heading", name="Check out")).to_be_visible()
+    check("checkout-review")
+    page.get_by_label("Your name").fill("Ada Reader")
+    page.get_by_role("button", name="Place order").click()
+    heading = page.get_by_role("heading", name=re.compile(r"^Order BB-\d{5}$"))
+    expect(heading).to_be_visible()
+    check("order-confirmation")
+    number = heading.inner_text().removeprefix("Order ")
+    page.goto("/orders")
+    check("order-history")
+    page.get_by_role("link", name=number).click()
+    expect(heading).to_be_visible()
+    check("order")
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_phone_header_is_compact_and_add_to_cart_is_in_sight(open_page):
