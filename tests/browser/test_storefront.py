@@ -215,6 +215,30 @@ def test_on_a_book_page_focus_stays_and_the_badge_follows_adds_and_removes(page)
     assert book.was_not_reloaded()
 
 
+def test_the_badge_and_stock_lines_follow_the_cart_changed_in_another_tab(page):
+    listing = page
+    listing.goto(f"/books/?q={SICP}")
+    listing.evaluate("window.notReloaded = true")
+    book = BookPage(page.context.new_page(), PCI).open()  # the same shopper's second tab
+    other = BookPage(page.context.new_page(), SICP).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    for tab in (listing, other.page):
+        expect(tab.locator(".cart-count")).to_have_text("1")
+        expect(tab.locator(".cart-total")).to_have_text("$39.99")
+    other.add.click()
+    other.expect_in_cart(1)
+    expect(listing.locator(".cart-total")).to_have_text("$94.99")
+    book.page.goto("/cart")
+    book.page.get_by_label("Copies of Programming Collective Intelligence").select_option("3")
+    expect(book.page.locator(".cart-count")).to_have_text("4")
+    for tab in (listing, other.page):
+        expect(tab.locator(".cart-count")).to_have_text("4")
+        expect(tab.locator(".cart-total")).to_have_text("$174.97")
+    other.expect_in_cart(1)
+    assert listing.evaluate("window.notReloaded === true") and other.was_not_reloaded()
+
+
 # Where each listing's Add to Cart leads back to: the same books, page and order.
 LISTING_RETURNS = {"/": "/", "/books/": "/books/?page=1", "/books/?q=python&sort=price&page=1": None,
                    "/recommended/": "/recommended/"}
