@@ -101,6 +101,13 @@ def test_every_step_of_a_shoppers_way_fits_can_be_tapped_and_passes_axe(screen, 
     expect(page.get_by_text("reader@example.com")).to_be_visible()
     check("notify-me-sent")
 
+    page.goto("/login")
+    page.get_by_label("Email").fill("reader@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    check("sign-in-refused")
+
     register_and_sign_in(page)
     page.goto("/account")
     check("account")
