@@ -27,6 +27,7 @@ from .web import (
     social,
     staff,
     staff_import,
+    staff_orders,
     stock,
 )
 from .web.base import StaticFiles
@@ -72,6 +73,11 @@ def routes() -> list:
         url(r"/account/unlink/(\w+)", account.UnlinkHandler, name="account_unlink"),
         url(r"/account/tokens", account.TokensHandler, name="account_tokens"),
         url(r"/account/tokens/([0-9a-f]{24})/revoke", account.RevokeTokenHandler, name="revoke_token"),
+        url(r"/staff/orders", staff_orders.OrdersHandler, name="staff_orders"),
+        url(r"/staff/orders/watch", staff_orders.OrdersWatchHandler, name="staff_orders_watch"),
+        url(rf"/staff/orders/({ORDER_NUMBER})", staff_orders.OrderHandler, name="staff_order"),
+        url(rf"/staff/orders/({ORDER_NUMBER})/(ready|collected|cancel)", staff_orders.OrderActionHandler,
+            name="staff_order_action"),
         url(r"/staff/imports", staff_import.ImportsHandler, name="staff_imports"),
         url(r"/staff/imports/([\w-]{16})", staff_import.ImportHandler, name="staff_import"),
         url(r"/staff/imports/([\w-]{16})/rejects\.csv", staff_import.RejectsHandler, name="staff_import_rejects"),

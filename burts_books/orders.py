@@ -1,8 +1,10 @@
 """Click-and-collect orders: a cart becomes an order the shopper collects, and pays for, at the shop.
 
-An order is `{_id, number, user_id, name, email, phone, note, cart_id, lines,
-total_cents, status, payment, pickup_code, created_at, history}`. `number`
-is short and human (`BB-10427`), from one counter document; `pickup_code` is
+An order is `{_id, number, seq, user_id, name, email, phone, note, cart_id,
+lines, total_cents, status, payment, pickup_code, created_at, history,
+keywords}`. `number` is short and human (`BB-10427`), from one counter
+document whose value is `seq` (what the staff list's live updates count by);
+`keywords` are the words staff search by (number, name, email); `pickup_code` is
 six random digits the shopper shows at the counter. `status` goes placed →
 ready_for_pickup → collected, or to cancelled before collection; each step
 is one update conditioned on the status it leaves, which also appends who
@@ -32,10 +34,13 @@ from pymongo import ReturnDocument
 
 from .accounts import BAD_EMAIL, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
+from .catalog import words
+from .infra.bus import EventBus
 from .infra.clock import utcnow
 from .infra.db import Database
 from .infra.errors import Conflict, Invalid, NotFound, ValidationError
 from .infra.mail import Mail, Mailer
+from .infra.paging import Paged
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -54,6 +59,9 @@ JUST_PLACED_STEP = 0.05
 
 PLACED, READY, COLLECTED, CANCELLED = "placed", "ready_for_pickup", "collected", "cancelled"
 STATUS_LABELS = {PLACED: "Placed", READY: "Ready for pickup", COLLECTED: "Collected", CANCELLED: "Cancelled"}
+ORDER_EVENT = "order"  # the bus event `kind` saying an order was placed or changed status
+STAFF_PAGE_SIZE = 25
+NEWEST_FIRST = [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 
 MAX_NAME = 100
 MAX_NOTE = 500
@@ -101,25 +109,49 @@ def pickup_code() -> str:
     return f"{secrets.randbelow(10 ** PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
 
 
+def keywords_for(order: dict) -> list[str]:
+    """The words staff find an order by: its number's, the contact's name's and email's."""
+    return sorted({*words(order["number"]), *words(order.get("name", "")), *words(order.get("email", ""))})
+
+
+def search_criteria(status: str = "", text: str = "") -> dict:
+    """The staff list's query: orders in `status` (any when empty) with a keyword starting with each word of `text`.
+
+    Anchored, case-sensitive prefixes of lower-case keywords: MongoDB answers them from the keywords index.
+    """
+    if status and status not in STATUS_LABELS:
+        raise Invalid("Choose a status from the list.")
+    criteria: dict = {"status": status} if status else {}
+    terms = words(text)
+    if terms:
+        criteria["$and"] = [{"keywords": {"$regex": f"^{re.escape(term)}"}} for term in terms]
+    return criteria
+
+
 def order_line(line: dict) -> dict:
     """What an order keeps of a cart line: the price it was sold at, whatever the book costs later."""
     return {key: line[key] for key in ("isbn", "title", "price_cents", "quantity")}
 
 
 class Orders:
-    def __init__(self, db: Database, carts: Carts, inventory: Inventory, mailer: Mailer):
+    def __init__(self, db: Database, bus: EventBus, carts: Carts, inventory: Inventory, mailer: Mailer):
         self.orders = db.orders
         self.counters = db.counters
+        self.bus = bus
         self.carts = carts
         self.inventory = inventory
         self.mailer = mailer
 
-    async def next_number(self) -> str:
-        """A new order number: one atomic increment, so no two orders share one in any process."""
+    async def next_seq(self) -> int:
+        """A new order's place in the sequence: one atomic increment, so no two orders share one in any process."""
         counter = await self.counters.find_one_and_update(
             {"_id": NUMBER_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        return f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + counter['value']}"
+        return counter["value"]
+
+    async def _announce(self, order: dict) -> None:
+        """Tell every process's staff pages that this order is new or changed."""
+        await self.bus.publish({"kind": ORDER_EVENT, "number": order["number"], "status": order["status"]})
 
     async def contact_for(self, user: dict) -> Contact:
         """What the checkout form starts with: the shopper's last order's contact, else their account's email."""
@@ -163,8 +195,10 @@ class Orders:
                 log.error("order from cart %s: %d x %s no longer in stock",
                           cart.id, line["quantity"], line["isbn"])
         moment = utcnow()
+        seq = await self.next_seq()
         order = {
-            "number": await self.next_number(),
+            "number": f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + seq}",
+            "seq": seq,
             "user_id": user["_id"],
             **dataclasses.asdict(contact),
             "cart_id": cart.id,
@@ -176,9 +210,11 @@ class Orders:
             "created_at": moment,
             "history": [{"status": PLACED, "at": moment, "by": contact.email}],
         }
+        order["keywords"] = keywords_for(order)
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
         self.mailer.send(confirmation_mail(order))
+        await self._announce(order)
         return order
 
     async def _just_placed(self, cart_id: str | None, user: dict, wait: float = 0.0) -> dict | None:
@@ -206,10 +242,21 @@ class Orders:
         return order
 
     async def history(self, user: dict) -> list[dict]:
-        cursor = self.orders.find({"user_id": user["_id"]}).sort(
-            [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
-        )
+        cursor = self.orders.find({"user_id": user["_id"]}).sort(NEWEST_FIRST)
         return await cursor.limit(HISTORY_LIMIT).to_list(HISTORY_LIMIT)
+
+    async def find(self, status: str = "", text: str = "", page: int = 1, size: int = STAFF_PAGE_SIZE) -> Paged:
+        """Every shopper's orders for staff, newest first: in `status` if given, matching `text` (number, name
+        or email, each word the start of one) if given. Invalid for an unknown status."""
+        criteria = search_criteria(status, text)
+        cursor = self.orders.find(criteria, {"history": 0, "keywords": 0}).sort(NEWEST_FIRST)
+        found = await cursor.skip((page - 1) * size).limit(size).to_list(size)
+        return Paged(found, await self.orders.count_documents(criteria), page, size)
+
+    async def newest_seq(self) -> int:
+        """The sequence number of the newest order written (0 before the first): the staff list's cursor."""
+        newest = await self.orders.find_one({"seq": {"$exists": True}}, {"seq": 1}, sort=[("seq", pymongo.DESCENDING)])
+        return newest["seq"] if newest else 0
 
     # -- what staff do (issue 12 builds its pages on these) ---------------
 
@@ -219,12 +266,15 @@ class Orders:
         changes = {"status": status, "updated_at": utcnow()}
         if payment:
             changes["payment.status"] = payment
-        return await self.orders.find_one_and_update(
+        moved = await self.orders.find_one_and_update(
             {"number": order["number"], "status": {"$in": list(allowed)}, **(criteria or {})},
             {"$set": changes, "$push": {"history": {"status": status, "at": changes["updated_at"],
                                                     "by": by.get("email") or str(by["_id"])}}},
             return_document=ReturnDocument.AFTER,
         )
+        if moved is not None:
+            await self._announce(moved)
+        return moved
 
     async def _refusal(self, order: dict, step: str) -> OrderStateError:
         current = await self.by_number(order["number"])
