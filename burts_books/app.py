@@ -8,8 +8,10 @@ import cachetools
 import tornado.web
 
 from . import templating
-from .infra import resources
+from .infra import access_log, resources
 from .infra.config import Settings
+from .infra.metrics import ShopMetrics
+from .live import Outbox, Poll
 from .orders import NUMBER_PATTERN as ORDER_NUMBER
 from .services import Services
 from .web import (
@@ -17,6 +19,7 @@ from .web import (
     api,
     auth,
     cart,
+    health,
     live,
     modules,
     openapi,
@@ -85,16 +88,55 @@ def routes() -> list:
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
         url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
         url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
+        url(r"/healthz", health.HealthHandler, name="healthz"),
+        url(r"/readyz", health.ReadyHandler, name="readyz"),
+        url(r"/metrics", health.MetricsHandler, name="metrics"),
     ]
+
+
+def route_names(rules: list) -> dict[type, str]:
+    """The route name of each handler class, for the metrics; a class serves one named route at most."""
+    names: dict[type, str] = {StaticFiles: "static", pages.NotFoundHandler: "not_found"}
+    for rule in rules:
+        if rule.name:
+            assert rule.target not in names, f"{rule.target.__name__} serves two routes"
+            names[rule.target] = rule.name
+    return names
+
+
+def watch(metrics: ShopMetrics, services: Services) -> None:
+    """What the metrics read from the services when scraped."""
+    metrics.gauge("burts_books_websockets_open", "live-inventory WebSockets open",
+                  lambda: services.live.count(Outbox))
+    metrics.gauge("burts_books_long_polls_held", "long polls held open, waiting for a change",
+                  lambda: services.live.count(Poll))
+    metrics.counter("burts_books_bus_events_published", "inventory events this process published",
+                    lambda: services.bus.published)
+    metrics.counter("burts_books_bus_events_received", "inventory events that reached this process",
+                    lambda: services.bus.received)
+    metrics.counter("burts_books_cart_holds_taken", "copies this process put in carts",
+                    lambda: services.carts.holds_taken)
+    metrics.counter("burts_books_cart_holds_given_back", "copies this process took out of carts or saw expire",
+                    lambda: services.carts.holds_given_back)
+    store = services.db.store
+    if store is not None:
+        metrics.gauge("burts_books_store_journal_bytes",
+                      "embedded store: journal written since the last compaction began", lambda: store.journal_bytes)
 
 
 class ShopApplication(tornado.web.Application):
     """Handlers reach the shop's settings, services and Jinja2 environment through
     `self.settings` (typed properties on BaseHandler), as Tornado intends."""
 
+    draining = False  # set when the process shuts down: /readyz answers 503
+
     def __init__(self, settings: Settings, services: Services):
+        rules = routes()
+        self.route_names = route_names(rules)
+        self.metrics = ShopMetrics()
+        watch(self.metrics, services)
         super().__init__(
-            routes(),
+            rules,
             shop_settings=settings,
             services=services,
             jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug, timezone=settings.timezone),
@@ -113,7 +155,20 @@ class ShopApplication(tornado.web.Application):
             websocket_ping_interval=20,
             websocket_ping_timeout=15,
             websocket_max_message_size=64 * 1024,  # a subscribe message is a few KB at most
+            metrics=self.metrics,
+            log_function=self.log_answered,
         )
+
+    def log_answered(self, handler: tornado.web.RequestHandler) -> None:
+        """Tornado's log_function: every answered request, once, to the access log and the metrics."""
+        request = handler.request
+        status = handler.get_status()
+        seconds = request.request_time()
+        route = self.route_names.get(type(handler), "other")
+        self.metrics.observe(route, request.method or "", status, seconds)
+        settings: Settings = self.settings["shop_settings"]
+        rid = access_log.request_id(request, settings.xheaders)
+        access_log.write(request, status, seconds * 1000, rid, as_json=settings.access_log_json)
 
 
 def make_app(settings: Settings, services: Services) -> ShopApplication:

@@ -111,6 +111,9 @@ class Carts:
         self.limits = limits
         self.ttl = ttl
         self.anonymous_ttl = anonymous_ttl
+        # Copies this process put in carts, and took out again or saw expire (for the metrics).
+        self.holds_taken = 0
+        self.holds_given_back = 0
 
     async def find(self, cart_id: str | None, user: dict | None) -> Cart | None:
         """The open or expired cart with this id, if this visitor may see it (an ordered one is gone).
@@ -279,6 +282,7 @@ class Carts:
                 raise self._too_few(await self.inventory.state(isbn), copies)
             if await self._change(cart, line_ok, {f"holds.{isbn}": copies, f"adding.{isbn}": -copies, "revision": 1},
                                   unset={f"lapsed.{isbn}": ""}):
+                self.holds_taken += copies
                 return await self._reload(cart), state
             # Checked out, expired or changed by another add meanwhile: the copies go
             # back (before `adding` lets go of them, so they are never counted twice).
@@ -325,6 +329,7 @@ class Carts:
                 raise CartError(CHANGED_MESSAGE, state)
             raise CartError("This book is not in your cart.", state)
         state = await self.inventory.give_back(isbn, copies)
+        self.holds_given_back += copies
         return await self._reload(cart), state
 
     async def _reload(self, cart: Cart) -> Cart | None:
@@ -385,6 +390,7 @@ class Carts:
             holds = _positive(claimed.get("holds"))
             for isbn, copies in holds.items():
                 await self.inventory.give_back(isbn, copies)
+                self.holds_given_back += copies
             if not holds:
                 # Nothing to tell its shopper about: an empty cart leaves no trace.
                 await self.carts.delete_one({"_id": claimed["_id"], "status": "expired"})

@@ -1,14 +1,17 @@
-"""`burts-books serve | migrate | create-user | import | export | check`."""
+"""`burts-books serve | migrate | create-user | import | export | check | backup | restore`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import gc
 import getpass
 import io
 import logging
 import os
+import shutil
 import signal
 import sys
 import time
@@ -20,10 +23,11 @@ from . import catalog_csv
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .importer import Importer, ImportFile, Progress, RejectsFile
-from .infra import migrations, server
+from .infra import access_log, migrations, processes, server
 from .infra.bus import redacted, redis_client
 from .infra.config import ConfigError, Settings, load_settings, with_cookie_secret
 from .infra.db import StoreBusy, StoreDamaged, open_database
+from .infra.embedded import backup as store_backup
 from .infra.errors import BadImportFile, ValidationError
 from .infra.limits import Limits
 from .infra.loop_lag import LoopLagProbe
@@ -64,18 +68,29 @@ async def serve(settings: Settings, _args) -> None:
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
-    log.info("Burt's Books is serving on http://%s:%d/", settings.address, settings.port)
+    log.info("Burt's Books (process %d) is serving on http://%s:%d/", os.getpid(), settings.address, settings.port)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.info("shutting down")
-    http.stop()
-    await http.close_all_connections()
+    await shut_down(app, http, services, settings.shutdown_timeout_seconds)
     await probe.stop()
     await services.close()
+
+
+async def shut_down(app, http: server.ShopServer, services, timeout: float) -> None:
+    """Drain within `timeout` seconds: not ready any more, no new connections, long polls answered and
+    WebSockets closed with 1001 (their clients go on with another process), requests under way finished."""
+    log.info("shutting down: finishing what is under way, for at most %g s", timeout)
+    started = time.monotonic()
+    app.draining = True
+    services.live.end_all()
+    await http.drain(timeout)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(services.live.all_gone(), max(0.0, timeout - (time.monotonic() - started)))
+    log.info("shut down in %.2f s", time.monotonic() - started)
 
 
 async def migrate(settings: Settings, _args) -> None:
@@ -229,8 +244,48 @@ async def check(settings: Settings, _args) -> None:
           else "configuration and database are ready")
 
 
+def embedded_only(settings: Settings, command: str) -> None:
+    if not settings.embedded:
+        raise CommandError(f"{command} is for the embedded store; for MongoDB use mongodump and mongorestore "
+                           "(deploy/README.md says how)")
+
+
+async def backup(settings: Settings, args) -> None:
+    """Copy the embedded store, consistent even while a server writes to it, and the cookie secret."""
+    embedded_only(settings, "backup")
+    await asyncio.to_thread(back_up_files, settings, Path(args.folder))
+
+
+def back_up_files(settings: Settings, target: Path) -> None:
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise CommandError(f"{target} is not an empty folder: back up into a new one")
+    documents = store_backup.backup(settings.store_dir, target)
+    if settings.cookie_secret_file.exists():
+        shutil.copy(settings.cookie_secret_file, target / "cookie-secret")  # owner-only, as the original
+    print(f"backed up {documents} documents from {settings.store_dir} to {target}")
+
+
+async def restore(settings: Settings, args) -> None:
+    """Make a backup the embedded store (refusing to overwrite one unless --replace), with its cookie secret."""
+    embedded_only(settings, "restore")
+    await asyncio.to_thread(restore_files, settings, Path(args.folder), args.replace)
+
+
+def restore_files(settings: Settings, source: Path, replace: bool) -> None:
+    if not (source / "snapshot").is_file():
+        raise CommandError(f"{source} holds no backup (no snapshot file): give a folder `burts-books backup` made")
+    secret = source / "cookie-secret"
+    kept = settings.cookie_secret_file
+    if secret.exists() and kept.exists() and kept.read_bytes() != secret.read_bytes() and not replace:
+        raise CommandError(f"{kept} differs from the backup's cookie secret; restore with --replace to overwrite it")
+    documents = store_backup.restore(source, settings.store_dir, replace=replace)
+    if secret.exists():
+        shutil.copy(secret, kept)
+    print(f"restored {documents} documents from {source} into {settings.store_dir}")
+
+
 COMMANDS = {"serve": serve, "migrate": migrate, "create-user": create_user,
-            "import": import_books, "export": export_books, "check": check}
+            "import": import_books, "export": export_books, "check": check, "backup": backup, "restore": restore}
 
 
 def parse_args(argv: list[str]):
@@ -255,7 +310,28 @@ def parse_args(argv: list[str]):
     books_out = commands.add_parser("export", help="write every book as CSV, in ISBN order")
     books_out.add_argument("--format", choices=["csv"], default="csv")
     books_out.add_argument("--output", metavar="FILE", help="default: standard output")
+    saving = commands.add_parser("backup", help="copy the embedded store (safe while the shop serves)")
+    saving.add_argument("folder", help="a new or empty folder")
+    restoring = commands.add_parser("restore", help="make a backup the embedded store (stop the shop first)")
+    restoring.add_argument("folder", help="a folder `backup` made")
+    restoring.add_argument("--replace", action="store_true", help="overwrite the store and cookie secret there")
     return parser.parse_known_args(argv)
+
+
+def serving_processes(settings: Settings) -> Settings:
+    """With --processes N, fork N processes on ports PORT..PORT+N-1 and return this one's settings.
+
+    The parent never returns: it restarts children that end, until SIGTERM, which it passes on.
+    """
+    if settings.processes == 1:
+        return settings
+    if settings.embedded or not settings.redis_url:
+        raise CommandError("--processes needs MONGODB_URL and REDIS_URL: one process at a time owns the "
+                           "embedded store, and only Redis carries changes between processes")
+    if settings.port + settings.processes - 1 > 65535:
+        raise CommandError(f"--processes {settings.processes} from port {settings.port} runs past port 65535")
+    index = processes.fork(settings.processes)
+    return dataclasses.replace(settings, port=settings.port + index, processes=1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -265,8 +341,13 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         settings = load_settings(settings_flags)
+        if settings.access_log_json:
+            access_log.to_stderr_as_json_lines()
+        if args.command == "serve":
+            settings = serving_processes(settings)
         status = asyncio.run(COMMANDS[args.command](settings, args))
-    except (ConfigError, CommandError, StoreBusy, StoreDamaged, migrations.MigrationsPending) as exc:
+    except (ConfigError, CommandError, StoreBusy, StoreDamaged, store_backup.BackupFailed,
+            migrations.MigrationsPending) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

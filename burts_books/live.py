@@ -43,23 +43,48 @@ class Watcher:
         """Take a state; `again` offers one the watcher may already have (a resync or first read)."""
         raise NotImplementedError
 
+    def end(self) -> None:
+        """The process is shutting down: finish now, so the client goes on with another process."""
+        raise NotImplementedError
+
 
 class LiveFeed:
     def __init__(self, bus: EventBus, inventory: Inventory):
         self.inventory = inventory
         self._watchers: set[Watcher] = set()
         self._resyncs: set[asyncio.Task] = set()
+        self.ended = False
+        self._all_gone = asyncio.Event()  # set once ended and every watcher has left
         bus.subscribe(self._deliver)
         bus.on_reconnect(self._resync_soon)
 
     def __len__(self) -> int:
         return len(self._watchers)
 
+    def count(self, kind: type[Watcher]) -> int:
+        return sum(isinstance(watcher, kind) for watcher in self._watchers)
+
     def add(self, watcher: Watcher) -> None:
         self._watchers.add(watcher)
+        if self.ended:
+            watcher.end()
+
+    def end_all(self) -> None:
+        """Shutting down: every watcher ends now (polls answer, sockets close), and those that come later at once."""
+        self.ended = True
+        if not self._watchers:
+            self._all_gone.set()
+        for watcher in list(self._watchers):
+            watcher.end()
+
+    async def all_gone(self) -> None:
+        """Return once every watcher has left after `end_all` (sockets wait for their clients' close)."""
+        await self._all_gone.wait()
 
     def discard(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
+        if self.ended and not self._watchers:
+            self._all_gone.set()
 
     def _deliver(self, state: dict) -> None:
         if "kind" in state:  # not a stock state (see catalog_view.book_changed)
@@ -150,6 +175,9 @@ class Poll(Watcher):
         self.cancelled = True
         self._news.set()
 
+    def end(self) -> None:
+        self._news.set()  # answered with what it has: the client polls again, elsewhere
+
     def answer(self) -> list[dict]:
         return [self.states[isbn] for isbn in self.since]
 
@@ -169,6 +197,11 @@ class Outbox(Watcher):
         self._notices: list[str] = []
         self._sent: dict[str, int] = {}
         self._ready = asyncio.Event()
+        self.ended = False  # the process is going away: send what is pending, then close
+
+    def end(self) -> None:
+        self.ended = True
+        self._ready.set()
 
     def deliver(self, state: dict, *, again: bool = False) -> None:
         """Queue a state unless the client has (or will get) a newer one; `again` resends an equal one."""

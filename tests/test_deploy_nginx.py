@@ -1,80 +1,33 @@
-"""deploy/nginx.conf for real: Debian's nginx in front of two shop processes.
+"""deploy/nginx.conf for real: Debian's nginx in front of two shop processes (see tests/nginx_server.py)."""
 
-The test rewrites only what differs on a test machine (the listening port,
-the upstream ports, the static folder and nginx's own paths); everything
-else is the file as deployed.
-"""
-
-import os
 import re
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from burts_books.infra import resources
 from tests.constants import COOKIE_SECRET, PCI
+from tests.nginx_server import Nginx, check_config
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, free_port, port_answers, stop_process, wait_until_serving
+from tests.shop_process import ShopProcess
 from tests.websocket_client import connect, receive, subscribe
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-NGINX_START_TIMEOUT = 10.0
-DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
-# Started as root, nginx's workers drop to `nobody`, who cannot read a checkout in
-# an owner-only folder (a clone under a 0700 home, a `mktemp -d`); keep them as us.
-WORKER_USER = "user root;\n" if os.geteuid() == 0 else ""
-
-
-def site_config(listen: int, upstreams: list[int]) -> str:
-    text = (DEPLOY / "nginx.conf").read_text()
-    servers = "".join(f"    server 127.0.0.1:{port};\n" for port in upstreams)
-    text, count = re.subn(r"(    server 127\.0\.0\.1:\d+;\n)+", servers, text)
-    assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
-    text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    return text.replace("/srv/burts-books/static/", f"{resources.STATIC}/")
 
 
 @pytest.fixture
 def nginx_front(tmp_path):
-    if not Path(NGINX).exists():
-        pytest.fail("nginx is missing: `make test` installs it (apt-get install nginx)", pytrace=False)
     flags = ("--xheaders", f"--cookie-secret={COOKIE_SECRET}")
     shops = [ShopProcess(tmp_path / name, *flags) for name in ("a", "b")]
-    port = free_port()
-    (tmp_path / "site.conf").write_text(site_config(port, [shop.port for shop in shops]))
-    (tmp_path / "nginx.conf").write_text(
-        f"{WORKER_USER}daemon off;\npid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\n"
-        "events {}\n"
-        f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n"
-        f"  client_body_temp_path {tmp_path}; proxy_temp_path {tmp_path};\n"
-        f"  include {tmp_path}/site.conf;\n}}\n"
-    )
-    nginx = None
+    nginx = Nginx(tmp_path / "nginx", [shop.port for shop in shops])
     try:
         for shop in shops:
             shop.start()
-        with open(tmp_path / "nginx.out", "wb") as output:
-            nginx = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                                     stderr=subprocess.STDOUT, stdout=output)
-        started = wait_until_serving(nginx, lambda: port_answers(port), NGINX_START_TIMEOUT)
-        assert started, (tmp_path / "nginx.out").read_text() + (tmp_path / "error.log").read_text()
-        yield f"http://127.0.0.1:{port}"
+        yield nginx.start().url
     finally:
-        stop_process(nginx)
+        nginx.stop()
         for shop in shops:
             shop.stop()
 
 
 def test_the_deployed_config_passes_nginx_own_check(tmp_path):
-    (tmp_path / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()]))
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{ include /etc/nginx/mime.types; include {tmp_path}/site.conf; }}\n"
-    )
-    check = subprocess.run([NGINX, "-t", "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)],
-                           capture_output=True, text=True)
+    check = check_config(tmp_path)
     assert check.returncode == 0, check.stderr
 
 
@@ -88,6 +41,11 @@ async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_fro
     static = await shopper.get(stylesheet)
     # nginx's own `expires 30d`, not the app's ten years: served from disk by nginx.
     assert static.code == 200 and static.headers["Cache-Control"] == "max-age=2592000"
+
+    # Metrics stay off the public site; an error page names the request, as the response header does.
+    assert (await shopper.get("/metrics")).code == 403
+    missing = await shopper.get("/no-such-page")
+    assert missing.code == 404 and missing.headers["X-Request-Id"] in missing.text
 
     # The WebSocket upgrade crosses the proxy, and the Origin check sees the public Host.
     socket = await connect(nginx_front, origin=nginx_front)

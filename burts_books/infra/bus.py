@@ -69,6 +69,8 @@ class EventBus(abc.ABC):
     def __init__(self) -> None:
         self._subscribers: dict = {}
         self._reconnect_callbacks: dict = {}
+        self.published = 0  # events this process published (for the metrics)
+        self.received = 0  # events that reached this process's subscribers
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -81,6 +83,10 @@ class EventBus(abc.ABC):
     @abc.abstractmethod
     async def publish(self, event: Event) -> None:
         """Send `event` to every subscriber, in this process and the others."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Return if the bus answers; raise (RedisError, OSError) if not."""
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call `callback(event)` for every event; returns the function that stops it."""
@@ -105,10 +111,15 @@ class InProcessBus(EventBus):
     async def stop(self) -> None:
         pass
 
+    async def ping(self) -> None:
+        pass  # it lives in this process: it answers if the process does
+
     async def publish(self, event: Event) -> None:
         # Round-trip through JSON like RedisBus does, so embedded mode rejects
         # the same events and subscribers never share the publisher's dict.
         self._deliver_soon(json.loads(json.dumps(event)))
+        self.published += 1
+        self.received += 1
 
 
 def redis_client(url: str, timeout: float, *, retries: int = 0) -> aioredis.Redis:
@@ -235,6 +246,10 @@ class RedisBus(EventBus):
     async def publish(self, event: Event) -> None:
         # Serialized here, so an event JSON can't carry fails in the caller, as in-process.
         await self._queue.put(json.dumps(event))
+        self.published += 1
+
+    async def ping(self) -> None:
+        await self._publisher.ping()
 
     async def _send_queued(self) -> None:
         while True:
@@ -329,6 +344,7 @@ class RedisBus(EventBus):
         except ValueError as exc:
             log.warning("skipping malformed inventory event %r: %s", payload[:200], exc)
             return
+        self.received += 1
         _call_all(self._subscribers, event)
 
 

@@ -243,6 +243,18 @@ class Settings:
         "embedded store: journal size that starts a compaction (at least the snapshot's size)",
         _whole(1, 2**40),
     )
+    shutdown_timeout_seconds: float = setting(
+        10.0, "BURTS_SHUTDOWN_TIMEOUT",
+        "seconds a process takes at most, after SIGTERM, to finish its requests and close its live feeds",
+        _seconds,
+    )
+    access_log_json: bool = setting(
+        False, "BURTS_ACCESS_LOG_JSON", "write the access log as JSON lines instead of text", _boolean
+    )
+    processes: int = setting(
+        1, "BURTS_PROCESSES",
+        "processes `serve` starts, on consecutive ports from --port (MongoDB and Redis only)", _whole(1, 256),
+    )
     password_resets_per_address: int = setting(
         10, "BURTS_PASSWORD_RESETS_PER_ADDRESS", "password reset requests from one client address per hour",
         _whole(1, 100_000),

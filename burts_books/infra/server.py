@@ -13,10 +13,16 @@ itself instead:
 - if accept() still finds no file descriptor, it stops for a moment;
 - meanwhile new connections wait in the kernel's listen backlog, and the log
   says so at most once a minute.
+
+It also drains (`drain`): stops accepting, lets the requests under way finish
+(each answer then closes its connection, `Connection: close`), closes idle
+keep-alive connections, and cuts what remains at a deadline. nginx sends a
+request that finds a process gone to the next one (`proxy_next_upstream`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import logging
 import resource
@@ -25,6 +31,8 @@ from collections.abc import Iterable
 
 import tornado.httpserver
 import tornado.iostream
+from tornado import httputil
+from tornado.http1connection import HTTP1ServerConnection
 from tornado.ioloop import IOLoop
 
 from .throttled_log import ThrottledLog
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 FILE_RESERVE = 100  # descriptors kept from clients: database and Redis pools, store files, logs
 ACCEPT_BATCH = 128  # as Tornado: at most this many accepts in a row, then other work runs
 NO_FILES_PAUSE = 0.25  # seconds without accepting after accept() found no file descriptor
+DRAIN_CHECK = 0.05  # seconds between looks for requests still under way while draining
 # Linux hands on the error of a connection that failed while it waited: skip it, as for EAGAIN (man 2 accept).
 _SKIP = {errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
          errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}
@@ -76,6 +85,41 @@ class ShopServer(tornado.httpserver.HTTPServer):
         self._pause: object | None = None
         self._full_log = ThrottledLog(log)
         self._no_files_log = ThrottledLog(log)
+        self._busy: set[HTTP1ServerConnection] = set()  # connections with a request under way
+
+    def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
+        """Called as a connection waits for its next request: it is idle until that request's headers arrive."""
+        assert isinstance(server_conn, HTTP1ServerConnection)
+        self._busy.discard(server_conn)
+        return _BusyWhileAnswering(self._busy, server_conn, super().start_request(server_conn, request_conn))
+
+    def on_close(self, server_conn: object) -> None:
+        assert isinstance(server_conn, HTTP1ServerConnection)
+        self._busy.discard(server_conn)
+        super().on_close(server_conn)
+
+    @property
+    def requests_under_way(self) -> int:
+        return len(self._busy)
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop accepting and close every connection once its request is answered; True if all were within
+        `timeout` seconds (the rest are then cut). WebSockets have left HTTP: the live feed closes those."""
+        self.stop()
+        self.conn_params.no_keep_alive = True  # every request read from now on closes its connection when answered
+        deadline = IOLoop.current().time() + timeout
+        while True:
+            idle = [conn for conn in self._connections if conn not in self._busy]
+            for conn in idle:
+                await conn.close()
+            if not self._busy or IOLoop.current().time() >= deadline:
+                break
+            await asyncio.sleep(DRAIN_CHECK)
+        unanswered = len(self._busy)
+        if unanswered:
+            log.warning("%d requests still under way after %g s: cutting them off", unanswered, timeout)
+        await self.close_all_connections()
+        return not unanswered
 
     def add_sockets(self, sockets: Iterable[socket.socket]) -> None:
         self._stop_accepting()
@@ -136,6 +180,28 @@ class ShopServer(tornado.httpserver.HTTPServer):
                                     read_chunk_size=self.read_chunk_size)
             self.open_connections += 1
             self.handle_stream(stream, address)
+
+
+class _BusyWhileAnswering(httputil.HTTPMessageDelegate):
+    """The application's delegate for one request, marking its connection busy once the headers arrive."""
+
+    def __init__(self, busy: set, connection: HTTP1ServerConnection, delegate: httputil.HTTPMessageDelegate):
+        self._busy = busy
+        self._connection = connection
+        self._delegate = delegate
+
+    def headers_received(self, start_line, headers):
+        self._busy.add(self._connection)
+        return self._delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk):
+        return self._delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        self._delegate.finish()
+
+    def on_connection_close(self) -> None:
+        self._delegate.on_connection_close()
 
 
 class _CountedStream(tornado.iostream.IOStream):

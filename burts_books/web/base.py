@@ -16,6 +16,7 @@ import tornado.web
 from markupsafe import Markup
 
 from .. import templating
+from ..infra import access_log
 from ..infra.config import Settings
 from ..infra.db import StoreWriteFailed
 from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
@@ -75,8 +76,14 @@ def set_security_headers(handler: tornado.web.RequestHandler, nonce: str) -> Non
     handler.set_header("X-Frame-Options", "DENY")
     handler.set_header("Referrer-Policy", "same-origin")
     handler.set_header("Permissions-Policy", PERMISSIONS_POLICY)
+    handler.set_header(access_log.HEADER, request_id(handler))
     if handler.request.protocol == "https":
         handler.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+
+def request_id(handler: tornado.web.RequestHandler) -> str:
+    """The id of this request in the access log (nginx's under --xheaders)."""
+    return access_log.request_id(handler.request, handler.settings["shop_settings"].xheaders)
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -359,6 +366,7 @@ class BaseHandler(tornado.web.RequestHandler):
             status_code=status_code,
             title=http.client.responses.get(status_code, "Error"),
             message=message,
+            request_id=request_id(self),
         )
 
     def explain_status(self, status_code: int) -> None:

@@ -19,6 +19,7 @@ from .base import JsonHandler, client_address
 
 MAX_ISBNS = 100  # per poll or per subscribe message
 TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
+GOING_AWAY = 1001  # RFC 6455: the server is going down; the page reconnects, through nginx to another process
 
 
 def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
@@ -107,6 +108,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
             return
         # One sender per connection: a slow reader holds at most the latest state per book.
         self.sender = asyncio.ensure_future(self.send_all())
+        self.feed.add(self.outbox)  # listed from the start, so a shutdown reaches it before it subscribes
 
     async def on_message(self, message):
         if self.sender is None:
@@ -127,6 +129,9 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
                     {"type": "state", **state} for state in states
                 ]:
                     await asyncio.wait_for(self.write_message(message), self.WRITE_TIMEOUT)
+                if self.outbox.ended:
+                    self.close(GOING_AWAY, "The shop is restarting: reconnect.")
+                    return
         except (TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
             self.close()
 

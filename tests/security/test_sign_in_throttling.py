@@ -76,8 +76,10 @@ async def sign_in(browser, email, password="a wrong guess"):
 
 
 def the_answer(response):
-    """What a client learns from a refusal: status, the headers that matter, the page's words."""
-    return response.code, response.headers.get("Retry-After"), text_of(response.text)
+    """What a client learns from a refusal: status, the headers that matter, the page's words
+    (but the request's own id, which every page has one of)."""
+    words = text_of(response.text).replace(response.headers["X-Request-Id"], "(its id)")
+    return response.code, response.headers.get("Retry-After"), words
 
 
 @pytest.mark.gen_test

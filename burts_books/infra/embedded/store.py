@@ -136,6 +136,11 @@ class EmbeddedStore:
         log.warning("imported the embedded store from %s into %s; the old file is kept as %s "
                     "(delete it once you no longer need it)", legacy, legacy.with_suffix(""), kept)
 
+    @property
+    def journal_bytes(self) -> int:
+        """The journal written since the last compaction began (it folds the journal into the snapshot)."""
+        return self.journal.writer.durable if self.journal is not None else 0
+
     def start_journal(self, writer: JournalWriter) -> None:
         self.journal = GroupCommit(writer)
 

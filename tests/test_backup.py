@@ -1,0 +1,154 @@
+"""`burts-books backup` and `restore` for the embedded store, as an operator runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import re
+
+import pytest
+
+from burts_books.infra.embedded import backup as store_backup
+from burts_books.services import open_services
+from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL
+from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess, run_cli
+from tests.store import everything
+from tests.waiting import until
+
+# The writer below adds and removes copies as fast as it can: lift the limits on adds.
+UNLIMITED = ("--cart-adds-per-minute=100000", "--cart-adds-per-address-per-minute=100000",
+             "--anonymous-adds-per-address=100000")
+
+
+@contextlib.asynccontextmanager
+async def running_shop(settings):
+    services = await open_services(settings)
+    try:
+        yield services
+    finally:
+        await services.close()
+
+
+async def what_a_shopper_sees(shopper: ShopClient) -> dict:
+    """The catalog, the shopper's orders (their pages, as shown) and, per book, copies on sale plus in the cart."""
+    books = (await shopper.get_json("/api/books?size=100"))["books"]
+    orders = await shopper.get("/orders")
+    assert orders.code == 200
+    order_ids = re.findall(r'href="/orders/([0-9a-f]{24})"', orders.text)
+    order_pages = [re.search(r'<main id="main">.*</main>', (await shopper.get(f"/orders/{oid}")).text, re.S).group(0)
+                   for oid in order_ids]
+    cart = (await shopper.get("/cart", headers=JSON)).json()
+    held = {item["isbn"]: item["quantity"] for item in cart["cart"]["items"]}
+    return {
+        "catalog": [(book["isbn"], book["title"], book["price_cents"]) for book in books],
+        "orders": order_ids, "order_pages": order_pages,
+        "not_ordered": {book["isbn"]: book["available"] + held.get(book["isbn"], 0) for book in books},
+    }
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_backup_taken_while_the_shop_takes_writes_restores_the_same_catalog_and_orders(tmp_path, http_client):
+    # Compacting at every chance, so compactions race the backup too.
+    flags = (f"--cookie-secret={COOKIE_SECRET}", "--store-compact-bytes=1", *UNLIMITED)
+    with ShopProcess(tmp_path / "live", *flags) as live:
+        shopper = ShopClient(http_client, live.url)
+        assert (await shopper.post("/register", {"email": SHOPPER_EMAIL, "password": PASSWORD})).code == 200
+        await shopper.login(SHOPPER_EMAIL)
+        for isbn in (RESTFUL, PCI, PCI):
+            assert (await shopper.cart_json("add", isbn)).code == 200
+        assert (await shopper.post("/purchase")).code == 303
+
+        writing = True
+        writes = 0
+
+        async def keep_writing():
+            nonlocal writes
+            while writing:
+                for action in ("add", "remove"):
+                    assert (await shopper.cart_json(action, RESTFUL)).code == 200
+                    writes += 1
+
+        writer = asyncio.ensure_future(keep_writing())
+        await until(lambda: writes >= 20)
+        backup = await asyncio.to_thread(run_cli, "backup", str(tmp_path / "backup"), data_dir=live.data_dir)
+        writes_during_backup = writes
+        writing = False
+        await writer
+        assert backup.returncode == 0, backup.stderr
+        assert re.fullmatch(r"backed up \d+ documents from .* to .*\n", backup.stdout)
+        before = await what_a_shopper_sees(shopper)
+    assert "compacting the embedded store failed" not in live.log()
+
+    restored = tmp_path / "restored"
+    restored.mkdir()  # a fresh data folder
+    result = run_cli("restore", str(tmp_path / "backup"), data_dir=restored)
+    assert result.returncode == 0, result.stderr
+    with ShopProcess(restored, *flags) as shop:
+        # The same cookie secret came back, so the shopper's session still holds.
+        same_browser = ShopClient(http_client, shop.url)
+        same_browser.cookies = dict(shopper.cookies)
+        after = await what_a_shopper_sees(same_browser)
+    assert after["catalog"] == before["catalog"] and len(after["catalog"]) == 12
+    assert after["orders"] == before["orders"] and len(after["orders"]) == 1
+    assert after["order_pages"] == before["order_pages"]
+    # Taken mid-write, the copy is still whole: every copy is on sale, in the cart or ordered, never lost.
+    assert after["not_ordered"] == before["not_ordered"]
+    assert writes_during_backup > 20
+
+
+def test_restore_refuses_a_store_in_use_or_with_data_and_replaces_it_when_told(tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    with ShopProcess(tmp_path / "busy", f"--cookie-secret={COOKIE_SECRET}"):
+        assert run_cli("backup", str(tmp_path / "backup"), data_dir=tmp_path / "busy").returncode == 0
+        again = run_cli("backup", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
+        busy = run_cli("restore", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
+    assert again.returncode == 2 and "is not an empty folder" in again.stderr
+    assert busy.returncode == 2 and "in use by process" in busy.stderr
+
+    refused = run_cli("restore", str(tmp_path / "backup"), data_dir=tmp_path / "busy")
+    assert refused.returncode == 2 and "already holds a store; restore with --replace" in refused.stderr
+    replaced = run_cli("restore", str(tmp_path / "backup"), "--replace", data_dir=tmp_path / "busy")
+    assert replaced.returncode == 0, replaced.stderr
+
+    nothing = run_cli("restore", str(tmp_path / "nowhere"), data_dir=other)
+    assert nothing.returncode == 2 and "holds no backup" in nothing.stderr
+    assert not (other / "embedded-store").exists()
+
+
+def test_backup_points_a_mongodb_deployment_at_mongodump(tmp_path):
+    result = run_cli("backup", str(tmp_path / "backup"), "--mongodb-url=mongodb://db.invalid/", data_dir=tmp_path)
+    assert result.returncode == 2 and "mongodump" in result.stderr
+    assert not (tmp_path / "backup").exists()
+
+
+@pytest.mark.gen_test
+async def test_a_backup_that_read_the_snapshot_just_before_a_compaction_replaced_it_starts_again(
+        embedded, tmp_path, monkeypatch):
+    async with running_shop(embedded) as shop:
+        await shop.db.carts.insert_many([{"_id": f"cart-{n}", "n": n} for n in range(50)])
+        stale, _ = store_backup.read_snapshot(embedded.store_dir / "snapshot") if (
+            embedded.store_dir / "snapshot").exists() else ({}, 0)
+        await shop.db.store.compact()  # the snapshot now holds journal segment 1, which is gone
+        await shop.db.carts.update_many({}, {"$inc": {"n": 1}})  # and segment 2 has more
+        expected = await everything(shop.db)
+
+        reads = []
+        real = store_backup.read_snapshot
+
+        def read_snapshot(path):
+            reads.append(path)
+            # The first read sees the store as it was before the compaction finished.
+            return (stale, 0) if len(reads) == 1 else real(path)
+
+        monkeypatch.setattr(store_backup, "read_snapshot", read_snapshot)
+        documents = store_backup.backup(embedded.store_dir, tmp_path / "copy")
+        monkeypatch.undo()
+        assert len(reads) == 2 and documents > 50
+
+    restored = dataclasses.replace(embedded, data_dir=tmp_path / "restored")
+    store_backup.restore(tmp_path / "copy", restored.store_dir, replace=False)
+    async with running_shop(restored) as shop:
+        assert await everything(shop.db) == expected

@@ -1,0 +1,189 @@
+"""What an operator relies on: health and readiness probes, metrics, the access log and its request ids,
+and a process that shuts down without dropping what it was doing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import signal
+import socket
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from burts_books.infra import access_log
+from tests.constants import COOKIE_SECRET, PCI, RESTFUL
+from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess, run_cli
+from tests.waiting import until
+from tests.websocket_client import connect, receive, subscribe
+
+HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def samples(text: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a Prometheus text page, by name and labels; fails if the page does not parse."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+async def metrics(client: ShopClient) -> dict[tuple[str, tuple], float]:
+    response = await client.get("/metrics")
+    assert response.code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    return samples(response.text)
+
+
+def requests_of(page: dict, route: str, status: str = "200") -> float:
+    return page.get(("burts_books_http_requests_total", (("method", "GET"), ("route", route), ("status", status))), 0)
+
+
+@pytest.mark.gen_test
+async def test_probes_say_alive_and_ready_and_not_ready_while_draining(client, app):
+    alive = await client.get("/healthz")
+    assert alive.code == 200 and alive.json() == {"status": "alive"}
+    assert alive.headers["Cache-Control"] == "no-store"
+    ready = await client.get("/readyz")
+    assert ready.code == 200 and ready.json() == {"status": "ready", "failing": []}
+
+    app.draining = True  # as on SIGTERM
+    draining = await client.get("/readyz")
+    assert draining.code == 503 and draining.json() == {"status": "draining", "failing": []}
+    assert (await client.get("/healthz")).code == 200
+
+
+@pytest.mark.gen_test
+async def test_metrics_count_requests_by_route_never_by_raw_path_and_read_the_shop(client):
+    before = await metrics(client)
+    for isbn in (PCI, RESTFUL, PCI):
+        assert (await client.get(f"/books/{isbn}")).code == 200
+    assert (await client.get("/no/such/page")).code == 404
+    assert (await client.cart_json("add")).code == 200
+    after = await metrics(client)
+
+    assert requests_of(after, "book") - requests_of(before, "book") == 3
+    assert requests_of(after, "not_found", "404") - requests_of(before, "not_found", "404") == 1
+    assert not any(PCI in value or "/no/such" in value for _, labels in after for _, value in labels)
+    assert after[("burts_books_http_request_duration_seconds_count", (("route", "book"),))] >= 3
+    assert after[("burts_books_cart_holds_taken_total", ())] - before[("burts_books_cart_holds_taken_total", ())] == 1
+    published = ("burts_books_bus_events_published_total", ())
+    assert after[published] > before[published]
+    assert ("burts_books_websockets_open", ()) in after and ("burts_books_long_polls_held", ()) in after
+
+
+@pytest.mark.gen_test
+async def test_every_answer_carries_a_request_id_that_the_error_page_and_the_access_log_show(client, caplog):
+    with caplog.at_level(logging.INFO, logger="burts_books.access"):
+        page = await client.get(f"/books/{PCI}")
+        # Without --xheaders anyone could choose the id: the shop makes its own.
+        missing = await client.get("/no/such/page", headers={"X-Request-Id": "chosen-by-the-client"})
+    assert HEX_ID.fullmatch(page.headers["X-Request-Id"])
+    rid = missing.headers["X-Request-Id"]
+    assert HEX_ID.fullmatch(rid) and rid != page.headers["X-Request-Id"]
+    assert f"quote request <code>{rid}</code>" in missing.text
+    lines = [record.getMessage() for record in caplog.records if record.name == "burts_books.access"]
+    assert re.fullmatch(rf"GET /books/{PCI} 200 \d+\.\dms 127\.0\.0\.1 id={page.headers['X-Request-Id']}", lines[0])
+    assert lines[1].startswith("GET /no/such/page 404 ") and lines[1].endswith(f"id={rid}")
+    assert caplog.records[-1].levelno == logging.WARNING
+
+
+@pytest.mark.settings(xheaders=True)
+@pytest.mark.gen_test
+async def test_behind_nginx_the_request_id_is_nginx_own_when_well_formed(proxied_url, http_client):
+    client = ShopClient(http_client, proxied_url)
+    given = await client.get("/no/such/page", headers={"X-Request-Id": "0123456789abcdef0123456789abcdef"})
+    assert given.headers["X-Request-Id"] == "0123456789abcdef0123456789abcdef"
+    assert "0123456789abcdef0123456789abcdef" in given.text
+    garbled = await client.get("/", headers={"X-Request-Id": "<script>alert(1)</script>"})
+    assert HEX_ID.fullmatch(garbled.headers["X-Request-Id"])
+
+
+def test_json_access_lines_are_one_object_each_without_the_query_string():
+    class Request:
+        method, path, remote_ip = "GET", "/api/books", "192.0.2.1"
+
+    line = access_log.line(Request(), 200, 12.345, "abc", as_json=True)  # type: ignore[arg-type]
+    assert json.loads(line) == {"method": "GET", "path": "/api/books", "status": 200, "ms": 12.3,
+                                "request_id": "abc", "remote_ip": "192.0.2.1"}
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_access_log_json_writes_json_lines(tmp_path, http_client):
+    with ShopProcess(tmp_path, "--access-log-json", f"--cookie-secret={COOKIE_SECRET}") as shop:
+        response = await ShopClient(http_client, shop.url).get("/api/books?q=secret")
+        rid = response.headers["X-Request-Id"]
+        await until(lambda: rid in shop.log())
+    [line] = [line for line in shop.log().splitlines() if rid in line]
+    assert json.loads(line) == {"method": "GET", "path": "/api/books", "status": 200, "ms": json.loads(line)["ms"],
+                                "request_id": rid, "remote_ip": "127.0.0.1"}
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_readyz_names_redis_while_it_is_down_and_recovers_with_it(tmp_path, redis_server, http_client):
+    flags = (f"--redis-url={redis_server.url}", f"--cookie-secret={COOKIE_SECRET}")
+    with ShopProcess(tmp_path, *flags) as shop:
+        client = ShopClient(http_client, shop.url)
+        assert (await client.get("/readyz")).json() == {"status": "ready", "failing": []}
+        redis_server.stop()
+        down = await client.get("/readyz")
+        assert down.code == 503 and down.json() == {"status": "not ready", "failing": ["redis"]}
+        assert (await client.get("/healthz")).code == 200  # alive all the same: no reason to restart it
+        redis_server.start()
+
+        async def ready() -> bool:
+            return (await client.get("/readyz")).code == 200
+
+        await until(ready, timeout=10)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_sigterm_answers_long_polls_closes_websockets_with_1001_and_exits(tmp_path, http_client):
+    shop = ShopProcess(tmp_path, f"--cookie-secret={COOKIE_SECRET}").start()
+    try:
+        client = ShopClient(http_client, shop.url)
+        socket_ = await connect(shop.url)
+        subscribe(socket_, [PCI])
+        first = await receive(socket_)
+        poll = asyncio.ensure_future(client.poll((PCI, first["version"])))
+
+        async def held() -> bool:
+            return "burts_books_long_polls_held 1.0" in (await client.get("/metrics")).text
+
+        await until(held)
+        started = time.monotonic()
+        shop.process.send_signal(signal.SIGTERM)
+        # The held poll is answered at once with what the shop has: the page polls again, elsewhere.
+        assert await poll == [{k: first[k] for k in ("isbn", "available", "version")}]
+        assert await socket_.read_message() is None
+        assert socket_.close_code == 1001
+        assert shop.process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 5
+    finally:
+        shop.stop()
+    assert "shut down in" in shop.log()
+
+
+def test_a_request_that_never_finishes_is_cut_off_at_the_shutdown_timeout(tmp_path):
+    shop = ShopProcess(tmp_path, f"--cookie-secret={COOKIE_SECRET}", "--shutdown-timeout-seconds=1").start()
+    try:
+        # A body promised and never sent: a request under way that will not finish by itself.
+        with socket.create_connection(("127.0.0.1", shop.port)) as stuck:
+            stuck.sendall(b"POST /cart HTTP/1.1\r\nHost: shop\r\nContent-Length: 100\r\n\r\n")
+            time.sleep(0.2)
+            started = time.monotonic()
+            shop.process.send_signal(signal.SIGTERM)
+            assert shop.process.wait(timeout=10) == 0
+            took = time.monotonic() - started
+    finally:
+        shop.stop()
+    assert 1 <= took < 3
+    assert "1 requests still under way after 1 s: cutting them off" in shop.log()
+
+
+def test_serve_processes_refuses_the_embedded_store(tmp_path):
+    result = run_cli("serve", "--processes=2", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "--processes needs MONGODB_URL and REDIS_URL" in result.stderr
+    assert not (tmp_path / "embedded-store").exists()
