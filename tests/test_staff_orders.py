@@ -390,3 +390,12 @@ async def test_the_migration_gives_earlier_orders_their_seq_and_keywords(empty_d
     order = await empty_db.orders.find_one()
     assert order["seq"] == 7
     assert order["keywords"] == ["10007", "bb", "emile", "example", "fr", "zola"]
+
+
+@pytest.mark.gen_test
+async def test_shutting_down_answers_waiting_lists_at_once_so_they_poll_another_process(desk, services):
+    watch = asyncio.ensure_future(desk.get_json("/staff/orders/watch?after=0"))
+    await until(lambda: len(services.order_feed) == 1)
+    services.order_feed.end_all()  # as `burts-books serve` does on SIGTERM
+    assert await result_of(watch, timeout=1) == {"newest": 0, "changed": False}
+    assert await result_of(desk.get_json("/staff/orders/watch?after=0"), timeout=1) == {"newest": 0, "changed": False}
