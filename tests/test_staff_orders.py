@@ -201,6 +201,13 @@ async def test_the_list_comes_in_pages_that_keep_the_filters(desk, services, peo
 # -- the live list ---------------------------------------------------------------------------------
 
 
+async def watch(browser, after, status=200):
+    """The list script's long poll: what it answers, once it does."""
+    response = await browser.get(f"/staff/orders/watch?after={after}", headers=JSON)
+    assert response.code == status, response.text
+    return response.json()
+
+
 def newest_on(html):
     return int(re.search(r'data-newest="(\d+)"', html).group(1))
 
@@ -213,31 +220,31 @@ async def test_a_waiting_list_hears_of_a_new_order_at_once(desk, services, peopl
     newest = newest_on(page.text)
     assert newest == 0 and "No orders yet" in text_of(page.text)
 
-    watch = asyncio.ensure_future(desk.get_json(f"/staff/orders/watch?after={newest}"))
+    waiting = asyncio.ensure_future(watch(desk, newest))
     await asyncio.sleep(0.2)
-    assert not watch.done() and len(services.order_feed) == 1
+    assert not waiting.done() and len(services.order_feed) == 1
     await shopper.post("/cart", {"action": "add", "isbn": PCI})
     placed = await shopper.check_out(name=BUYER)
     assert placed.code == 303
 
-    assert await result_of(watch, message="the list's poll did not answer the new order") == {
+    assert await result_of(waiting, message="the list's poll did not answer the new order") == {
         "newest": 1, "changed": True}
     page = await desk.get("/staff/orders")
     assert numbers_listed(page.text) == [placed.location.rsplit("/", 1)[1]] and newest_on(page.text) == 1
     # A poll that comes late still learns of it; one up to date waits for the next.
-    assert await desk.get_json("/staff/orders/watch?after=0") == {"newest": 1, "changed": True}
+    assert await watch(desk, 0) == {"newest": 1, "changed": True}
     assert len(services.order_feed) == 0
 
 
 @pytest.mark.gen_test
 async def test_a_status_change_wakes_the_list_and_a_quiet_shop_answers_at_the_timeout(desk, services, people):
     order = await an_order(services, people[0])
-    watch = asyncio.ensure_future(desk.get_json("/staff/orders/watch?after=1"))
+    waiting = asyncio.ensure_future(watch(desk, 1))
     await until(lambda: len(services.order_feed) == 1)
     await services.orders.mark_ready(order, people[1])
-    assert await result_of(watch) == {"newest": 1, "changed": True}
+    assert await result_of(waiting) == {"newest": 1, "changed": True}
 
-    quiet = await desk.get_json("/staff/orders/watch?after=1")  # the tests' long-poll timeout is 2 s
+    quiet = await watch(desk, 1)  # the tests' long-poll timeout is 2 s
     assert quiet == {"newest": 1, "changed": False}
     assert len(services.order_feed) == 0
 
@@ -245,7 +252,7 @@ async def test_a_status_change_wakes_the_list_and_a_quiet_shop_answers_at_the_ti
 @pytest.mark.gen_test
 async def test_a_bad_cursor_gets_a_clear_json_error(desk):
     for after in ("", "-1", "x", "1" * 12):
-        answer = await desk.get_json(f"/staff/orders/watch?after={after}", status=400)
+        answer = await watch(desk, after, status=400)
         assert "?after=" in answer["error"]["message"]
 
 
@@ -259,11 +266,11 @@ async def test_an_order_placed_in_another_process_wakes_the_list_through_redis(r
     try:
         shopper = await services.accounts.register("far@example.com", PASSWORD)
         feed = OrderFeed(other, services.orders)
-        watch = asyncio.ensure_future(feed.wait(feed.waiter(), 0, 5))
+        waiting = asyncio.ensure_future(feed.wait(feed.waiter(), 0, 5))
         await asyncio.sleep(0.1)
-        assert not watch.done()
+        assert not waiting.done()
         await an_order(services, shopper, contact=Contact(BUYER, "far@example.com"))
-        assert await result_of(watch) == (1, True)
+        assert await result_of(waiting) == (1, True)
     finally:
         await other.stop()
         await close_test_services(shop_settings, services)
@@ -394,8 +401,8 @@ async def test_the_migration_gives_earlier_orders_their_seq_and_keywords(empty_d
 
 @pytest.mark.gen_test
 async def test_shutting_down_answers_waiting_lists_at_once_so_they_poll_another_process(desk, services):
-    watch = asyncio.ensure_future(desk.get_json("/staff/orders/watch?after=0"))
+    waiting = asyncio.ensure_future(watch(desk, 0))
     await until(lambda: len(services.order_feed) == 1)
     services.order_feed.end_all()  # as `burts-books serve` does on SIGTERM
-    assert await result_of(watch, timeout=1) == {"newest": 0, "changed": False}
-    assert await result_of(desk.get_json("/staff/orders/watch?after=0"), timeout=1) == {"newest": 0, "changed": False}
+    assert await result_of(waiting, timeout=1) == {"newest": 0, "changed": False}
+    assert await result_of(watch(desk, 0), timeout=1) == {"newest": 0, "changed": False}

@@ -3,7 +3,7 @@
 from ..infra.errors import Conflict, Invalid
 from ..infra.numbers import LARGEST, whole_number
 from ..orders import STATUS_LABELS
-from .base import JsonHandler, staff_only, status_of
+from .base import BaseHandler, staff_only, status_of
 from .mixins import FlashMixin, SearchMixin
 
 # What each action is called in its address, and what it says once done.
@@ -34,9 +34,10 @@ class OrdersHandler(SearchMixin, FlashMixin):
                     status_labels=STATUS_LABELS)
 
 
-class OrdersWatchHandler(JsonHandler):
-    """GET /staff/orders/watch?after=SEQ: answers when an order newer than SEQ exists or any order changes,
-    else at the long-poll timeout: {"newest": seq, "changed": bool}."""
+class OrdersWatchHandler(BaseHandler):
+    """GET /staff/orders/watch?after=SEQ, the list's script (not the API: JSON because it asks for it):
+    answers when an order newer than SEQ exists or any order changes, else at the long-poll timeout,
+    with {"newest": seq, "changed": bool}."""
 
     waiter = None
     gone = False
