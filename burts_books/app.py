@@ -110,6 +110,8 @@ def watch(metrics: ShopMetrics, services: Services) -> None:
                   lambda: services.live.count(Outbox))
     metrics.gauge("burts_books_long_polls_held", "long polls held open, waiting for a change",
                   lambda: services.live.count(Poll))
+    metrics.gauge("burts_books_staff_order_polls_held", "staff order lists' long polls held open, waiting for an order",
+                  lambda: len(services.order_feed))
     metrics.counter("burts_books_bus_events_published", "inventory events this process published",
                     lambda: services.bus.published)
     metrics.counter("burts_books_bus_events_received", "inventory events that reached this process",

@@ -241,6 +241,7 @@ async def test_a_status_change_wakes_the_list_and_a_quiet_shop_answers_at_the_ti
     order = await an_order(services, people[0])
     waiting = asyncio.ensure_future(watch(desk, 1))
     await until(lambda: len(services.order_feed) == 1)
+    assert "burts_books_staff_order_polls_held 1.0" in (await desk.get("/metrics")).text
     await services.orders.mark_ready(order, people[1])
     assert await result_of(waiting) == {"newest": 1, "changed": True}
 
