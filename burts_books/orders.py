@@ -62,6 +62,8 @@ STATUS_LABELS = {PLACED: "Placed", READY: "Ready for pickup", COLLECTED: "Collec
 ORDER_EVENT = "order"  # the bus event `kind` saying an order was placed or changed status
 STAFF_PAGE_SIZE = 25
 NEWEST_FIRST = [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+WRITTEN_COUNTER = "orders_written"  # the highest `seq` of an order written so far
+LISTED = {"history": 0, "keywords": 0}  # what the staff list does not show
 
 MAX_NAME = 100
 MAX_NOTE = 500
@@ -115,16 +117,14 @@ def keywords_for(order: dict) -> list[str]:
 
 
 def search_criteria(status: str = "", text: str = "") -> dict:
-    """The staff list's query: orders in `status` (any when empty) with a keyword starting with each word of `text`.
-
-    Anchored, case-sensitive prefixes of lower-case keywords: MongoDB answers them from the keywords index.
-    """
+    """The staff list's query: orders in `status` (any when empty) that have every word of `text` among their
+    keywords. Whole words, so both MongoDB and the embedded store answer from the keywords index."""
     if status and status not in STATUS_LABELS:
         raise Invalid("Choose a status from the list.")
     criteria: dict = {"status": status} if status else {}
     terms = words(text)
     if terms:
-        criteria["$and"] = [{"keywords": {"$regex": f"^{re.escape(term)}"}} for term in terms]
+        criteria["$and"] = [{"keywords": term} for term in terms]
     return criteria
 
 
@@ -141,6 +141,11 @@ class Orders:
         self.carts = carts
         self.inventory = inventory
         self.mailer = mailer
+
+    async def last_seq(self) -> int:
+        """The `seq` of the newest order begun (written, or being written, or lost to a crash); 0 before any."""
+        counter = await self.counters.find_one({"_id": NUMBER_COUNTER})
+        return counter["value"] if counter else 0
 
     async def next_seq(self) -> int:
         """A new order's place in the sequence: one atomic increment, so no two orders share one in any process."""
@@ -213,6 +218,7 @@ class Orders:
         order["keywords"] = keywords_for(order)
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
+        await self.counters.update_one({"_id": WRITTEN_COUNTER}, {"$max": {"value": seq}}, upsert=True)
         self.mailer.send(confirmation_mail(order))
         await self._announce(order)
         return order
@@ -246,17 +252,27 @@ class Orders:
         return await cursor.limit(HISTORY_LIMIT).to_list(HISTORY_LIMIT)
 
     async def find(self, status: str = "", text: str = "", page: int = 1, size: int = STAFF_PAGE_SIZE) -> Paged:
-        """Every shopper's orders for staff, newest first: in `status` if given, matching `text` (number, name
-        or email, each word the start of one) if given. Invalid for an unknown status."""
+        """Every shopper's orders for staff, newest (highest number) first: in `status` if given, with every
+        word of `text` (number, name or email) if given. Invalid for an unknown status.
+
+        Unfiltered, page p holds the p-th run of `size` numbers down from the last one begun, looked up by
+        equality: no engine sorts the whole collection for it. (A number lost to a crash leaves its page one short.)
+        """
         criteria = search_criteria(status, text)
-        cursor = self.orders.find(criteria, {"history": 0, "keywords": 0}).sort(NEWEST_FIRST)
+        if not criteria:
+            last = await self.last_seq()
+            window = list(range(last - (page - 1) * size, max(0, last - page * size), -1))
+            cursor = self.orders.find({"seq": {"$in": window}}, LISTED).sort("seq", pymongo.DESCENDING)
+            found = await cursor.to_list(size)
+            return Paged(found, last, page, size)
+        cursor = self.orders.find(criteria, LISTED).sort("seq", pymongo.DESCENDING)
         found = await cursor.skip((page - 1) * size).limit(size).to_list(size)
         return Paged(found, await self.orders.count_documents(criteria), page, size)
 
     async def newest_seq(self) -> int:
-        """The sequence number of the newest order written (0 before the first): the staff list's cursor."""
-        newest = await self.orders.find_one({"seq": {"$exists": True}}, {"seq": 1}, sort=[("seq", pymongo.DESCENDING)])
-        return newest["seq"] if newest else 0
+        """The highest `seq` of the orders written (0 before the first): the live staff list's cursor."""
+        counter = await self.counters.find_one({"_id": WRITTEN_COUNTER})
+        return counter["value"] if counter else 0
 
     # -- what staff do (issue 12 builds its pages on these) ---------------
 

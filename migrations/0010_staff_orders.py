@@ -1,5 +1,6 @@
-"""Staff orders: every order gets its `seq` (the live list's cursor) and search `keywords`, and the indexes
-the staff list reads by (newest first, by status, by keyword; the newest seq).
+"""Staff orders: every order gets its `seq` (its number's place in the sequence) and search `keywords`, the
+"orders_written" counter the live list follows starts at the highest seq, and the indexes the staff list
+reads by (seq; status or keyword, newest first).
 
 Frozen: the keyword rule is this migration's own copy, as in 0002. Harmless
 to run again: only orders without them get them.
@@ -23,7 +24,9 @@ async def up(db):
         keywords = sorted({*_words(order["number"]), *_words(order.get("name", "")), *_words(order.get("email", ""))})
         seq = int(order["number"].removeprefix("BB-")) - FIRST_NUMBER + 1
         await db.orders.update_one({"_id": order["_id"]}, {"$set": {"seq": seq, "keywords": keywords}})
-    newest_first = [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+    newest = await db.orders.find_one({}, {"seq": 1}, sort=[("seq", pymongo.DESCENDING)])
+    if newest is not None:
+        await db.counters.update_one({"_id": "orders_written"}, {"$max": {"value": newest["seq"]}}, upsert=True)
     await db.orders.create_index("seq", unique=True)
-    await db.orders.create_index(newest_first)
-    await db.orders.create_index([("keywords", pymongo.ASCENDING), *newest_first])
+    await db.orders.create_index([("status", pymongo.ASCENDING), ("seq", pymongo.DESCENDING)])
+    await db.orders.create_index([("keywords", pymongo.ASCENDING), ("seq", pymongo.DESCENDING)])
