@@ -3,8 +3,9 @@
 An order is `{_id, number, seq, user_id, name, email, phone, note, cart_id,
 lines, total_cents, status, payment, pickup_code, created_at, history,
 keywords}`. `number` is short and human (`BB-10427`), from one counter
-document whose value is `seq` (what the staff list's live updates count by);
-`keywords` are the words staff search by (number, name, email); `pickup_code` is
+document whose value is `seq` (staff list orders by it, pages through it
+and follows new ones by it); `keywords` are the words staff search by
+(number, name, email); `pickup_code` is
 six random digits the shopper shows at the counter. `status` goes placed →
 ready_for_pickup → collected, or to cancelled before collection; each step
 is one update conditioned on the status it leaves, which also appends who
@@ -61,7 +62,6 @@ PLACED, READY, COLLECTED, CANCELLED = "placed", "ready_for_pickup", "collected",
 STATUS_LABELS = {PLACED: "Placed", READY: "Ready for pickup", COLLECTED: "Collected", CANCELLED: "Cancelled"}
 ORDER_EVENT = "order"  # the bus event `kind` saying an order was placed or changed status
 STAFF_PAGE_SIZE = 25
-NEWEST_FIRST = [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
 WRITTEN_COUNTER = "orders_written"  # the highest `seq` of an order written so far
 LISTED = {"history": 0, "keywords": 0}  # what the staff list does not show
 
@@ -248,7 +248,9 @@ class Orders:
         return order
 
     async def history(self, user: dict) -> list[dict]:
-        cursor = self.orders.find({"user_id": user["_id"]}).sort(NEWEST_FIRST)
+        cursor = self.orders.find({"user_id": user["_id"]}).sort(
+            [("created_at", pymongo.DESCENDING), ("_id", pymongo.DESCENDING)]
+        )
         return await cursor.limit(HISTORY_LIMIT).to_list(HISTORY_LIMIT)
 
     async def find(self, status: str = "", text: str = "", page: int = 1, size: int = STAFF_PAGE_SIZE) -> Paged:
