@@ -4,14 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := redis-server nginx supervisor chromium systemd
+SYSTEM_PACKAGES := redis-server nginx supervisor chromium systemd wrk
 
-.PHONY: run test lint system-packages clean
+.PHONY: run test lint bench system-packages clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip 'setuptools<82'
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,6 +25,7 @@ system-packages:
 	command -v supervisord >/dev/null || missing="$$missing supervisor"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
@@ -37,6 +38,10 @@ lint: $(STAMP)
 
 test: $(STAMP) system-packages lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The speed issue's goals side by side with bare Tornado and aiohttp, one table (README, Performance).
+bench: $(STAMP) system-packages
+	$(PY) -m tests.benchmarks.bench_speed
 
 clean:
 	rm -rf $(VENV) *.egg-info

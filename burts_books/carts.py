@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import secrets
 
@@ -99,6 +100,16 @@ class Cart:
     @property
     def count(self) -> int:
         return sum(self.holds.values())
+
+
+def _writes_together(method):
+    """A cart change writes several times in a row (an add: cart, cart, book, cart): its writes are
+    journaled as they are made and waited for once, together (Database.writes_together)."""
+    @functools.wraps(method)
+    async def together(self, *args, **kwargs):
+        async with self.db.writes_together():
+            return await method(self, *args, **kwargs)
+    return together
 
 
 class Carts:
@@ -255,6 +266,7 @@ class Carts:
         )
         return await self.find(cart.id, user)
 
+    @_writes_together
     async def _add(self, cart: Cart | None, user: dict | None, isbn: str, copies: int = 1,
                    expect: int | None = None) -> tuple[Cart | None, dict]:
         """Take `copies` for the cart; with `expect`, only if the cart holds exactly that many now."""
@@ -316,6 +328,7 @@ class Carts:
         """Take one copy out of the cart and give it back to the shop."""
         return await self._take_out(cart, isbn, 1)
 
+    @_writes_together
     async def _take_out(self, cart: Cart | None, isbn: str, copies: int,
                         expect: int | None = None) -> tuple[Cart | None, dict | None]:
         held = {f"holds.{isbn}": {"$gte": copies} if expect is None else expect}

@@ -9,6 +9,7 @@ after a crash between a cart write and a book write.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -45,8 +46,12 @@ class Inventory:
         self.view = view
 
     async def _announce(self, state: dict) -> None:
-        # This process's pages show the change before the answer goes out;
-        # the bus tells the live feed and the other processes.
+        # Once the change is durable (a count announced must never be undone). This
+        # process's pages show it before the answer goes out; the bus tells the live
+        # feed and the other processes.
+        await self.db.when_durable(functools.partial(self._tell, state))
+
+    async def _tell(self, state: dict) -> None:
         self.view.apply_stock(state)
         await self.bus.publish(state)
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from .infra.bus import EventBus
 from .infra.errors import NotFound
@@ -21,9 +22,23 @@ from .inventory import Inventory
 log = logging.getLogger(__name__)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection inside: a fan-out to 10,000 connections allocates enough to start several,
+    each walking every connection's objects. Nothing is lost: the next collection after finds any cycle."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 class Watcher:
     """Someone to tell about changes to some books; subclasses say how."""
 
+    __slots__ = ("isbns",)  # one per connection: slots keep each small
     isbns: set[str] | None  # None watches every book
 
     def wants(self, isbn: str) -> bool:
@@ -89,10 +104,12 @@ class LiveFeed:
     def _deliver(self, state: dict) -> None:
         if "kind" in state:  # not a stock state (see catalog_view.book_changed)
             return
+        isbn = state["isbn"]
         # A snapshot: delivering may end a poll, which leaves the set.
-        for watcher in list(self._watchers):
-            if watcher.wants(state["isbn"]):
-                watcher.deliver(state)
+        with collector_paused():
+            for watcher in list(self._watchers):
+                if watcher.wants(isbn):
+                    watcher.deliver(state)
 
     def _resync_soon(self) -> None:
         task = asyncio.ensure_future(self.resync())
@@ -152,11 +169,14 @@ class LiveFeed:
 class Poll(Watcher):
     """One long-poll request: the versions the client has, and the newest states seen since."""
 
+    __slots__ = ("_news", "cancelled", "since", "states")
+
     def __init__(self, since: dict[str, int | None]):
         self.since = since
         self.isbns = set()
         self.states: dict[str, dict] = {}
-        self._news = asyncio.Event()
+        # A bare future rather than an Event and wait_for: a release then wakes the request at once.
+        self._news: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.cancelled = False
 
     def deliver(self, state: dict, *, again: bool = False) -> None:
@@ -165,18 +185,25 @@ class Poll(Watcher):
             return
         self.states[isbn] = state
         if self.since[isbn] is None or state["version"] > self.since[isbn]:
-            self._news.set()
+            self._answer()
+
+    def _answer(self) -> None:
+        if not self._news.done():
+            self._news.set_result(None)
 
     async def wait(self, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._news.wait(), timeout)
+        timer = asyncio.get_running_loop().call_later(timeout, self._answer)
+        try:
+            await self._news
+        finally:
+            timer.cancel()
 
     def cancel(self) -> None:
         self.cancelled = True
-        self._news.set()
+        self._answer()
 
     def end(self) -> None:
-        self._news.set()  # answered with what it has: the client polls again, elsewhere
+        self._answer()  # answered with what it has: the client polls again, elsewhere
 
     def answer(self) -> list[dict]:
         return [self.states[isbn] for isbn in self.since]
@@ -187,41 +214,49 @@ class Outbox(Watcher):
 
     A client that reads slowly therefore costs a bounded amount of memory,
     and never receives a version older than one it was already sent.
+    With nothing waiting, a state goes straight to `send_now`, which sends it
+    at once (True) or says the connection is busy writing (False); then it
+    waits here, and `wake` is called so that someone `take`s it.
     """
 
+    __slots__ = ("_notices", "_pending", "_send_now", "_sent", "_wake", "ended")
     MAX_NOTICES = 10
 
-    def __init__(self) -> None:
+    def __init__(self, wake: Callable[[], None] = lambda: None,
+                 send_now: Callable[[dict], bool] = lambda state: False) -> None:
         self.isbns = set()
         self._pending: dict[str, dict] = {}
         self._notices: list[str] = []
         self._sent: dict[str, int] = {}
-        self._ready = asyncio.Event()
+        self._wake = wake
+        self._send_now = send_now
         self.ended = False  # the process is going away: send what is pending, then close
 
     def end(self) -> None:
         self.ended = True
-        self._ready.set()
+        self._wake()
 
     def deliver(self, state: dict, *, again: bool = False) -> None:
-        """Queue a state unless the client has (or will get) a newer one; `again` resends an equal one."""
+        """Send or queue a state unless the client has (or will get) a newer one; `again` resends an equal one."""
         isbn, version = state["isbn"], state["version"]
-        newest = max(self._sent.get(isbn, -1), self._pending.get(isbn, {}).get("version", -1))
+        pending = self._pending.get(isbn)
+        newest = max(self._sent.get(isbn, -1), -1 if pending is None else pending["version"])
         if version < newest or (version == newest and not again):
             return
+        if not self._pending and not self._notices and self._send_now(state):
+            self._sent[isbn] = version
+            return
         self._pending[isbn] = state
-        self._ready.set()
+        self._wake()
 
     def notice(self, message: str) -> None:
         """A message for the client about its own request; a bounded number wait at a time."""
         if len(self._notices) < self.MAX_NOTICES:
             self._notices.append(message)
-            self._ready.set()
+            self._wake()
 
-    async def take(self) -> tuple[list[str], list[dict]]:
-        """Wait for something to send, and take all of it: (notices, states)."""
-        await self._ready.wait()
-        self._ready.clear()
+    def take(self) -> tuple[list[str], list[dict]]:
+        """All there is to send, taken: (notices, states)."""
         notices, states = self._notices, list(self._pending.values())
         self._notices, self._pending = [], {}
         for state in states:

@@ -257,3 +257,17 @@ async def test_a_scan_reads_what_a_query_reads_and_lets_requests_run_meanwhile(s
     assert sorted(seen, key=lambda cart: cart["_id"]) == sorted(expected, key=lambda cart: cart["_id"])
     seen[0]["holds"][PCI] = 99  # a copy: changing it changes nothing stored
     assert (await services.db.carts.find_one({"_id": seen[0]["_id"]}))["holds"][PCI] != 99
+
+
+@pytest.mark.gen_test
+async def test_a_cart_add_waits_for_the_disk_once_for_all_its_writes(embedded):
+    async with running_shop(embedded) as shop:
+        journal = shop.db.store.journal
+        syncs = journal.syncs
+        cart, _ = await shop.carts.add(None, None, PCI, "10.0.0.1")  # a new cart: four writes
+        assert journal.syncs == syncs + 1
+        cart, _ = await shop.carts.remove(cart, PCI)
+        assert journal.syncs == syncs + 2
+    async with running_shop(embedded) as shop:  # and all of them were on disk
+        assert (await shop.carts.find(cart.id, None)).holds == {}
+        assert (await shop.inventory.state(PCI))["version"] == 3

@@ -145,3 +145,32 @@ async def after_the_restart(shop: ShopProcess) -> dict:
     assert (await client.get(f"/api/books/{NEW_ISBN}")).code == 404
     book = (await client.get(f"/api/books/{PCI}")).json()
     return {field: book[field] for field in ("isbn", "available", "version")}
+
+
+@pytest.mark.gen_test
+async def test_a_cart_add_whose_writes_fail_announces_no_count(services, full_disk):
+    """A cart add waits for the disk once, at its end: until then no count may be told to anyone."""
+    announced = []
+    services.bus.subscribe(announced.append)
+    before = await everything(services.db)
+    shown = dict(services.catalog_view.get(PCI))
+    with pytest.raises(StoreWriteFailed):
+        await services.carts.add(None, None, PCI, "10.0.0.1")
+    await asyncio.sleep(0.05)  # the bus delivers on the next turns of the loop
+    assert announced == []
+    assert await everything(services.db) == before
+    assert services.catalog_view.get(PCI) == shown  # the pages' count too
+
+
+@pytest.mark.gen_test
+async def test_no_write_builds_on_one_of_the_same_request_that_failed(services, full_disk):
+    books = services.db.books
+    before = await everything(services.db)
+    with pytest.raises(StoreWriteFailed):
+        async with services.db.writes_together():
+            await books.update_one({"isbn": PCI}, {"$inc": {"available": -1}})
+            for _ in range(20):  # until the journal has refused it
+                await asyncio.sleep(0.01)
+            with pytest.raises(StoreWriteFailed):
+                await books.update_one({"isbn": PCI}, {"$set": {"title": "Built on an undone write"}})
+    assert await everything(services.db) == before

@@ -1,11 +1,13 @@
 """The WebSocket feed at /cart/status/ws: current state on subscribe, then every change."""
 
+import gc
 import json
 
 import pytest
 import tornado.httpclient
 
-from burts_books.live import Outbox
+from burts_books.live import Outbox, collector_paused
+from burts_books.web.live import state_frame
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
 from tests.waiting import until
 from tests.websocket_client import connect, receive, subscribe
@@ -105,18 +107,69 @@ async def test_a_closed_connection_leaves_the_feed(base_url, services):
     await until(lambda: len(services.live) == 0, message="the closed connection still watches")
 
 
-@pytest.mark.gen_test
-async def test_a_client_that_does_not_read_costs_one_state_per_book():
+def test_a_client_that_does_not_read_costs_one_state_per_book():
     outbox = Outbox()
     outbox.watch([PCI, RESTFUL])
     for version in range(1, 1001):
         outbox.deliver({"isbn": PCI, "available": version % 12, "version": version})
     outbox.deliver({"isbn": RESTFUL, "available": 3, "version": 5})
     outbox.deliver({"isbn": PCI, "available": 1, "version": 999})  # late and stale
-    assert await outbox.take() == ([], [
+    assert outbox.take() == ([], [
         {"isbn": PCI, "available": 1000 % 12, "version": 1000},
         {"isbn": RESTFUL, "available": 3, "version": 5},
     ])
     outbox.deliver({"isbn": PCI, "available": 5, "version": 900})  # older than what was sent
     outbox.notice("x")
-    assert await outbox.take() == (["x"], [])
+    assert outbox.take() == (["x"], [])
+
+
+def test_states_go_straight_out_until_the_connection_is_busy_then_wait_in_order():
+    sent, wakes, busy = [], [], [False]
+
+    def send_now(state):
+        if busy[0]:
+            return False
+        sent.append(state["version"])
+        return True
+
+    outbox = Outbox(lambda: wakes.append(1), send_now)
+    outbox.watch([PCI])
+    outbox.deliver({"isbn": PCI, "available": 9, "version": 1})
+    assert sent == [1] and not wakes and outbox.take() == ([], [])
+    outbox.deliver({"isbn": PCI, "available": 9, "version": 1})  # already sent
+    busy[0] = True
+    outbox.deliver({"isbn": PCI, "available": 8, "version": 2})
+    busy[0] = False
+    # Version 2 waits to be taken: version 3 must not overtake it on the wire.
+    outbox.deliver({"isbn": PCI, "available": 7, "version": 3})
+    assert sent == [1] and wakes
+    assert outbox.take() == ([], [{"isbn": PCI, "available": 7, "version": 3}])
+
+
+@pytest.mark.parametrize("extra", [0, 300, 70_000])
+def test_a_state_frame_carries_the_state_message_whatever_its_length(extra):
+    state = {"isbn": PCI, "available": 3, "version": 7, **({"note": "x" * extra} if extra else {})}
+    frame = state_frame(state)
+    assert frame[0] == 0x81  # final text frame
+    size, start = frame[1], 2
+    if size == 126:
+        size, start = int.from_bytes(frame[2:4], "big"), 4
+    elif size == 127:
+        size, start = int.from_bytes(frame[2:10], "big"), 10
+    assert size == len(frame) - start
+    assert json.loads(frame[start:]) == {"type": "state", **state}
+    assert state_frame(state) is frame  # built once for every subscriber of one change
+
+
+def test_a_fan_out_leaves_the_garbage_collector_as_it_found_it():
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

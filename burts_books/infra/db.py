@@ -9,7 +9,8 @@ AsyncMongoClient later touches this module only.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
@@ -46,6 +47,21 @@ class Database:
 
     def __getattr__(self, collection: str):
         return self.db[collection]
+
+    def writes_together(self) -> contextlib.AbstractAsyncContextManager[None]:
+        """`async with db.writes_together():` the writes inside are waited for once, at the end, instead
+        of one by one: on the embedded store, one group commit for all (embedded/together.py). A server
+        acknowledges each write as it makes it, so there nothing changes."""
+        if self.store is not None:
+            return self.store.writes_together()
+        return contextlib.nullcontext()
+
+    async def when_durable(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once the writes made so far are durable (at the end of `writes_together`)."""
+        if self.store is not None:
+            await self.store.when_durable(action)
+        else:
+            await action()
 
     def scan(self, collection: str, fields: tuple[str, ...] | None = None,
              criteria: dict | None = None) -> AsyncIterator[dict]:

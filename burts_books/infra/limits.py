@@ -192,15 +192,23 @@ class InFlight:
 
     @contextmanager
     def one(self, subject: str) -> Iterator[None]:
-        if self._under_way[subject] >= self.allowed:
-            raise TooMany(self.refusal, retry_after=self.retry_after)
-        self._under_way[subject] += 1
+        self.take(subject)
         try:
             yield
         finally:
-            self._under_way[subject] -= 1
-            if not self._under_way[subject]:
-                del self._under_way[subject]  # only subjects under way are kept
+            self.give_back(subject)
+
+    def take(self, subject: str) -> None:
+        """Count one more under way for `subject` (TooMany past the limit); `give_back` ends it.
+        For what outlives a `with` block, such as a WebSocket connection."""
+        if self._under_way[subject] >= self.allowed:
+            raise TooMany(self.refusal, retry_after=self.retry_after)
+        self._under_way[subject] += 1
+
+    def give_back(self, subject: str) -> None:
+        self._under_way[subject] -= 1
+        if not self._under_way[subject]:
+            del self._under_way[subject]  # only subjects under way are kept
 
 
 ADDING_FAST = "You're adding books faster than we can keep up with: try again {wait}."

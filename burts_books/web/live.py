@@ -5,9 +5,10 @@ what to send and when is the live feed's business (burts_books/live.py).
 """
 
 import asyncio
-import contextlib
 import json
+import struct
 
+import tornado.escape
 import tornado.websocket
 from tornado.iostream import StreamClosedError
 
@@ -86,32 +87,55 @@ class CartStatusHandler(JsonHandler):
             self.poll.cancel()
 
 
+def state_frame(state: dict) -> bytes:
+    """The WebSocket frame (RFC 6455 5.2: final, text, unmasked, uncompressed) of a state message.
+
+    One change goes to every subscriber as the same state dict: the frame is
+    built once for all of them (the last one built is kept, with its state).
+    """
+    if state is not _last_frame[0]:
+        payload = tornado.escape.utf8(tornado.escape.json_encode({"type": "state", **state}))
+        size = len(payload)
+        if size < 126:
+            head = struct.pack("!BB", 0x81, size)
+        elif size <= 0xFFFF:
+            head = struct.pack("!BBH", 0x81, 126, size)
+        else:
+            head = struct.pack("!BBQ", 0x81, 127, size)
+        _last_frame[:] = [state, head + payload]
+    return _last_frame[1]
+
+
+_last_frame: list = [None, b""]
+
+
 class InventorySocket(tornado.websocket.WebSocketHandler):
     """Send {"subscribe": [isbn, ...]} or {"subscribe": "all"}; receive {"type": "state", ...} per change.
 
     Tornado's default check_origin already refuses an Origin whose host is
     not this request's Host, which is the cross-site check we want.
+    No compression is offered (get_compression_options stays None), so every
+    frame is plain and the same frame can go to every subscriber.
     """
 
     WRITE_TIMEOUT = 10.0
-    sender: asyncio.Future | None = None  # None: refused at open, closing
+    outbox: Outbox | None = None  # None: refused at open
+    sender: asyncio.Task | None = None  # sending what waited in the outbox, while it has any
 
     def open(self):
         services = self.settings["services"]
-        self.feed = services.live
-        self.outbox = Outbox()
-        self.place = contextlib.ExitStack()  # this connection's place among its address's, let go on close
+        self.address = client_address(self.request)
         try:
-            self.place.enter_context(services.limits.live_connections.one(client_address(self.request)))
+            services.limits.live_connections.take(self.address)
         except TooMany as exc:
             self.close(TRY_AGAIN_LATER, str(exc))
             return
-        # One sender per connection: a slow reader holds at most the latest state per book.
-        self.sender = asyncio.ensure_future(self.send_all())
+        self.feed = services.live
+        self.outbox = Outbox(self._wake_sender, self._send_now)
         self.feed.add(self.outbox)  # listed from the start, so a shutdown reaches it before it subscribes
 
     async def on_message(self, message):
-        if self.sender is None:
+        if self.outbox is None:
             return
         try:
             isbns = parse_subscribe(message)
@@ -121,10 +145,30 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
         for isbn in sorted(await self.feed.watch(self.outbox, isbns)):
             self.outbox.notice(f"No book with ISBN {isbn}.")
 
-    async def send_all(self):
+    def _send_now(self, state: dict) -> bool:
+        """Write the state's frame straight away, unless earlier messages are still going out."""
+        connection = self.ws_connection
+        stream = None if connection is None or connection.is_closing() else connection.stream
+        if stream is None:
+            return True  # nobody left to tell; on_close takes the outbox out of the feed
+        if self.sender is not None or stream.writing():
+            return False
+        try:
+            stream.write(state_frame(state))
+        except StreamClosedError:
+            self.close()
+        return True
+
+    def _wake_sender(self) -> None:
+        if self.sender is None and self.ws_connection is not None:
+            self.sender = asyncio.ensure_future(self.send_waiting())
+
+    async def send_waiting(self):
+        """Send what waits in the outbox, in order, until it is empty; close a client that stops reading."""
+        assert self.outbox is not None
         try:
             while True:
-                notices, states = await self.outbox.take()
+                notices, states = self.outbox.take()
                 for message in [{"type": "error", "message": text} for text in notices] + [
                     {"type": "state", **state} for state in states
                 ]:
@@ -132,11 +176,17 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
                 if self.outbox.ended:
                     self.close(GOING_AWAY, "The shop is restarting: reconnect.")
                     return
+                if not notices and not states:
+                    return
         except (TimeoutError, tornado.websocket.WebSocketClosedError, StreamClosedError):
             self.close()
+        finally:
+            self.sender = None
 
     def on_close(self):
+        if self.outbox is None:
+            return
         self.feed.discard(self.outbox)
-        self.place.close()
+        self.settings["services"].limits.live_connections.give_back(self.address)
         if self.sender is not None:
             self.sender.cancel()

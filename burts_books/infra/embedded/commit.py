@@ -43,15 +43,20 @@ class GroupCommit:
         self._queue: list[_Waiting] = []
         self._task: asyncio.Task | None = None
 
-    async def commit(self, record: bytes, undo: Callable[[], None]) -> None:
-        """Return once `record` is durable; undo (with every later write) and raise StoreWriteFailed if it can't be."""
+    def submit(self, record: bytes, undo: Callable[[], None]) -> asyncio.Future[None]:
+        """Queue `record` now, behind every write made before it; the future is done once it is
+        durable, or fails with StoreWriteFailed once it and every later write are undone."""
         waiting = _Waiting(frame(record), undo, asyncio.get_running_loop().create_future())
         self._queue.append(waiting)
         if self._task is None:
             # Starts next iteration: every write of this one joins the batch.
             self._task = asyncio.ensure_future(self._drain())
+        return waiting.done
+
+    async def commit(self, record: bytes, undo: Callable[[], None]) -> None:
+        """Return once `record` is durable; undo (with every later write) and raise StoreWriteFailed if it can't be."""
         # A caller that gives up waiting does not cancel the write.
-        await asyncio.shield(waiting.done)
+        await asyncio.shield(self.submit(record, undo))
 
     async def _drain(self) -> None:
         while self._queue:

@@ -42,6 +42,7 @@ class JournaledCollection:
         return self._motor.aggregate(pipeline, *args, **kwargs)
 
     async def _write(self, method: str, *args, **kwargs) -> Any:
+        self._store.before_write()
         # mongomock writes synchronously, so the capture holds exactly this write.
         with self._store.engine.capture() as changes:
             changes.watch_indexes(self._collection._store)

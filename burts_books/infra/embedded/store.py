@@ -11,12 +11,13 @@ and a subprocess folds the sealed ones into a new snapshot (compaction.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from mongomock.filtering import filter_applies
@@ -33,6 +34,7 @@ from .legacy import read_legacy_store
 from .lock import StoreLock
 from .records import State
 from .snapshot import read_snapshot, snapshot_path, write_snapshot
+from .together import Together, current, open_together
 
 log = logging.getLogger(__name__)
 
@@ -144,17 +146,62 @@ class EmbeddedStore:
     def start_journal(self, writer: JournalWriter) -> None:
         self.journal = GroupCommit(writer)
 
-    async def make_durable(self, changes: ChangeSet) -> None:
-        """Return once what a write changed is on disk; undo it and raise if it can't be."""
+    def submit(self, changes: ChangeSet) -> asyncio.Future[None] | None:
+        """Queue what a write changed for the journal now, in the order writes are made; the future
+        is done once it is on disk (None: nothing to journal). Undoes it and raises if it can't be journaled."""
         try:
             record = changes.record()
         except Exception:  # a value BSON can't hold: a server would have refused the write
             changes.undo()
             raise
         if record is None or self.journal is None:
+            return None
+        return self.journal.submit(record, changes.undo)
+
+    async def make_durable(self, changes: ChangeSet) -> None:
+        """Return once what a write changed is on disk (inside `writes_together`, at its end);
+        undo it and raise if it can't be."""
+        together = open_together()
+        durable = self.submit(changes)
+        if durable is None:
             return
-        await self.journal.commit(record, changes.undo)
-        if (self.folder is not None and self._compaction is None
+        if together is not None:
+            together.writes.append(durable)
+            return
+        await asyncio.shield(durable)
+        self._compact_if_due()
+
+    def before_write(self) -> None:
+        """StoreWriteFailed if this request's earlier write was undone (writes_together): none may build on it."""
+        together = open_together()
+        if together is not None:
+            together.check()
+
+    @contextlib.asynccontextmanager
+    async def writes_together(self) -> AsyncIterator[None]:
+        """Writes inside are journaled as they are made and waited for once, at the end (together.py)."""
+        if open_together() is not None:  # inside another: that one waits
+            yield
+            return
+        together = Together()
+        token = current.set(together)
+        try:
+            yield
+        finally:
+            current.reset(token)
+            await together.finish()
+            self._compact_if_due()
+
+    async def when_durable(self, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` once the writes made so far are durable: now, or at the end of `writes_together`."""
+        together = open_together()
+        if together is None:
+            await action()
+        else:
+            together.after.append(action)
+
+    def _compact_if_due(self) -> None:
+        if (self.folder is not None and self.journal is not None and self._compaction is None
                 and self.journal.writer.durable > self._compact_after):
             self._compaction = asyncio.ensure_future(self._compact_in_background())
 

@@ -1,0 +1,224 @@
+"""Goals 2 and 3 of the speed issue: the live feed at 10,000 connections on one process,
+against bare Tornado (reference_hello) from the same client harness in the same run.
+
+    .venv/bin/python -m tests.benchmarks.bench_fan_out [--connections 10000] [--rounds 3] [--soak 6]
+
+For the shop and for the reference, in turn:
+1. open --connections WebSockets (the shop's subscribed to one book) and hold them idle:
+   server RSS growth per connection;
+2. one change (a cart add on the shop, a naive `write_message` loop on the reference):
+   seconds until the last connection has it, the median of --rounds;
+3. the same count of long polls held (RSS growth per poll), then released by one change;
+4. a soak: --soak rounds of connecting and dropping 1,000 WebSockets and 1,000 long polls;
+   the RSS growth per round from the second round to the last (bare Tornado answers its dropped polls too).
+
+The server runs on one core, this harness on the other. Loopback only, bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import statistics
+import tempfile
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+from tornado.httpclient import AsyncHTTPClient
+
+from tests.benchmarks.bench_store_size import LIFTED_LIMITS
+from tests.benchmarks.harness import (
+    SHOP,
+    Reference,
+    Row,
+    client_text_frame,
+    get_request,
+    open_many,
+    pin_this_process_to_load_core,
+    print_table,
+    race,
+    raise_open_files,
+    settle,
+    websocket_request,
+)
+from tests.constants import PCI
+from tests.shop_client import ShopClient
+from tests.shop_process import ShopProcess
+
+SUBSCRIBE = client_text_frame({"subscribe": [PCI]})
+SOAK_CONNECTIONS = 1000
+
+
+@dataclass
+class Figures:
+    socket_kib: float = 0.0
+    poll_kib: float = 0.0
+    fan_out: float = 0.0  # seconds to the last WebSocket
+    release: float = 0.0  # seconds to the last long poll
+    soak_kib: float = 0.0  # RSS growth over the soak after its first round
+
+
+class Side:
+    """What differs between the shop and the reference: paths, how to change, what the change says."""
+
+    socket_path = "/ws"
+    subscribes = False
+
+    def __init__(self, port: int, pid: int):
+        self.port, self.pid = port, pid
+        self.version = 1
+
+    def poll_path(self) -> str:
+        return "/poll"
+
+    async def ready_then(self, phase: Callable[[Side], Awaitable[None]]) -> None:
+        await phase(self)
+
+    async def change(self) -> None:
+        self.version += 1
+        response = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{self.port}/broadcast?version={self.version}")
+        assert response.code == 200
+
+    def needle(self) -> bytes:
+        """What the next change's message holds."""
+        return b'"version": %d' % (self.version + 1)
+
+
+class ShopSide(Side):
+    socket_path = "/cart/status/ws"
+    subscribes = True
+
+    def __init__(self, port: int, pid: int):
+        super().__init__(port, pid)
+        self.adds = 0
+
+    async def ready_then(self, phase: Callable[[Side], Awaitable[None]]) -> None:
+        self.shopper = ShopClient(AsyncHTTPClient(), f"http://127.0.0.1:{self.port}")
+        self.version = (await self.shopper.get_json(f"/api/books/{PCI}"))["version"]
+        await phase(self)
+
+    def poll_path(self) -> str:
+        return f"/cart/status?isbn={PCI}&version={self.version}"
+
+    async def change(self) -> None:
+        # Add and remove in turn: a cart holds at most ten copies of a title.
+        self.adds += 1
+        answer = await self.shopper.cart_json("add" if self.adds % 2 else "remove")
+        assert answer.code == 200, answer.text
+        self.version = answer.json()["book"]["version"]
+
+
+async def open_sockets(side: Side, count: int):
+    sockets = await open_many(side.port, [websocket_request(side.port, side.socket_path)] * count, wait_answer=True)
+    if side.subscribes:  # the shop first sends the book's current state
+        # Each subscription reads the book's state: minutes for 10,000 on a loaded machine.
+        await race(sockets, b'"version": %d' % side.version, lambda: [s.send(SUBSCRIBE) for s in sockets],
+                   timeout=300)
+    return sockets
+
+
+async def open_polls(side: Side, count: int):
+    polls = await open_many(side.port, [get_request(side.port, side.poll_path())] * count, wait_answer=False)
+    return polls
+
+
+async def close_all(connections) -> None:
+    for connection in connections:
+        connection.close()
+    await asyncio.sleep(0.5)
+
+
+async def sockets_phase(side: Side, figures: Figures, connections: int, rounds: int) -> None:
+    before = await settle(side.pid)
+    sockets = await open_sockets(side, connections)
+    figures.socket_kib = (await settle(side.pid) - before) / connections
+    times = []
+    for _ in range(rounds):
+        times.append(await race(sockets, side.needle(), side.change))
+    figures.fan_out = statistics.median(times)
+    await close_all(sockets)
+
+
+async def polls_phase(side: Side, figures: Figures, connections: int) -> None:
+    before = await settle(side.pid)
+    polls = await open_polls(side, connections)
+    figures.poll_kib = (await settle(side.pid, seconds=1.0) - before) / connections
+    figures.release = await race(polls, b" 200 OK", side.change)
+    await close_all(polls)
+
+
+async def soak_phase(side: Side, figures: Figures, rounds: int) -> None:
+    sizes = []
+    for _ in range(rounds):
+        sockets = await open_sockets(side, SOAK_CONNECTIONS)
+        polls = await open_polls(side, SOAK_CONNECTIONS)
+        await settle(side.pid)
+        await close_all(sockets + polls)
+        await side.change()  # bare Tornado keeps a dropped poll until it is answered
+        sizes.append(await settle(side.pid))
+    figures.soak_kib = (sizes[-1] - sizes[1]) / (len(sizes) - 2)
+
+
+def measure_side(start: Callable[[], contextlib.AbstractContextManager[Side]], connections: int, rounds: int,
+                 soak: int) -> Figures:
+    """Each phase on a fresh server: memory freed by one phase would hide what the next one takes."""
+    figures = Figures()
+    phases = [lambda side: sockets_phase(side, figures, connections, rounds),
+              lambda side: polls_phase(side, figures, connections),
+              lambda side: soak_phase(side, figures, soak)]
+    for phase in phases:
+        with start() as side:
+            asyncio.run(side.ready_then(phase))
+    return figures
+
+
+@contextlib.contextmanager
+def reference_side() -> Iterator[Side]:
+    with Reference("reference_hello") as hello:
+        assert hello.process is not None
+        yield Side(hello.port, hello.process.pid)
+
+
+@contextlib.contextmanager
+def shop_side() -> Iterator[Side]:
+    with tempfile.TemporaryDirectory() as data_dir, ShopProcess(
+            data_dir, *LIFTED_LIMITS, "--max-live-per-address=1000000", "--long-poll-timeout-seconds=600",
+            command=SHOP) as shop:
+        assert shop.process is not None
+        yield ShopSide(shop.port, shop.process.pid)
+
+
+def measure(connections: int = 10_000, rounds: int = 3, soak: int = 6) -> list[Row]:
+    raise_open_files()
+    pin_this_process_to_load_core()
+    reference = measure_side(reference_side, connections, rounds, soak)
+    ours = measure_side(shop_side, connections, rounds, soak)
+    n = f"{connections:,}"
+    soak_row = Row(f"RSS growth per round after the second, {soak} rounds of {SOAK_CONNECTIONS:,} WebSockets + "
+                   f"{SOAK_CONNECTIONS:,} long polls opened and dropped", ours.soak_kib, reference.soak_kib, "KiB",
+                   "<= bare Tornado's + 100 KiB (a 50-byte leak per connection)")
+    soak_row.met = ours.soak_kib <= max(reference.soak_kib, 0) + 100
+    return [
+        Row(f"one change to {n} WebSocket subscribers, last delivery", ours.fan_out * 1000, reference.fan_out * 1000,
+            "ms", "<= 0.5", ratio_at_most=0.5),
+        Row(f"{n} held long polls released, last answer", ours.release * 1000, reference.release * 1000, "ms",
+            "<= 1.0", ratio_at_most=1.0),
+        Row("RSS per idle subscribed WebSocket", ours.socket_kib, reference.socket_kib, "KiB", "<= 1.5",
+            ratio_at_most=1.5),
+        Row("RSS per held long poll", ours.poll_kib, reference.poll_kib, "KiB", "<= 1.5", ratio_at_most=1.5),
+        soak_row,
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=10_000, help="max 10,000")
+    parser.add_argument("--rounds", type=int, default=3, help="changes timed (max 10)")
+    parser.add_argument("--soak", type=int, default=6, help="connect/drop rounds (3 to 30)")
+    args = parser.parse_args()
+    print_table(measure(min(args.connections, 10_000), min(args.rounds, 10), max(3, min(args.soak, 30))))
+
+
+if __name__ == "__main__":
+    main()

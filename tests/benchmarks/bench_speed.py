@@ -1,0 +1,37 @@
+"""`make bench`: every goal of the speed issue (pages, fan-out, memory, scale-out) side by side
+with its reference, measured in one run, printed as one table (Markdown, for the README).
+
+    .venv/bin/python -m tests.benchmarks.bench_speed [--quick]
+
+About 6 minutes on a 2-core machine (--quick: 2,000 books and connections, about 2 minutes).
+Each part starts its own servers on loopback and stops them; see the scripts for each part.
+"""
+
+import argparse
+import datetime
+import os
+import time
+
+from tests.benchmarks import bench_fan_out, bench_page_speed, bench_scale_out
+from tests.benchmarks.harness import pinning, print_table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller catalog and fewer connections")
+    args = parser.parse_args()
+    size = 2_000 if args.quick else 20_000
+    connections = 2_000 if args.quick else 10_000
+    start = time.monotonic()
+    rows = bench_page_speed.measure(seconds=4, runs=1, books=size)
+    rows += bench_fan_out.measure(connections=connections, rounds=3, soak=6)
+    rows += bench_scale_out.measure(seconds=4, runs=1, changes=100)
+    load = os.getloadavg()[0]
+    print(f"\n{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
+          f"{'server and load pinned to a core each' if pinning() else 'nothing pinned'}, "
+          f"load average {load:.1f} at the end, {time.monotonic() - start:.0f} s\n")
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()

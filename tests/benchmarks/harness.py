@@ -1,0 +1,285 @@
+"""What the side-by-side benchmarks share: servers pinned to one core and load on the other,
+wrk, memory of a process, and thin raw clients that can hold 10,000 connections from one process.
+
+The raw clients do as little as they can (no WebSocket or HTTP library), so the time they
+take is small and the same for the shop and for the bare-Tornado reference it is measured against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.shop_process import SHOP_COMMAND, free_port, port_answers, shop_environment, stop_process, wait_until_serving
+
+SERVER_CORE, LOAD_CORE = 0, 1
+CONNECT_BATCH = 100  # connections opened at once: below Tornado's listen backlog (128)
+
+
+def pinning() -> bool:
+    """Server and load each on a core of their own, when the machine has two and taskset."""
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def on_server_core(command: tuple[str, ...]) -> tuple[str, ...]:
+    return ("taskset", "-c", str(SERVER_CORE), *command) if pinning() else command
+
+
+def on_load_core(command: list[str]) -> list[str]:
+    return ["taskset", "-c", str(LOAD_CORE), *command] if pinning() else command
+
+
+def pin_this_process_to_load_core() -> None:
+    if pinning():
+        os.sched_setaffinity(0, {LOAD_CORE})
+
+
+def raise_open_files() -> None:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+SHOP = on_server_core(SHOP_COMMAND)
+
+
+class Reference:
+    """A reference server script beside this one (`python -m tests.benchmarks.NAME --port P`), pinned."""
+
+    def __init__(self, module: str, *flags: str, pin: bool = True):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = (sys.executable, "-m", f"tests.benchmarks.{module}", f"--port={self.port}", *flags)
+        self.command = on_server_core(command) if pin else command
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Reference:
+        self.process = subprocess.Popen(self.command, env=shop_environment(), stdin=subprocess.DEVNULL)
+        if not wait_until_serving(self.process, lambda: port_answers(self.port), 20):
+            stop_process(self.process)
+            raise RuntimeError(f"{self.command} did not start")
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        stop_process(self.process)
+
+
+def rss_kib(pid: int) -> int:
+    return int(re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+# --- wrk ---------------------------------------------------------------------------------------
+
+def parse_wrk(output: str) -> dict:
+    def ms(text: str) -> float:
+        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE)}
+    assert {"p50", "p99"} <= set(found), f"wrk printed no latency distribution:\n{output}"
+    found["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    found["non_2xx"] = int(errors.group(1)) if errors else 0
+    return found
+
+
+def wrk(url: str, seconds: float, script: str = "", connections: int = 50, pin: bool = True) -> dict:
+    """One wrk run (one thread) against `url`, with an optional Lua `script`; pinned to the load core."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
+        lua.write(script)
+        lua.flush()
+        command = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", lua.name, url]
+        result = subprocess.run(on_load_core(command) if pin else command,
+                                check=True, capture_output=True, text=True, timeout=seconds + 30)
+    return parse_wrk(result.stdout)
+
+
+def lua_list(values: list[str]) -> str:
+    return "{" + ",".join(f'"{v}"' for v in values) + "}"
+
+
+def get_script(paths: list[str], cookie: str = "") -> str:
+    """GET the paths in turn, each request with this Cookie header (none if empty)."""
+    headers = f'{{["Cookie"] = "{cookie}"}}' if cookie else "nil"
+    return f"""
+local paths = {lua_list(paths)}
+local i = 0
+request = function()
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i], {headers})
+end
+"""
+
+
+def best_of(runs: int, measure: Callable[[], dict]) -> dict:
+    """The median run by throughput, of `runs`: one noisy run on a shared machine doesn't decide."""
+    results = sorted((measure() for _ in range(runs)), key=lambda r: r["rps"])
+    return results[len(results) // 2]
+
+
+# --- raw connections -----------------------------------------------------------------------------
+
+class Race:
+    """How long until every connection has seen `needle` in what it received, from `start()`."""
+
+    def __init__(self, needle: bytes, expected: int):
+        self.needle = needle
+        self.waiting = expected
+        self.started = time.monotonic()
+        self.last = self.started
+        self.done = asyncio.get_running_loop().create_future()
+        if expected == 0:
+            self.done.set_result(None)
+
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+    def seen(self) -> None:
+        self.waiting -= 1
+        self.last = time.monotonic()
+        if self.waiting == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.started
+
+
+class RawConnection(asyncio.Protocol):
+    """Sends `request` on connect; then watches what arrives for the current race's needle."""
+
+    __slots__ = ("_tail", "answered", "closed", "race", "request", "transport")
+
+    def __init__(self, request: bytes):
+        self.request = request
+        self.transport: asyncio.Transport | None = None
+        self.race: Race | None = None
+        self._tail = b""
+        self.answered = asyncio.get_running_loop().create_future()  # the HTTP answer's head
+        self.closed = False
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        seen = self._tail + data
+        if not self.answered.done() and b"\r\n\r\n" in seen:
+            self.answered.set_result(seen.split(b"\r\n", 1)[0])
+        race = self.race
+        if race is not None and race.needle in seen:
+            self.race = None
+            race.seen()
+        self._tail = seen[-64:]
+
+    def connection_lost(self, exc) -> None:
+        self.closed = True
+        if not self.answered.done():
+            self.answered.set_result(b"closed before answering")
+
+    def send(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+async def open_many(port: int, requests: list[bytes], wait_answer: bool) -> list[RawConnection]:
+    """Open one connection per request, CONNECT_BATCH at a time; with `wait_answer`, each answered."""
+    loop = asyncio.get_running_loop()
+    connections: list[RawConnection] = []
+    for start in range(0, len(requests), CONNECT_BATCH):
+        batch = await asyncio.gather(*(
+            loop.create_connection(lambda r=r: RawConnection(r), "127.0.0.1", port)
+            for r in requests[start:start + CONNECT_BATCH]))
+        opened = [protocol for _, protocol in batch]
+        if wait_answer:
+            heads = await asyncio.gather(*(c.answered for c in opened))
+            bad = [h for h in heads if b" 101 " not in h and b" 200 " not in h]
+            assert not bad, f"refused: {bad[0]!r}"
+        connections += opened
+    return connections
+
+
+def websocket_request(port: int, path: str) -> bytes:
+    return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+
+def get_request(port: int, path: str) -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+
+
+def client_text_frame(message: dict) -> bytes:
+    """A masked text frame, as clients must send (RFC 6455 5.3); short messages only."""
+    payload = json.dumps(message).encode()
+    assert len(payload) < 126
+    mask = os.urandom(4)
+    return bytes([0x81, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def race(connections: list[RawConnection], needle: bytes, trigger: Callable, timeout: float = 60) -> float:
+    """Seconds from calling `trigger()` (maybe a coroutine) until every connection has seen `needle`."""
+    current = Race(needle, len(connections))
+    for connection in connections:
+        connection.race = current
+    current.start()
+    started = trigger()
+    if asyncio.iscoroutine(started):
+        await started
+    await asyncio.wait_for(current.done, timeout)
+    return current.seconds
+
+
+async def settle(pid: int, seconds: float = 0.5, most: float = 10) -> int:
+    """The RSS of `pid` once it stops changing for `seconds` (or after `most`): connections all held."""
+    deadline = time.monotonic() + most
+    last = rss_kib(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(seconds)
+        now = rss_kib(pid)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+class Row:
+    """One line of the table: our figure, the reference's, their ratio and the goal for it."""
+
+    def __init__(self, what: str, ours: float, reference: float, unit: str, goal: str,
+                 ratio_at_most: float | None = None, ratio_at_least: float | None = None):
+        self.what, self.ours, self.reference, self.unit, self.goal = what, ours, reference, unit, goal
+        self.ratio = ours / reference if reference else float("nan")
+        if ratio_at_most is not None:
+            self.met: bool | None = self.ratio <= ratio_at_most
+        elif ratio_at_least is not None:
+            self.met = self.ratio >= ratio_at_least
+        else:
+            self.met = None
+
+    def line(self) -> str:
+        verdict = {True: "met", False: "NOT MET", None: ""}[self.met]
+        return (f"| {self.what} | {self.ours:,.1f} {self.unit} | {self.reference:,.1f} {self.unit} | "
+                f"{self.ratio:.2f} | {self.goal} | {verdict} |")
+
+
+def print_table(rows: list[Row]) -> None:
+    print("| what | ours | reference | ratio | goal | |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(row.line())
+    sys.stdout.flush()
