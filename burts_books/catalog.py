@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import math
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 
 import nh3
@@ -20,12 +19,13 @@ from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from . import isbn as isbn_codes
-from .catalog_view import CatalogView
+from .catalog_view import SORTS, CatalogView
 from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError
-from .infra.errors import NotFound, ValidationError
+from .infra.errors import Invalid, NotFound, ValidationError
 from .infra.numbers import whole_number
 from .inventory import MAX_STOCK, Inventory, StockError
+from .search_text import words
 
 MAX_PRICE = 10_000
 NO_COVER = "/static/images/no-cover.svg"
@@ -33,7 +33,6 @@ NO_COVER = "/static/images/no-cover.svg"
 # Tags a staff member may use in a description; everything else is stripped.
 DESCRIPTION_TAGS = {"p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "a", "blockquote"}
 
-_WORD = re.compile(r"[^\W_]+")
 # ASCII digits only: "1e2", "NaN" or other scripts' digits are not prices a person typed.
 _PRICE = re.compile(r"\$?(?P<units>[0-9]{1,6})(?:\.(?P<cents>[0-9]*))?")
 _IMAGE_URL = re.compile(r"(/static/[\w./-]+|https://[^\s\"'<>]+)")
@@ -46,6 +45,9 @@ class Page:
     number: int
     size: int
     query: str = ""
+    sort: str = "title"
+    # When no book matched the words typed: the words searched instead ("pyhton" -> "python").
+    corrected: str = ""
 
     @property
     def count(self) -> int:
@@ -59,17 +61,24 @@ class Page:
     def has_next(self) -> bool:
         return self.number < self.count
 
+    @property
+    def past_the_end(self) -> bool:
+        return self.number > self.count
+
+    def numbers(self, around: int = 2) -> list[int | None]:
+        """The page numbers to offer: the first, the last and those near this one; None for a gap."""
+        shown = sorted({1, self.count, *range(max(1, self.number - around), min(self.count, self.number + around) + 1)})
+        numbers: list[int | None] = []
+        for number in shown:
+            if numbers and number - (numbers[-1] or 0) > 1:
+                numbers.append(None)
+            numbers.append(number)
+        return numbers
+
 
 def price_text(cents: int) -> str:
     """Cents as the price a person reads and types: 3999 -> "39.99"."""
     return f"{cents // 100}.{cents % 100:02d}"
-
-
-def words(text: str) -> list[str]:
-    """Lower-case, accent-free words: what search matches against."""
-    folded = unicodedata.normalize("NFKD", text or "")
-    folded = "".join(c for c in folded if not unicodedata.combining(c))
-    return _WORD.findall(folded.lower())
 
 
 def keywords_for(book: Mapping) -> list[str]:
@@ -237,11 +246,24 @@ class Catalog:
             raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
         return book
 
-    async def search(self, query: str = "", page: int = 1, size: int = 12) -> Page:
-        """Books where every word of `query` starts a word of the title, subtitle or author; title order."""
+    async def search(self, query: str = "", page: int = 1, size: int = 12, sort: str | None = None) -> Page:
+        """Books matching every word of `query` (ISBN in any form, words with symbols, a misspelt
+        word corrected when nothing matches it); `sort` is one of SORTS, by default relevance
+        for a search and title order for the whole catalog."""
+        sort = sort or ("relevance" if query.strip() else "title")
+        if sort not in SORTS:
+            raise Invalid(f"Sort by {', '.join(SORTS)}.")
+        isbn = _normalized_or_none(query)
+        if isbn is not None:
+            book = self.view.get(isbn)
+            books = [book] if book is not None and page == 1 else []
+            return Page(books, int(book is not None), page, size, isbn, sort)
         terms = words(query)
-        books, total = self.view.search(terms, (page - 1) * size, size)
-        return Page(books, total, page, size, " ".join(terms))
+        corrected = [term if self.view.known(term) else (self.view.closest_word(term) or term) for term in terms]
+        if corrected == terms:
+            corrected = []
+        books, total = self.view.search(corrected or terms, sort, (page - 1) * size, size)
+        return Page(books, total, page, size, " ".join(terms), sort, " ".join(corrected))
 
     async def newest(self, limit: int) -> list[dict]:
         return self.view.newest(limit)

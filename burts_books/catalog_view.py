@@ -17,19 +17,31 @@ Staff pages and every write read the database itself: this is a view.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import bisect
+import difflib
+import heapq
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from .infra.bus import EventBus
 from .infra.db import Database
+from .search_text import html_words, words
 
 log = logging.getLogger(__name__)
 
 BOOK_CHANGED = "book"
 STOCK_FIELDS = ("available", "inventory_version")
+SORTS = ("relevance", "newest", "price", "title")
+# A word found in the title counts most toward relevance, then subtitle, author or ISBN, then description.
+WEIGHTS = {"title": 4, "other": 2, "description": 1}
+SPELLING_CUTOFF = 0.8  # difflib's similarity a suggestion needs ("pyhton" and "python": 0.83)
+SPELLING_LENGTH_SLACK = 2  # a suggestion has at most this many letters more or fewer than the word typed
+SORTED_AT_MOST = 2_000  # matches sorted for a page; more are picked from the whole catalog's order
+PREFIX_IN_DESCRIPTIONS = 3  # shorter terms match only whole words of a description
+DESCRIBED_AT_ONCE = 100  # descriptions indexed in one turn of the loop (a few milliseconds)
 
 
 class CatalogView:
@@ -40,9 +52,13 @@ class CatalogView:
         self._books: dict[str, dict] = {}
         self._newest: list[tuple] = []  # sort keys, newest first
         self._by_title: list[tuple] = []  # sort keys, title order
-        self._isbns_by_keyword: dict[str, set[str]] = {}
-        self._keywords: list[str] = []  # sorted, for prefix search
-        self._keywords_stale = False
+        self._by_price: list[tuple] = []  # sort keys, cheapest first
+        # Where a search word is found, from most to least telling: what relevance weighs.
+        # The indexes hold small numbers for books (4 bytes a mention), not their ISBNs.
+        self._indexes = {field: WordIndex() for field in WEIGHTS}
+        self._number_of: dict[str, int] = {}
+        self._isbn_of: list[str] = []
+        self._described: set[int] = set()  # the books whose description is in its index
         self._tasks: set[asyncio.Task] = set()
         # Bumped by every change to the books' fields (not their stock, which listings don't
         # show and book pages render per request): what a kept listing was rendered from.
@@ -55,13 +71,22 @@ class CatalogView:
         return len(self._books)
 
     async def load(self) -> None:
-        """Read every book; the view is complete once this returns."""
+        """Read every book; the view is complete once this returns, but for descriptions.
+
+        Descriptions are most of the words: past the first DESCRIBED_AT_ONCE books they are
+        indexed in the background, a batch a turn of the loop, so a big catalog starts as fast.
+        """
         async for book in self._db.scan("books"):
             self._books[book["isbn"]] = book
-            self._index_keywords(book)
+            self._index_words(book, described=False)
+        numbers = [self._number_of[isbn] for isbn in self._books]
+        self._describe(numbers[:DESCRIBED_AT_ONCE])
+        if len(numbers) > DESCRIBED_AT_ONCE:
+            self._in_background(self._describe_in_batches(numbers[DESCRIBED_AT_ONCE:]))
         # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
         self._newest = sorted(map(_newest_key, self._books.values()))
         self._by_title = sorted(map(_title_key, self._books.values()))
+        self._by_price = sorted(map(_price_key, self._books.values()))
         self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
@@ -74,32 +99,79 @@ class CatalogView:
     def newest(self, limit: int) -> list[dict]:
         return [dict(self._books[key[-1]]) for key in self._newest[:limit]]
 
-    def search(self, terms: list[str], skip: int, limit: int) -> tuple[list[dict], int]:
-        """Books where every term is the start of one of their keywords, in title order; and how many."""
-        if not terms:
-            keys = self._by_title[skip:skip + limit]
-            return [dict(self._books[key[-1]]) for key in keys], len(self._by_title)
-        matches: set[str] | None = None
-        for term in sorted(terms, key=len, reverse=True):  # longest first: the smallest sets
-            found = self._isbns_with_prefix(term)
-            matches = found if matches is None else matches & found
-            if not matches:
-                return [], 0
-        assert matches is not None
-        keys = sorted(_title_key(self._books[isbn]) for isbn in matches)
-        return [dict(self._books[key[-1]]) for key in keys[skip:skip + limit]], len(keys)
+    def price_cents(self, isbn: str) -> int:
+        book = self._books.get(isbn)
+        return book.get("price_cents", 0) if book is not None else 0
 
-    def _isbns_with_prefix(self, term: str) -> set[str]:
-        if self._keywords_stale:
-            self._keywords = sorted(self._isbns_by_keyword)
-            self._keywords_stale = False
-        found: set[str] = set()
-        start = bisect.bisect_left(self._keywords, term)
-        for keyword in self._keywords[start:]:
-            if not keyword.startswith(term):
-                break
-            found |= self._isbns_by_keyword[keyword]
-        return found
+    def search(self, terms: list[str], sort: str, skip: int, limit: int) -> tuple[list[dict], int]:
+        """Books where every term starts a word of theirs (title, subtitle, author, ISBN or
+        description), in `sort` order (one of SORTS); and how many there are."""
+        if not terms:
+            keys = self._all_in(sort)
+            return [dict(self._books[key[-1]]) for key in keys[skip:skip + limit]], len(keys)
+        scores: dict[int, int] | None = None
+        for term in dict.fromkeys(terms):
+            found = self._scores_for(term)
+            scores = found if scores is None else {book: score + found[book] for book, score in scores.items()
+                                                   if book in found}
+            if not scores:
+                return [], 0
+        assert scores is not None
+        wanted = skip + limit
+        if sort == "relevance":
+            by_score: dict[int, list[int]] = {}
+            for book, score in scores.items():
+                by_score.setdefault(score, []).append(book)
+            isbns: list[str] = []
+            for score in sorted(by_score, reverse=True):  # the best first, each score in title order
+                isbns += self._first(by_score[score], "title", wanted - len(isbns))
+                if len(isbns) >= wanted:
+                    break
+        else:
+            isbns = self._first(scores, sort, wanted)
+        return [dict(self._books[isbn]) for isbn in isbns[skip:wanted]], len(scores)
+
+    def _first(self, books: Iterable[int], sort: str, count: int) -> list[str]:
+        """The first `count` of these books in `sort` order, as ISBNs.
+
+        A few are sorted; many (a common word matches most of the catalog) are picked
+        from the order kept for the whole catalog, which soon yields a page of them.
+        """
+        isbns = {self._isbn_of[book] for book in books}
+        if len(isbns) <= SORTED_AT_MOST:
+            return [key[-1] for key in heapq.nsmallest(count, (_sort_key(sort, self._books[isbn]) for isbn in isbns))]
+        first = []
+        for key in self._all_in(sort):
+            if key[-1] in isbns:
+                first.append(key[-1])
+                if len(first) == count:
+                    break
+        return first
+
+    def known(self, term: str) -> bool:
+        """Whether some book has a word starting with `term`."""
+        return any(index.has_prefix(term) for index in self._indexes.values())
+
+    def closest_word(self, term: str) -> str | None:
+        """The title or author word nearest to a misspelt `term` ("pyhton" -> "python"), if one is near."""
+        candidates = [word for index in (self._indexes["title"], self._indexes["other"])
+                      for word in index.words_near_in_length(term, SPELLING_LENGTH_SLACK) if not word.isdigit()]
+        close = difflib.get_close_matches(term, candidates, n=1, cutoff=SPELLING_CUTOFF)
+        return close[0] if close else None
+
+    def _scores_for(self, term: str) -> dict[int, int]:
+        """{book: weight of the most telling field where a word of the book starts with `term`}."""
+        scores: dict[int, int] = {}
+        for field, weight in reversed(WEIGHTS.items()):  # the heaviest last, so it wins
+            index = self._indexes[field]
+            # In descriptions a short term is a whole word: "c" is not every word starting with c.
+            found = index.with_word(term) if field == "description" and len(term) < PREFIX_IN_DESCRIPTIONS else (
+                index.with_prefix(term))
+            scores.update(dict.fromkeys(found, weight))
+        return scores
+
+    def _all_in(self, sort: str) -> list[tuple]:
+        return {"newest": self._newest, "price": self._by_price}.get(sort, self._by_title)
 
     # -- keeping current -----------------------------------------------------
 
@@ -169,14 +241,31 @@ class CatalogView:
         self._books[book["isbn"]] = book
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
-        self._index_keywords(book)
+        bisect.insort(self._by_price, _price_key(book))
+        self._index_words(book, described=True)
 
-    def _index_keywords(self, book: dict) -> None:
-        for keyword in book.get("keywords", ()):
-            if keyword not in self._isbns_by_keyword:
-                self._isbns_by_keyword[keyword] = set()
-                self._keywords_stale = True
-            self._isbns_by_keyword[keyword].add(book["isbn"])
+    def _index_words(self, book: dict, described: bool) -> None:
+        number = self._number_of.get(book["isbn"])
+        if number is None:
+            number = self._number_of[book["isbn"]] = len(self._isbn_of)
+            self._isbn_of.append(book["isbn"])
+        for field in ("title", "other"):
+            self._indexes[field].add(number, _words_of(field, book))
+        if described:
+            self._describe([number])
+
+    def _describe(self, numbers: Iterable[int]) -> None:
+        for number in numbers:
+            book = self._books.get(self._isbn_of[number])
+            if book is not None and number not in self._described:
+                self._indexes["description"].add(number, _words_of("description", book))
+                self._described.add(number)
+
+    async def _describe_in_batches(self, numbers: list[int]) -> None:
+        for start in range(0, len(numbers), DESCRIBED_AT_ONCE):
+            await asyncio.sleep(0)  # a turn of the loop for requests between batches
+            self._describe(numbers[start:start + DESCRIBED_AT_ONCE])
+        log.info("catalog view: every description indexed")
 
     def _remove(self, isbn: str) -> None:
         book = self._books.pop(isbn, None)
@@ -185,13 +274,13 @@ class CatalogView:
         self.version += 1
         _discard_sorted(self._newest, _newest_key(book))
         _discard_sorted(self._by_title, _title_key(book))
-        for keyword in book.get("keywords", ()):
-            isbns = self._isbns_by_keyword.get(keyword)
-            if isbns is not None:
-                isbns.discard(isbn)
-                if not isbns:
-                    del self._isbns_by_keyword[keyword]
-                    self._keywords_stale = True
+        _discard_sorted(self._by_price, _price_key(book))
+        number = self._number_of[isbn]
+        for field in ("title", "other"):
+            self._indexes[field].remove(number, _words_of(field, book))
+        if number in self._described:
+            self._described.discard(number)
+            self._indexes["description"].remove(number, _words_of("description", book))
 
 
 def _newest_key(book: dict) -> tuple:
@@ -203,8 +292,81 @@ def _title_key(book: dict) -> tuple:
     return (book["title"], book["isbn"])
 
 
+def _price_key(book: dict) -> tuple:
+    return (book.get("price_cents", 0), book["title"], book["isbn"])
+
+
+def _sort_key(sort: str, book: dict) -> tuple:
+    return {"newest": _newest_key, "price": _price_key}.get(sort, _title_key)(book)
+
+
+def _words_of(field: str, book: dict) -> set[str]:
+    if field == "title":
+        return set(words(book.get("title", "")))
+    if field == "other":
+        return {book["isbn"], *words(book.get("subtitle", "")), *words(book.get("author", ""))}
+    return set(html_words(book.get("description", "")))
+
+
+class WordIndex:
+    """Which books (by number) have a word, and every word in order, so a prefix finds its words by bisection."""
+
+    def __init__(self) -> None:
+        self._books: dict[str, array.array] = {}
+        self._sorted: list[str] = []
+        self._stale = False  # words came or went since _sorted was made: sort again when next read
+        self._by_length: dict[int, set[str]] = {}
+
+    def add(self, book: int, found: Iterable[str]) -> None:
+        for word in found:
+            books = self._books.get(word)
+            if books is None:
+                books = self._books[word] = array.array("I")
+                self._by_length.setdefault(len(word), set()).add(word)
+                self._stale = True
+            books.append(book)
+
+    def remove(self, book: int, found: Iterable[str]) -> None:
+        for word in found:
+            books = self._books.get(word)
+            if books is not None and book in books:
+                books.remove(book)
+                if not books:
+                    del self._books[word]
+                    self._by_length[len(word)].discard(word)
+                    self._stale = True
+
+    def _words(self) -> list[str]:
+        if self._stale:
+            self._sorted = sorted(self._books)
+            self._stale = False
+        return self._sorted
+
+    def _starting_with(self, prefix: str) -> Iterator[str]:
+        ordered = self._words()
+        for word in ordered[bisect.bisect_left(ordered, prefix):]:
+            if not word.startswith(prefix):
+                return
+            yield word
+
+    def has_prefix(self, prefix: str) -> bool:
+        return next(self._starting_with(prefix), None) is not None
+
+    def with_prefix(self, prefix: str) -> set[int]:
+        found: set[int] = set()
+        for word in self._starting_with(prefix):
+            found.update(self._books[word])
+        return found
+
+    def with_word(self, word: str) -> set[int]:
+        return set(self._books.get(word, ()))
+
+    def words_near_in_length(self, term: str, slack: int) -> list[str]:
+        return [word for length in range(len(term) - slack, len(term) + slack + 1)
+                for word in self._by_length.get(length, ())]
+
+
 def _discard_sorted(keys: list[tuple], key: tuple) -> None:
     position = bisect.bisect_left(keys, key)
     if position < len(keys) and keys[position] == key:
         del keys[position]
-

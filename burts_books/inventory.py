@@ -23,6 +23,8 @@ from .infra.errors import Conflict, NotFound
 log = logging.getLogger(__name__)
 
 STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
+LOW_STOCK = 5  # at or below this many copies, shoppers are told how many are left
+
 MAX_STOCK = 100_000
 
 
@@ -176,3 +178,10 @@ class Inventory:
                 log.warning("reconciled %s: available %d -> %d", isbn, book["available"], should_be)
                 repaired.append(isbn)
         return repaired
+
+
+def availability(available: int) -> str:
+    """What a shopper reads about a book's stock; static/js/inventory.js words it the same way."""
+    if available <= 0:
+        return "Sold out"
+    return f"Only {available} left" if available <= LOW_STOCK else "In stock"

@@ -7,6 +7,7 @@ output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
 from __future__ import annotations
 
 import datetime
+import json
 import secrets
 import zoneinfo
 from pathlib import Path
@@ -16,6 +17,8 @@ from markupsafe import Markup
 from tornado import escape
 
 from .catalog import price_text
+from .inventory import LOW_STOCK, availability
+from .search_text import plain_text
 
 
 def make_environment(template_dir: Path, debug: bool = False,
@@ -37,10 +40,18 @@ def make_environment(template_dir: Path, debug: bool = False,
         squeeze=escape.squeeze,
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
+    env.filters["json_ld"] = json_ld
+    env.globals.update(availability=availability, LOW_STOCK=LOW_STOCK, plain_text=plain_text)
     zone = zoneinfo.ZoneInfo(timezone)
     env.filters["when"] = lambda moment: when(moment, zone)
     env.filters["time_of_day"] = lambda moment: local(moment, zone).strftime("%H:%M")
     return env
+
+
+def json_ld(data: dict) -> Markup:
+    """JSON for a <script type="application/ld+json">: no "<", ">" or "&" that could end the script."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Markup(text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
 
 
 def local(moment: datetime.datetime, timezone: datetime.tzinfo) -> datetime.datetime:

@@ -176,6 +176,22 @@ def cart_count(html: str) -> int:
     return int(re.search(r'class="cart-count">(\d+)<', html).group(1))
 
 
+def available_shown(html: str) -> int:
+    """The copies a book's page shows as left (its stock line says "In stock" above a few)."""
+    return int(re.search(r'<section class="stock offer" id="stock"[^>]* data-available="(\d+)"', html).group(1))
+
+
+def listed_titles(html: str) -> list[str]:
+    """The titles of the book cards a listing (home, catalog, search) shows, in page order."""
+    return [html_entities.unescape(t) for t in re.findall(r'<h[23] class="title">(.*?)</h[23]>', html)]
+
+
+def offers(html: str) -> dict[str, str]:
+    """{isbn: what a listing or book page says about its stock and cart}, for every book it offers."""
+    offer = r'<(?:div|section) class="[^"]*\boffer\b[^"]*"[^>]*data-isbn="(\d+)"[^>]*>(.*?)</(?:div|section)>'
+    return dict(re.findall(offer, html, re.S))
+
+
 def book_articles(html: str) -> dict[str, str]:
     """{isbn: the Book UI module's output} for every book the page shows, in page order."""
     return dict(re.findall(r'<article class="book" id="book-(\d+)">(.*?)</article>', html, re.S))

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.constants import PCI, STARTER_BOOKS, UNKNOWN_ISBN
-from tests.shop_client import book_articles, text_of
+from tests.shop_client import book_articles, listed_titles, text_of
 
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
 
@@ -19,7 +19,7 @@ def settings(settings):
 
 
 def catalog_titles(page_html):
-    return [html.unescape(t) for t in re.findall(r'<a class="title" href="[^"]*">(.*?)</a>', page_html)]
+    return listed_titles(page_html)
 
 
 def next_link(page_html):
@@ -36,7 +36,7 @@ async def test_home_page_welcomes_and_shows_the_newest_books(client):
     arrivals = re.search(r'<section aria-labelledby="new-arrivals">.*?</section>', response.text, re.S).group(0)
     # The starter books were added in list order, so the last four are the newest.
     newest = [book["title"] for book in reversed(STARTER_BOOKS[-4:])]
-    assert [html.unescape(t) for t in re.findall(r'<span class="title">(.*?)</span>', arrivals)] == newest
+    assert listed_titles(arrivals) == newest
     assert "contact@burtsbooks.com" in text and "(555) 555-5555" in text
 
 
@@ -46,17 +46,18 @@ async def test_recommended_reading_draws_every_book_with_the_book_module(client)
     assert response.code == 200
     assert response.text.count('<article class="book"') == len(STARTER_BOOKS)
     book = book_articles(response.text)[PCI]
-    assert f'<img class="cover" src="/static/images/{PCI}.svg"' in book
+    # A local cover's address changes with the file (static_url), so browsers may keep it for good.
+    assert re.search(rf'<img class="cover" src="/static/images/{PCI}\.svg\?v=\w+"', book)
     text = text_of(book)
     for shown in (
         "Programming Collective Intelligence",
         "Building Smart Web 2.0 Applications",
         "by Toby Segaran",
         "Released August 2007",
-        "Added November 1, 2026",  # locale.format_date of date_added
         "$39.99",
     ):
         assert shown in text
+    assert "Added" not in text  # the date staff added it is nothing to a shopper
     # The description is the stored (sanitized) HTML, not escaped text.
     assert "<em>Python</em>" in book
 
@@ -77,8 +78,9 @@ async def test_tornado_puts_the_book_module_stylesheet_in_the_head_once(client):
         ("web serv", ["RESTful Web Services"]),  # every word, each as a prefix
         ("PYTHON cook", ["Python Cookbook"]),
         ("kleppmann designing", ["Designing Data-Intensive Applications"]),
-        ("prog", ["Fluent Python", "Learning Python", "Programming Collective Intelligence",
-                  "Structure and Interpretation of Computer Programs", "The Pragmatic Programmer"]),
+        # Titles first (in title order), then the books whose description has the word.
+        ("prog", ["Programming Collective Intelligence", "Structure and Interpretation of Computer Programs",
+                  "The Pragmatic Programmer", "Fluent Python", "Learning Python"]),
     ],
 )
 @pytest.mark.gen_test

@@ -7,11 +7,13 @@ import re
 import pymongo
 import pytest
 
+from burts_books import catalog_view
 from burts_books.catalog import Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
 from burts_books.infra.bus import RedisBus
 from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
+from burts_books.search_text import html_words, words
 from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
 from tests.waiting import until
 
@@ -27,7 +29,7 @@ def random_books(count: int, seed: int = 3) -> list[dict]:
             "title": " ".join(rng.choices(WORDS, k=rng.randint(1, 4))).title(),
             "subtitle": "",
             "author": rng.choice(["Ada Writer", "Burt Reader", "Zoë Page"]),
-            "price_cents": 999, "stock": 3, "available": 3, "inventory_version": 1,
+            "price_cents": rng.choice([999, 1999, 2500]), "stock": 3, "available": 3, "inventory_version": 1,
             # Some share a date, so the ISBN breaks ties as MongoDB's sort does.
             "date_added": utcnow().replace(microsecond=0, second=rng.randint(0, 20)),
         }
@@ -50,14 +52,20 @@ async def test_search_and_newest_answer_exactly_as_the_database_query(services):
     rng = random.Random(5)
     queries = [[], ["c"], ["py"], ["python"], ["tor", "web"], ["ca", "data"], ["zz"], ["ete"], ["burt", "cat"]]
     queries += [[rng.choice(WORDS)[: rng.randint(1, 4)] for _ in range(rng.randint(1, 3))] for _ in range(30)]
+    orders = {
+        "title": [("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)],
+        "newest": [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)],
+        "price": [("price_cents", pymongo.ASCENDING), ("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)],
+    }
     for terms in queries:
         criteria = {"$and": [{"keywords": {"$regex": "^" + re.escape(t)}} for t in terms]} if terms else {}
-        for skip, limit in ((0, 12), (12, 12), (290, 50)):
-            expected = await services.db.books.find(criteria, {"_id": 0}).sort(
-                [("title", pymongo.ASCENDING), ("isbn", pymongo.ASCENDING)]).skip(skip).limit(limit).to_list(None)
-            books, total = view.search(terms, skip, limit)
-            assert books == expected, terms
-            assert total == await services.db.books.count_documents(criteria)
+        for sort, order in orders.items():
+            for skip, limit in ((0, 12), (12, 12), (290, 50)):
+                expected = await services.db.books.find(criteria, {"_id": 0}).sort(order).skip(skip).limit(limit
+                                                                                                   ).to_list(None)
+                books, total = view.search(terms, sort, skip, limit)
+                assert books == expected, (terms, sort)
+                assert total == await services.db.books.count_documents(criteria)
     newest = await services.db.books.find({}, {"_id": 0}).sort(
         [("date_added", pymongo.DESCENDING), ("isbn", pymongo.ASCENDING)]).limit(24).to_list(None)
     assert view.newest(24) == newest
@@ -101,10 +109,49 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
         await until(lambda: views[1].get(PCI)["available"] == 11)
         assert views[1].get(PCI)["price_cents"] == 1250
-        books, total = views[1].search(["2nd"], 0, 12)
+        books, total = views[1].search(["2nd"], "title", 0, 12)
         assert [book["isbn"] for book in books] == [PCI] and total == 1
-        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], 0, 12)[0]]
+        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], "title", 0, 12)[0]]
     finally:
         for bus, view in zip(buses, views, strict=True):
             await bus.stop()
             await view.close()
+
+
+def model_search(books, terms, sort, skip, limit):
+    """Search as the README says it works, the slow way: the view must answer the same."""
+    def weight(book, term):
+        fields = [(4, words(book["title"])), (2, [book["isbn"], *words(book["subtitle"]), *words(book["author"])])]
+        described = html_words(book["description"])
+        found = [w for w, found in fields if any(word.startswith(term) for word in found)]
+        if any(word.startswith(term) if len(term) >= 3 else word == term for word in described):
+            found.append(1)
+        return max(found, default=0)
+
+    scored = [(sum(weight(book, t) for t in dict.fromkeys(terms)), book) for book in books
+              if all(weight(book, t) for t in terms)]
+    keys = {"relevance": lambda pair: (-pair[0], pair[1]["title"], pair[1]["isbn"]),
+            "title": lambda pair: (pair[1]["title"], pair[1]["isbn"]),
+            "price": lambda pair: (pair[1]["price_cents"], pair[1]["title"], pair[1]["isbn"]),
+            "newest": lambda pair: (-pair[1]["date_added"].timestamp(), pair[1]["isbn"])}
+    ordered = [book["isbn"] for _, book in sorted(scored, key=keys[sort])]
+    return ordered[skip:skip + limit], len(ordered)
+
+
+@pytest.mark.parametrize("sorted_at_most", [10, 2_000])  # many matches picked from the kept orders, or sorted
+@pytest.mark.gen_test
+async def test_search_with_descriptions_ranks_as_described(services, monkeypatch, sorted_at_most):
+    monkeypatch.setattr(catalog_view, "SORTED_AT_MOST", sorted_at_most)
+    rng = random.Random(11)
+    books = random_books(350)
+    for book in books:
+        book["description"] = "<p>" + " ".join(rng.choices([*WORDS, "c++", "an", "<em>x</em>"], k=8)) + "</p>"
+    view = await loaded_view(services, books)
+    await until(lambda: len(view._described) == len(books))  # past the first batch, in the background
+    queries = [["c"], ["c++"], ["py"], ["python", "web"], ["cat"], ["an"], ["x"], ["em"], ["tor", "ada"]]
+    for terms in queries:
+        for sort in catalog_view.SORTS:
+            for skip, limit in ((0, 12), (12, 12), (300, 60)):
+                books_found, total = view.search(terms, sort, skip, limit)
+                assert ([book["isbn"] for book in books_found], total) == model_search(books, terms, sort, skip,
+                                                                                       limit), (terms, sort, skip)

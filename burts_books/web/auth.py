@@ -82,6 +82,8 @@ class LoginHandler(SignInPage):
     def get(self):
         self.show_sign_in()
 
+    head = get
+
     async def post(self):
         email = self.get_body_argument("email", "")
         user = await self.services.accounts.sign_in(
@@ -102,6 +104,8 @@ class RegisterHandler(SignInPage):
     def show_register(self, email: str, errors: dict) -> None:
         self.render("register.html", email=email, errors=errors, next_url=self.safe_next_url(),
                     providers=configured_providers(self.shop_settings).values())
+
+    head = get
 
     async def post(self):
         email = self.get_body_argument("email", "")

@@ -47,6 +47,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
+PART_ARGUMENT = "|"  # between a visitor part's template and its ISBN in a slot
+# Where a kept book part takes the visitor's XSRF field and the response's CSP nonce.
+XSRF_FIELD = templating.SLOT + "xsrf" + templating.SLOT
+NONCE = templating.SLOT.strip("\x00") + "nonce"
+
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
 
 # The one mapping from what the shop refuses to the HTTP status that says so.
@@ -238,6 +243,7 @@ class BaseHandler(tornado.web.RequestHandler):
             modules=templating.ModuleNamespace(namespace["modules"]),
             xsrf_form_html=self._xsrf_field,
             visitor_part=self.visitor_part,
+            cover_url=self.cover_url,
             is_staff=self.is_staff,
             cart=self.cart,
             settings=self.shop_settings,
@@ -285,19 +291,53 @@ class BaseHandler(tornado.web.RequestHandler):
         self._shared_key = key
         self.render(template_name, **part_args, **shown)
 
-    def visitor_part(self, template_name: str) -> Markup:
-        """A part of a page that shows who is visiting (templates/parts/): a slot in a shared page."""
+    def visitor_part(self, template_name: str, isbn: str = "") -> Markup:
+        """A part of a page that shows who is visiting (templates/parts/), or a book as of this
+        request (`isbn`: see _book_part): a slot in a shared page."""
         if self._shared_key is not None:
-            return Markup(f"{templating.SLOT}{template_name}{templating.SLOT}")
-        namespace = {**self._part_namespace(), **(self._page_args or {})}
-        return Markup(self.settings["jinja"].get_template(template_name).render(namespace))
+            return Markup(f"{templating.SLOT}{template_name}{PART_ARGUMENT}{isbn}{templating.SLOT}")
+        if isbn:
+            return self._book_part(template_name, isbn)
+        template = self.settings["jinja"].get_template(template_name)
+        return Markup(template.render({**self._part_namespace(), **(self._page_args or {})}))
+
+    def _book_part(self, template_name: str, isbn: str) -> Markup:
+        """A part showing a book's stock as of this request: one for every book of a listing, so it is
+        kept (with the fragments) for each state of the book, and only the visitor's XSRF field and
+        the response's CSP nonce are put in per request."""
+        book = self.services.catalog_view.get(isbn)
+        if book is None:
+            return Markup("")  # gone since the page was kept; the next request renders it anew
+        key = (template_name, isbn, book["inventory_version"], book.get("catalog_version", 0))
+        fragments = self.settings["fragments"]
+        html = fragments.get(key)
+        if html is None:
+            html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
+                book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
+                book_url=self.reverse_url("book", isbn), cover=self.cover_url(book["image"]))
+        return Markup(html.replace(XSRF_FIELD, self._xsrf_html).replace(NONCE, self.csp_nonce))
+
+    @functools.cached_property
+    def _xsrf_html(self) -> str:
+        return self.xsrf_form_html()
+
+    def cover_url(self, image: str) -> str:
+        """A cover's address: a local one through static_url, so a changed file gets a new address."""
+        return self.static_url(image.removeprefix("/static/")) if image.startswith("/static/") else image
+
+    @functools.cached_property
+    def cart_total_cents(self) -> int:
+        """What the visitor's cart comes to, at the prices the catalog view holds (no database trip)."""
+        if self.cart is None:
+            return 0
+        return sum(self.services.catalog_view.price_cents(isbn) * copies for isbn, copies in self.cart.holds.items())
 
     def _part_namespace(self) -> dict:
         return {
             "handler": self, "request": self.request, "reverse_url": self.reverse_url,
             "static_url": self.static_url, "xsrf_form_html": self._xsrf_field, "locale": self.locale,
             "current_user": self.current_user, "is_staff": self.is_staff, "cart": self.cart,
-            "settings": self.shop_settings,
+            "cart_total_cents": self.cart_total_cents, "settings": self.shop_settings,
         }
 
     def _xsrf_field(self) -> Markup:
@@ -305,7 +345,7 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def _filled(self, skeleton: list[bytes]) -> bytes:
         return b"".join(
-            piece if position % 2 == 0 else self.visitor_part(piece.decode()).encode()
+            piece if position % 2 == 0 else self.visitor_part(*piece.decode().split(PART_ARGUMENT)).encode()
             for position, piece in enumerate(skeleton)
         )
 

@@ -12,12 +12,13 @@ class Book(tornado.web.UIModule):
     until the book changes. Nothing about the visitor goes in it.
     """
 
-    def render(self, book: dict, show_edit: bool = False) -> bytes:
-        key = ("book", book["isbn"], book.get("catalog_version", 0), show_edit, self.locale.code)
+    def render(self, book: dict, show_edit: bool = False, heading: str = "h2") -> bytes:
+        key = ("book", book["isbn"], book.get("catalog_version", 0), show_edit, heading, self.locale.code)
         fragments = self.handler.settings["fragments"]
         html = fragments.get(key)
         if html is None:
-            html = fragments[key] = self.render_string("modules/book.html", book=book, show_edit=show_edit)
+            html = fragments[key] = self.render_string("modules/book.html", book=book, show_edit=show_edit,
+                                                       heading=heading)
         return html
 
     def css_files(self) -> str:

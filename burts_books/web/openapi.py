@@ -139,11 +139,12 @@ def query(name: str, schema: dict, description: str, required: bool = False) -> 
 
 PATHS = {
     "/api/books": {"get": operation(
-        "listBooks", "Search the catalog, a page at a time, in title order",
+        "listBooks", "Search the catalog, a page at a time (the whole catalog in title order)",
         {"200": answer("One page of books", ref("BookPage"))},
         parameters=[
             query("q", {"type": "string", "maxLength": MAX_QUERY},
-                  "Words that each start a word of the title, subtitle or author."),
+                  "Words that each start a word of the title, subtitle, author, ISBN or description "
+                  "(a misspelt word is replaced by the nearest one), or an ISBN in any form; most relevant first."),
             query("page", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}, "Page number."),
             query("size", {"type": "integer", "minimum": 1, "maximum": MAX_API_PAGE_SIZE,
                               "default": Settings.page_size},

@@ -15,6 +15,8 @@ class HomeHandler(BaseHandler):
 
         await self.render_shared("index.html", (self.services.catalog_view.version,), shown)
 
+    head = get
+
 
 class RecommendedHandler(BaseHandler):
     async def get(self):
@@ -23,16 +25,23 @@ class RecommendedHandler(BaseHandler):
 
         await self.render_shared("recommended.html", (self.services.catalog_view.version,), shown)
 
+    head = get
+
 
 class CatalogHandler(SearchMixin, BaseHandler):
     async def get(self):
         query, page = self.search_arguments()
+        sort = self.get_argument("sort", "") or None
 
         async def shown():
-            result = await self.services.catalog.search(query, page, self.shop_settings.page_size)
+            result = await self.services.catalog.search(query, page, self.shop_settings.page_size, sort)
+            if result.past_the_end:
+                raise NotFound(f"There is no page {page}: this list has {result.count}.")
             return {"page": result, "query": query}
 
-        await self.render_shared("catalog.html", (self.services.catalog_view.version, page), shown)
+        await self.render_shared("catalog.html", (self.services.catalog_view.version, page, sort), shown)
+
+    head = get
 
 
 class BookHandler(BaseHandler):
@@ -44,6 +53,8 @@ class BookHandler(BaseHandler):
             return
         # The stock line is a visitor part (it shows their cart): only the book's fields shape the rest.
         await self.render_shared("book.html", (book.get("catalog_version", 0),), book=book, message="")
+
+    head = get
 
 
 class NotFoundHandler(BaseHandler):

@@ -1,6 +1,7 @@
 /*
- * Live inventory on a book page: the stock count follows every change made
- * by any shopper, and Add/Remove to cart work without reloading the page.
+ * Live inventory on every page that shows books (a book's page, listings):
+ * each stock line follows every change made by any shopper, Add/Remove to
+ * cart work without reloading the page, and the header's cart badge follows.
  *
  * Progressive enhancement: the page works without this script (the cart form
  * posts normally and the count is right as of page load). Live updates come
@@ -11,6 +12,7 @@
 (function () {
   'use strict';
 
+  const CART_PATH = '/cart';
   const SOCKET_PATH = '/cart/status/ws';
   const POLL_PATH = '/cart/status';
   const RETRY_BASE_MS = 500;
@@ -29,29 +31,40 @@
   const OFFLINE_MESSAGE = "We couldn't reach the shop. Check your connection and try again.";
   const FAILED_MESSAGE = 'Something went wrong; your cart was not changed. Please try again.';
 
-  const section = document.getElementById('stock');
-  if (!section || !window.fetch) {
-    return;  // Not a book page, or a browser the plain form serves better.
+  // Every book on the page with a live stock line: a book's page (#stock) or a listing's offers.
+  const offers = Array.from(document.querySelectorAll('.offer[data-isbn]')).map(makeOffer);
+  const badge = document.querySelector('.cart-link');
+  if (!window.fetch) {
+    return;  // A browser the plain forms serve better.
   }
 
-  const form = section.querySelector('.cart-form');
-  const count = section.querySelector('.count');
-  const addButton = section.querySelector('.add-to-cart');
-  const removeButton = section.querySelector('.remove-from-cart');
-  const inCart = section.querySelector('.in-cart');
-  const message = section.querySelector('.cart-message');
+  /** One book's stock line and cart form, and the state it shows. */
+  function makeOffer(section) {
+    const offer = {
+      section: section,
+      isbn: section.dataset.isbn,
+      version: Number(section.dataset.version) || 0,
+      available: Number(section.dataset.available) || 0,
+      lowStock: Number(section.dataset.lowStock) || 5,
+      quantity: Number(section.dataset.inCart) || 0,
+      busy: false,
+      form: section.querySelector('.cart-form'),
+      count: section.querySelector('.count'),
+      availability: section.querySelector('.availability'),
+      addButton: section.querySelector('.add-to-cart'),
+      removeButton: section.querySelector('.remove-from-cart'),
+      inCart: section.querySelector('.in-cart'),
+      inCartText: section.querySelector('.in-cart-text'),
+      message: section.querySelector('.cart-message'),
+    };
+    if (offer.form) {
+      offer.form.addEventListener('submit', function (event) { onSubmit(offer, event); });
+    }
+    return offer;
+  }
 
-  const state = {
-    isbn: section.dataset.isbn,
-    version: Number(section.dataset.version) || 0,
-    available: initialAvailable(),
-    quantity: Number(section.dataset.inCart) || 0,
-    busy: false,
-  };
-
-  function initialAvailable() {
-    const shown = section.querySelector('.available');
-    return shown ? Number(shown.textContent) || 0 : 0;
+  function offersOf(isbn) {
+    return offers.filter(function (offer) { return offer.isbn === isbn; });
   }
 
   function sleep(ms) {
@@ -65,70 +78,122 @@
     return ceiling / 2 + Math.random() * ceiling / 2;
   }
 
+  function price(cents) {
+    return '$' + (cents / 100).toFixed(2);
+  }
+
   // -- what the shopper sees ------------------------------------------------
 
-  function updateButtons() {
-    // Copies already in the cart can always be given back, even when sold out.
-    addButton.disabled = state.busy || state.available <= 0;
-    if (removeButton) {
-      removeButton.disabled = state.busy;
+  function updateButtons(offer) {
+    // Busy: the button stays enabled (and keeps keyboard focus) but ignores clicks.
+    if (offer.addButton) {
+      offer.addButton.disabled = offer.available <= 0;
+      offer.addButton.setAttribute('aria-disabled', String(offer.busy));
+    }
+    if (offer.removeButton) {
+      offer.removeButton.setAttribute('aria-disabled', String(offer.busy));
     }
   }
 
-  function showCount(available) {
-    if (available > 0) {
-      const number = document.createElement('span');
-      number.className = 'available';
-      number.textContent = String(available);
-      count.replaceChildren('Only ', number, ' left in stock!');
-    } else {
-      count.replaceChildren('Sold out');
+  /** The same words as inventory.availability() on the server. */
+  function availabilityText(offer, available) {
+    if (available <= 0) {
+      return 'Sold out';
+    }
+    return available <= offer.lowStock ? 'Only ' + available + ' left' : 'In stock';
+  }
+
+  function showCount(offer, available) {
+    offer.section.dataset.available = String(available);
+    if (offer.availability) {
+      offer.availability.classList.toggle('sold-out', available <= 0);
+      offer.availability.classList.toggle('low', available > 0 && available <= offer.lowStock);
+    }
+    const text = availabilityText(offer, available);
+    if (offer.count && offer.count.textContent !== text) {
+      offer.count.textContent = text;
     }
   }
 
-  /** Show a book state {isbn, available, version} if it is newer than the one shown. */
+  /** Show a book state {isbn, available, version} wherever the book is, if newer than what is shown. */
   function showBook(book) {
-    if (!book || book.isbn !== state.isbn) {
+    if (!book) {
       return;
     }
-    const version = Number(book.version);
-    if (!(version > state.version)) {
-      return;  // Stale: a newer state is already on screen.
-    }
-    state.version = version;
-    section.dataset.version = String(version);
-    // Only touch the aria-live region when the count changes, so screen
-    // readers announce real changes and nothing else.
-    if (book.available !== state.available) {
-      state.available = book.available;
-      showCount(book.available);
-    }
-    updateButtons();
+    offersOf(book.isbn).forEach(function (offer) {
+      const version = Number(book.version);
+      if (!(version > offer.version)) {
+        return;  // Stale: a newer state is already on screen.
+      }
+      offer.version = version;
+      offer.section.dataset.version = String(version);
+      // Only touch the aria-live region when the words change, so screen
+      // readers announce real changes and nothing else.
+      if (book.available !== offer.available) {
+        offer.available = book.available;
+        showCount(offer, book.available);
+      }
+      const hadFocus = offer.addButton && document.activeElement === offer.addButton;
+      updateButtons(offer);
+      if (hadFocus && offer.addButton.disabled) {
+        focusMessage(offer);  // Sold out under the shopper's finger: keep their place.
+      }
+    });
   }
 
-  function showCart(quantity) {
-    state.quantity = quantity;
-    section.dataset.inCart = String(quantity);
-    if (inCart) {
-      inCart.hidden = quantity === 0;
-      inCart.textContent = quantity === 1 ? 'One copy is in your cart'
+  function showCart(offer, quantity) {
+    offer.quantity = quantity;
+    offer.section.dataset.inCart = String(quantity);
+    if (offer.inCart) {
+      offer.inCart.hidden = quantity === 0;
+      offer.inCartText.textContent = quantity === 1 ? 'One copy is in your cart'
         : quantity + ' copies are in your cart';
     }
-    if (removeButton) {
-      removeButton.hidden = quantity === 0;
+    if (offer.removeButton) {
+      const hadFocus = document.activeElement === offer.removeButton;
+      offer.removeButton.hidden = quantity === 0;
+      if (hadFocus && quantity === 0) {
+        offer.addButton.focus();  // The button pressed is gone: the next one to use takes focus.
+      }
     }
   }
 
-  function say(text) {
-    if (message) {
-      message.textContent = text;
+  /** The header's cart badge: copies and total, from a cart as POST /cart returns it. */
+  function showBadge(cart) {
+    if (!badge || !cart) {
+      return;
+    }
+    badge.querySelector('.cart-count').textContent = String(cart.count);
+    badge.querySelector('.cart-total').textContent = price(cart.total_cents);
+    badge.classList.remove('bumped');
+    void badge.offsetWidth;  // restart the animation
+    badge.classList.add('bumped');
+  }
+
+  function focusMessage(offer) {
+    if (offer.message) {
+      offer.message.tabIndex = -1;
+      offer.message.focus();
+    }
+  }
+
+  function say(offer, text, withCartLink) {
+    if (!offer.message) {
+      return;
+    }
+    offer.message.replaceChildren(text);
+    if (withCartLink) {
+      const link = document.createElement('a');
+      link.href = CART_PATH;
+      link.textContent = 'View cart / Checkout';
+      offer.message.append(' ', link);
     }
   }
 
   // -- adding and removing --------------------------------------------------
 
-  function xsrfToken() {
-    const field = form.querySelector('input[name="_xsrf"]');
+  function xsrfToken(offer) {
+    const field = offer.form.querySelector('input[name="_xsrf"]');
     if (field && field.value) {
       return field.value;
     }
@@ -136,14 +201,14 @@
     return cookie ? decodeURIComponent(cookie[1]) : '';
   }
 
-  /** The quantity of this book in a cart as the server returns it (items as a list or keyed by ISBN). */
-  function quantityIn(cart) {
+  /** The quantity of a book in a cart as the server returns it (items as a list or keyed by ISBN). */
+  function quantityIn(cart, isbn) {
     const items = cart && cart.items;
     let item = null;
     if (Array.isArray(items)) {
-      item = items.find(function (each) { return each.isbn === state.isbn; });
+      item = items.find(function (each) { return each.isbn === isbn; });
     } else if (items && typeof items === 'object') {
-      item = items[state.isbn];
+      item = items[isbn];
     }
     return item ? Number(item.quantity) || 0 : 0;
   }
@@ -153,53 +218,57 @@
     return type.includes('application/json') ? response.json() : null;
   }
 
-  async function changeCart(action) {
-    const body = new URLSearchParams({action: action, isbn: state.isbn});
+  async function changeCart(offer, action) {
+    const body = new URLSearchParams({action: action, isbn: offer.isbn});
     let response;
     let data;
     try {
       // getAttribute: form.action is shadowed by the buttons named "action".
-      response = await fetch(form.getAttribute('action') || '/cart', {
+      response = await fetch(offer.form.getAttribute('action') || CART_PATH, {
         method: 'POST',
         body: body,
         credentials: 'same-origin',
-        headers: {'Accept': 'application/json', 'X-XSRFToken': xsrfToken()},
+        headers: {'Accept': 'application/json', 'X-XSRFToken': xsrfToken(offer)},
       });
       data = await readJson(response);
     } catch (error) {
-      say(OFFLINE_MESSAGE);
+      say(offer, OFFLINE_MESSAGE);
       return;
     }
     if (data && data.book) {
       showBook(data.book);
     }
     if (data && data.cart) {
-      // Refused or not, the answer says what the cart holds now (a hold may have expired).
-      showCart(quantityIn(data.cart));
+      showBadge(data.cart);
+      offersOf(offer.isbn).forEach(function (each) { showCart(each, quantityIn(data.cart, offer.isbn)); });
     }
     if (response.ok && data) {
-      say(action === 'add' ? 'Added to your cart.' : 'Removed from your cart.');
+      if (action === 'add') {
+        say(offer, 'Added to your cart.', true);
+      } else {
+        say(offer, 'Removed from your cart.');
+      }
     } else if (response.status === 409) {
-      say((data && data.error && data.error.message) || SOLD_OUT_MESSAGE);
+      say(offer, (data && data.error && data.error.message) || SOLD_OUT_MESSAGE);
     } else {
-      say((data && data.error && data.error.message) || FAILED_MESSAGE);
+      say(offer, (data && data.error && data.error.message) || FAILED_MESSAGE);
     }
   }
 
-  async function onSubmit(event) {
+  async function onSubmit(offer, event) {
     event.preventDefault();
-    if (state.busy) {
+    if (offer.busy) {
       return;  // One change at a time: a double click must not add two copies.
     }
     const action = (event.submitter && event.submitter.value) || 'add';
-    state.busy = true;
-    updateButtons();
-    say('');
+    offer.busy = true;
+    updateButtons(offer);
+    say(offer, '');
     try {
-      await changeCart(action);
+      await changeCart(offer, action);
     } finally {
-      state.busy = false;
-      updateButtons();
+      offer.busy = false;
+      updateButtons(offer);
     }
   }
 
@@ -240,7 +309,7 @@
     let deliveredAt = 0;
 
     socket.addEventListener('open', function () {
-      socket.send(JSON.stringify({subscribe: [state.isbn]}));
+      socket.send(JSON.stringify({subscribe: watchedIsbns()}));
     });
     socket.addEventListener('message', function (event) {
       if (!deliveredAt) {
@@ -267,9 +336,28 @@
 
   let polling = false;
 
+  /** Each book on the page once, with the lowest version shown of it. */
+  function watched() {
+    const versions = new Map();
+    offers.forEach(function (offer) {
+      const seen = versions.get(offer.isbn);
+      versions.set(offer.isbn, seen === undefined ? offer.version : Math.min(seen, offer.version));
+    });
+    return versions;
+  }
+
+  function watchedIsbns() {
+    return Array.from(watched().keys());
+  }
+
+  function versionSum() {
+    return offers.reduce(function (sum, offer) { return sum + offer.version; }, 0);
+  }
+
   async function pollOnce() {
-    const url = POLL_PATH + '?isbn=' + encodeURIComponent(state.isbn) +
-      '&version=' + encodeURIComponent(state.version);
+    const url = POLL_PATH + '?' + Array.from(watched()).map(function (pair) {
+      return 'isbn=' + encodeURIComponent(pair[0]) + '&version=' + encodeURIComponent(pair[1]);
+    }).join('&');
     const response = await fetch(url, {
       credentials: 'same-origin',
       headers: {'Accept': 'application/json'},
@@ -278,9 +366,9 @@
       throw new Error('status ' + response.status);
     }
     const data = await response.json();
-    const before = state.version;
+    const before = versionSum();
     (data.books || []).forEach(showBook);
-    return state.version > before;
+    return versionSum() > before;
   }
 
   async function startPolling() {
@@ -316,6 +404,7 @@
     }
   }
 
-  form.addEventListener('submit', onSubmit);
-  startLiveUpdates();
+  if (offers.length) {
+    startLiveUpdates();
+  }
 })();

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from tests.browser.axe import AxeUnavailable
+from tests.browser.axe import axe_source as axe_source_from_npm
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_process import ShopDidNotStart, ShopProcess, run_cli
 
@@ -124,3 +126,30 @@ def open_page(browser: Browser, shop: ShopProcess):
 @pytest.fixture
 def page(open_page) -> Page:
     return open_page()
+
+
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"  # ignored by git
+
+
+@pytest.fixture(scope="package")
+def axe_source() -> str:
+    try:
+        return axe_source_from_npm()
+    except AxeUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def screenshots(request) -> Path:
+    """The folder the storefront tests write screenshots into, named at the end of the run."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    request.config.stash[SCREENSHOTS_WRITTEN] = True
+    return SCREENSHOTS
+
+
+SCREENSHOTS_WRITTEN = pytest.StashKey[bool]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if config.stash.get(SCREENSHOTS_WRITTEN, False):
+        terminalreporter.write_line(f"storefront screenshots: {SCREENSHOTS}")

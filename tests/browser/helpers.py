@@ -25,7 +25,7 @@ class BookPage:
         self.count = stock.locator(".count")
         self.add = stock.get_by_role("button", name="Add to Cart")
         self.remove = stock.get_by_role("button", name="Remove from Cart")
-        self.in_cart = stock.locator(".in-cart")
+        self.in_cart = stock.locator(".in-cart-text")
         self.message = stock.get_by_role("status")
 
     def open(self) -> "BookPage":

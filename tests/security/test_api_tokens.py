@@ -180,7 +180,8 @@ async def test_every_handler_refuses_a_wrong_token(staff, services, path, method
     body = "{}" if method == "POST" else None
     response = await staff.fetch(path, method, body, headers={"Authorization": f"Bearer {WRONG_TOKEN}"})
     assert response.code == 401, response.text
-    assert response.json()["error"]["status"] == 401
+    if method != "HEAD":  # a HEAD answer has headers only
+        assert response.json()["error"]["status"] == 401
     assert await store_snapshot(services) == before
 
 

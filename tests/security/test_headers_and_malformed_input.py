@@ -23,12 +23,12 @@ async def test_no_page_can_be_kept_by_a_cache_or_names_the_framework(staff, path
 
 @pytest.mark.gen_test
 async def test_static_files_are_cached_but_carry_the_same_headers(client):
-    response = await client.get("/static/css/site.css")
+    response = await client.get("/static/css/base.css")
     assert response.code == 200 and "no-store" not in response.headers.get("Cache-Control", "")
     assert response.headers["Server"] == "BurtsBooks" and response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("path", ["/static/css/site.css%00", "/static/%00", "/static/css/%00.css",
+@pytest.mark.parametrize("path", ["/static/css/base.css%00", "/static/%00", "/static/css/%00.css",
                                   "/static/../setup.cfg", "/static/%2e%2e/setup.cfg"])
 @pytest.mark.gen_test
 async def test_bad_static_paths_are_refused_not_errors(client, path):
