@@ -32,7 +32,7 @@ async def account(data_dir, email):
         return await accounts_in(db).by_email(email)
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # each runs the command in processes of its own
 async def test_create_a_shopper_then_make_them_staff(tmp_path):
     created = run_cli("create-user", "Reader@Example.com", data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert (created.returncode, created.stdout) == (0, "created shopper account reader@example.com\n")
@@ -52,7 +52,7 @@ async def test_create_a_shopper_then_make_them_staff(tmp_path):
         ("not-an-email", TYPED_PASSWORD, "Give a valid email address."),
     ],
 )
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # each runs the command in processes of its own
 async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email, password, message):
     result = run_cli("create-user", email, data_dir=tmp_path, stdin=password)
     assert refusal(result) == f"burts-books create-user: {message}"
@@ -60,7 +60,7 @@ async def test_create_user_refuses_bad_input_and_creates_nothing(tmp_path, email
         assert await db.users.count_documents({}) == 0
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # each runs the command in processes of its own
 async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
     async with store(tmp_path) as db:
         await accounts_in(db).register(SHOPPER_EMAIL, PASSWORD)
@@ -70,7 +70,7 @@ async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
     )
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=30)  # each runs the command in processes of its own
 async def test_create_user_is_refused_while_another_process_holds_the_store(tmp_path):
     store_dir = Settings(data_dir=tmp_path).store_dir
     async with store(tmp_path):
