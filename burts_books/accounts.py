@@ -8,6 +8,12 @@ email costs the same argon2 work as a known one, is limited the same way and
 gets the same answers, and registering an email that has an account looks like
 registering a new one. argon2 runs a bounded number of hashes at once, each
 taking 64 MiB, so a flood of sign-ins can't exhaust memory.
+
+Roles: `staff` runs the shop; `owner` (always staff too) also grants and
+revokes staff from the users page. The first staff account becomes an owner;
+`burts-books create-user EMAIL --owner` makes more. Nobody changes their own
+role from the site, and an owner's role changes only from the command line,
+so the shop always keeps someone who can manage it.
 """
 
 from __future__ import annotations
@@ -22,11 +28,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bson import ObjectId
 from pymongo import ReturnDocument
 
+from .history import History, entry, recording
 from .infra.clock import utcnow
 from .infra.db import Database, DuplicateKeyError, object_id
-from .infra.errors import NotFound, ValidationError
+from .infra.errors import NotAllowed, NotFound, ValidationError
 from .infra.limits import Limits
+from .infra.paging import Paged
 
+USERS_PAGE = 50
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -54,6 +63,11 @@ def normalize_email(email: str) -> str:
 def valid_email(email: str) -> bool:
     """Whether a normalized email looks deliverable."""
     return bool(_EMAIL.fullmatch(email)) and len(email) <= 254
+
+
+def known_as(user: dict) -> str:
+    """How pages and the history name an account: its email, else (social sign-in without one) its name."""
+    return user.get("email") or f"{user.get('name') or 'account'} ({user['_id']})"
 
 
 def check_password(password: str) -> None:
@@ -87,14 +101,17 @@ class Accounts:
     def __init__(self, db: Database, limits: Limits):
         self.users = db.users
         self.limits = limits
+        self.history = History(db)
 
     async def _argon2(self, func, *args):
         # Hundreds of milliseconds of CPU and 64 MiB each: off the event loop, and a bounded number at once.
         async with self.limits.password_hashing.turn():
             return await asyncio.get_running_loop().run_in_executor(None, func, *args)
 
-    async def register(self, email: str, password: str, *, staff: bool = False) -> dict:
-        """Make an account; ValidationError for bad input, AccountExists when the email has one."""
+    async def register(self, email: str, password: str, *, staff: bool = False, owner: bool = False) -> dict:
+        """Make an account; ValidationError for bad input, AccountExists when the email has one.
+
+        An owner is staff too; the first staff account is an owner."""
         email = check_new_account(email, password)
         user = {
             "email": email,
@@ -108,7 +125,16 @@ class Accounts:
         except DuplicateKeyError:
             raise AccountExists() from None
         user["_id"] = result.inserted_id
+        if staff:
+            user["owner"] = await self._make_owner(email, owner)
         return user
+
+    async def _make_owner(self, email: str, owner: bool) -> bool:
+        """Make this staff account an owner when asked, or when the shop has no owner yet."""
+        if owner or await self.users.count_documents({"owner": True}, limit=1) == 0:
+            await self.users.update_one({"email": email, "staff": True}, {"$set": {"owner": True}})
+            return True
+        return False
 
     async def sign_up(self, email: str, password: str, address: str) -> None:
         """Register a visitor from client `address`, telling nothing of whether the email had an account.
@@ -203,9 +229,45 @@ class Accounts:
             raise NotFound("Your account no longer exists.")
         return changed
 
-    async def set_staff(self, email: str, staff: bool) -> bool:
-        """Grant or remove the staff role; False when there is no such account."""
-        result = await self.users.update_one(
-            {"email": normalize_email(email)}, {"$set": {"staff": staff}}
-        )
+    async def set_staff(self, email: str, staff: bool, *, owner: bool = False) -> bool:
+        """Grant the staff role (and the owner's, if `owner`), or remove both (the command line);
+        False when there is no such account."""
+        email = normalize_email(email)
+        changes = {"staff": staff} if staff else {"staff": False, "owner": False}
+        result = await self.users.update_one({"email": email}, {"$set": changes})
+        if result.matched_count and staff:
+            await self._make_owner(email, owner)
         return result.matched_count == 1
+
+    async def change_staff(self, by: dict, user_id: str, staff: bool) -> dict:
+        """An owner grants (or revokes) someone's staff role from the site; returns their account.
+
+        NotAllowed for anyone but an owner, for one's own role, and for another owner's.
+        """
+        if not by.get("owner"):
+            raise NotAllowed("Only an owner of the shop can grant or revoke the staff role.")
+        oid = object_id(user_id)
+        user = await self.by_id(oid) if oid is not None else None
+        if user is None:
+            raise NotFound("There is no such account.")
+        if user["_id"] == by["_id"]:
+            raise NotAllowed("You can't change your own role; ask another owner.")
+        if user.get("owner"):
+            raise NotAllowed("An owner's role is changed from the command line (burts-books create-user).")
+        role = {True: "staff", False: "shopper"}
+        change = entry("role", known_as(by), account=known_as(user), old=role[bool(user.get("staff"))],
+                       new=role[staff])
+        # Conditioned on not being an owner, in case one was made meanwhile; recorded in the same update.
+        await self.users.update_one(
+            {"_id": user["_id"], "owner": {"$ne": True}},
+            recording({"$set": {"staff": staff, "role_changed_by": known_as(by), "role_changed_at": utcnow()}},
+                      [change]))
+        await self.history.drain("users", {"_id": user["_id"]})
+        return {**user, "staff": staff}
+
+    async def search(self, query: str = "", page: int = 1, size: int = USERS_PAGE) -> Paged:
+        """Accounts whose email starts with `query`, in email order."""
+        criteria = {"email": {"$regex": "^" + re.escape(normalize_email(query))}} if query.strip() else {}
+        cursor = self.users.find(criteria, {"password_hash": 0}).sort("email", 1)
+        users = await cursor.skip((page - 1) * size).limit(size).to_list(size)
+        return Paged(users, await self.users.count_documents(criteria), page, size)

@@ -28,12 +28,15 @@ from .web import (
     password,
     restock_alerts,
     social,
-    staff,
     staff_import,
     staff_orders,
     stock,
 )
-from .web.base import StaticFiles
+from .web.base import CoverFiles, StaticFiles
+from .web.staff import books as staff_books
+from .web.staff import history as staff_history
+from .web.staff import stock as staff_stock
+from .web.staff import users as staff_users
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +58,10 @@ def routes() -> list:
         url(r"/books", tornado.web.RedirectHandler, {"url": "/books/"}),
         url(rf"/books/{ISBN}", pages.BookHandler, name="book"),
         url(rf"/books/{ISBN}/notify", restock_alerts.NotifyHandler, name="notify"),
-        url(r"/add", staff.AddBookHandler, name="add_book"),
-        url(rf"/edit/{ISBN}", staff.EditBookHandler, name="edit_book"),
-        url(rf"/edit/{ISBN}/restock", stock.RestockHandler, name="restock"),
+        url(r"/add", staff_books.AddBookHandler, name="add_book"),
+        url(rf"/edit/{ISBN}", staff_books.EditBookHandler, name="edit_book"),
+        url(rf"/edit/{ISBN}/restock", staff_books.RestockHandler, name="restock"),
+        url(r"/covers/(.*)", CoverFiles, name="cover"),
         url(r"/cart", cart.CartHandler, name="cart"),
         url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
         url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
@@ -81,6 +85,12 @@ def routes() -> list:
         url(rf"/staff/orders/({ORDER_NUMBER})", staff_orders.OrderHandler, name="staff_order"),
         url(rf"/staff/orders/({ORDER_NUMBER})/(ready|collected|cancel)", staff_orders.OrderActionHandler,
             name="staff_order_action"),
+        url(r"/staff/?", tornado.web.RedirectHandler, {"url": "/staff/stock"}),
+        url(r"/staff/stock", staff_stock.StockHandler, name="staff_stock"),
+        url(r"/staff/history", staff_history.HistoryHandler, name="staff_history"),
+        url(r"/staff/users", staff_users.UsersHandler, name="staff_users"),
+        url(r"/staff/users/([0-9a-f]{24})/role", staff_users.RoleHandler, name="staff_role"),
+        url(rf"/staff/books/{ISBN}/withdraw", staff_books.WithdrawHandler, name="staff_withdraw"),
         url(r"/staff/imports", staff_import.ImportsHandler, name="staff_imports"),
         url(r"/staff/imports/([\w-]{16})", staff_import.ImportHandler, name="staff_import"),
         url(r"/staff/imports/([\w-]{16})/rejects\.csv", staff_import.RejectsHandler, name="staff_import_rejects"),

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 MAX_PER_TITLE = 10
 GRACE = datetime.timedelta(seconds=5)
 SOLD_OUT_MESSAGE = "Sorry, this book just sold out."
+WITHDRAWN_MESSAGE = "Sorry, this book is no longer available."
 LAPSED_MESSAGE = "Your hold on this book expired and its copies went back on sale, so there is nothing to remove."
 CHANGED_MESSAGE = "Your cart changed in another window meanwhile: here it is as it is now."
 FORGET_BATCH = 200  # closed carts deleted in one write
@@ -271,7 +272,7 @@ class Carts:
                    expect: int | None = None) -> tuple[Cart | None, dict]:
         """Take `copies` for the cart; with `expect`, only if the cart holds exactly that many now."""
         if cart is None or not cart.is_open:
-            current = await self.inventory.state(isbn)
+            current = await self._on_sale(isbn)
             if current is not None and current["available"] < copies:
                 # Nothing to hold: don't open a cart only to refuse it.
                 raise self._too_few(current, copies)
@@ -291,7 +292,7 @@ class Carts:
             state = await self.inventory.take(isbn, copies)
             if state is None:
                 await self._change(cart, {}, taking_back, only_open=False)
-                raise self._too_few(await self.inventory.state(isbn), copies)
+                raise self._too_few(await self._on_sale(isbn), copies)
             if await self._change(cart, line_ok, {f"holds.{isbn}": copies, f"adding.{isbn}": -copies, "revision": 1},
                                   unset={f"lapsed.{isbn}": ""}):
                 self.holds_taken += copies
@@ -323,6 +324,13 @@ class Carts:
             return SoldOut(SOLD_OUT_MESSAGE, state)
         more = "one more copy is" if available == 1 else f"{available} more copies are"
         return CartError(f"Sorry, only {more} on sale: choose fewer.", state)
+
+    async def _on_sale(self, isbn: str) -> dict | None:
+        """The book's state; CartError when the title is withdrawn from sale."""
+        state, withdrawn = await self.inventory.sale_state(isbn)
+        if withdrawn:
+            raise CartError(WITHDRAWN_MESSAGE, state)
+        return state
 
     async def remove(self, cart: Cart | None, isbn: str) -> tuple[Cart | None, dict | None]:
         """Take one copy out of the cart and give it back to the shop."""

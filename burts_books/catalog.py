@@ -11,13 +11,14 @@ import dataclasses
 import datetime
 import math
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 
 import nh3
 import pymongo
 from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
+from . import covers, history
 from . import isbn as isbn_codes
 from .catalog_view import SORTS, CatalogView
 from .infra.clock import utcnow
@@ -35,7 +36,7 @@ DESCRIPTION_TAGS = {"p", "br", "em", "strong", "i", "b", "ul", "ol", "li", "a", 
 
 # ASCII digits only: "1e2", "NaN" or other scripts' digits are not prices a person typed.
 _PRICE = re.compile(r"\$?(?P<units>[0-9]{1,6})(?:\.(?P<cents>[0-9]*))?")
-_IMAGE_URL = re.compile(r"(/static/[\w./-]+|https://[^\s\"'<>]+)")
+_IMAGE_URL = re.compile(r"(/static/[\w./-]+|/covers/[\w.-]+|https://[^\s\"'<>]+)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +198,23 @@ def _new_document(book: dict, editor: str, now: datetime.datetime) -> dict:
     document = {"stock": 0, "image": NO_COVER, **book}
     document.update(available=document["stock"], inventory_version=1, catalog_version=1,
                     date_added=now, updated_at=now, updated_by=editor)
+    document[history.PENDING] = [history.entry("added", editor, document["isbn"], copies=document["stock"])]
     return document
+
+
+def _with_cover(book: dict, cover: dict[str, str] | None) -> dict:
+    if cover:
+        book.update(image=covers.largest(cover), cover=cover)
+    return book
+
+
+UNRECORDED = ("stock", "keywords", "cover")  # stock is recorded apart; the others follow from recorded fields
+
+
+def _edits(book: dict, current: dict, editor: str) -> list[dict]:
+    """History entries for the fields `book` changes in `current`."""
+    return [history.entry("edit", editor, current["isbn"], field=name, old=current.get(name), new=value)
+            for name, value in book.items() if name not in UNRECORDED and current.get(name) != value]
 
 
 def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,
@@ -210,7 +227,7 @@ def _update_for(book: dict, current: dict, stock_changed: bool, editor: str,
     if fields:
         # catalog_version names this state of the book's fields, for caches of what shows them.
         update["$inc"] = {"catalog_version": 1}
-    return update
+    return history.recording(update, _edits(book, current, editor))
 
 
 @dataclasses.dataclass
@@ -230,6 +247,7 @@ class Catalog:
         self.books = db.books
         self.inventory = inventory
         self.view = view
+        self.history = inventory.history
 
     async def get(self, isbn: str) -> dict:
         """The book with this ISBN, in any form people write one (ISBN-10, hyphens); NotFound if none."""
@@ -246,6 +264,10 @@ class Catalog:
             raise NotFound(f"There is no book with ISBN {isbn} in our catalog.")
         return book
 
+    async def titles(self, isbns: Iterable[str]) -> dict[str, str]:
+        """{isbn: title} of these books (from memory), for pages that list ISBNs."""
+        return {isbn: book["title"] for isbn in isbns if (book := self.view.get(isbn)) is not None}
+
     async def search(self, query: str = "", page: int = 1, size: int = 12, sort: str | None = None) -> Page:
         """Books matching every word of `query` (ISBN in any form, words with symbols, a misspelt
         word corrected when nothing matches it); `sort` is one of SORTS, by default relevance
@@ -256,6 +278,8 @@ class Catalog:
         isbn = _normalized_or_none(query)
         if isbn is not None:
             book = self.view.get(isbn)
+            if book is not None and book.get("withdrawn"):
+                book = None  # its page stays for past orders, but searches no longer find it
             books = [book] if book is not None and page == 1 else []
             return Page(books, int(book is not None), page, size, isbn, sort)
         terms = words(query)
@@ -272,35 +296,70 @@ class Catalog:
         """Every book in ISBN order, streamed from a cursor (the unique ISBN index orders it)."""
         return self.books.find({}, {"_id": 0}).sort("isbn", pymongo.ASCENDING)
 
-    async def add(self, form: Mapping[str, str], staff_email: str) -> dict:
-        book = _new_document(parse_book_form(form), staff_email, utcnow())
+    async def add(self, form: Mapping[str, str], staff_email: str, cover: dict[str, str] | None = None) -> dict:
+        """Add a book; `cover` is an uploaded cover ({width: address}, see covers.py), which wins over the form's."""
+        book = _new_document(_with_cover(parse_book_form(form), cover), staff_email, utcnow())
         try:
             await self.books.insert_one(book)
         except DuplicateKeyError:
             raise ValidationError({"isbn": "A book with this ISBN is already in the catalog."}) from None
+        await self.history.drain_books([book["isbn"]])
         await self.view.changed([book["isbn"]])
         await self.inventory.publish_state(book["isbn"])
         return await self.get(book["isbn"])
 
     async def update(
-        self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None
+        self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None,
+        cover: dict[str, str] | None = None,
     ) -> dict:
-        """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock)."""
+        """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock);
+        `cover` an uploaded cover, as for add()."""
         current = await self.get_current(isbn)
-        book = parse_book_form(form)
+        book = _with_cover(parse_book_form(form), cover)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
         stock = book.pop("stock")
-        book.update(updated_at=utcnow(), updated_by=staff_email)
+        if current.get("cover") and book["image"] not in current["cover"].values():
+            book["cover"] = {}  # the uploaded sizes go with the cover they were made from
         # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
         try:
-            await self.inventory.set_stock(isbn, stock, expected_stock)
+            await self.inventory.set_stock(current["isbn"], stock, expected_stock, who=staff_email)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        # catalog_version names this state of the book's fields, for caches of what shows them.
-        await self.books.update_one({"isbn": isbn}, {"$set": book, "$inc": {"catalog_version": 1}})
-        await self.view.changed([isbn])
-        return await self.get(isbn)
+        await self._change_fields(current, book, staff_email)
+        return await self.get(current["isbn"])
+
+    async def _change_fields(self, current: dict, fields: dict, who: str, entries: list[dict] | None = None) -> None:
+        """Set `fields` on the book, recording each change (or `entries`) in the same update.
+
+        Conditioned on the catalog version read, so the old values recorded are
+        the ones replaced: an edit saved meanwhile makes us read again.
+        """
+        while True:
+            changes = _edits(fields, current, who) if entries is None else entries
+            # catalog_version names this state of the book's fields, for caches of what shows them.
+            update = {"$set": dict(fields, updated_at=utcnow(), updated_by=who), "$inc": {"catalog_version": 1}}
+            result = await self.books.update_one(
+                {"isbn": current["isbn"], "catalog_version": current.get("catalog_version")},
+                history.recording(update, changes))
+            if result.modified_count:
+                break
+            current = await self.get_current(current["isbn"])
+        await self.history.drain_books([current["isbn"]])
+        await self.view.changed([current["isbn"]])
+
+    async def set_withdrawn(self, isbn: str, withdrawn: bool, who: str) -> dict:
+        """Withdraw a title from sale (gone from listings, search, the API and carts), or restore it.
+
+        Its page stays, for past orders; copies already in carts stay there.
+        """
+        current = await self.get_current(isbn)
+        if bool(current.get("withdrawn")) != withdrawn:
+            kind = "withdrawn" if withdrawn else "restored"
+            await self._change_fields(current, {"withdrawn": withdrawn}, who,
+                                      [history.entry(kind, who, current["isbn"])])
+        return await self.get(current["isbn"])
+
 
     async def upsert_many(self, books: Sequence[dict], editor: str) -> Upserted:
         """Add the new books and update the changed ones, in a few bulk writes.
@@ -317,7 +376,7 @@ class Catalog:
         new_stock = {book["isbn"]: book["stock"] for book in books
                      if book["isbn"] in existing and book.get("stock", existing[book["isbn"]]["stock"])
                      != existing[book["isbn"]]["stock"]}
-        refused = await self._set_stocks(new_stock)  # first: the one change that may be refused
+        refused = await self._set_stocks(new_stock, editor)  # first: the one change that may be refused
         now = utcnow()
         new = [_new_document(book, editor, now) for book in books if book["isbn"] not in existing]
         changes, announce = [], []
@@ -347,17 +406,19 @@ class Catalog:
                 announce.append(document["isbn"])
         if changes:
             await self.books.bulk_write(changes, ordered=False)
+        await self.history.drain_books(done.added + done.updated)
         await self.view.changed(announce)
         await self.inventory.publish_states(announce)
         return done
 
-    async def _set_stocks(self, stocks: dict[str, int]) -> dict[str, str]:
+    async def _set_stocks(self, stocks: dict[str, int], editor: str) -> dict[str, str]:
         """Set the books' stock through the inventory service, all at once; returns why it refused some.
 
         Concurrent, so a server's round trips (and a journal's syncs) overlap.
         """
         results = await asyncio.gather(
-            *(self.inventory.set_stock(isbn, stock) for isbn, stock in stocks.items()), return_exceptions=True)
+            *(self.inventory.set_stock(isbn, stock, who=editor) for isbn, stock in stocks.items()),
+            return_exceptions=True)
         refused = {}
         for isbn, result in zip(stocks, results, strict=True):
             if isinstance(result, StockError):

@@ -13,6 +13,10 @@ and MongoDB is spared the round trips. It stays right because:
 - after a bus outage (events lost) every book's stock is read again.
 
 Staff pages and every write read the database itself: this is a view.
+
+A withdrawn title stays here (its page keeps working for past orders) but
+out of the listing and search indexes, so no listing, search, API page or
+recommendation shows it.
 """
 
 from __future__ import annotations
@@ -78,15 +82,17 @@ class CatalogView:
         """
         async for book in self._db.scan("books"):
             self._books[book["isbn"]] = book
-            self._index_words(book, described=False)
-        numbers = [self._number_of[isbn] for isbn in self._books]
+            if _listed(book):
+                self._index_words(book, described=False)
+        listed = [book for book in self._books.values() if _listed(book)]
+        numbers = [self._number_of[book["isbn"]] for book in listed]
         self._describe(numbers[:DESCRIBED_AT_ONCE])
         if len(numbers) > DESCRIBED_AT_ONCE:
             self._in_background(self._describe_in_batches(numbers[DESCRIBED_AT_ONCE:]))
         # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
-        self._newest = sorted(map(_newest_key, self._books.values()))
-        self._by_title = sorted(map(_title_key, self._books.values()))
-        self._by_price = sorted(map(_price_key, self._books.values()))
+        self._newest = sorted(map(_newest_key, listed))
+        self._by_title = sorted(map(_title_key, listed))
+        self._by_price = sorted(map(_price_key, listed))
         self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
@@ -239,6 +245,8 @@ class CatalogView:
         self._remove(book["isbn"])
         self.version += 1
         self._books[book["isbn"]] = book
+        if not _listed(book):
+            return
         bisect.insort(self._newest, _newest_key(book))
         bisect.insort(self._by_title, _title_key(book))
         bisect.insort(self._by_price, _price_key(book))
@@ -272,6 +280,8 @@ class CatalogView:
         if book is None:
             return
         self.version += 1
+        if not _listed(book):
+            return  # a withdrawn title is in no list and no index
         _discard_sorted(self._newest, _newest_key(book))
         _discard_sorted(self._by_title, _title_key(book))
         _discard_sorted(self._by_price, _price_key(book))
@@ -281,6 +291,10 @@ class CatalogView:
         if number in self._described:
             self._described.discard(number)
             self._indexes["description"].remove(number, _words_of("description", book))
+
+
+def _listed(book: dict) -> bool:
+    return not book.get("withdrawn")
 
 
 def _newest_key(book: dict) -> tuple:

@@ -34,6 +34,7 @@ from .infra.loop_lag import LoopLagProbe
 from .services import open_current_database, open_services
 
 log = logging.getLogger("burts_books")
+OWNER = "owner"  # create-user --owner: the role value argparse gives
 
 
 class CommandError(Exception):
@@ -119,17 +120,19 @@ async def create_user(settings: Settings, args) -> None:
         accounts = Accounts(db, limits)
         if await accounts.by_email(args.email):
             if args.staff is None:
-                raise CommandError(f"{args.email} already has an account; say --staff or --no-staff")
-            await accounts.set_staff(args.email, args.staff)
-            print(f"{args.email} is {'now' if args.staff else 'no longer'} staff")
+                raise CommandError(f"{args.email} already has an account; say --staff, --owner or --no-staff")
+            await accounts.set_staff(args.email, bool(args.staff), owner=args.staff == OWNER)
+            role = "an owner" if args.staff == OWNER else "staff"
+            print(f"{args.email} is {'now ' + role if args.staff else 'no longer staff'}")
             return
         password = read_password()
         try:
             check_password(password)
-            user = await accounts.register(args.email, password, staff=bool(args.staff))
+            user = await accounts.register(args.email, password, staff=bool(args.staff), owner=args.staff == OWNER)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.errors.values())) from None
-        print(f"created {'staff' if user['staff'] else 'shopper'} account {user['email']}")
+        role = "owner" if user.get("owner") else "staff" if user["staff"] else "shopper"
+        print(f"created {role} account {user['email']}")
     finally:
         await limits.close()
         await db.close()
@@ -304,6 +307,8 @@ def parse_args(argv: list[str]):
     role = user.add_mutually_exclusive_group()
     role.add_argument("--staff", dest="staff", action="store_true", default=None)
     role.add_argument("--no-staff", dest="staff", action="store_false")
+    role.add_argument("--owner", dest="staff", action="store_const", const=OWNER,
+                      help="staff who also grant and revoke the staff role from the site")
     books_in = commands.add_parser("import", help="add and update books from a CSV file or an ONIX 3.0 feed")
     books_in.add_argument("file", help=f"a .csv file (header {','.join(catalog_csv.COLUMNS)}) or .xml/.onix feed")
     books_in.add_argument("--rejects", metavar="PATH",

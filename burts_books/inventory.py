@@ -5,16 +5,20 @@ into a cart) and `inventory_version` (bumped on every change of `available`,
 so clients can tell a newer count from an older one). The invariant is
 `available == stock - copies held in open carts`; `reconcile` restores it
 after a crash between a cart write and a book write.
+
+Every change of stock on hand (and every repair of `available`) carries its
+history entry in the same update (see history.py); cart holds don't.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from pymongo import ReturnDocument
 
+from . import history
 from .catalog_view import CatalogView
 from .infra.bus import EventBus
 from .infra.db import Database
@@ -23,6 +27,7 @@ from .infra.errors import Conflict, NotFound
 log = logging.getLogger(__name__)
 
 STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
+NOT_WITHDRAWN = {"withdrawn": {"$ne": True}}
 LOW_STOCK = 5  # at or below this many copies, shoppers are told how many are left
 
 MAX_STOCK = 100_000
@@ -41,11 +46,12 @@ HeldCopies = Callable[[], Awaitable[tuple[dict[str, int], set[str]]]]
 
 
 class Inventory:
-    def __init__(self, db: Database, bus: EventBus, view: CatalogView):
+    def __init__(self, db: Database, bus: EventBus, view: CatalogView, changes: history.History):
         self.db = db
         self.books = db.books
         self.bus = bus
         self.view = view
+        self.history = changes
 
     async def _announce(self, state: dict) -> None:
         # Once the change is durable (a count announced must never be undone). This
@@ -76,14 +82,14 @@ class Inventory:
             for state in await self.states(isbns):
                 await self._announce(state)
 
-    async def _change(self, criteria: dict, inc: dict) -> dict | None:
-        """One conditional update of `available`; publishes and returns the new state, or None."""
+    async def _change(self, criteria: dict, inc: dict, entries: Sequence[dict] = ()) -> dict | None:
+        """One conditional update of `available` (recording `entries`); publishes and returns the new state, or None."""
         # The document as it was, plus our increments, is exactly what the
         # update left. (Asking for the document after the update instead
         # makes mongomock re-run the filter, which may no longer match.)
         before = await self.books.find_one_and_update(
             criteria,
-            {"$inc": {**inc, "inventory_version": 1}},
+            history.recording({"$inc": {**inc, "inventory_version": 1}}, entries),
             projection=STATE_FIELDS,
             return_document=ReturnDocument.BEFORE,
         )
@@ -91,32 +97,54 @@ class Inventory:
             return None
         state = event_for(before)
         state.update(available=state["available"] + inc["available"], version=state["version"] + 1)
+        if entries:
+            await self.history.drain_books([state["isbn"]])
         await self._announce(state)
         return state
 
     async def take(self, isbn: str, copies: int = 1) -> dict | None:
         """Take copies for a cart, all or none; None when fewer are available. Never goes below zero."""
-        return await self._change({"isbn": isbn, "available": {"$gte": copies}}, {"available": -copies})
+        return await self._change({"isbn": isbn, "available": {"$gte": copies}, **NOT_WITHDRAWN},
+                                  {"available": -copies})
+
+    async def sale_state(self, isbn: str) -> tuple[dict | None, bool]:
+        """The book's state (None for an unknown ISBN), and whether it is withdrawn from sale."""
+        book = await self.books.find_one({"isbn": isbn}, {**STATE_FIELDS, "withdrawn": 1})
+        if book is None:
+            return None, False
+        return event_for(book), bool(book.get("withdrawn"))
 
     async def give_back(self, isbn: str, copies: int) -> dict | None:
         """Copies a cart let go of become available again."""
         return await self._change({"isbn": isbn}, {"available": copies})
 
-    async def restock(self, isbn: str, copies: int) -> dict | None:
+    async def restock(self, isbn: str, copies: int, who: str) -> dict | None:
         """New copies arrived; None when there is no such book or stock would pass MAX_STOCK."""
         return await self._change(
             {"isbn": isbn, "stock": {"$lte": MAX_STOCK - copies}},
             {"stock": copies, "available": copies},
+            [history.entry("restock", who, isbn, copies=copies)],
         )
 
-    async def ship(self, isbn: str, copies: int) -> bool:
+    async def cancel_sale(self, isbn: str, copies: int, who: str, order: str) -> dict | None:
+        """Copies of a cancelled order go back on sale at once; None when there is no such book."""
+        return await self._change(
+            {"isbn": isbn}, {"stock": copies, "available": copies},
+            [history.entry("cancellation", who, isbn, copies=copies, order=order)],
+        )
+
+    async def ship(self, isbn: str, copies: int, who: str = "checkout", order: str = "") -> bool:
         """Copies held by an ordered cart leave stock for good (`available` already excludes them)."""
+        sale = history.entry("sale", who, isbn, copies=-copies, **({"order": order} if order else {}))
         result = await self.books.update_one(
-            {"isbn": isbn, "stock": {"$gte": copies}}, {"$inc": {"stock": -copies}}
+            {"isbn": isbn, "stock": {"$gte": copies}}, history.recording({"$inc": {"stock": -copies}}, [sale])
         )
-        return result.modified_count == 1
+        if result.modified_count != 1:
+            return False
+        await self.history.drain_books([isbn])
+        return True
 
-    async def set_stock(self, isbn: str, stock: int, expected: int | None = None) -> None:
+    async def set_stock(self, isbn: str, stock: int, expected: int | None = None, who: str = history.SHOP) -> None:
         """Set the copies on hand; copies held in carts stay held.
 
         `expected` is the stock the editor was shown: a sale or restock since
@@ -139,11 +167,13 @@ class Inventory:
             if stock < held:
                 raise StockError(f"{held} copies are in shoppers' carts; stock can't go below {held}.")
             # Conditioned on the stock we read, so a concurrent checkout makes us re-read.
+            change = history.entry("stock", who, isbn, copies=delta, old=book["stock"], new=stock)
             result = await self.books.update_one(
                 {"isbn": isbn, "stock": book["stock"], "available": {"$gte": -delta}},
-                {"$inc": {"stock": delta, "available": delta, "inventory_version": 1}},
+                history.recording({"$inc": {"stock": delta, "available": delta, "inventory_version": 1}}, [change]),
             )
             if result.modified_count:
+                await self.history.drain_books([isbn])
                 await self.publish_state(isbn)
                 return
 
@@ -173,6 +203,7 @@ class Inventory:
             state = await self._change(
                 {"isbn": isbn, "inventory_version": book["inventory_version"], "stock": book["stock"]},
                 {"available": should_be - book["available"]},
+                [history.entry("reconciliation", history.SHOP, isbn, old=book["available"], new=should_be)],
             )
             if state is not None:
                 log.warning("reconciled %s: available %d -> %d", isbn, book["available"], should_be)

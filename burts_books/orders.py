@@ -33,7 +33,7 @@ import secrets
 import pymongo
 from pymongo import ReturnDocument
 
-from .accounts import BAD_EMAIL, normalize_email, valid_email
+from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
 from .catalog import words
 from .infra.bus import EventBus
@@ -191,18 +191,20 @@ class Orders:
                     return just_placed
             raise CartError(REVIEW_AGAIN)
 
+        # Numbered before the copies leave stock, so their history names the order.
+        seq = await self.next_seq()
+        number = f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + seq}"
         shipped = []
         for line in lines:
-            if await self.inventory.ship(line["isbn"], line["quantity"]):
+            if await self.inventory.ship(line["isbn"], line["quantity"], contact.email, number):
                 shipped.append(order_line(line))
             else:
                 # Only after a crash broke the stock invariant; never sell what isn't there.
                 log.error("order from cart %s: %d x %s no longer in stock",
                           cart.id, line["quantity"], line["isbn"])
         moment = utcnow()
-        seq = await self.next_seq()
         order = {
-            "number": f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + seq}",
+            "number": number,
             "seq": seq,
             "user_id": user["_id"],
             **dataclasses.asdict(contact),
@@ -324,7 +326,7 @@ class Orders:
         if moved is None:
             raise await self._refusal(order, "cancelled")
         for line in moved["lines"]:
-            if await self.inventory.restock(line["isbn"], line["quantity"]) is None:
+            if await self.inventory.cancel_sale(line["isbn"], line["quantity"], known_as(by), moved["number"]) is None:
                 log.error("cancelled order %s: could not put back %d x %s",
                           moved["number"], line["quantity"], line["isbn"])
         self.mailer.send(Mail(moved["email"], f"Your order {moved['number']} was cancelled", cancelled_text(moved)))

@@ -12,6 +12,8 @@ from .api_tokens import ApiTokens
 from .carts import CLOSED_CART_RETENTION, Carts
 from .catalog import Catalog
 from .catalog_view import CatalogView
+from .covers import Covers
+from .history import History
 from .import_jobs import ImportJobs
 from .infra import migrations
 from .infra.bus import EventBus, make_bus
@@ -26,6 +28,7 @@ from .orders import Orders
 from .password_resets import PasswordResets
 from .restock_alerts import RestockAlerts
 from .social_accounts import SocialAccounts
+from .stock_report import StockReport
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class Services:
     db: Database
     bus: EventBus
     catalog_view: CatalogView
+    history: History
     inventory: Inventory
     catalog: Catalog
     accounts: Accounts
@@ -51,11 +55,13 @@ class Services:
     social: SocialAccounts
     password_resets: PasswordResets
     restock_alerts: RestockAlerts
+    covers: Covers
+    stock_report: StockReport
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
-        """Expire idle carts, repair any `available` count a crash left wrong, drop old closed carts,
-        close the books of imports whose process died.
+        """Expire idle carts, repair any `available` count a crash left wrong, finish history entries a crash
+        left pending, drop old closed carts, close the books of imports whose process died.
 
         Carts of visitors not signed in expire after `anonymous_cart_ttl_seconds` (by default
         the same as the others). Safe to run in several processes at once (see carts.py).
@@ -65,6 +71,7 @@ class Services:
             datetime.timedelta(seconds=cart_ttl_seconds), datetime.timedelta(seconds=anonymous)
         )
         await self.inventory.reconcile(self.carts.held_copies)
+        await self.history.drain_all()
         await self.carts.forget_closed(CLOSED_CART_RETENTION)
         await self.imports.abandon_stale()
         await self.social.forget_expired()
@@ -118,7 +125,8 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     # Listening before reading: a change made meanwhile by another process is not missed.
     await bus.start()
     await view.load()
-    inventory = Inventory(db, bus, view)
+    history = History(db)
+    inventory = Inventory(db, bus, view, history)
     limits = Limits(settings)
     carts = Carts(db, inventory, limits, datetime.timedelta(seconds=settings.cart_ttl_seconds),
                   datetime.timedelta(seconds=settings.anonymous_cart_ttl_seconds))
@@ -129,8 +137,9 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     await restock_alerts.start()
     orders = Orders(db, bus, carts, inventory, mailer)
     return Services(
-        db, bus, view, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
+        db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
         orders, OrderFeed(bus, orders), LiveFeed(bus, inventory),
         ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
         PasswordResets(db, accounts, limits, mailer), restock_alerts,
+        Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
     )

@@ -27,19 +27,20 @@ WORKER_USER = "user root;\n" if os.geteuid() == 0 else ""
 _UPSTREAM = re.compile(r"(    server 127\.0\.0\.1:\d+( [^;\n]*)?;\n)+")
 
 
-def site_config(listen: int, upstreams: list[int]) -> str:
+def site_config(listen: int, upstreams: list[int], covers: Path) -> str:
     text = (DEPLOY / "nginx.conf").read_text()
     options = _UPSTREAM.search(text).group(2) or ""
     servers = "".join(f"    server 127.0.0.1:{port}{options};\n" for port in upstreams)
     text, count = _UPSTREAM.subn(servers, text)
     assert count == 1, "deploy/nginx.conf should list its upstream servers in one block"
     text = text.replace("listen 80;", f"listen 127.0.0.1:{listen};")
+    text = text.replace("/srv/burts-books/var/covers/", f"{covers}/")
     return text.replace("/srv/burts-books/static/", f"{resources.STATIC}/")
 
 
 def check_config(folder: Path) -> subprocess.CompletedProcess:
     """`nginx -t` on the shipped site, as included from an http {} block."""
-    (folder / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()]))
+    (folder / "site.conf").write_text(site_config(free_port(), [free_port(), free_port()], folder / "covers"))
     (folder / "nginx.conf").write_text(
         f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\nevents {{}}\n"
         f"http {{ include /etc/nginx/mime.types; include {folder}/site.conf; }}\n"
@@ -49,7 +50,8 @@ def check_config(folder: Path) -> subprocess.CompletedProcess:
 
 
 class Nginx:
-    """nginx on a free loopback port in front of `upstreams`; `url` is the site's address."""
+    """nginx on a free loopback port in front of `upstreams`; `url` is the site's address.
+    It serves uploaded covers from `covers` (folder/covers)."""
 
     def __init__(self, folder: Path, upstreams: list[int]):
         if not Path(NGINX).exists():
@@ -58,7 +60,8 @@ class Nginx:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "site.conf").write_text(site_config(self.port, upstreams))
+        self.covers = folder / "covers"
+        (folder / "site.conf").write_text(site_config(self.port, upstreams, self.covers))
         (folder / "nginx.conf").write_text(
             f"{WORKER_USER}daemon off;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
             "events {}\n"

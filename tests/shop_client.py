@@ -8,10 +8,12 @@ cart count in the header.
 
 import asyncio
 import dataclasses
+import functools
 import html as html_entities
 import json
 import re
 import urllib.parse
+import uuid
 from http.cookies import SimpleCookie
 
 from tests.constants import JSON, PASSWORD, PCI
@@ -22,7 +24,11 @@ class Response:
         self.raw = raw
         self.code = raw.code
         self.headers = raw.headers
-        self.text = raw.body.decode("utf-8") if raw.body else ""
+
+    @functools.cached_property
+    def text(self):
+        """The body as text; read an image's bytes from `raw.body`."""
+        return self.raw.body.decode("utf-8") if self.raw.body else ""
 
     def json(self):
         return json.loads(self.text)
@@ -95,6 +101,22 @@ class ShopClient:
     async def post(self, path, form=None, **kwargs):
         """POST a form (a dict), as a browser submits one."""
         return await self.fetch(path, method="POST", body=form if form is not None else {}, **kwargs)
+
+    async def post_multipart(self, path, fields, files=None, *, xsrf=True):
+        """POST a form as multipart/form-data, as a browser sends one with a file input;
+        `files` maps a field to (filename, content type, bytes)."""
+        fields = dict(fields)
+        if xsrf:
+            fields.setdefault("_xsrf", await self.xsrf_token())
+        boundary = uuid.uuid4().hex
+        parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+                 for name, value in fields.items()]
+        for name, (filename, content_type, data) in (files or {}).items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                         f"Content-Type: {content_type}\r\n\r\n".encode() + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return await self.fetch(path, method="POST", body=body, headers=headers, xsrf=xsrf)
 
     async def post_json(self, path, data=None, *, text=None, xsrf=True):
         """POST `data` as a JSON body (or `text` as it is), with the XSRF header a page script sends."""

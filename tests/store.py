@@ -17,7 +17,7 @@ ROUND_TRIP = 0.002  # seconds: a MongoDB server on the local network
 # Every collection a request could change, each in a stable order.
 SNAPSHOT_ORDER = {
     "books": "isbn", "users": "email", "carts": "_id", "orders": "_id", "api_tokens": "_id", "identities": "_id",
-    "password_resets": "_id", "counters": "_id", "restock_alerts": "_id",
+    "password_resets": "_id", "counters": "_id", "restock_alerts": "_id", "history": "_id",
 }
 
 

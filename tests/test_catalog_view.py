@@ -98,7 +98,7 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         for bus, view in zip(buses, views, strict=True):
             await bus.start()
             await view.load()
-        inventory = Inventory(services.db, buses[0], views[0])
+        inventory = Inventory(services.db, buses[0], views[0], services.history)
         catalog = Catalog(services.db, inventory, views[0])
         form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
         await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)

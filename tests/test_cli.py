@@ -66,7 +66,7 @@ async def test_create_user_for_an_existing_account_asks_which_role(tmp_path):
         await accounts_in(db).register(SHOPPER_EMAIL, PASSWORD)
     result = run_cli("create-user", SHOPPER_EMAIL, data_dir=tmp_path, stdin=TYPED_PASSWORD)
     assert refusal(result) == (
-        "burts-books create-user: reader@example.com already has an account; say --staff or --no-staff"
+        "burts-books create-user: reader@example.com already has an account; say --staff, --owner or --no-staff"
     )
 
 

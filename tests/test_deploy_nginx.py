@@ -57,3 +57,16 @@ async def test_pages_static_files_and_the_live_feed_work_through_nginx(nginx_fro
     [book] = await shopper.poll((PCI, first["version"] - 1))
     assert book["version"] == first["version"]
     socket.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_uploaded_covers_are_served_by_nginx_from_the_data_folder(nginx_front, http_client, tmp_path):
+    covers = tmp_path / "nginx" / "covers"  # where a shop keeps a cover it has checked (burts_books/covers.py)
+    covers.mkdir(parents=True, exist_ok=True)
+    (covers / "0123456789abcdef01234567-480.webp").write_bytes(b"RIFF....WEBPVP8 ")
+    visitor = ShopClient(http_client, nginx_front)
+    cover = await visitor.get("/covers/0123456789abcdef01234567-480.webp")
+    assert cover.code == 200 and cover.raw.body == b"RIFF....WEBPVP8 "
+    assert cover.headers["Content-Type"] == "image/webp"
+    assert cover.headers.get_list("Cache-Control") == ["max-age=31536000", "immutable"]
+    assert (await visitor.get("/covers/missing-480.webp")).code == 404

@@ -7,7 +7,7 @@ import pytest
 
 from burts_books.infra.mail import SmtpMailer
 from burts_books.restock_alerts import RestockAlerts
-from tests.constants import ADDRESS, PCI, SHOPPER_EMAIL
+from tests.constants import ADDRESS, PCI, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.mail_server import body_of
 from tests.shop_client import text_of
 from tests.store import store_snapshot
@@ -22,7 +22,7 @@ async def sold_out(services):
 
 
 async def restock(services, copies=3):
-    await services.inventory.restock(PCI, copies)
+    await services.inventory.restock(PCI, copies, STAFF_EMAIL)
 
 
 @pytest.mark.gen_test

@@ -38,7 +38,8 @@ async def stored(services, isbn):
 @pytest.mark.gen_test
 async def test_a_new_book_shows_at_once_on_recommended_reading(staff, services):
     response = await staff.post("/add", NEW_BOOK)
-    assert (response.code, response.location) == (302, "/recommended/")
+    assert (response.code, response.location) == (303, f"/edit/{NEW_ISBN}")
+    assert "Added “Tornado Internals” with 7 copies in stock." in text_of((await staff.get(response.location)).text)
 
     page = (await staff.get("/recommended/")).text
     isbn, first = next(iter(book_articles(page).items()))
@@ -76,7 +77,9 @@ async def test_edit_form_shows_the_stored_book(staff):
 async def test_staff_edit_changes_what_shoppers_see(staff, services):
     changed = {**PCI_FORM, "title": "Programming Collective Intelligence, 2nd ed.", "price": "44", "stock": "20"}
     response = await staff.post(f"/edit/{PCI}", changed)
-    assert (response.code, response.location) == (302, "/recommended/")
+    assert (response.code, response.location) == (303, f"/edit/{PCI}")
+    confirmed = text_of((await staff.get(response.location)).text)
+    assert "Saved your changes to “Programming Collective Intelligence, 2nd ed.”." in confirmed
 
     book_page = text_of((await staff.get(f"/books/{PCI}")).text)
     assert "Programming Collective Intelligence, 2nd ed." in book_page and "$44.00" in book_page
@@ -236,7 +239,7 @@ async def test_description_html_is_sanitized_and_allowed_tags_kept(staff, servic
         "<script>alert('x')</script><img src=x onerror=\"alert(1)\">"
         '<a href="javascript:alert(2)">bad link</a><ul><li>kept</li></ul>'
     )
-    assert (await staff.post(path, {**form, "description": description})).code == 302
+    assert (await staff.post(path, {**form, "description": description})).code == 303
 
     # What is stored is already clean, so API clients get the same safe HTML as the pages.
     api = (await staff.get(f"/api/books/{isbn}")).json()["description"]
@@ -290,6 +293,6 @@ async def test_stock_cannot_go_below_the_copies_in_carts(staff, services):
 async def test_stock_can_go_down_to_the_copies_in_carts(staff, services):
     await hold_in_carts(services, PCI, 3)
     response = await staff.post(f"/edit/{PCI}", {**PCI_FORM, "stock": "3"})
-    assert response.code == 302
+    assert response.code == 303
     book = await stored(services, PCI)
     assert (book["stock"], book["available"]) == (3, 0)  # the carts keep their copies

@@ -45,7 +45,7 @@ async def writes_until_killed(shop: ShopProcess, kill_after: int, done: Acknowle
         isbn = isbn_13(next(numbers))
         response = await client.post("/add", {"isbn": isbn, "title": f"Book {isbn}", "author": "A. Writer",
                                               "price": "10", "stock": "2"})
-        assert response.code == 302, response.text
+        assert response.code == 303, response.text
         done.books.add(isbn)
 
     async def worker(number: int) -> None:

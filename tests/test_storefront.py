@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.constants import PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS
+from tests.constants import PASSWORD, PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS
 from tests.shop_client import cart_count, forms, listed_titles, offers, text_of
 
 SICP = "9780262510875"  # 4 copies in the starter catalog
@@ -141,13 +141,41 @@ async def test_every_page_has_one_h1_and_a_skip_link_to_it(client, path):
 # -- HEAD and compression ---------------------------------------------------
 
 
+async def head_matches_get(client, path, status=200):
+    got = await client.get(path)
+    head = await client.fetch(path, method="HEAD")
+    assert (got.code, head.code) == (status, status) and head.text == ""
+    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+
+
 @pytest.mark.parametrize("path", [*LISTINGS, f"/books/{PCI}", "/login", "/register"])
 @pytest.mark.gen_test
 async def test_head_answers_like_get_without_a_body(client, path):
-    got = await client.get(path)
-    head = await client.fetch(path, method="HEAD")
-    assert head.code == 200 and head.text == ""
-    assert head.headers["Content-Type"] == got.headers["Content-Type"]
+    await head_matches_get(client, path)
+
+
+@pytest.mark.gen_test
+async def test_head_answers_on_the_signed_in_pages_too(shopper, services):
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    for path in ("/cart", "/checkout"):
+        await head_matches_get(shopper, path)
+    placed = await shopper.check_out(name="Ada Reader")
+    assert placed.code == 303, placed.text
+    for path in (placed.location, "/orders", "/account", "/logout", "/password/forgot"):
+        await head_matches_get(shopper, path)
+    await head_matches_get(shopper, "/orders/BB-99999", status=404)
+    await head_matches_get(shopper, "/password/reset/" + "A" * 43, status=400)  # a made-up link: expired
+    await services.accounts.register(STAFF_EMAIL, PASSWORD, staff=True)
+    staff = shopper.another()
+    await staff.login(STAFF_EMAIL)
+    await head_matches_get(staff, "/account/tokens")
+
+
+@pytest.mark.gen_test
+async def test_head_of_a_signed_in_page_asks_a_stranger_to_sign_in(client):
+    for path in ("/checkout", "/orders", "/account"):
+        head = await client.fetch(path, method="HEAD")
+        assert head.code == 302 and head.location.startswith("/login?next=")
 
 
 @pytest.mark.gen_test

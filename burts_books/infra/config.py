@@ -272,6 +272,14 @@ class Settings:
         "the shop's address as visitors reach it (https://books.example); social sign-in redirect URIs are built "
         "from it; unset = from each request", _public_url,
     )
+    low_stock_threshold: int = setting(
+        5, "BURTS_LOW_STOCK_THRESHOLD", "titles with fewer copies available than this are low on stock (staff)",
+        _whole(1, 100_000),
+    )
+    max_cover_bytes: int = setting(
+        5 * 1024 * 1024, "BURTS_MAX_COVER_BYTES", "largest cover image staff may upload, in bytes",
+        _whole(1024, 64 * 1024 * 1024),
+    )
     page_size: int = 12  # books per catalog page; not a setting
 
     @property
@@ -281,6 +289,10 @@ class Settings:
     @property
     def store_dir(self) -> Path:
         return self.data_dir / "embedded-store"
+
+    @property
+    def covers_dir(self) -> Path:
+        return self.data_dir / "covers"
 
     @property
     def cookie_secret_file(self) -> Path:

@@ -42,6 +42,8 @@ class AccountHandler(BaseHandler):
         notice = PASSWORD_NOTICES.get(self.get_argument("password", ""), notice)
         await self.show(error=error, notice=notice)
 
+    head = get
+
     async def show(self, *, error: str | None = None, notice: str | None = None, errors: dict | None = None,
                    status: int = 200) -> None:
         self.set_status(status)
@@ -86,6 +88,8 @@ class TokensHandler(BaseHandler):
     @staff_only
     async def get(self):
         await self.show_tokens()
+
+    head = get
 
     @staff_only
     async def post(self):

@@ -1,6 +1,6 @@
 """The JSON API for programs: the catalog, read-only."""
 
-from ..infra.errors import Invalid
+from ..infra.errors import Invalid, NotFound
 from ..infra.numbers import whole_number
 from .base import JsonHandler
 from .mixins import SearchMixin
@@ -48,4 +48,7 @@ class BooksApiHandler(SearchMixin, JsonHandler):
 
 class BookApiHandler(JsonHandler):
     async def get(self, raw_isbn):
-        self.write_json(book_json(await self.services.catalog.get(raw_isbn)))
+        book = await self.services.catalog.get(raw_isbn)
+        if book.get("withdrawn"):
+            raise NotFound(f"The book with ISBN {book['isbn']} is no longer available.")
+        self.write_json(book_json(book))

@@ -123,6 +123,8 @@ class LogoutHandler(BaseHandler):
     def get(self):
         self.render("logout.html")
 
+    head = get
+
     async def post(self):
         if self.current_user:
             # Bumping the session version ends this cookie everywhere it was copied.

@@ -16,6 +16,7 @@ import tornado.web
 from markupsafe import Markup
 
 from .. import templating
+from ..covers import cover_for
 from ..infra import access_log
 from ..infra.config import Settings
 from ..infra.db import StoreWriteFailed
@@ -314,15 +315,17 @@ class BaseHandler(tornado.web.RequestHandler):
         if html is None:
             html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
                 book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
-                book_url=self.reverse_url("book", isbn), cover=self.cover_url(book["image"]))
+                book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
         return Markup(html.replace(XSRF_FIELD, self._xsrf_html).replace(NONCE, self.csp_nonce))
 
     @functools.cached_property
     def _xsrf_html(self) -> str:
         return self.xsrf_form_html()
 
-    def cover_url(self, image: str) -> str:
-        """A cover's address: a local one through static_url, so a changed file gets a new address."""
+    def cover_url(self, book: dict, width: int | None = None) -> str:
+        """The address of a book's cover for `width` CSS pixels (see covers.cover_for); a local
+        one through static_url, so a changed file gets a new address."""
+        image = cover_for(book, width)
         return self.static_url(image.removeprefix("/static/")) if image.startswith("/static/") else image
 
     @functools.cached_property
@@ -485,3 +488,19 @@ class StaticFiles(tornado.web.StaticFileHandler):
         if "\x00" in absolute_path:
             raise tornado.web.HTTPError(404)
         return super().validate_absolute_path(root, absolute_path)
+
+
+class CoverFiles(StaticFiles):
+    """Uploaded covers, from the data folder (nginx serves them itself in production).
+
+    A cover's name is its content's hash, so it never changes meaning: browsers keep it for a year.
+    """
+
+    def initialize(self) -> None:  # type: ignore[override]
+        super().initialize(path=str(self.settings["shop_settings"].covers_dir))
+
+    def get_cache_time(self, path: str, modified, mime_type: str) -> int:
+        return self.CACHE_MAX_AGE
+
+    def set_extra_headers(self, path: str) -> None:
+        self.set_header("Cache-Control", f"public, max-age={self.CACHE_MAX_AGE}, immutable")

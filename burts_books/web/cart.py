@@ -31,6 +31,8 @@ class CartHandler(BaseHandler):
             return
         self.render_cart(contents, "")
 
+    head = get
+
     def render_cart(self, contents: dict, message: str) -> None:
         self.render("cart.html", contents=contents, message=message, max_per_title=MAX_PER_TITLE)
 

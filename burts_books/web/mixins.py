@@ -1,13 +1,22 @@
 """Pieces several handlers share, so handler modules never import each other."""
 
+from typing import cast
+
+import tornado.httputil
+import tornado.web
+from tornado.http1connection import HTTP1Connection
+
+from ..accounts import known_as
 from ..infra.errors import Invalid
 from ..infra.numbers import whole_number
-from .base import BaseHandler
+from ..inventory import MAX_STOCK
+from .base import BaseHandler, staff_only
 
 MAX_PAGE = 10_000
 MAX_QUERY = 200
 FLASH_COOKIE = "flash"
 FLASH_SECONDS = 60
+COPIES_MESSAGE = f"Give the number of copies that arrived: a whole number from 1 to {MAX_STOCK}."
 
 
 class SearchMixin(BaseHandler):
@@ -17,11 +26,13 @@ class SearchMixin(BaseHandler):
         query = self.get_argument("q", "").strip()
         if len(query) > MAX_QUERY:
             raise Invalid(f"Search for at most {MAX_QUERY} characters.")
+        return query, self.page_argument()
+
+    def page_argument(self) -> int:
         try:
-            page = whole_number(self.get_argument("page", "1"), 1, MAX_PAGE)
+            return whole_number(self.get_argument("page", "1"), 1, MAX_PAGE)
         except ValueError:
             raise Invalid("The page must be a whole number from 1 up.") from None
-        return query, page
 
 
 
@@ -46,3 +57,68 @@ class FlashMixin(BaseHandler):
 
     def get_template_namespace(self) -> dict:
         return {**super().get_template_namespace(), "take_flash": self.take_flash}
+
+
+@tornado.web.stream_request_body
+class StaffUpload(BaseHandler):
+    """A staff form that may carry a file larger than the 1 MB every other request may send.
+
+    The body is streamed: its size limit is raised once the session shows a staff
+    member (anyone else is refused before sending it), and the XSRF token, which
+    rides in the body, is checked once it has arrived (`read_form`).
+    """
+
+    _body_arrived = False
+    upload_timeout = 600.0  # seconds: what --body-timeout-seconds is for forms, for a file at 1 Mbit/s
+
+    def upload_limit(self) -> int:
+        raise NotImplementedError
+
+    async def prepare(self):
+        await super().prepare()
+        self._upload = bytearray()
+        if self.request.method == "POST":
+            self._accept_upload()
+
+    @staff_only
+    def _accept_upload(self) -> None:
+        connection = cast(HTTP1Connection, self.request.connection)
+        connection.set_max_body_size(self.upload_limit())
+        connection.set_body_timeout(self.upload_timeout)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._upload += chunk
+
+    def check_xsrf_cookie(self) -> None:
+        # Called before the body arrives (by Tornado) and again after it has (by read_form()).
+        if self._body_arrived:
+            super().check_xsrf_cookie()
+
+    def read_form(self) -> None:
+        """Parse the body that arrived (form fields and files), then check its XSRF token."""
+        tornado.httputil.parse_body_arguments(
+            self.request.headers.get("Content-Type", ""), bytes(self._upload),
+            self.request.body_arguments, self.request.files)
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
+        self._body_arrived = True
+        self.check_xsrf_cookie()
+
+    def uploaded(self, name: str) -> bytes:
+        """The file sent as `name`; empty when none was chosen."""
+        files = self.request.files.get(name)
+        return files[0]["body"] if files else b""
+
+
+class RestockMixin(BaseHandler):
+    async def restock(self, raw_isbn: str, raw_copies: object) -> tuple[int, dict]:
+        """Add the copies that arrived; returns how many, and the book's new state. Invalid for a bad number."""
+        book = await self.services.catalog.get_current(raw_isbn)
+        try:
+            copies = whole_number(raw_copies, 1, MAX_STOCK)
+        except ValueError:
+            raise Invalid(COPIES_MESSAGE) from None
+        state = await self.services.inventory.restock(book["isbn"], copies, known_as(self.current_user))
+        if state is None:
+            raise Invalid(f"A book can have at most {MAX_STOCK} copies in stock.")
+        return copies, state

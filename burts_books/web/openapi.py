@@ -172,6 +172,10 @@ PATHS = {
             "getCart", "The visitor's cart",
             {"200": with_page(answer("The cart", record(cart=ref("Cart"))))}, pages=True,
         ),
+        "head": operation(
+            "headCart", "The headers GET would answer with, without the cart",
+            {"200": {"description": "As GET, with no body"}}, pages=True,
+        ),
         "post": operation(
             "changeCart", "Put one copy of a book in the cart or take one out, set its copies, hold again the "
             "copies of an expired hold, or stop being told about them",

@@ -23,6 +23,8 @@ class CheckoutHandler(BaseHandler):
     async def get(self):
         await self.review(await self.services.orders.contact_for(self.current_user), {})
 
+    head = get
+
     @signed_in
     async def post(self):
         typed = {name: self.get_body_argument(name, "") for name in CONTACT_FIELDS}
@@ -53,9 +55,13 @@ class OrderHandler(BaseHandler):
             raise NotFound("You have no order with this number.")
         self.render("order.html", order=order, status_labels=STATUS_LABELS)
 
+    head = get
+
 
 class OrdersHandler(BaseHandler):
     @signed_in
     async def get(self):
         self.render("orders.html", orders=await self.services.orders.history(self.current_user),
                     status_labels=STATUS_LABELS)
+
+    head = get

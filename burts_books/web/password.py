@@ -16,6 +16,8 @@ class ForgotPasswordHandler(BaseHandler):
     def get(self):
         self.render("password/forgot.html", email="", errors={}, notice=None)
 
+    head = get
+
     async def post(self):
         email = self.get_body_argument("email", "")
         try:
@@ -36,6 +38,8 @@ class ResetPasswordHandler(BaseHandler):
             self.show(expired=True, status=400)
             return
         self.show()
+
+    head = get
 
     async def post(self, token):
         try:

@@ -170,6 +170,33 @@
     badge.classList.add('bumped');
   }
 
+  // The shopper's other tabs show the same cart: each page tells them the cart it was served with
+  // (its badge) and every change it makes (the whole cart), and follows what they tell it.
+  const cartChannel = typeof window.BroadcastChannel === 'function' ? new BroadcastChannel('burts-books-cart') : null;
+
+  function shareCart(cart) {
+    if (cartChannel) {
+      cartChannel.postMessage(cart);
+    }
+  }
+
+  function followOtherTabs() {
+    if (!cartChannel || !badge) {
+      return;
+    }
+    cartChannel.onmessage = function (event) {
+      const cart = event.data;
+      if (badge.querySelector('.cart-count').textContent !== String(cart.count)
+          || badge.querySelector('.cart-total').textContent !== price(cart.total_cents)) {
+        showBadge(cart);
+      }
+      if (cart.items) {
+        offers.forEach(function (offer) { showCart(offer, quantityIn(cart, offer.isbn)); });
+      }
+    };
+    shareCart({count: Number(badge.dataset.count), total_cents: Number(badge.dataset.totalCents)});
+  }
+
   function focusMessage(offer) {
     if (offer.message) {
       offer.message.tabIndex = -1;
@@ -240,6 +267,7 @@
     }
     if (data && data.cart) {
       showBadge(data.cart);
+      shareCart(data.cart);
       offersOf(offer.isbn).forEach(function (each) { showCart(each, quantityIn(data.cart, offer.isbn)); });
     }
     if (response.ok && data) {
@@ -404,6 +432,7 @@
     }
   }
 
+  followOtherTabs();
   if (offers.length) {
     startLiveUpdates();
   }

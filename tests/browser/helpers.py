@@ -4,6 +4,8 @@ from playwright.sync_api import Page, expect
 
 from tests.constants import PASSWORD, STAFF_EMAIL
 
+SHOPPER = "ada@example.com"
+
 
 def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = PASSWORD) -> None:
     """Sign in from the header link of whatever page is open, and come back to it."""
@@ -13,6 +15,18 @@ def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = PASSWORD) -> N
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#header .who")).to_have_text(f"{email} (staff)" if email == STAFF_EMAIL else email)
+
+
+def register_and_sign_in(page: Page) -> None:
+    """Make a shopper's account on the register page and sign in with it."""
+    page.goto("/register")
+    page.get_by_label("Email").fill(SHOPPER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#header .who")).to_have_text(SHOPPER)
 
 
 class BookPage:

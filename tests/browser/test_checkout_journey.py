@@ -7,27 +7,21 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from burts_books.carts import LAPSED_MESSAGE
-from tests.browser.helpers import BookPage
-from tests.constants import PASSWORD, PCI
+from tests.browser.helpers import SHOPPER, BookPage, register_and_sign_in
+from tests.constants import PCI
 
-SHOPPER = "ada@example.com"
 TITLE = "Programming Collective Intelligence"
-
-
-def register_and_sign_in(page: Page) -> None:
-    page.goto("/register")
-    page.get_by_label("Email").fill(SHOPPER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#header .who")).to_have_text(SHOPPER)
 
 
 def expect_row(page: Page, text: str) -> None:
     """A table row that reads `text`, cell after cell."""
     expect(page.get_by_role("row", name=text, exact=True)).to_be_visible()
+
+
+def expect_badge(page: Page, copies: int, total: str) -> None:
+    """The header's cart, as the cart page's changes left it."""
+    expect(page.locator(".cart-link .cart-count")).to_have_text(str(copies))
+    expect(page.locator(".cart-link .cart-total")).to_have_text(total)
 
 
 def place_order(page: Page) -> str:
@@ -70,10 +64,12 @@ def test_add_change_the_quantity_check_out_and_find_the_order(page: Page):
     expect(page.get_by_role("button", name="Update")).to_be_hidden()  # the choice applies at once
     page.get_by_label(f"Copies of {TITLE}").select_option("3")
     expect_row(page, "Subtotal, 3 copies $119.97")
+    expect_badge(page, 3, "$119.97")
 
     page.get_by_role("button", name="Remove one").click()
     expect(page).to_have_url(re.compile(r"/cart$"))
     expect_row(page, "Subtotal, 2 copies $79.98")
+    expect_badge(page, 2, "$79.98")
     expect(page.get_by_role("link", name="Continue shopping")).to_have_attribute("href", "/books/")
 
     number = place_order(page)
@@ -91,6 +87,7 @@ def test_the_same_journey_without_javascript(open_page):
     page.get_by_label(f"Copies of {TITLE}").select_option("2")
     page.get_by_role("button", name="Update").click()
     expect_row(page, "Subtotal, 2 copies $79.98")
+    expect_badge(page, 2, "$79.98")
 
     number = place_order(page)
     see_it_in_the_history(page, number)

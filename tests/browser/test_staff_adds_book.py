@@ -43,7 +43,9 @@ def test_staff_adds_a_book_and_it_is_recommended(page: Page):
     fill_book_form(page, EFFECTIVE_JAVA)
     page.get_by_role("button", name="Add book").click()
 
-    expect(page).to_have_url(re.compile(r"/recommended/$"))
+    expect(page).to_have_url(re.compile(r"/edit/9780134685991$"))
+    expect(page.get_by_role("status")).to_have_text("Added “Effective Java” with 3 copies in stock.")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Recommended Reading").click()
     expect(page.get_by_role("heading", name="Recommended Reading")).to_be_visible()
     entry = recommended_entry(page, "Effective Java")
     expect(entry).to_have_count(1)

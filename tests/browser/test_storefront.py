@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser import axe
-from tests.browser.helpers import BookPage, sign_in
+from tests.browser.helpers import BookPage, register_and_sign_in, sign_in
 from tests.constants import PCI
 
 SIZES = {"desktop": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
@@ -78,6 +78,59 @@ def test_every_shopper_page_fits_can_be_tapped_and_passes_axe(screen, axe_source
         problems += problems_of(page, axe_source)
         page.screenshot(path=screenshots / f"menu-open-{size}.png")
     assert problems == []
+
+
+def test_every_step_of_a_shoppers_way_fits_can_be_tapped_and_passes_axe(screen, open_page, axe_source, screenshots):
+    """The pages behind a sign-in or a cart, in the states a shopper meets them in."""
+    size, page = screen
+    problems: list[str] = []
+
+    def check(name: str) -> None:
+        problems.extend(problems_of(page, axe_source))
+        page.screenshot(path=screenshots / f"{name}-{size}.png", full_page=True)
+
+    other = BookPage(open_page(), SICP).open()  # another shopper takes the last copies
+    for held in range(1, 5):
+        other.add.click()
+        other.expect_in_cart(held)
+    page.goto(f"/books/{SICP}")
+    expect(page.get_by_role("button", name="Notify me")).to_be_visible()
+    check("sold-out-book")
+    page.get_by_label("Email me once when it's back in stock").fill("reader@example.com")
+    page.get_by_role("button", name="Notify me").click()
+    expect(page.get_by_text("reader@example.com")).to_be_visible()
+    check("notify-me-sent")
+
+    page.goto("/login")
+    page.get_by_label("Email").fill("reader@example.com")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    check("sign-in-refused")
+
+    register_and_sign_in(page)
+    page.goto("/account")
+    check("account")
+    book = BookPage(page, PCI).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    page.goto("/cart")
+    check("cart-with-items")
+    page.get_by_role("link", name="Checkout").click()
+    expect(page.get_by_role("heading", name="Check out")).to_be_visible()
+    check("checkout-review")
+    page.get_by_label("Your name").fill("Ada Reader")
+    page.get_by_role("button", name="Place order").click()
+    heading = page.get_by_role("heading", name=re.compile(r"^Order BB-\d{5}$"))
+    expect(heading).to_be_visible()
+    check("order-confirmation")
+    number = heading.inner_text().removeprefix("Order ")
+    page.goto("/orders")
+    check("order-history")
+    page.get_by_role("link", name=number).click()
+    expect(heading).to_be_visible()
+    check("order")
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_phone_header_is_compact_and_add_to_cart_is_in_sight(open_page):
@@ -169,12 +222,42 @@ def test_on_a_book_page_focus_stays_and_the_badge_follows_adds_and_removes(page)
     assert book.was_not_reloaded()
 
 
-def test_without_javascript_a_listing_still_adds_to_the_cart(open_page):
+def test_the_badge_and_stock_lines_follow_the_cart_changed_in_another_tab(page):
+    listing = page
+    listing.goto(f"/books/?q={SICP}")
+    listing.evaluate("window.notReloaded = true")
+    book = BookPage(page.context.new_page(), PCI).open()  # the same shopper's second tab
+    other = BookPage(page.context.new_page(), SICP).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    for tab in (listing, other.page):
+        expect(tab.locator(".cart-count")).to_have_text("1")
+        expect(tab.locator(".cart-total")).to_have_text("$39.99")
+    other.add.click()
+    other.expect_in_cart(1)
+    expect(listing.locator(".cart-total")).to_have_text("$94.99")
+    book.page.goto("/cart")
+    book.page.get_by_label("Copies of Programming Collective Intelligence").select_option("3")
+    expect(book.page.locator(".cart-count")).to_have_text("4")
+    for tab in (listing, other.page):
+        expect(tab.locator(".cart-count")).to_have_text("4")
+        expect(tab.locator(".cart-total")).to_have_text("$174.97")
+    other.expect_in_cart(1)
+    assert listing.evaluate("window.notReloaded === true") and other.was_not_reloaded()
+
+
+# Where each listing's Add to Cart leads back to: the same books, page and order.
+LISTING_RETURNS = {"/": "/", "/books/": "/books/?page=1", "/books/?q=python&sort=price&page=1": None,
+                   "/recommended/": "/recommended/"}
+
+
+@pytest.mark.parametrize("listing", LISTING_RETURNS)
+def test_without_javascript_add_to_cart_on_a_listing_comes_back_to_it(open_page, shop, listing):
     page = open_page(javascript=False)
-    page.goto("/recommended/")
-    page.locator(f".offer[data-isbn='{PCI}']").get_by_role("button", name="Add to Cart").click()
+    page.goto(listing)
+    page.locator(".offer").first.get_by_role("button", name="Add to Cart").click()
     expect(page.locator(".cart-count")).to_have_text("1")
-    expect(page.locator("#stock .in-cart-text")).to_have_text("One copy is in your cart")
+    expect(page).to_have_url(shop.url + (LISTING_RETURNS[listing] or listing))  # not the book's page
 
 
 def test_staff_sign_in_from_the_folded_menu_on_a_phone(open_page):

@@ -1,0 +1,62 @@
+"""The back office in a real browser: the stock table follows shoppers' carts live, restock says what it
+did, and a cover chosen from disk shows on the book's page."""
+
+import io
+import re
+
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import BookPage, sign_in
+
+SICP = "9780262510875"  # 4 copies in the starter catalog
+
+
+def open_stock_page(page: Page) -> None:
+    page.goto("/")
+    sign_in(page)
+    page.get_by_role("navigation", name="Your account").get_by_role("link", name="Back office").click()
+    expect(page.get_by_role("heading", name="Stock")).to_be_visible()
+
+
+def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
+    staff = open_page()
+    open_stock_page(staff)
+    row = staff.locator(f"#stock-{SICP}")
+    expect(row.locator(".available")).to_have_text("4")
+    staff.evaluate("window.notReloaded = true")
+
+    shopper = BookPage(open_page(), SICP).open()
+    shopper.add.click()
+    shopper.expect_in_cart(1)
+    expect(row.locator(".available")).to_have_text("3")
+    expect(row.locator(".held")).to_have_text("1")
+    assert staff.evaluate("window.notReloaded === true")
+
+    row.get_by_label("Copies of Structure and Interpretation of Computer Programs that arrived").fill("6")
+    row.get_by_role("button", name="Restock").click()
+    expect(staff.locator(".flash")).to_have_text(
+        "Restocked 6 copies of “Structure and Interpretation of Computer Programs”: 9 available now.")
+    expect(staff.locator(f"#stock-{SICP} .stock")).to_have_text("10")
+    shopper.expect_count("In stock")  # from "Only 3 left": nine on sale is not few
+
+
+def test_a_cover_chosen_from_disk_shows_on_the_books_page(open_page, tmp_path):
+    picture = io.BytesIO()
+    Image.new("RGB", (400, 600), (200, 30, 30)).save(picture, "PNG")
+    (tmp_path / "cover.png").write_bytes(picture.getvalue())
+
+    staff = open_page()
+    staff.goto(f"/books/{SICP}")
+    sign_in(staff)
+    staff.get_by_role("link", name="Edit").click()
+    staff.get_by_label("Upload a cover").set_input_files(str(tmp_path / "cover.png"))
+    staff.get_by_role("button", name="Save changes").click()
+    expect(staff.locator(".flash")).to_have_text(re.compile("^Saved your changes to"))
+    expect(staff.locator(".book-history")).to_contain_text("image:")
+
+    staff.goto(f"/books/{SICP}")
+    cover = staff.locator("img.cover")
+    expect(cover).to_have_attribute("src", re.compile(r"^/covers/[0-9a-f]{24}-240\.webp$"))
+    staff.wait_for_function("document.querySelector('img.cover').complete")
+    assert staff.evaluate("document.querySelector('img.cover').naturalWidth") in (240, 400)  # by screen density
