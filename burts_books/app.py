@@ -29,12 +29,12 @@ from .web import (
     restock_alerts,
     social,
     staff_import,
-    staff_orders,
     stock,
 )
 from .web.base import CoverFiles, StaticFiles
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
+from .web.staff import orders as staff_orders
 from .web.staff import stock as staff_stock
 from .web.staff import users as staff_users
 

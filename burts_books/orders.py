@@ -33,6 +33,7 @@ import secrets
 import pymongo
 from pymongo import ReturnDocument
 
+from . import history
 from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
 from .catalog import words
@@ -134,8 +135,10 @@ def order_line(line: dict) -> dict:
 
 
 class Orders:
-    def __init__(self, db: Database, bus: EventBus, carts: Carts, inventory: Inventory, mailer: Mailer):
+    def __init__(self, db: Database, bus: EventBus, carts: Carts, inventory: Inventory, mailer: Mailer,
+                 changes: history.History):
         self.orders = db.orders
+        self.changes = changes
         self.counters = db.counters
         self.bus = bus
         self.carts = carts
@@ -282,17 +285,21 @@ class Orders:
 
     async def _move(self, order: dict, allowed: tuple[str, ...], status: str, by: dict,
                     criteria: dict | None = None, payment: str | None = None) -> dict | None:
-        """One conditional update from one of `allowed` to `status`, recorded in `history`; None if refused."""
-        changes = {"status": status, "updated_at": utcnow()}
+        """One conditional update from one of `allowed` to `status`, recorded in the order's own `history` and,
+        in the same update, in the shop's change history (history.py); None if refused."""
+        who = known_as(by)
+        step = history.entry(status, who, order=order["number"])
+        changes = {"status": status, "updated_at": step["at"]}
         if payment:
             changes["payment.status"] = payment
         moved = await self.orders.find_one_and_update(
             {"number": order["number"], "status": {"$in": list(allowed)}, **(criteria or {})},
-            {"$set": changes, "$push": {"history": {"status": status, "at": changes["updated_at"],
-                                                    "by": by.get("email") or str(by["_id"])}}},
+            history.recording({"$set": changes, "$push": {"history": {"status": status, "at": step["at"], "by": who}}},
+                              [step]),
             return_document=ReturnDocument.AFTER,
         )
         if moved is not None:
+            await self.changes.drain("orders", {"_id": moved["_id"]})
             await self._announce(moved)
         return moved
 

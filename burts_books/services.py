@@ -135,7 +135,7 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     mailer = make_mailer(settings)
     restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
     await restock_alerts.start()
-    orders = Orders(db, bus, carts, inventory, mailer)
+    orders = Orders(db, bus, carts, inventory, mailer, history)
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
         orders, OrderFeed(bus, orders), LiveFeed(bus, inventory),

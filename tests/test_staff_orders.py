@@ -104,7 +104,6 @@ async def test_anonymous_visitors_are_sent_to_sign_in_and_shoppers_refused(clien
     for action in ("ready", "collected", "cancel"):
         response = await client.post(f"/staff/orders/{number}/{action}", {"pickup_code": order["pickup_code"]})
         assert response.code == 403
-    assert "Shop orders" not in (await client.get("/")).text
     assert await status_of(services, number) == "placed"
 
 
@@ -136,7 +135,7 @@ async def test_the_list_shows_every_shoppers_orders_newest_first_with_contact_an
     text = text_of(page.text)
     assert f"{second['number']}" in text and "Zoë Quill zoe@example.com 1" in text and "Placed" in text
     assert f"{BUYER} {SHOPPER_EMAIL} 2 $79.98 Ready for pickup" in text
-    assert "Shop orders" in (await desk.get("/")).text
+    assert '<a href="/staff/orders">Orders</a>' in (await desk.get("/staff/stock")).text  # the back office's nav
 
 
 @pytest.mark.gen_test
@@ -409,3 +408,32 @@ async def test_shutting_down_answers_waiting_lists_at_once_so_they_poll_another_
     services.order_feed.end_all()  # as `burts-books serve` does on SIGTERM
     assert await result_of(waiting, timeout=1) == {"newest": 0, "changed": False}
     assert await result_of(watch(desk, 0), timeout=1) == {"newest": 0, "changed": False}
+
+
+async def order_entries(services, number):
+    """The change history's entries naming this order, oldest first, as stored (what, who, which book, copies)."""
+    found = services.db.history.find({"order": number}).sort([("at", 1), ("_id", 1)])
+    return [(entry["kind"], entry["who"], entry.get("isbn"), entry.get("copies"))
+            for entry in await found.to_list(None)]
+
+
+@pytest.mark.gen_test
+async def test_every_action_is_in_the_change_history_and_a_refused_one_is_not(desk, services, people):
+    collected, cancelled = await an_order(services, people[0]), await an_order(services, people[0], (PCI, RESTFUL))
+    await act(desk, collected["number"], "ready")
+    wrong = "000000" if collected["pickup_code"] != "000000" else "111111"
+    assert (await act(desk, collected["number"], "collected", pickup_code=wrong)).code == 400
+    await act(desk, collected["number"], "collected", pickup_code=collected["pickup_code"])
+    await act(desk, cancelled["number"], "cancel")
+
+    assert await order_entries(services, collected["number"]) == [
+        ("sale", SHOPPER_EMAIL, PCI, -2), ("ready_for_pickup", STAFF_EMAIL, None, None),
+        ("collected", STAFF_EMAIL, None, None)]
+    assert await order_entries(services, cancelled["number"]) == [
+        ("sale", SHOPPER_EMAIL, PCI, -1), ("sale", SHOPPER_EMAIL, RESTFUL, -1), ("cancelled", STAFF_EMAIL, None, None),
+        ("cancellation", STAFF_EMAIL, PCI, 1), ("cancellation", STAFF_EMAIL, RESTFUL, 1)]
+    assert await services.db.orders.count_documents({"history_pending.0": {"$exists": True}}) == 0  # drained at once
+
+    page = await desk.get("/staff/history?kind=ready_for_pickup")
+    assert f"{STAFF_EMAIL} ready for pickup: order {collected['number']}" in text_of(page.text)
+    assert f'<a href="/staff/orders/{collected["number"]}">' in page.text

@@ -1,10 +1,10 @@
 """Staff orders: every shopper's orders, searched and paged, kept live; an order's page and its actions."""
 
-from ..infra.errors import Conflict, Invalid
-from ..infra.numbers import LARGEST, whole_number
-from ..orders import STATUS_LABELS
-from .base import BaseHandler, staff_only, status_of
-from .mixins import FlashMixin, SearchMixin
+from ...infra.errors import Conflict, Invalid
+from ...infra.numbers import LARGEST, whole_number
+from ...orders import STATUS_LABELS
+from ..base import BaseHandler, staff_only, status_of
+from ..mixins import FlashMixin, SearchMixin
 
 # What each action is called in its address, and what it says once done.
 ACTIONS = {
