@@ -34,6 +34,7 @@ from .web import (
 from .web.base import CoverFiles, StaticFiles
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
+from .web.staff import orders as staff_orders
 from .web.staff import stock as staff_stock
 from .web.staff import users as staff_users
 
@@ -78,6 +79,11 @@ def routes() -> list:
         url(r"/account/unlink/(\w+)", account.UnlinkHandler, name="account_unlink"),
         url(r"/account/tokens", account.TokensHandler, name="account_tokens"),
         url(r"/account/tokens/([0-9a-f]{24})/revoke", account.RevokeTokenHandler, name="revoke_token"),
+        url(r"/staff/orders", staff_orders.OrdersHandler, name="staff_orders"),
+        url(r"/staff/orders/watch", staff_orders.OrdersWatchHandler, name="staff_orders_watch"),
+        url(rf"/staff/orders/({ORDER_NUMBER})", staff_orders.OrderHandler, name="staff_order"),
+        url(rf"/staff/orders/({ORDER_NUMBER})/(ready|collected|cancel)", staff_orders.OrderActionHandler,
+            name="staff_order_action"),
         url(r"/staff/?", tornado.web.RedirectHandler, {"url": "/staff/stock"}),
         url(r"/staff/stock", staff_stock.StockHandler, name="staff_stock"),
         url(r"/staff/history", staff_history.HistoryHandler, name="staff_history"),
@@ -113,6 +119,8 @@ def watch(metrics: ShopMetrics, services: Services) -> None:
                   lambda: services.live.count(Outbox))
     metrics.gauge("burts_books_long_polls_held", "long polls held open, waiting for a change",
                   lambda: services.live.count(Poll))
+    metrics.gauge("burts_books_staff_order_polls_held", "staff order lists' long polls held open, waiting for an order",
+                  lambda: len(services.order_feed))
     metrics.counter("burts_books_bus_events_published", "inventory events this process published",
                     lambda: services.bus.published)
     metrics.counter("burts_books_bus_events_received", "inventory events that reached this process",

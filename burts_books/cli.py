@@ -88,6 +88,7 @@ async def shut_down(app, http: server.ShopServer, services, timeout: float) -> N
     started = time.monotonic()
     app.draining = True
     services.live.end_all()
+    services.order_feed.end_all()
     await http.drain(timeout)
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(services.live.all_gone(), max(0.0, timeout - (time.monotonic() - started)))

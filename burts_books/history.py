@@ -28,7 +28,9 @@ shop's own work), `at` and the `isbn` of the book it is about:
 - "reconciliation": `available` repaired after a crash (`old` -> `new`);
   stock on hand is untouched, but staff should see that it happened;
 - "role": an owner granted or revoked the staff role of `account` (no ISBN;
-  written on the user's document, like book entries on the book's).
+  written on the user's document, like book entries on the book's);
+- "ready_for_pickup", "collected", "cancelled": a staff member moved the
+  `order` (its number; no ISBN) on, written on the order's document.
 
 Copies held in carts and given back (add, remove, cart expiry) are not
 recorded: they don't move stock on hand, only `available`, and the carts
@@ -59,10 +61,10 @@ from .infra.db import Database
 from .infra.paging import Paged
 
 PENDING = "history_pending"
-DRAINED = ("books", "users")  # the collections whose documents carry pending entries
+DRAINED = ("books", "users", "orders")  # the collections whose documents carry pending entries
 SHOP = "the shop"  # `who` for the shop's own work (reconciliation)
 KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "cancellation",
-         "reconciliation", "role")
+         "reconciliation", "role", "ready_for_pickup", "collected", "cancelled")
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50
 DUPLICATE_KEY = 11000
@@ -80,7 +82,7 @@ def recording(update: dict, entries: Iterable[dict]) -> dict:
     entries = list(entries)
     if not entries:
         return update
-    return {**update, "$push": {PENDING: {"$each": entries}}}
+    return {**update, "$push": {**update.get("$push", {}), PENDING: {"$each": entries}}}
 
 
 @dataclasses.dataclass(frozen=True)

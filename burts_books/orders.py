@@ -1,8 +1,11 @@
 """Click-and-collect orders: a cart becomes an order the shopper collects, and pays for, at the shop.
 
-An order is `{_id, number, user_id, name, email, phone, note, cart_id, lines,
-total_cents, status, payment, pickup_code, created_at, history}`. `number`
-is short and human (`BB-10427`), from one counter document; `pickup_code` is
+An order is `{_id, number, seq, user_id, name, email, phone, note, cart_id,
+lines, total_cents, status, payment, pickup_code, created_at, history,
+keywords}`. `number` is short and human (`BB-10427`), from one counter
+document whose value is `seq` (staff list orders by it, pages through it
+and follows new ones by it); `keywords` are the words staff search by
+(number, name, email); `pickup_code` is
 six random digits the shopper shows at the counter. `status` goes placed →
 ready_for_pickup → collected, or to cancelled before collection; each step
 is one update conditioned on the status it leaves, which also appends who
@@ -30,12 +33,16 @@ import secrets
 import pymongo
 from pymongo import ReturnDocument
 
+from . import history
 from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
+from .catalog import words
+from .infra.bus import EventBus
 from .infra.clock import utcnow
 from .infra.db import Database
 from .infra.errors import Conflict, Invalid, NotFound, ValidationError
 from .infra.mail import Mail, Mailer
+from .infra.paging import Paged
 from .inventory import Inventory
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,10 @@ JUST_PLACED_STEP = 0.05
 
 PLACED, READY, COLLECTED, CANCELLED = "placed", "ready_for_pickup", "collected", "cancelled"
 STATUS_LABELS = {PLACED: "Placed", READY: "Ready for pickup", COLLECTED: "Collected", CANCELLED: "Cancelled"}
+ORDER_EVENT = "order"  # the bus event `kind` saying an order was placed or changed status
+STAFF_PAGE_SIZE = 25
+WRITTEN_COUNTER = "orders_written"  # the highest `seq` of an order written so far
+LISTED = {"history": 0, "keywords": 0}  # what the staff list does not show
 
 MAX_NAME = 100
 MAX_NOTE = 500
@@ -101,25 +112,54 @@ def pickup_code() -> str:
     return f"{secrets.randbelow(10 ** PICKUP_CODE_DIGITS):0{PICKUP_CODE_DIGITS}d}"
 
 
+def keywords_for(order: dict) -> list[str]:
+    """The words staff find an order by: its number's, the contact's name's and email's."""
+    return sorted({*words(order["number"]), *words(order.get("name", "")), *words(order.get("email", ""))})
+
+
+def search_criteria(status: str = "", text: str = "") -> dict:
+    """The staff list's query: orders in `status` (any when empty) that have every word of `text` among their
+    keywords. Whole words, so both MongoDB and the embedded store answer from the keywords index."""
+    if status and status not in STATUS_LABELS:
+        raise Invalid("Choose a status from the list.")
+    criteria: dict = {"status": status} if status else {}
+    terms = words(text)
+    if terms:
+        criteria["$and"] = [{"keywords": term} for term in terms]
+    return criteria
+
+
 def order_line(line: dict) -> dict:
     """What an order keeps of a cart line: the price it was sold at, whatever the book costs later."""
     return {key: line[key] for key in ("isbn", "title", "price_cents", "quantity")}
 
 
 class Orders:
-    def __init__(self, db: Database, carts: Carts, inventory: Inventory, mailer: Mailer):
+    def __init__(self, db: Database, bus: EventBus, carts: Carts, inventory: Inventory, mailer: Mailer,
+                 changes: history.History):
         self.orders = db.orders
+        self.changes = changes
         self.counters = db.counters
+        self.bus = bus
         self.carts = carts
         self.inventory = inventory
         self.mailer = mailer
 
-    async def next_number(self) -> str:
-        """A new order number: one atomic increment, so no two orders share one in any process."""
+    async def last_seq(self) -> int:
+        """The `seq` of the newest order begun (written, or being written, or lost to a crash); 0 before any."""
+        counter = await self.counters.find_one({"_id": NUMBER_COUNTER})
+        return counter["value"] if counter else 0
+
+    async def next_seq(self) -> int:
+        """A new order's place in the sequence: one atomic increment, so no two orders share one in any process."""
         counter = await self.counters.find_one_and_update(
             {"_id": NUMBER_COUNTER}, {"$inc": {"value": 1}}, upsert=True, return_document=ReturnDocument.AFTER
         )
-        return f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + counter['value']}"
+        return counter["value"]
+
+    async def _announce(self, order: dict) -> None:
+        """Tell every process's staff pages that this order is new or changed."""
+        await self.bus.publish({"kind": ORDER_EVENT, "number": order["number"], "status": order["status"]})
 
     async def contact_for(self, user: dict) -> Contact:
         """What the checkout form starts with: the shopper's last order's contact, else their account's email."""
@@ -154,7 +194,9 @@ class Orders:
                     return just_placed
             raise CartError(REVIEW_AGAIN)
 
-        number = await self.next_number()  # before the copies leave stock, so their history names the order
+        # Numbered before the copies leave stock, so their history names the order.
+        seq = await self.next_seq()
+        number = f"{NUMBER_PREFIX}{FIRST_NUMBER - 1 + seq}"
         shipped = []
         for line in lines:
             if await self.inventory.ship(line["isbn"], line["quantity"], contact.email, number):
@@ -166,6 +208,7 @@ class Orders:
         moment = utcnow()
         order = {
             "number": number,
+            "seq": seq,
             "user_id": user["_id"],
             **dataclasses.asdict(contact),
             "cart_id": cart.id,
@@ -177,9 +220,12 @@ class Orders:
             "created_at": moment,
             "history": [{"status": PLACED, "at": moment, "by": contact.email}],
         }
+        order["keywords"] = keywords_for(order)
         result = await self.orders.insert_one(order)
         order["_id"] = result.inserted_id
+        await self.counters.update_one({"_id": WRITTEN_COUNTER}, {"$max": {"value": seq}}, upsert=True)
         self.mailer.send(confirmation_mail(order))
+        await self._announce(order)
         return order
 
     async def _just_placed(self, cart_id: str | None, user: dict, wait: float = 0.0) -> dict | None:
@@ -212,20 +258,50 @@ class Orders:
         )
         return await cursor.limit(HISTORY_LIMIT).to_list(HISTORY_LIMIT)
 
+    async def find(self, status: str = "", text: str = "", page: int = 1, size: int = STAFF_PAGE_SIZE) -> Paged:
+        """Every shopper's orders for staff, newest (highest number) first: in `status` if given, with every
+        word of `text` (number, name or email) if given. Invalid for an unknown status.
+
+        Unfiltered, page p holds the p-th run of `size` numbers down from the last one begun, looked up by
+        equality: no engine sorts the whole collection for it. (A number lost to a crash leaves its page one short.)
+        """
+        criteria = search_criteria(status, text)
+        if not criteria:
+            last = await self.last_seq()
+            window = list(range(last - (page - 1) * size, max(0, last - page * size), -1))
+            cursor = self.orders.find({"seq": {"$in": window}}, LISTED).sort("seq", pymongo.DESCENDING)
+            found = await cursor.to_list(size)
+            return Paged(found, last, page, size)
+        cursor = self.orders.find(criteria, LISTED).sort("seq", pymongo.DESCENDING)
+        found = await cursor.skip((page - 1) * size).limit(size).to_list(size)
+        return Paged(found, await self.orders.count_documents(criteria), page, size)
+
+    async def newest_seq(self) -> int:
+        """The highest `seq` of the orders written (0 before the first): the live staff list's cursor."""
+        counter = await self.counters.find_one({"_id": WRITTEN_COUNTER})
+        return counter["value"] if counter else 0
+
     # -- what staff do (issue 12 builds its pages on these) ---------------
 
     async def _move(self, order: dict, allowed: tuple[str, ...], status: str, by: dict,
                     criteria: dict | None = None, payment: str | None = None) -> dict | None:
-        """One conditional update from one of `allowed` to `status`, recorded in `history`; None if refused."""
-        changes = {"status": status, "updated_at": utcnow()}
+        """One conditional update from one of `allowed` to `status`, recorded in the order's own `history` and,
+        in the same update, in the shop's change history (history.py); None if refused."""
+        who = known_as(by)
+        step = history.entry(status, who, order=order["number"])
+        changes = {"status": status, "updated_at": step["at"]}
         if payment:
             changes["payment.status"] = payment
-        return await self.orders.find_one_and_update(
+        moved = await self.orders.find_one_and_update(
             {"number": order["number"], "status": {"$in": list(allowed)}, **(criteria or {})},
-            {"$set": changes, "$push": {"history": {"status": status, "at": changes["updated_at"],
-                                                    "by": by.get("email") or str(by["_id"])}}},
+            history.recording({"$set": changes, "$push": {"history": {"status": status, "at": step["at"], "by": who}}},
+                              [step]),
             return_document=ReturnDocument.AFTER,
         )
+        if moved is not None:
+            await self.changes.drain("orders", {"_id": moved["_id"]})
+            await self._announce(moved)
+        return moved
 
     async def _refusal(self, order: dict, step: str) -> OrderStateError:
         current = await self.by_number(order["number"])

@@ -23,6 +23,7 @@ from .infra.limits import Limits
 from .infra.mail import Mailer, make_mailer
 from .inventory import Inventory
 from .live import LiveFeed
+from .order_feed import OrderFeed
 from .orders import Orders
 from .password_resets import PasswordResets
 from .restock_alerts import RestockAlerts
@@ -46,6 +47,7 @@ class Services:
     api_tokens: ApiTokens
     carts: Carts
     orders: Orders
+    order_feed: OrderFeed
     live: LiveFeed
     imports: ImportJobs
     limits: Limits
@@ -133,9 +135,10 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     mailer = make_mailer(settings)
     restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
     await restock_alerts.start()
+    orders = Orders(db, bus, carts, inventory, mailer, history)
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
-        Orders(db, carts, inventory, mailer), LiveFeed(bus, inventory),
+        orders, OrderFeed(bus, orders), LiveFeed(bus, inventory),
         ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
         PasswordResets(db, accounts, limits, mailer), restock_alerts,
         Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),

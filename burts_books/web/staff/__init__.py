@@ -1,1 +1,1 @@
-"""Staff pages: the back office (books, stock, history, users), all under staff_only."""
+"""Staff pages: the back office (orders, books, stock, history, users), all under staff_only."""
