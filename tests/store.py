@@ -2,6 +2,7 @@
 and store calls that let concurrent requests interleave."""
 
 import asyncio
+import contextlib
 import datetime
 import os
 import uuid
@@ -152,3 +153,13 @@ async def everything(db) -> dict:
     books = state.get("books", ([], {}))[0]
     state["books by isbn"] = [await db.books.find_one({"isbn": book["isbn"]}) for book in books]
     return state
+
+
+@contextlib.asynccontextmanager
+async def running_shop(settings: Settings):
+    """The services of a shop on `settings`' own store (persisted, as `serve` keeps it), closed after."""
+    services = await open_services(settings)
+    try:
+        yield services
+    finally:
+        await services.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import re
 
@@ -11,25 +10,15 @@ import pytest
 
 from burts_books.infra.embedded import backup as store_backup
 from burts_books.orders import NUMBER_PATTERN
-from burts_books.services import open_services
 from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, run_cli
-from tests.store import everything
+from tests.store import everything, running_shop
 from tests.waiting import until
 
 # The writer below adds and removes copies as fast as it can: lift the limits on adds.
 UNLIMITED = ("--cart-adds-per-minute=100000", "--cart-adds-per-address-per-minute=100000",
              "--anonymous-adds-per-address=100000")
-
-
-@contextlib.asynccontextmanager
-async def running_shop(settings):
-    services = await open_services(settings)
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 async def what_a_shopper_sees(shopper: ShopClient) -> dict:

@@ -1,7 +1,6 @@
 """The embedded store: every acknowledged write on disk, kept across restarts, owned by one process at a time."""
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
 import logging
@@ -22,21 +21,11 @@ from burts_books.infra.db import StoreBusy, open_database
 from burts_books.infra.embedded.frames import frame
 from burts_books.infra.embedded.journal import segment_numbers
 from burts_books.infra.errors import ValidationError
-from burts_books.services import open_services
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
-from tests.store import everything
+from tests.store import everything, running_shop
 
 NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
-
-
-@contextlib.asynccontextmanager
-async def running_shop(settings):
-    services = await open_services(settings)
-    try:
-        yield services
-    finally:
-        await services.close()
 
 
 def files(folder) -> dict:

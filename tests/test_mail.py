@@ -36,10 +36,14 @@ async def test_a_refused_delivery_is_retried_until_it_is_accepted():
 
 
 @pytest.mark.gen_test
-async def test_send_returns_before_a_slow_or_absent_server_answers():
-    mailer = SmtpMailer("smtp://127.0.0.1:9", SENDER, retry_delays=())  # nothing listens on port 9
-    mailer.send(Mail("reader@example.com", "Hello", "text"))  # must not raise nor wait
-    await mailer.close()
+async def test_a_mail_no_server_takes_is_given_up_with_an_error_in_the_log(caplog):
+    mailer = SmtpMailer("smtp://127.0.0.1:9", SENDER, retry_delays=(0.01,))  # nothing listens on port 9
+    with caplog.at_level(logging.WARNING, logger="burts_books.infra.mail"):
+        mailer.send(Mail("reader@example.com", "Hello", "text"))  # queued: the caller never waits on SMTP
+        assert not caplog.records
+        await mailer.close()
+    assert [record.levelname for record in caplog.records] == ["WARNING", "ERROR"]  # retried once, then given up
+    assert "gave up sending 'Hello' to reader@example.com" in caplog.text
 
 
 @pytest.mark.gen_test

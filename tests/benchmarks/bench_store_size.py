@@ -35,12 +35,12 @@ from tornado.httpclient import AsyncHTTPClient
 from burts_books.carts import SoldOut
 from burts_books.infra.config import Settings
 from burts_books.services import open_services
+from tests.benchmarks.harness import get_script, lua_list, rss_kib, wrk
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import SHOP_COMMAND, ShopProcess, run_cli, shop_environment
 
 COMMON_WORD = "castle"  # a word of the generated titles (make_catalog.WORDS)
-CONNECTIONS = 50
 SAMPLE = 2000  # ISBNs the load rotates over
 
 
@@ -75,45 +75,6 @@ async def abandon_carts(data_dir: Path, isbns: list[str], count: int) -> None:
             await asyncio.gather(*(abandon(n) for n in range(start, start + 200)))
     finally:
         await services.close()
-
-
-def lua_list(values: list[str]) -> str:
-    return "{" + ",".join(f'"{v}"' for v in values) + "}"
-
-
-def wrk(url: str, seconds: float, script: str) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:
-        lua.write(script)
-        lua.flush()
-        result = subprocess.run(
-            ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds:.0f}s", "--latency", "-s", lua.name, url],
-            check=True, capture_output=True, text=True, timeout=seconds + 30,
-        )
-    return parse_wrk(result.stdout)
-
-
-def parse_wrk(output: str) -> dict:
-    def ms(text: str) -> float:
-        number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    found = {f"p{q}": ms(v) for q, v in re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, re.MULTILINE)}
-    assert {"p50", "p99"} <= set(found), f"wrk printed no latency distribution:\n{output}"
-    found["rps"] = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    found["non_2xx"] = int(errors.group(1)) if errors else 0
-    return found
-
-
-def get_script(paths: list[str]) -> str:
-    return f"""
-local paths = {lua_list(paths)}
-local i = 0
-request = function()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i])
-end
-"""
 
 
 def cart_script(xsrf: str, isbns: list[str], mixed_paths: list[str] | None = None) -> str:
@@ -176,11 +137,6 @@ async def staff_edits(url: str, rows: list[dict], seconds: float) -> int:
         edits += 1
         await asyncio.sleep(1)
     return edits
-
-
-def rss_mib(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
 # The load comes from one address and (for adds) one thread's cart: the abuse limits would
@@ -251,7 +207,7 @@ def main() -> None:
                 return await load, edits
 
             figures, edits = asyncio.run(mixed())
-            memory = rss_mib(shop.process.pid)
+            memory = rss_kib(shop.process.pid) / 1024
         finally:
             shop.stop()
         stall = re.findall(r"longest stall ([\d.]+) ms", shop.log())
