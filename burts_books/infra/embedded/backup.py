@@ -24,14 +24,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import bson
-
 from .errors import StoreDamaged
 from .files import FOLDER_MODE
-from .frames import read_frames
-from .journal import segment_numbers, segment_path
+from .journal import apply_segment, segment_numbers, segment_path
 from .lock import StoreLock
-from .records import State, apply
+from .records import State
 from .snapshot import read_snapshot, snapshot_path, write_snapshot
 
 ATTEMPTS = 10  # compactions that may finish during one backup before it gives up
@@ -75,14 +72,7 @@ def _read_once(folder: Path) -> State:
             if number == through + 1 and not segment_numbers(folder) and snapshot_unchanged(snapshot, through):
                 return state  # a store that has never been written to
             raise _Moved from None
-        payloads, intact = read_frames(data)
-        if sealed and intact < len(data):
-            raise StoreDamaged.file(path, f"bad checksum or cut short at byte {intact}")
-        try:
-            for payload in payloads:
-                apply(state, bson.decode(payload))
-        except (bson.errors.BSONError, KeyError) as error:
-            raise StoreDamaged.file(path, f"unreadable record: {error}") from None
+        apply_segment(state, path, data, last=not sealed)  # only the segment being written may end torn
         if not sealed:
             return state
         number += 1

@@ -31,7 +31,7 @@ def segment_numbers(folder: Path) -> list[int]:
 
 
 def replay(state: State, path: Path, *, last: bool) -> tuple[int, int]:
-    """Apply a segment's records to `state`; returns (length of its intact records, file size).
+    """Apply a segment file's records to `state`; returns (length of its intact records, file size).
 
     Only the last segment may end in a record cut short (a crash mid-append):
     the caller drops it. Anywhere else that is damage.
@@ -40,6 +40,12 @@ def replay(state: State, path: Path, *, last: bool) -> tuple[int, int]:
         data = path.read_bytes()
     except OSError as error:
         raise StoreDamaged.file(path, f"unreadable: {error.strerror}") from None
+    return apply_segment(state, path, data, last=last), len(data)
+
+
+def apply_segment(state: State, path: Path, data: bytes, *, last: bool) -> int:
+    """Apply the records of segment `path`, read as `data`, to `state`; returns the length of the
+    intact ones. A record cut short is dropped in the `last` segment and is damage anywhere else."""
     payloads, intact = read_frames(data)
     if intact < len(data) and not last:
         raise StoreDamaged.file(path, f"bad checksum or cut short at byte {intact}")
@@ -48,7 +54,7 @@ def replay(state: State, path: Path, *, last: bool) -> tuple[int, int]:
             apply(state, bson.decode(payload))
     except (bson.errors.BSONError, KeyError) as error:
         raise StoreDamaged.file(path, f"unreadable record: {error}") from None
-    return intact, len(data)
+    return intact
 
 
 class JournalWriter:
