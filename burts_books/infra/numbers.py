@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .errors import Invalid
+
 # int() refuses more than 4300 digits (ValueError deep in a handler); nothing
 # we accept needs more than nine.
 MAX_DIGITS = 9
@@ -28,3 +30,11 @@ def whole_number(raw: object, minimum: int, maximum: int) -> int:
     if not minimum <= value <= maximum:
         raise ValueError(raw)
     return value
+
+
+def whole_number_or_invalid(raw: object, minimum: int, maximum: int, problem: str) -> int:
+    """whole_number for what a visitor or program sent: anything else is Invalid, saying `problem`."""
+    try:
+        return whole_number(raw, minimum, maximum)
+    except ValueError:
+        raise Invalid(problem) from None

@@ -1,7 +1,7 @@
 """The JSON API for programs: the catalog, read-only."""
 
-from ..infra.errors import Invalid, NotFound
-from ..infra.numbers import whole_number
+from ..infra.errors import NotFound
+from ..infra.numbers import whole_number_or_invalid
 from .base import JsonHandler
 from .mixins import SearchMixin
 
@@ -27,12 +27,10 @@ def book_json(book: dict) -> dict:
 class BooksApiHandler(SearchMixin, JsonHandler):
     async def get(self):
         query, page = self.search_arguments()
-        try:
-            size = whole_number(
-                self.get_argument("size", str(self.shop_settings.page_size)), 1, MAX_API_PAGE_SIZE
-            )
-        except ValueError:
-            raise Invalid(f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.") from None
+        size = whole_number_or_invalid(
+            self.get_argument("size", str(self.shop_settings.page_size)), 1, MAX_API_PAGE_SIZE,
+            f"size must be a whole number from 1 to {MAX_API_PAGE_SIZE}.",
+        )
         result = await self.services.catalog.search(query, page, size)
         self.write_json(
             {

@@ -10,7 +10,7 @@ import urllib.parse
 from .. import isbn as isbn_codes
 from ..carts import MAX_PER_TITLE, CartError
 from ..infra.errors import Invalid
-from ..infra.numbers import whole_number
+from ..infra.numbers import whole_number_or_invalid
 from .base import BaseHandler, status_of
 
 # add/remove: one copy; set: `quantity` copies; add_again: what an expired hold had; forget: stop saying it expired
@@ -48,10 +48,10 @@ class CartHandler(BaseHandler):
             raise Invalid(f"The action must be one of {', '.join(ACTIONS)}.")
         quantity = 0
         if action == "set" or "quantity" in body:
-            try:
-                quantity = whole_number(body.get("quantity"), 0, MAX_PER_TITLE)
-            except ValueError:
-                raise Invalid(f"Choose between 0 and {MAX_PER_TITLE} copies.") from None
+            quantity = whole_number_or_invalid(
+                body.get("quantity"), 0, MAX_PER_TITLE,
+                f"Choose between 0 and {MAX_PER_TITLE} copies.",
+            )
         isbn = isbn_codes.from_input(body.get("isbn")) if action != "forget" or "isbn" in body else None
         return action, None if action == "forget" else isbn, quantity
 

@@ -14,7 +14,7 @@ from tornado.iostream import StreamClosedError
 
 from .. import isbn as isbn_codes
 from ..infra.errors import Invalid, TooMany
-from ..infra.numbers import LARGEST, whole_number
+from ..infra.numbers import LARGEST, whole_number_or_invalid
 from ..live import Outbox, Poll
 from .base import JsonHandler, client_address
 
@@ -38,10 +38,10 @@ def parse_poll(isbns: list[str], versions: list[str]) -> dict[str, int | None]:
             raise Invalid(f"ISBN {isbn} is given twice.")
         since[isbn] = None
         if versions:
-            try:
-                since[isbn] = whole_number(versions[position], 0, LARGEST)
-            except ValueError:
-                raise Invalid(f"version must be a whole number, got {versions[position]!r}.") from None
+            since[isbn] = whole_number_or_invalid(
+                versions[position], 0, LARGEST,
+                f"version must be a whole number, got {versions[position]!r}.",
+            )
     return since
 
 

@@ -8,7 +8,7 @@ from tornado.http1connection import HTTP1Connection
 
 from ..accounts import known_as
 from ..infra.errors import Invalid
-from ..infra.numbers import whole_number
+from ..infra.numbers import whole_number_or_invalid
 from ..inventory import MAX_STOCK
 from .base import BaseHandler, staff_only
 
@@ -29,10 +29,10 @@ class SearchMixin(BaseHandler):
         return query, self.page_argument()
 
     def page_argument(self) -> int:
-        try:
-            return whole_number(self.get_argument("page", "1"), 1, MAX_PAGE)
-        except ValueError:
-            raise Invalid("The page must be a whole number from 1 up.") from None
+        return whole_number_or_invalid(
+            self.get_argument("page", "1"), 1, MAX_PAGE,
+            "The page must be a whole number from 1 up.",
+        )
 
 
 
@@ -114,10 +114,7 @@ class RestockMixin(BaseHandler):
     async def restock(self, raw_isbn: str, raw_copies: object) -> tuple[int, dict]:
         """Add the copies that arrived; returns how many, and the book's new state. Invalid for a bad number."""
         book = await self.services.catalog.get_current(raw_isbn)
-        try:
-            copies = whole_number(raw_copies, 1, MAX_STOCK)
-        except ValueError:
-            raise Invalid(COPIES_MESSAGE) from None
+        copies = whole_number_or_invalid(raw_copies, 1, MAX_STOCK, COPIES_MESSAGE)
         state = await self.services.inventory.restock(book["isbn"], copies, known_as(self.current_user))
         if state is None:
             raise Invalid(f"A book can have at most {MAX_STOCK} copies in stock.")

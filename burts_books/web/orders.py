@@ -1,8 +1,8 @@
 """Click-and-collect checkout (review, then place) and the shopper's orders."""
 
 from ..carts import CartError, EmptyCart
-from ..infra.errors import Invalid, NotFound, ValidationError
-from ..infra.numbers import LARGEST, whole_number
+from ..infra.errors import NotFound, ValidationError
+from ..infra.numbers import LARGEST, whole_number_or_invalid
 from ..orders import STATUS_LABELS, Contact, check_contact
 from .base import BaseHandler, signed_in, status_of
 
@@ -28,10 +28,10 @@ class CheckoutHandler(BaseHandler):
     @signed_in
     async def post(self):
         typed = {name: self.get_body_argument(name, "") for name in CONTACT_FIELDS}
-        try:
-            revision = whole_number(self.get_body_argument("revision", ""), 0, LARGEST)
-        except ValueError:
-            raise Invalid("This form is missing the cart it reviewed: reload the page and try again.") from None
+        revision = whole_number_or_invalid(
+            self.get_body_argument("revision", ""), 0, LARGEST,
+            "This form is missing the cart it reviewed: reload the page and try again.",
+        )
         try:
             contact = check_contact(**typed)
             order = await self.services.orders.place(self.cart, self.current_user, contact, revision,

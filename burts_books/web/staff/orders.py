@@ -1,7 +1,7 @@
 """Staff orders: every shopper's orders, searched and paged, kept live; an order's page and its actions."""
 
 from ...infra.errors import Conflict, Invalid
-from ...infra.numbers import LARGEST, whole_number
+from ...infra.numbers import LARGEST, whole_number_or_invalid
 from ...orders import STATUS_LABELS
 from ..base import BaseHandler, staff_only, status_of
 from ..mixins import FlashMixin, SearchMixin
@@ -44,10 +44,10 @@ class OrdersWatchHandler(BaseHandler):
 
     @staff_only
     async def get(self):
-        try:
-            after = whole_number(self.get_argument("after", ""), 0, LARGEST)
-        except ValueError:
-            raise Invalid("Say which order the page shows last: ?after= and its seq, a whole number.") from None
+        after = whole_number_or_invalid(
+            self.get_argument("after", ""), 0, LARGEST,
+            "Say which order the page shows last: ?after= and its seq, a whole number.",
+        )
         feed = self.services.order_feed
         with self.services.limits.live_connections.one(self.client_address):
             self.waiter = feed.waiter()
