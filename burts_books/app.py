@@ -32,6 +32,7 @@ from .web import (
     stock,
 )
 from .web.base import CoverFiles, StaticFiles
+from .web.signed_cookies import CheckedCookies
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
 from .web.staff import orders as staff_orders
@@ -140,6 +141,12 @@ def shared_pages(size: int) -> cachetools.LRUCache:
     return cachetools.LRUCache(maxsize=size, getsizeof=lambda skeleton: sum(map(len, skeleton)))
 
 
+def filled_pages(size: int) -> cachetools.LRUCache:
+    """Shared pages as filled in for a visitor state (bytes), apart from the skeletons: a visitor's
+    own pages never push out the ones every visitor shares."""
+    return cachetools.LRUCache(maxsize=size, getsizeof=len)
+
+
 class ShopApplication(tornado.web.Application):
     """Handlers reach the shop's settings, services and Jinja2 environment through
     `self.settings` (typed properties on BaseHandler), as Tornado intends."""
@@ -158,8 +165,10 @@ class ShopApplication(tornado.web.Application):
             jinja=templating.make_environment(resources.TEMPLATES, debug=settings.debug, timezone=settings.timezone),
             fragments=cachetools.LRUCache(maxsize=FRAGMENTS),
             pages=shared_pages(settings.page_cache_bytes),
+            filled_pages=filled_pages(settings.page_cache_bytes),
             default_handler_class=pages.NotFoundHandler,
             cookie_secret=settings.cookie_secret,
+            checked_cookies=CheckedCookies(),
             # Pages shrink to a fifth or less. XSRF tokens are masked afresh for every
             # response, so compression can't be used to guess one (BREACH).
             compress_response=True,

@@ -83,9 +83,15 @@ class Cart:
     warn_at: datetime.datetime | None = None  # from when pages warn that the hold ends soon
 
     @classmethod
-    def from_document(cls, doc: dict) -> Cart:
-        return cls(doc["_id"], _positive(doc.get("holds")), doc["revision"], doc.get("user_id"), doc["status"],
-                   _positive(doc.get("lapsed")), doc.get("touched_at"), doc.get("expired_at"))
+    def from_document(cls, doc: dict, hold: datetime.timedelta) -> Cart:
+        """The cart a document holds, whose copies are held for `hold` after its last change."""
+        holds, touched_at = _positive(doc.get("holds")), doc.get("touched_at")
+        hold_ends = warn_at = None
+        if doc["status"] == "open" and holds and touched_at is not None:
+            hold_ends = touched_at + hold
+            warn_at = hold_ends - min(ENDING_SOON, hold / 4)
+        return cls(doc["_id"], holds, doc["revision"], doc.get("user_id"), doc["status"],
+                   _positive(doc.get("lapsed")), touched_at, doc.get("expired_at"), hold_ends, warn_at)
 
     @property
     def is_open(self) -> bool:
@@ -99,8 +105,18 @@ class Cart:
         return self.holds.get(isbn, 0)
 
     @property
+    def fingerprint(self) -> tuple:
+        """Everything the cart is and shows, hashable: what a page filled in for it is kept under."""
+        fields = (getattr(self, name) for name in _CART_FIELDS)
+        return (*(tuple(sorted(value.items())) if isinstance(value, dict) else value for value in fields),
+                self.ending_soon)
+
+    @property
     def count(self) -> int:
         return sum(self.holds.values())
+
+
+_CART_FIELDS = tuple(field.name for field in dataclasses.fields(Cart))
 
 
 def _writes_together(method):
@@ -143,13 +159,7 @@ class Carts:
         return self._cart(doc)
 
     def _cart(self, doc: dict) -> Cart:
-        """The cart, with when its hold ends."""
-        cart = Cart.from_document(doc)
-        if not cart.is_open or not cart.holds or cart.touched_at is None:
-            return cart
-        ttl = self.ttl if cart.user_id else self.anonymous_ttl
-        ends = cart.touched_at + ttl
-        return dataclasses.replace(cart, hold_ends=ends, warn_at=ends - min(ENDING_SOON, ttl / 4))
+        return Cart.from_document(doc, self.ttl if doc.get("user_id") else self.anonymous_ttl)
 
     async def lines(self, cart: Cart | None, *, lapsed: bool = False) -> list[dict]:
         """The cart's items (or, with `lapsed`, the ones whose hold expired) with title and price, in title order."""

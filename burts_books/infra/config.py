@@ -250,7 +250,8 @@ class Settings:
     )
     page_cache_bytes: int = setting(
         64 * 1024 * 1024, "BURTS_PAGE_CACHE_BYTES",
-        "memory each process keeps rendered pages in for every visitor (least recently used out first)",
+        "memory each process keeps rendered shared pages in, and as much again for them as filled in for"
+        " their visitors (least recently used out first)",
         _whole(1024 * 1024, 2**40),
     )
     access_log_json: bool = setting(

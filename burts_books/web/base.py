@@ -24,6 +24,7 @@ from ..infra.db import StoreWriteFailed
 from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
 from ..infra.numbers import LARGEST, whole_number
 from ..services import Services
+from .signed_cookies import CheckedCookies
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
 PART_ARGUMENT = "|"  # between a visitor part's template and its ISBN in a slot
-# Where a kept book part takes the visitor's XSRF field and the response's CSP nonce.
+# Where a kept page or part takes the visitor's XSRF field and the response's CSP nonce.
 XSRF_FIELD = templating.SLOT + "xsrf" + templating.SLOT
 NONCE = templating.SLOT.strip("\x00") + "nonce"
+_XSRF_FIELD_BYTES, _NONCE_BYTES = XSRF_FIELD.encode(), NONCE.encode()
+# What visitor parts see of the signed-in person (their name in the header, their email on a form).
+PART_USER_FIELDS = ("_id", "email", "name", "staff")
 
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
 
@@ -68,6 +72,14 @@ def status_of(error: ShopError) -> int:
 
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
 SERVER = "BurtsBooks"  # never the framework and its version
+
+
+def part_user(user: dict | None) -> dict | None:
+    return {field: user.get(field) for field in PART_USER_FIELDS} if user is not None else None
+
+
+def _xsrf_placeholder() -> Markup:
+    return Markup(XSRF_FIELD)
 
 
 def client_address(request: tornado.httputil.HTTPServerRequest) -> str:
@@ -180,14 +192,31 @@ class BaseHandler(tornado.web.RequestHandler):
             kwargs.setdefault("secure", True)
         super().set_cookie(name, value, *args, **kwargs)
 
+    @functools.cached_property
+    def _cookie_values(self) -> dict[str, str]:
+        return tornado.httputil.parse_cookie(self.request.headers.get("Cookie", ""))
+
+    def get_cookie(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        # The values straight from Tornado's parser: request.cookies builds a Morsel for every cookie
+        # sent, on every request, to read two or three of them.
+        return self._cookie_values.get(name, default)
+
     def get_signed_cookie(self, name, value=None, max_age_days=31, min_version=None):
-        found = super().get_signed_cookie(name, value, max_age_days, min_version)
         raw = value if value is not None else self.get_cookie(name)
+        if raw is None:
+            return None
+        checked: CheckedCookies = self.settings["checked_cookies"]
+        found = checked.value(name, raw, max_age_days, min_version)
+        if found is not None:
+            return found
+        found = super().get_signed_cookie(name, raw, max_age_days, min_version)
         # Secrets being rotated out still open the cookies they signed.
         for secret in self.shop_settings.previous_cookie_secrets:
-            if found is not None or raw is None:
+            if found is not None:
                 break
             found = tornado.web.decode_signed_value(secret, name, raw, max_age_days, min_version=min_version)
+        if found is not None:
+            checked.remember(name, raw, min_version, found)
         return found
 
     def start_session(self, user: dict) -> None:
@@ -287,8 +316,9 @@ class BaseHandler(tornado.web.RequestHandler):
         what only the kept page shows (a search's results): it is computed only
         when the page is rendered; `part_args` go to the page and its parts.
         `parts_depend_on` is everything the visitor parts read from `part_args`
-        (nothing when there are none): then the parts of a visitor who is nobody
-        yet (not signed in, no cart) are kept too, as all such visitors see them alike.
+        (nothing when there are none): then the page as filled in is kept too,
+        per visitor state (see _visitor_state) and state of the catalog view, and a
+        request that finds it only puts in its XSRF field and nonce.
         """
         self._page_args = part_args
         # Not the raw address: made-up query arguments must not each render and keep a page.
@@ -296,48 +326,71 @@ class BaseHandler(tornado.web.RequestHandler):
                *depends_on)
         if not part_args:
             parts_depend_on = ()
-        if parts_depend_on is not None and self.current_user is None and self.cart is None:
-            self._nobodys_parts = (key, parts_depend_on, self.request.uri)
+        filled_key = None
+        if parts_depend_on is not None:
+            if self.current_user is None and self.cart is None:
+                self._nobodys_parts = (key, parts_depend_on, self.request.uri)
+            # Read with no await before the page is filled, so it names exactly what that page shows.
+            filled_key = (key, parts_depend_on, self.request.uri, self._visitor_state(),
+                          self.services.catalog_view.changes)
+            page = self.settings["filled_pages"].get(filled_key)
+            if page is not None:
+                self.finish(self._personal(page))
+                return
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
-            self.finish(self._filled(skeleton))
+            page = self._filled(skeleton)
+            if filled_key is not None:
+                with contextlib.suppress(ValueError):  # bigger than the whole cache
+                    self.settings["filled_pages"][filled_key] = page
+            self.finish(self._personal(page))
             return
         shown = await page_args() if page_args is not None else {}
         self._shared_key = key
         self.render(template_name, **part_args, **shown)
+
+    def _visitor_state(self) -> tuple | None:
+        """All that visitor parts can show of this visitor (see _part_namespace); None for nobody yet."""
+        if self.current_user is None and self.cart is None:
+            return None
+        user = self.current_user and tuple(self.current_user.get(field) for field in PART_USER_FIELDS)
+        return user, self.is_staff, self.cart and self.cart.fingerprint, self.cart_total_cents
 
     def visitor_part(self, template_name: str, isbn: str = "") -> Markup:
         """A part of a page that shows who is visiting (templates/parts/), or a book as of this
         request (`isbn`: see _book_part): a slot in a shared page."""
         if self._shared_key is not None:
             return Markup(f"{templating.SLOT}{template_name}{PART_ARGUMENT}{isbn}{templating.SLOT}")
+        return Markup(self._personal(self._part(template_name, isbn).encode()).decode())
+
+    def _part(self, template_name: str, isbn: str) -> str:
+        """A visitor part with placeholders for the visitor's XSRF field and the response's nonce."""
         if isbn:
             return self._book_part(template_name, isbn)
         if self._nobodys_parts is not None:
             return self._nobodys_part(template_name, self._nobodys_parts)
-        return Markup(self._render_part(template_name))
+        return self._render_part(template_name)
 
-    def _render_part(self, template_name: str, **namespace) -> str:
+    def _render_part(self, template_name: str) -> str:
         template = self.settings["jinja"].get_template(template_name)
-        return template.render({**self._part_namespace(), **(self._page_args or {}), **namespace})
+        return template.render({**self._part_namespace(), **(self._page_args or {})})
 
-    def _nobodys_part(self, template_name: str, page: tuple) -> Markup:
+    def _nobodys_part(self, template_name: str, page: tuple) -> str:
         """A visitor part as a visitor neither signed in nor with a cart sees it: kept per page state
-        and address (the sign-in link leads back to it), with a slot for the visitor's XSRF field."""
+        and address (the sign-in link leads back to it)."""
         key = ("nobody", template_name, *page)
         fragments = self.settings["fragments"]
         html = fragments.get(key)
         if html is None:
-            html = fragments[key] = self._render_part(template_name, xsrf_form_html=lambda: Markup(XSRF_FIELD))
-        return Markup(html.replace(XSRF_FIELD, self._xsrf_html))
+            html = fragments[key] = self._render_part(template_name)
+        return html
 
-    def _book_part(self, template_name: str, isbn: str) -> Markup:
+    def _book_part(self, template_name: str, isbn: str) -> str:
         """A part showing a book's stock as of this request: one for every book of a listing, so it is
-        kept (with the fragments) for each state of the book, and only the visitor's XSRF field and
-        the response's CSP nonce are put in per request."""
+        kept (with the fragments) for each state of the book."""
         book = self.services.catalog_view.get(isbn)
         if book is None:
-            return Markup("")  # gone since the page was kept; the next request renders it anew
+            return ""  # gone since the page was kept; the next request renders it anew
         key = (template_name, isbn, book["inventory_version"], book.get("catalog_version", 0))
         fragments = self.settings["fragments"]
         html = fragments.get(key)
@@ -345,11 +398,15 @@ class BaseHandler(tornado.web.RequestHandler):
             html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
                 book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
                 book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
-        return Markup(html.replace(XSRF_FIELD, self._xsrf_html).replace(NONCE, self.csp_nonce))
+        return html
 
-    @functools.cached_property
-    def _xsrf_html(self) -> str:
-        return self.xsrf_form_html()
+    def _personal(self, page: bytes) -> bytes:
+        """A page or part with this visitor's XSRF field and this response's nonce put in."""
+        if _XSRF_FIELD_BYTES in page:
+            page = page.replace(_XSRF_FIELD_BYTES, self.xsrf_form_html().encode())
+        if _NONCE_BYTES in page:
+            page = page.replace(_NONCE_BYTES, self.csp_nonce.encode())
+        return page
 
     def cover_url(self, book: dict, width: int | None = None) -> str:
         """The address of a book's cover for `width` CSS pixels (see covers.cover_for); a local
@@ -365,19 +422,21 @@ class BaseHandler(tornado.web.RequestHandler):
         return sum(self.services.catalog_view.price_cents(isbn) * copies for isbn, copies in self.cart.holds.items())
 
     def _part_namespace(self) -> dict:
+        # The visitor only as _visitor_state sees them: a kept filled-in page shows nothing else of them.
         return {
             "handler": self, "request": self.request, "reverse_url": self.reverse_url,
-            "static_url": self.static_url, "xsrf_form_html": self._xsrf_field, "locale": self.locale,
-            "current_user": self.current_user, "is_staff": self.is_staff, "cart": self.cart,
+            "static_url": self.static_url, "xsrf_form_html": _xsrf_placeholder, "locale": self.locale,
+            "current_user": part_user(self.current_user), "is_staff": self.is_staff, "cart": self.cart,
             "cart_total_cents": self.cart_total_cents, "settings": self.shop_settings,
         }
 
     def _xsrf_field(self) -> Markup:
-        return self.visitor_part("parts/xsrf.html") if self._shared_key else Markup(self.xsrf_form_html())
+        return _xsrf_placeholder() if self._shared_key else Markup(self.xsrf_form_html())
 
     def _filled(self, skeleton: list[bytes]) -> bytes:
+        """A kept page with its visitor parts in, but for the placeholders _personal fills."""
         return b"".join(
-            piece if position % 2 == 0 else self.visitor_part(*piece.decode().split(PART_ARGUMENT)).encode()
+            piece if position % 2 == 0 else self._part(*piece.decode().split(PART_ARGUMENT)).encode()
             for position, piece in enumerate(skeleton)
         )
 
@@ -388,7 +447,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 skeleton = templating.slots(chunk)
                 with contextlib.suppress(ValueError):  # a page bigger than the whole cache is not kept
                     self.settings["pages"][key] = skeleton
-                chunk = self._filled(skeleton)
+                chunk = self._personal(self._filled(skeleton))
         return super().finish(chunk)
 
     # -- errors ----------------------------------------------------------
