@@ -23,7 +23,7 @@ from . import catalog_csv
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .importer import Importer, ImportFile, Progress, RejectsFile
-from .infra import access_log, migrations, processes, server
+from .infra import access_log, event_loop, migrations, processes, server
 from .infra.bus import redacted, redis_client
 from .infra.config import ConfigError, Settings, load_settings, with_cookie_secret
 from .infra.db import StoreBusy, StoreDamaged, open_database
@@ -69,7 +69,8 @@ async def serve(settings: Settings, _args) -> None:
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
-    log.info("Burt's Books (process %d) is serving on http://%s:%d/", os.getpid(), settings.address, settings.port)
+    log.info("Burt's Books (process %d) is serving on http://%s:%d/ (%s event loop)", os.getpid(), settings.address,
+             settings.port, settings.event_loop)
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -351,7 +352,8 @@ def main(argv: list[str] | None = None) -> None:
             access_log.to_stderr_as_json_lines()
         if args.command == "serve":
             settings = serving_processes(settings)
-        status = asyncio.run(COMMANDS[args.command](settings, args))
+        with asyncio.Runner(loop_factory=event_loop.loop_factory(settings.event_loop)) as runner:
+            status = runner.run(COMMANDS[args.command](settings, args))
     except (ConfigError, CommandError, StoreBusy, StoreDamaged, store_backup.BackupFailed,
             migrations.MigrationsPending) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)

@@ -77,6 +77,7 @@ def test_environment_configures_a_production_server(tmp_path):
         ([], {"BURTS_CART_TTL": "0"}, "BURTS_CART_TTL: expected a whole number from 1 to 604800, got '0'"),
         ([], {"BURTS_PREVIOUS_COOKIE_SECRETS": "short"}, "BURTS_PREVIOUS_COOKIE_SECRETS: must be at least 32"),
         ([], {"BURTS_RECONCILE_INTERVAL": "nan"}, "BURTS_RECONCILE_INTERVAL: must be positive"),
+        (["--event-loop=trio"], {}, "--event-loop: expected uvloop or asyncio, got 'trio'"),
         (["--long-poll-timeout-seconds=soon"], {},
          "--long-poll-timeout-seconds: expected a number of seconds, got 'soon'"),
     ],

@@ -121,6 +121,16 @@ async def test_access_log_json_writes_json_lines(tmp_path, http_client):
 
 
 @pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize("flags, loop", [((), "uvloop"), (("--event-loop=asyncio",), "asyncio")])
+async def test_the_shop_serves_on_the_event_loop_chosen(tmp_path, http_client, flags, loop):
+    with ShopProcess(tmp_path, *flags, f"--cookie-secret={COOKIE_SECRET}") as shop:
+        client = ShopClient(http_client, shop.url)
+        assert "Programming Collective Intelligence" in (await client.get("/recommended/")).text
+        assert (await client.cart_json("add")).code == 200
+    assert f"is serving on {shop.url}/ ({loop} event loop)" in shop.log()
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_readyz_names_redis_while_it_is_down_and_recovers_with_it(tmp_path, redis_server, http_client):
     flags = (f"--redis-url={redis_server.url}", f"--cookie-secret={COOKIE_SECRET}")
     with ShopProcess(tmp_path, *flags) as shop:

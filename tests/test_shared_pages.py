@@ -4,12 +4,15 @@ Each visitor must see their own sign-in state, cart and XSRF token on a page
 rendered for someone else, and nobody a count older than the one announced.
 """
 
+import datetime
 import re
 
 import pytest
 
+from burts_books import carts as carts_module
+from burts_books.infra.clock import utcnow
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL
-from tests.shop_client import cart_count, text_of
+from tests.shop_client import cart_count, signed_in_as, text_of
 
 SHARED = ["/", "/recommended/", "/books/", "/books/?q=python", "/books/?q=python&sort=price", f"/books/{PCI}"]
 
@@ -142,3 +145,66 @@ async def test_the_sign_in_link_of_a_kept_part_leads_back_to_its_own_page(client
         for path, escaped in (("/books/?q=python", "%2Fbooks%2F%3Fq%3Dpython"), ("/books/", "%2Fbooks%2F"),
                               ("/recommended/", "%2Frecommended%2F"), ("/", "%2F")):
             assert f'href="/login?next={escaped}"' in (await visitor.get(path)).text, path
+
+
+def listed_available(html: str, isbn: str) -> int:
+    return int(re.search(rf'data-isbn="{isbn}" data-version="\d+" data-available="(\d+)"', html).group(1))
+
+
+@pytest.mark.gen_test
+async def test_a_listing_kept_as_filled_in_shows_a_count_changed_meanwhile(visitors):
+    anonymous, shopper, _ = visitors
+    for _ in range(2):  # the second answer is the page as kept filled in
+        before = listed_available((await anonymous.get("/recommended/")).text, PCI)
+    await shopper.cart_json("add")
+    assert listed_available((await anonymous.get("/recommended/")).text, PCI) == before - 1
+    await shopper.cart_json("remove")
+    assert listed_available((await anonymous.get("/recommended/")).text, PCI) == before
+
+
+@pytest.mark.gen_test
+async def test_shoppers_each_see_their_own_cart_on_pages_kept_for_them(client, services):
+    first, second = client.another(), client.another()
+    shoppers = {first: ("first@example.com", 1), second: ("second@example.com", 3)}
+    for shopper, (email, copies) in shoppers.items():
+        await services.accounts.register(email, PASSWORD)
+        await shopper.login(email)
+        for _ in range(copies):
+            await shopper.cart_json("add")
+    for _ in range(2):
+        for shopper, (email, copies) in shoppers.items():
+            for path in SHARED:
+                page = (await shopper.get(path)).text
+                assert cart_count(page) == copies and await signed_in_as(shopper) == email, path
+                assert "second@example.com" not in page if shopper is first else "first@example.com" not in page
+    # The next page after a change shows it, and signing out shows a visitor signed out.
+    await first.cart_json("add")
+    assert "2 copies are in your cart" in text_of((await first.get(f"/books/{PCI}")).text)
+    page = (await first.get("/account")).text
+    token = re.search(r'name="_xsrf" value="([^"]+)"', page).group(1)
+    await first.post("/logout", {"_xsrf": token})
+    assert await signed_in_as(first) is None
+    assert "Sign in" in text_of((await first.get(f"/books/{PCI}")).text)
+
+
+@pytest.mark.gen_test
+async def test_a_kept_page_warns_of_a_hold_ending_once_the_time_comes(client, monkeypatch):
+    await client.cart_json("add")
+    for _ in range(2):
+        assert "hold-ending" not in (await client.get(f"/books/{PCI}")).text
+    later = utcnow() + datetime.timedelta(minutes=9)  # of an anonymous hold's ten
+    monkeypatch.setattr(carts_module, "utcnow", lambda: later)
+    assert "We hold your copies only until" in text_of((await client.get(f"/books/{PCI}")).text)
+
+
+@pytest.mark.gen_test
+async def test_every_answer_from_a_kept_page_carries_its_own_nonce(visitors):
+    anonymous, shopper, _ = visitors
+    for visitor in (anonymous, shopper):
+        nonces = set()
+        for _ in range(3):
+            response = await visitor.get(f"/books/{PCI}")
+            nonce = re.search(r"'nonce-([^']+)'", response.headers["Content-Security-Policy"]).group(1)
+            assert f'<script type="application/ld+json" nonce="{nonce}">' in response.text
+            nonces.add(nonce)
+        assert len(nonces) == 3

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import sys
 import zoneinfo
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -81,6 +82,16 @@ def _secret(raw: str) -> str:
 
 def _secrets(raw: str) -> tuple[str, ...]:
     return tuple(_secret(part.strip()) for part in raw.split(",") if part.strip())
+
+
+def _choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        chosen = raw.strip().lower()
+        if chosen not in choices:
+            raise ValueError(f"expected {' or '.join(choices)}, got {raw!r}")
+        return chosen
+
+    return parse
 
 
 def _folder(raw: str) -> Path:
@@ -253,6 +264,11 @@ class Settings:
         "memory each process keeps rendered shared pages in, and as much again for them as filled in for"
         " their visitors (least recently used out first)",
         _whole(1024 * 1024, 2**40),
+    )
+    event_loop: str = setting(
+        "asyncio" if sys.platform == "win32" else "uvloop", "BURTS_EVENT_LOOP",
+        "the event loop: uvloop (libuv's, faster; not on Windows) or asyncio (Python's own)",
+        _choice("uvloop", "asyncio"),
     )
     access_log_json: bool = setting(
         False, "BURTS_ACCESS_LOG_JSON", "write the access log as JSON lines instead of text", _boolean
