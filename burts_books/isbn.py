@@ -7,6 +7,9 @@ import re
 from .infra.errors import Invalid
 
 _SEPARATORS = re.compile(r"[\s-]")
+# [0-9], not \d: other scripts' digits would make ISBNs no URL route matches.
+_ISBN13 = re.compile(r"[0-9]{13}")
+_ISBN10 = re.compile(r"[0-9]{9}[0-9X]")
 
 
 class InvalidISBN(Invalid):
@@ -21,14 +24,13 @@ def isbn13_check_digit(first12: str) -> str:
 def normalize(raw: str) -> str:
     """Return the ISBN-13 (digits only) for an ISBN-10 or ISBN-13, or raise InvalidISBN."""
     value = _SEPARATORS.sub("", raw or "").upper()
-    # [0-9], not \d: other scripts' digits would make ISBNs no URL route matches.
-    if re.fullmatch(r"[0-9]{13}", value):
+    if _ISBN13.fullmatch(value):
         if not value.startswith(("978", "979")):
             raise InvalidISBN("an ISBN-13 starts with 978 or 979")
         if isbn13_check_digit(value[:12]) != value[12]:
             raise InvalidISBN("the ISBN's check digit is wrong")
         return value
-    if re.fullmatch(r"[0-9]{9}[0-9X]", value):
+    if _ISBN10.fullmatch(value):
         total = sum((10 - i) * (10 if c == "X" else int(c)) for i, c in enumerate(value))
         if total % 11:
             raise InvalidISBN("the ISBN's check digit is wrong")

@@ -3,6 +3,7 @@
 import random
 
 import mongomock.collection
+import mongomock.filtering
 import pytest
 from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
@@ -126,14 +127,15 @@ class ScanCounter:
 
     def __init__(self, monkeypatch):
         self.count = 0
-        original = mongomock.collection.filter_applies
+        for module, name in ((mongomock.collection, "filter_applies"), (engine, "matches")):
+            monkeypatch.setattr(module, name, self._counted(getattr(module, name)))
 
+    def _counted(self, matches):
         def counted(filter, document):
             self.count += 1
-            return original(filter, document)
+            return matches(filter, document)
 
-        monkeypatch.setattr(mongomock.collection, "filter_applies", counted)
-        monkeypatch.setattr(engine, "filter_applies", counted)
+        return counted
 
     async def by(self, call) -> int:
         self.count = 0
@@ -160,3 +162,15 @@ async def test_point_lookups_and_updates_test_only_the_documents_they_name(servi
     assert await tested.by(db.carts.count_documents({"_id": "cart-5", "status": "open"})) == 1
     # What no index serves is still a scan: the counting above does see scans.
     assert await tested.by(db.books.find_one({"title": {"$regex": "^97800001999"}})) >= 2000
+
+
+def test_plain_equalities_match_exactly_as_mongomock_matches():
+    oid = ObjectId()
+    values = [1, 1.0, True, 0, "1", "a", ["a", "b"], [1], oid, str(oid), [str(oid)], None, {"x": 1}]
+    documents = [{"_id": n, "f": value} for n, value in enumerate(values)] + [{"_id": "none"}]
+    filters = [{"f": value} for value in values if not isinstance(value, dict)] + [
+        {"_id": 1, "f": 1.0}, {"_id": 0, "f": 1}, {"f": 1, "g": None}]
+    for filter in filters:
+        for document in documents:
+            assert engine.matches(filter, document) == mongomock.filtering.filter_applies(filter, document), \
+                (filter, document)
