@@ -51,9 +51,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from collections.abc import Iterable
+from typing import Any
 
 import pymongo
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from .infra.clock import utcnow
@@ -68,6 +70,7 @@ KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50
 DUPLICATE_KEY = 11000
+DRAIN_BATCH = 500  # documents whose entries move in one insert and one update
 
 
 def entry(kind: str, who: str, isbn: str | None = None, **details) -> dict:
@@ -118,24 +121,35 @@ class History:
 
     async def drain(self, collection: str, criteria: dict) -> int:
         """Move the pending entries of the documents matching `criteria` into the history; how many moved."""
-        moved = 0
-        pending = {**criteria, f"{PENDING}._id": {"$exists": True}}
-        async for document in self.db.db[collection].find(pending, {PENDING: 1}):
-            entries = document[PENDING]
-            try:
-                await self.entries.insert_many(entries, ordered=False)
-            except BulkWriteError as exc:
-                # Copied already by a run that crashed before its $pull, or by another process.
-                if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
-                    raise
-            documents = self.db.db[collection]
-            # Usually nothing was added meanwhile: the field goes, leaving the document as it was.
-            emptied = await documents.update_one({"_id": document["_id"], PENDING: entries}, {"$unset": {PENDING: ""}})
-            if not emptied.modified_count:
-                await documents.update_one(
-                    {"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {"$in": [e["_id"] for e in entries]}}}})
-            moved += len(entries)
+        documents = self.db.db[collection]
+        moved, batch = 0, []
+        # A batch at a time, in two writes and one wait for the disk: an import drains thousands.
+        async with self.db.writes_together():
+            async for document in documents.find({**criteria, f"{PENDING}._id": {"$exists": True}}, {PENDING: 1}):
+                batch.append(document)
+                if len(batch) == DRAIN_BATCH:
+                    moved += await self._move(documents, batch)
+                    batch = []
+            if batch:
+                moved += await self._move(documents, batch)
         return moved
+
+    async def _move(self, documents: Any, batch: list[dict]) -> int:
+        entries = [entry for document in batch for entry in document[PENDING]]
+        try:
+            await self.entries.insert_many(entries, ordered=False)
+        except BulkWriteError as exc:
+            # Copied already by a run that crashed before its $pull, or by another process.
+            if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
+                raise
+        # Usually nothing was added meanwhile: the field goes, leaving each document as it was.
+        emptied = await documents.bulk_write(
+            [UpdateOne({"_id": document["_id"], PENDING: document[PENDING]}, {"$unset": {PENDING: ""}})
+             for document in batch], ordered=False)
+        if emptied.modified_count < len(batch):  # some had more added: take out just what moved
+            await documents.bulk_write([UpdateOne({"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {
+                "$in": [entry["_id"] for entry in document[PENDING]]}}}}) for document in batch], ordered=False)
+        return len(entries)
 
     async def drain_books(self, isbns: Iterable[str]) -> None:
         isbns = list(isbns)

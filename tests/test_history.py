@@ -112,6 +112,26 @@ async def test_entries_left_pending_by_a_crash_are_drained_once_by_housekeeping(
 
 
 @pytest.mark.gen_test
+async def test_an_entry_added_while_a_drain_runs_stays_pending_for_the_next(services, monkeypatch):
+    first, second = (history.entry("restock", STAFF_EMAIL, PCI, copies=n) for n in (1, 2))
+    await services.db.books.update_one({"isbn": PCI}, history.recording({"$inc": {"stock": 1}}, [first]))
+    copy_entries = services.history.entries.insert_many
+
+    async def then_another_change(entries, **kwargs):
+        result = await copy_entries(entries, **kwargs)
+        await services.db.books.update_one({"isbn": PCI}, history.recording({"$inc": {"stock": 2}}, [second]))
+        return result
+
+    monkeypatch.setattr(services.history.entries, "insert_many", then_another_change)
+    assert await services.history.drain("books", {"isbn": PCI}) == 1
+    assert [entry["_id"] for entry in await pending(services)] == [second["_id"]]
+    monkeypatch.setattr(services.history.entries, "insert_many", copy_entries)
+    assert await services.history.drain("books", {"isbn": PCI}) == 1
+    assert await pending(services) is None
+    assert sorted(entry["copies"] for entry in await entries(services)) == [1, 2]
+
+
+@pytest.mark.gen_test
 async def test_the_edit_page_shows_the_books_history(staff, services):
     await staff.post(f"/edit/{PCI}/restock", {"copies": "5"})
     page = text_of((await staff.get(f"/edit/{PCI}")).text)

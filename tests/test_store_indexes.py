@@ -127,15 +127,23 @@ class ScanCounter:
 
     def __init__(self, monkeypatch):
         self.count = 0
-        for module, name in ((mongomock.collection, "filter_applies"), (engine, "matches")):
-            monkeypatch.setattr(module, name, self._counted(getattr(module, name)))
+        scanned, compiled = mongomock.collection.filter_applies, engine.compiled
 
-    def _counted(self, matches):
-        def counted(filter, document):
+        def scan_test(filter, document):
             self.count += 1
-            return matches(filter, document)
+            return scanned(filter, document)
 
-        return counted
+        def candidate_test(filter):
+            test = compiled(filter)
+
+            def counted(document):
+                self.count += 1
+                return test(document)
+
+            return counted
+
+        monkeypatch.setattr(mongomock.collection, "filter_applies", scan_test)
+        monkeypatch.setattr(engine, "compiled", candidate_test)
 
     async def by(self, call) -> int:
         self.count = 0
@@ -164,13 +172,29 @@ async def test_point_lookups_and_updates_test_only_the_documents_they_name(servi
     assert await tested.by(db.books.find_one({"title": {"$regex": "^97800001999"}})) >= 2000
 
 
-def test_plain_equalities_match_exactly_as_mongomock_matches():
+def test_plain_conditions_match_exactly_as_mongomock_matches():
     oid = ObjectId()
     values = [1, 1.0, True, 0, "1", "a", ["a", "b"], [1], oid, str(oid), [str(oid)], None, {"x": 1}]
     documents = [{"_id": n, "f": value} for n, value in enumerate(values)] + [{"_id": "none"}]
     filters = [{"f": value} for value in values if not isinstance(value, dict)] + [
         {"_id": 1, "f": 1.0}, {"_id": 0, "f": 1}, {"f": 1, "g": None}]
+    filters += [{"f": {"$in": [value, "z"]}} for value in values if not isinstance(value, (dict, list))]
+    filters += [{"f": {"$eq": 1}}, {"_id": {"$in": [1, 2]}, "f": {"$in": [1.0, True]}}, {"f.x": 1}, {"$or": [{"f": 1}]}]
     for filter in filters:
+        test = engine.compiled(filter)
         for document in documents:
-            assert engine.matches(filter, document) == mongomock.filtering.filter_applies(filter, document), \
-                (filter, document)
+            assert test(document) == mongomock.filtering.filter_applies(filter, document), (filter, document)
+
+
+@pytest.mark.gen_test
+async def test_what_a_read_returns_is_the_readers_own_copy(services):
+    books = services.db.books
+    await books.insert_one({"isbn": "9780000000001", "tags": ["a", {"deep": [1]}], "meta": {"n": 1}})
+    for read in (books.find_one({"isbn": "9780000000001"}), books.find({"isbn": "9780000000001"}).to_list(None)):
+        found = await read
+        book = found[0] if isinstance(found, list) else found
+        book["tags"][1]["deep"].append(2)
+        book["tags"].append("b")
+        book["meta"]["n"] = 2
+    again = await books.find_one({"isbn": "9780000000001"}, {"_id": 0})
+    assert again == {"isbn": "9780000000001", "tags": ["a", {"deep": [1]}], "meta": {"n": 1}}
