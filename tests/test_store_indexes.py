@@ -10,6 +10,7 @@ from mongomock_motor import AsyncMongoMockClient
 
 from burts_books.infra.db import open_database
 from burts_books.infra.embedded import engine
+from burts_books.infra.embedded.indexes import HashIndexes
 
 IDS = [ObjectId() for _ in range(3)]
 SCALARS = ["a", "b", "c", 0, 1, 2, 1.0, 2.5, True, False, None, *IDS, str(IDS[0])]
@@ -198,3 +199,19 @@ async def test_what_a_read_returns_is_the_readers_own_copy(services):
         book["meta"]["n"] = 2
     again = await books.find_one({"isbn": "9780000000001"}, {"_id": 0})
     assert again == {"isbn": "9780000000001", "tags": ["a", {"deep": [1]}], "meta": {"n": 1}}
+
+
+def test_an_index_built_on_first_use_holds_what_changed_before_and_after():
+    indexes, documents = HashIndexes(), {}
+    indexes.set_fields({"isbn"})
+    for n in range(5):
+        documents[n] = {"_id": n, "isbn": f"isbn-{n}"}
+        indexes.add(n, documents[n])
+    del documents[2]
+    indexes.remove(2)
+    assert indexes.narrowest({"isbn": "isbn-3"}, documents) == {3}  # built now
+    assert indexes.narrowest({"isbn": "isbn-2"}, documents) == set()
+    documents[9] = {"_id": 9, "isbn": "isbn-3"}
+    indexes.add(9, documents[9])
+    assert indexes.narrowest({"isbn": {"$in": ["isbn-3", "isbn-4"]}}, documents) == {3, 4, 9}
+    assert indexes.narrowest({"title": "isbn-3"}, documents) is None  # no index: a scan

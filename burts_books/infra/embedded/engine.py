@@ -59,7 +59,7 @@ class EngineCollectionStore(CollectionStore):
         self._ttl_indexes = {name: spec for name, spec in value.items() if spec.get("expireAfterSeconds") is not None}
         fields = {spec["key"][0][0] for spec in value.values()}
         # Top-level fields only: `_id` is the document dict itself, dotted paths stay scans.
-        self.hash_indexes.set_fields({f for f in fields if f != "_id" and "." not in f}, self._documents)
+        self.hash_indexes.set_fields({f for f in fields if f != "_id" and "." not in f})
 
     def create_index(self, index_name: str, index_dict: dict) -> None:
         super().create_index(index_name, index_dict)

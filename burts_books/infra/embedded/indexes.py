@@ -29,6 +29,8 @@ _ANY = object()  # stands for "no narrowing possible"
 
 def filed_values(value: Any) -> tuple:
     """The values a document's field is filed under: itself, or an array's elements, when hashable; each once."""
+    if type(value) in LOOKUP_TYPES:  # most are: a start-up files every document under every index
+        return (value,)
     items = value if isinstance(value, (list, tuple)) else (value,)
     filed = []
     for item in items:
@@ -56,23 +58,32 @@ def lookup_values(condition: Any) -> list | None:
 
 
 class HashIndexes:
-    """field -> value -> keys of the documents holding that value."""
+    """field -> value -> keys of the documents holding that value.
+
+    An index is built the first time a query can use it, not when it is declared: the
+    embedded store never queries some indexed fields (a book's search keywords, which the
+    catalog view answers from memory), and filing every word of 20,000 books would double
+    the start-up.
+    """
 
     def __init__(self) -> None:
+        self._wanted: set[str] = set()
         self._buckets: dict[str, dict[Any, set]] = {}
         self._filed: dict[str, dict[Any, tuple]] = {}  # field -> key -> values it is filed under
 
-    @property
-    def fields(self) -> set[str]:
-        return set(self._buckets)
-
-    def set_fields(self, fields: set[str], documents: Mapping[Any, dict]) -> None:
-        for field in self.fields - fields:
+    def set_fields(self, fields: set[str]) -> None:
+        self._wanted = set(fields)
+        for field in set(self._buckets) - self._wanted:
             del self._buckets[field], self._filed[field]
-        for field in fields - self.fields:
-            self._buckets[field], self._filed[field] = {}, {}
+
+    def _built(self, field: str, documents: Mapping[Any, dict]) -> dict[Any, set]:
+        buckets = self._buckets.get(field)
+        if buckets is None:
+            buckets = self._buckets[field] = {}
+            self._filed[field] = {}
             for key, document in documents.items():
                 self._file(field, key, document)
+        return buckets
 
     def add(self, key: Any, document: dict) -> None:
         for field in self._buckets:
@@ -105,7 +116,7 @@ class HashIndexes:
         for field, condition in filter.items():
             if field == "$and" and isinstance(condition, list):
                 options: Iterable = (self._narrowest(part, documents) for part in condition if isinstance(part, dict))
-            elif field == "_id" or field in self._buckets:
+            elif field == "_id" or field in self._wanted:
                 values = lookup_values(condition)
                 if values is None:
                     continue
@@ -120,7 +131,7 @@ class HashIndexes:
     def _keys(self, field: str, values: list, documents: Mapping) -> set:
         if field == "_id":  # documents are keyed by _id
             return {value for value in values if value in documents}
-        buckets = self._buckets[field]
+        buckets = self._built(field, documents)
         if len(values) == 1:
             return buckets.get(values[0], set())
         return set().union(*(buckets.get(value, ()) for value in values))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import os
 import subprocess
@@ -25,7 +24,7 @@ from mongomock_motor import AsyncMongoMockDatabase
 
 from .changes import ChangeSet
 from .commit import GroupCommit
-from .engine import Engine
+from .engine import Engine, copied
 from .errors import StoreDamaged
 from .files import FILE_MODE, FOLDER_MODE, create_file
 from .journal import JournalWriter, replay, segment_numbers, segment_path
@@ -74,7 +73,7 @@ class EmbeddedStore:
             if criteria and not filter_applies(criteria, document):
                 continue
             names = fields if fields is not None else [name for name in document if name != "_id"]
-            yield {name: copy.deepcopy(document[name]) for name in names if name in document}
+            yield {name: copied(document[name]) for name in names if name in document}
 
     def database(self, motor_database: AsyncMongoMockDatabase) -> JournaledDatabase:
         """The Motor database to hand out; `motor_database` must be a client's on `engine.server_store`."""
