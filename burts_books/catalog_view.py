@@ -67,9 +67,6 @@ class CatalogView:
         # Bumped by every change to the books' fields (not their stock, which listings don't
         # show and book pages render per request): what a kept listing was rendered from.
         self.version = 0
-        # Bumped by every change the view takes, stock included: what a page filled in for
-        # its visitor was filled from (BaseHandler.render_shared).
-        self.changes = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
         bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
@@ -96,7 +93,7 @@ class CatalogView:
         self._newest = sorted(map(_newest_key, listed))
         self._by_title = sorted(map(_title_key, listed))
         self._by_price = sorted(map(_price_key, listed))
-        self._fields_changed()
+        self.version += 1
         log.info("catalog view holds %d books", len(self._books))
 
     # -- reading -----------------------------------------------------------
@@ -107,6 +104,11 @@ class CatalogView:
 
     def newest(self, limit: int) -> list[dict]:
         return [dict(self._books[key[-1]]) for key in self._newest[:limit]]
+
+    def versions(self, isbn: str) -> tuple[int, int] | None:
+        """What a book's state is as of now (inventory and catalog versions), without copying it."""
+        book = self._books.get(isbn)
+        return (book["inventory_version"], book.get("catalog_version", 0)) if book is not None else None
 
     def price_cents(self, isbn: str) -> int:
         book = self._books.get(isbn)
@@ -190,7 +192,6 @@ class CatalogView:
         if book is not None and state["version"] > book["inventory_version"]:
             book["available"] = state["available"]
             book["inventory_version"] = state["version"]
-            self.changes += 1
 
     async def refresh(self, isbns: Iterable[str]) -> None:
         """Re-read these books (added, edited, or gone), in one query."""
@@ -243,15 +244,11 @@ class CatalogView:
         if self._tasks:
             await asyncio.wait(self._tasks)
 
-    def _fields_changed(self) -> None:
-        self.version += 1
-        self.changes += 1
-
     # -- the indexes -------------------------------------------------------
 
     def _put(self, book: dict) -> None:
         self._remove(book["isbn"])
-        self._fields_changed()
+        self.version += 1
         self._books[book["isbn"]] = book
         if not _listed(book):
             return
@@ -287,7 +284,7 @@ class CatalogView:
         book = self._books.pop(isbn, None)
         if book is None:
             return
-        self._fields_changed()
+        self.version += 1
         if not _listed(book):
             return  # a withdrawn title is in no list and no index
         _discard_sorted(self._newest, _newest_key(book))

@@ -316,9 +316,10 @@ class BaseHandler(tornado.web.RequestHandler):
         what only the kept page shows (a search's results): it is computed only
         when the page is rendered; `part_args` go to the page and its parts.
         `parts_depend_on` is everything the visitor parts read from `part_args`
-        (nothing when there are none): then the page as filled in is kept too,
-        per visitor state (see _visitor_state) and state of the catalog view, and a
-        request that finds it only puts in its XSRF field and nonce.
+        (nothing when there are none): then the page as filled in is kept too, per
+        visitor state (see _visitor_state), with the state of each book part it shows,
+        and a request that finds it with those books unchanged only puts in its XSRF
+        field and nonce.
         """
         self._page_args = part_args
         # Not the raw address: made-up query arguments must not each render and keep a page.
@@ -330,24 +331,26 @@ class BaseHandler(tornado.web.RequestHandler):
         if parts_depend_on is not None:
             if self.current_user is None and self.cart is None:
                 self._nobodys_parts = (key, parts_depend_on, self.request.uri)
-            # Read with no await before the page is filled, so it names exactly what that page shows.
-            filled_key = (key, parts_depend_on, self.request.uri, self._visitor_state(),
-                          self.services.catalog_view.changes)
-            page = self.settings["filled_pages"].get(filled_key)
-            if page is not None:
-                self.finish(self._personal(page))
+            filled_key = (key, parts_depend_on, self.request.uri, self._visitor_state())
+            kept = self.settings["filled_pages"].get(filled_key)
+            if kept is not None and self._books_unchanged(kept[1]):
+                self.finish(self._personal(kept[0]))
                 return
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
-            page = self._filled(skeleton)
+            page, books = self._filled(skeleton)
             if filled_key is not None:
                 with contextlib.suppress(ValueError):  # bigger than the whole cache
-                    self.settings["filled_pages"][filled_key] = page
+                    self.settings["filled_pages"][filled_key] = (page, books)
             self.finish(self._personal(page))
             return
         shown = await page_args() if page_args is not None else {}
         self._shared_key = key
         self.render(template_name, **part_args, **shown)
+
+    def _books_unchanged(self, books: tuple) -> bool:
+        versions = self.services.catalog_view.versions
+        return all(versions(isbn) == state for isbn, state in books)
 
     def _visitor_state(self) -> tuple | None:
         """All that visitor parts can show of this visitor (see _part_namespace); None for nobody yet."""
@@ -388,17 +391,18 @@ class BaseHandler(tornado.web.RequestHandler):
     def _book_part(self, template_name: str, isbn: str) -> str:
         """A part showing a book's stock as of this request: one for every book of a listing, so it is
         kept (with the fragments) for each state of the book."""
-        book = self.services.catalog_view.get(isbn)
-        if book is None:
+        versions = self.services.catalog_view.versions(isbn)
+        if versions is None:
             return ""  # gone since the page was kept; the next request renders it anew
-        key = (template_name, isbn, book["inventory_version"], book.get("catalog_version", 0))
+        key = (template_name, isbn, *versions)
         fragments = self.settings["fragments"]
         html = fragments.get(key)
-        if html is None:
+        book = self.services.catalog_view.get(isbn) if html is None else None
+        if book is not None:
             html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
                 book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
                 book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
-        return html
+        return html or ""
 
     def _personal(self, page: bytes) -> bytes:
         """A page or part with this visitor's XSRF field and this response's nonce put in."""
@@ -433,12 +437,19 @@ class BaseHandler(tornado.web.RequestHandler):
     def _xsrf_field(self) -> Markup:
         return _xsrf_placeholder() if self._shared_key else Markup(self.xsrf_form_html())
 
-    def _filled(self, skeleton: list[bytes]) -> bytes:
-        """A kept page with its visitor parts in, but for the placeholders _personal fills."""
-        return b"".join(
-            piece if position % 2 == 0 else self._part(*piece.decode().split(PART_ARGUMENT)).encode()
-            for position, piece in enumerate(skeleton)
-        )
+    def _filled(self, skeleton: list[bytes]) -> tuple[bytes, tuple]:
+        """A kept page with its visitor parts in, but for the placeholders _personal fills; and the
+        state of each book its book parts show ((isbn, versions), ...), which it stays right for."""
+        pieces, books = [], []
+        for position, piece in enumerate(skeleton):
+            if position % 2 == 0:
+                pieces.append(piece)
+                continue
+            template_name, isbn = piece.decode().split(PART_ARGUMENT)
+            if isbn:
+                books.append((isbn, self.services.catalog_view.versions(isbn)))
+            pieces.append(self._part(template_name, isbn).encode())
+        return b"".join(pieces), tuple(books)
 
     def finish(self, chunk=None):
         if self._shared_key is not None and chunk is not None:
@@ -447,7 +458,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 skeleton = templating.slots(chunk)
                 with contextlib.suppress(ValueError):  # a page bigger than the whole cache is not kept
                     self.settings["pages"][key] = skeleton
-                chunk = self._personal(self._filled(skeleton))
+                chunk = self._personal(self._filled(skeleton)[0])
         return super().finish(chunk)
 
     # -- errors ----------------------------------------------------------
