@@ -215,3 +215,22 @@ def test_an_index_built_on_first_use_holds_what_changed_before_and_after():
     indexes.add(9, documents[9])
     assert indexes.narrowest({"isbn": {"$in": ["isbn-3", "isbn-4"]}}, documents) == {3, 4, 9}
     assert indexes.narrowest({"title": "isbn-3"}, documents) is None  # no index: a scan
+
+
+def test_a_lookup_by_id_does_not_gather_every_document_sharing_a_status(monkeypatch):
+    indexes = HashIndexes()
+    documents = {n: {"_id": n, "status": "open"} for n in range(10_000)}
+    indexes.set_fields({"status"})
+    for key, document in documents.items():
+        indexes.add(key, document)
+    gathered = []
+    keys_of = indexes._keys
+
+    def keys(field, values, docs):
+        gathered.append(field)
+        return keys_of(field, values, docs)
+
+    monkeypatch.setattr(indexes, "_keys", keys)
+    for filter in ({"_id": 7, "status": {"$in": ["open", "expired"]}}, {"status": "open", "_id": 7}):
+        assert indexes.narrowest(filter, documents) == {7}
+    assert gathered == ["_id", "_id"]

@@ -112,13 +112,17 @@ class HashIndexes:
         return found if isinstance(found, set) else None
 
     def _narrowest(self, filter: Mapping, documents: Mapping) -> set | object:
-        best = _ANY
-        for field, condition in filter.items():
+        best: set | object = _ANY
+        for field in sorted(filter, key=lambda name: name != "_id"):  # `_id` first: one document at most
+            if isinstance(best, set) and len(best) <= 1:
+                break
+            condition = filter[field]
             if field == "$and" and isinstance(condition, list):
                 options: Iterable = (self._narrowest(part, documents) for part in condition if isinstance(part, dict))
             elif field == "_id" or field in self._wanted:
                 values = lookup_values(condition)
-                if values is None:
+                # A value shared by thousands (a cart's status) is not worth a set of thousands.
+                if values is None or (isinstance(best, set) and self._count(field, values, documents) >= len(best)):
                     continue
                 options = [self._keys(field, values, documents)]
             else:
@@ -127,6 +131,13 @@ class HashIndexes:
                 if isinstance(keys, set) and (not isinstance(best, set) or len(keys) < len(best)):
                     best = keys
         return best
+
+    def _count(self, field: str, values: list, documents: Mapping) -> int:
+        """How many documents at most hold these values, without gathering them."""
+        if field == "_id":
+            return len(values)
+        buckets = self._built(field, documents)
+        return sum(len(buckets.get(value, ())) for value in values)
 
     def _keys(self, field: str, values: list, documents: Mapping) -> set:
         if field == "_id":  # documents are keyed by _id
