@@ -18,6 +18,8 @@ WRITES = frozenset({
     "drop_index", "drop_indexes", "find_one_and_delete", "find_one_and_replace",
     "find_one_and_update", "insert_many", "insert_one", "replace_one", "update_many", "update_one",
 })
+# The ones of those that can change a collection's indexes (the others leave them be: no copy to compare).
+INDEX_WRITES = frozenset({"create_index", "create_indexes", "drop", "drop_index", "drop_indexes"})
 # Ones that would change data behind the journal's back.
 REFUSED = frozenset({"rename", "map_reduce", "with_options"})
 
@@ -45,7 +47,8 @@ class JournaledCollection:
         self._store.before_write()
         # mongomock writes synchronously, so the capture holds exactly this write.
         with self._store.engine.capture() as changes:
-            changes.watch_indexes(self._collection._store)
+            if method in INDEX_WRITES:
+                changes.watch_indexes(self._collection._store)
             try:
                 result = getattr(self._collection, method)(*args, **kwargs)
             except Exception as error:
