@@ -12,13 +12,9 @@ from burts_books.infra.embedded import backup as store_backup
 from burts_books.orders import NUMBER_PATTERN
 from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, run_cli
+from tests.shop_process import LIFTED_LIMITS, ShopProcess, run_cli
 from tests.store import everything, running_shop
 from tests.waiting import until
-
-# The writer below adds and removes copies as fast as it can: lift the limits on adds.
-UNLIMITED = ("--cart-adds-per-minute=100000", "--cart-adds-per-address-per-minute=100000",
-             "--anonymous-adds-per-address=100000")
 
 
 async def what_a_shopper_sees(shopper: ShopClient) -> dict:
@@ -41,7 +37,7 @@ async def what_a_shopper_sees(shopper: ShopClient) -> dict:
 @pytest.mark.gen_test(timeout=60)
 async def test_a_backup_taken_while_the_shop_takes_writes_restores_the_same_catalog_and_orders(tmp_path, http_client):
     # Compacting at every chance, so compactions race the backup too.
-    flags = (f"--cookie-secret={COOKIE_SECRET}", "--store-compact-bytes=1", *UNLIMITED)
+    flags = (f"--cookie-secret={COOKIE_SECRET}", "--store-compact-bytes=1", *LIFTED_LIMITS)
     with ShopProcess(tmp_path / "live", *flags) as live:
         shopper = ShopClient(http_client, live.url)
         assert (await shopper.post("/register", {"email": SHOPPER_EMAIL, "password": PASSWORD})).code == 200

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.bench_store_size import LIFTED_LIMITS
 from tests.benchmarks.harness import (
     SHOP,
     Reference,
@@ -44,7 +43,7 @@ from tests.benchmarks.harness import (
 )
 from tests.constants import PCI
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess
+from tests.shop_process import LIFTED_LIMITS, ShopProcess
 
 SUBSCRIBE = client_text_frame({"subscribe": [PCI]})
 SOAK_CONNECTIONS = 1000

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.bench_store_size import LIFTED_LIMITS, import_catalog
+from tests.benchmarks.bench_store_size import import_catalog
 from tests.benchmarks.harness import SHOP, Reference, Row, best_of, get_script, print_table, wrk
 from tests.constants import PASSWORD, PCI
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess, run_cli
+from tests.shop_process import LIFTED_LIMITS, ShopProcess, run_cli
 
 SHOPPER = "reader@example.com"
 SAMPLE = 2000  # book pages the load rotates over

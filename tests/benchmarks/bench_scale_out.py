@@ -26,13 +26,12 @@ from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.bench_store_size import LIFTED_LIMITS
 from tests.benchmarks.harness import Reference, Row, best_of, get_script, print_table, wrk
 from tests.constants import COOKIE_SECRET, PCI
 from tests.nginx_server import Nginx
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess
+from tests.shop_process import LIFTED_LIMITS, ShopProcess
 from tests.websocket_client import connect, receive, subscribe
 
 

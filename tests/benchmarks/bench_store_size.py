@@ -11,7 +11,7 @@
 5. a mixed load (pages, searches, cart adds and removes) with one staff edit a second:
    the longest event-loop stall (the shop's loop-lag probe) and the shop's memory.
 
-The shop runs with its abuse limits lifted (LIFTED_LIMITS): all load comes from 127.0.0.1.
+The shop runs with its abuse limits lifted (tests.shop_process.LIFTED_LIMITS): all load comes from 127.0.0.1.
 
 Needs wrk (`apt-get install wrk`). Loopback only, bounded in time and count.
 """
@@ -38,7 +38,7 @@ from burts_books.services import open_services
 from tests.benchmarks.harness import get_script, lua_list, rss_kib, wrk
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient
-from tests.shop_process import SHOP_COMMAND, ShopProcess, run_cli, shop_environment
+from tests.shop_process import LIFTED_LIMITS, SHOP_COMMAND, ShopProcess, run_cli, shop_environment
 
 COMMON_WORD = "castle"  # a word of the generated titles (make_catalog.WORDS)
 SAMPLE = 2000  # ISBNs the load rotates over
@@ -137,12 +137,6 @@ async def staff_edits(url: str, rows: list[dict], seconds: float) -> int:
         edits += 1
         await asyncio.sleep(1)
     return edits
-
-
-# The load comes from one address and (for adds) one thread's cart: the abuse limits would
-# answer most adds with 429. This measures the store at size, so they are lifted.
-LIFTED_LIMITS = ("--cart-adds-per-minute=100000", "--cart-adds-per-address-per-minute=100000",
-                 "--anonymous-adds-per-address=100000", "--max-copies-per-cart=10000")
 
 
 def start_timed(data_dir: Path) -> tuple[ShopProcess, float]:
