@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 STATE_FIELDS = {"_id": 0, "isbn": 1, "available": 1, "inventory_version": 1}
 NOT_WITHDRAWN = {"withdrawn": {"$ne": True}}
-LOW_STOCK = 5  # at or below this many copies, shoppers are told how many are left
 
 MAX_STOCK = 100_000
 
@@ -211,8 +210,17 @@ class Inventory:
         return repaired
 
 
-def availability(available: int) -> str:
-    """What a shopper reads about a book's stock; static/js/inventory.js words it the same way."""
+def stock_level(available: int, low_stock_threshold: int) -> str:
+    """"sold-out", "low" (fewer than the --low-stock-threshold setting) or "ok": the staff stock page's
+    bands, and the class of a shopper's stock line; static/js/live_feed.js tells them the same way."""
     if available <= 0:
+        return "sold-out"
+    return "low" if available < low_stock_threshold else "ok"
+
+
+def availability(available: int, low_stock_threshold: int) -> str:
+    """What a shopper reads about a book's stock; static/js/inventory.js words it the same way."""
+    level = stock_level(available, low_stock_threshold)
+    if level == "sold-out":
         return "Sold out"
-    return f"Only {available} left" if available <= LOW_STOCK else "In stock"
+    return f"Only {available} left" if level == "low" else "In stock"

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from tornado import escape
 
 from .catalog import price_text
-from .inventory import LOW_STOCK, availability
+from .inventory import availability, stock_level
 from .search_text import plain_text
 
 
@@ -41,7 +41,7 @@ def make_environment(template_dir: Path, debug: bool = False,
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
     env.filters["json_ld"] = json_ld
-    env.globals.update(availability=availability, LOW_STOCK=LOW_STOCK, plain_text=plain_text)
+    env.globals.update(availability=availability, stock_level=stock_level, plain_text=plain_text)
     zone = zoneinfo.ZoneInfo(timezone)
     env.filters["when"] = lambda moment: when(moment, zone)
     env.filters["time_of_day"] = lambda moment: local(moment, zone).strftime("%H:%M")

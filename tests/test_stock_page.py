@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.constants import JSON, PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS, isbn_13
-from tests.shop_client import forms, text_of
+from tests.shop_client import forms, offers, text_of
 from tests.store import set_stock, stock_of, store_snapshot
 from tests.websocket_client import connect, receive, subscribe
 
@@ -36,6 +36,28 @@ async def test_sold_out_then_low_then_the_rest_with_held_and_sold_counts(staff, 
     assert {attention for _, attention, *_ in shown[2:]} == {"ok"}
     assert len(shown) == len(STARTER_BOOKS)
     assert "1 sold out, 1 low (fewer than 3 available)" in text_of(page)
+
+
+@pytest.mark.settings(low_stock_threshold=10)
+@pytest.mark.gen_test
+async def test_shoppers_and_staff_agree_which_books_are_low_as_the_setting_says(staff, services):
+    stocks = {book["isbn"]: book["stock"] for book in STARTER_BOOKS}
+    assert {9, 10} <= set(stocks.values())  # each side of the threshold
+    staff_low = {isbn for isbn, attention, *_ in rows((await staff.get("/staff/stock")).text) if attention == "low"}
+    visitor = staff.another()
+    listing = offers((await visitor.get("/books/")).text)
+    shopper_low = set()
+    for isbn, stock in stocks.items():
+        page = (await visitor.get(f"/books/{isbn}")).text
+        line = re.search(r'<p class="availability([^"]*)"><span class="count"[^>]*>(.*?)</span>', page)
+        low = line.groups() == (" low", f"Only {stock} left")
+        assert low or line.groups() == ("", "In stock")
+        if low:
+            shopper_low.add(isbn)
+        assert 'data-low-stock="10"' in page  # the live script words later counts the same way
+        if isbn in listing:
+            assert text_of(listing[isbn]).startswith(f"Only {stock} left" if low else "In stock")
+    assert shopper_low == staff_low == {isbn for isbn, stock in stocks.items() if stock < 10}
 
 
 @pytest.mark.gen_test

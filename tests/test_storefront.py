@@ -32,13 +32,14 @@ def json_ld(page_html):
 
 @pytest.mark.parametrize("path", LISTINGS)
 @pytest.mark.gen_test
-async def test_every_listed_book_shows_price_stock_and_add_to_cart(client, path):
+async def test_every_listed_book_shows_price_stock_and_add_to_cart(client, settings, path):
     page = (await client.get(path)).text
     shown = offers(page)
     assert shown, "no book offered"
     for isbn, offer in shown.items():
         book = next(book for book in STARTER_BOOKS if book["isbn"] == isbn)
-        assert text_of(offer).startswith("In stock" if book["stock"] > 5 else f"Only {book['stock']} left")
+        low = book["stock"] < settings.low_stock_threshold
+        assert text_of(offer).startswith(f"Only {book['stock']} left" if low else "In stock")
         assert "Add to Cart" in text_of(offer)
         assert f'href="/books/{isbn}"' in page  # the cover and title lead to the book
         assert "$" + f"{book['price_cents'] / 100:.2f}" in text_of(page)
@@ -77,7 +78,8 @@ async def test_another_visitor_never_sees_someone_elses_token_or_cart_on_a_listi
 # -- stock wording ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("stock, wording", [(12, "In stock"), (6, "In stock"), (5, "Only 5 left"),
+# Low on stock is fewer than --low-stock-threshold, 5 unless set.
+@pytest.mark.parametrize("stock, wording", [(12, "In stock"), (5, "In stock"), (4, "Only 4 left"),
                                             (1, "Only 1 left"), (0, "Sold out")])
 @pytest.mark.gen_test
 async def test_a_book_page_says_how_many_are_left_only_when_few(client, services, stock, wording):

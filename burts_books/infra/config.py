@@ -295,7 +295,9 @@ class Settings:
         "from it; unset = from each request", _public_url,
     )
     low_stock_threshold: int = setting(
-        5, "BURTS_LOW_STOCK_THRESHOLD", "titles with fewer copies available than this are low on stock (staff)",
+        5, "BURTS_LOW_STOCK_THRESHOLD",
+        "a title with fewer copies available than this is low on stock: shoppers read \"Only N left\", "
+        "the staff stock page lists it as low",
         _whole(1, 100_000),
     )
     max_cover_bytes: int = setting(

@@ -401,6 +401,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if book is not None:
             html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
                 book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
+                settings=self.shop_settings,
                 book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
         return html or ""
 

@@ -5,7 +5,8 @@
  *
  * Progressive enhancement: the page works without this script (the cart form
  * posts normally and the count is right as of page load). Live updates come
- * over a WebSocket, or by long polling where a WebSocket can't connect.
+ * through the shared feed client (static/js/live_feed.js): a WebSocket, or
+ * long polling where a WebSocket can't connect.
  * Every update carries the book's inventory version; anything not newer than
  * what is shown is stale (it crossed a newer one in flight) and is ignored.
  */
@@ -13,19 +14,6 @@
   'use strict';
 
   const CART_PATH = '/cart';
-  const SOCKET_PATH = '/cart/status/ws';
-  const POLL_PATH = '/cart/status';
-  const RETRY_BASE_MS = 500;
-  const RETRY_MAX_MS = 30000;
-  // After this many reconnects in a row without a healthy connection, stop
-  // trying WebSockets for this page and long poll instead.
-  const SOCKET_FAILURES_BEFORE_POLLING = 5;
-  // A socket that delivered and stayed up this long was healthy: the next
-  // drop starts the backoff from the beginning again.
-  const HEALTHY_SOCKET_MS = 10000;
-  // A "nothing new" poll answer faster than this means something is wrong;
-  // back off rather than hammer the server.
-  const MIN_IDLE_POLL_MS = 1000;
 
   const SOLD_OUT_MESSAGE = "Sorry — that was the last copy; it's sold out now.";
   const OFFLINE_MESSAGE = "We couldn't reach the shop. Check your connection and try again.";
@@ -34,9 +22,10 @@
   // Every book on the page with a live stock line: a book's page (#stock) or a listing's offers.
   const offers = Array.from(document.querySelectorAll('.offer[data-isbn]')).map(makeOffer);
   const badge = document.querySelector('.cart-link');
-  if (!window.fetch) {
+  if (!window.fetch || !window.liveFeed) {
     return;  // A browser the plain forms serve better.
   }
+  const stockLevel = window.liveFeed.stockLevel;
 
   /** One book's stock line and cart form, and the state it shows. */
   function makeOffer(section) {
@@ -67,17 +56,6 @@
     return offers.filter(function (offer) { return offer.isbn === isbn; });
   }
 
-  function sleep(ms) {
-    return new Promise(function (resolve) { setTimeout(resolve, ms); });
-  }
-
-  // Exponential backoff with jitter, so that browsers dropped together by a
-  // server restart don't all come back in the same instant.
-  function retryDelay(attempt) {
-    const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * Math.pow(2, attempt));
-    return ceiling / 2 + Math.random() * ceiling / 2;
-  }
-
   function price(cents) {
     return '$' + (cents / 100).toFixed(2);
   }
@@ -97,17 +75,19 @@
 
   /** The same words as inventory.availability() on the server. */
   function availabilityText(offer, available) {
-    if (available <= 0) {
+    const level = stockLevel(available, offer.lowStock);
+    if (level === 'sold-out') {
       return 'Sold out';
     }
-    return available <= offer.lowStock ? 'Only ' + available + ' left' : 'In stock';
+    return level === 'low' ? 'Only ' + available + ' left' : 'In stock';
   }
 
   function showCount(offer, available) {
     offer.section.dataset.available = String(available);
     if (offer.availability) {
-      offer.availability.classList.toggle('sold-out', available <= 0);
-      offer.availability.classList.toggle('low', available > 0 && available <= offer.lowStock);
+      const level = stockLevel(available, offer.lowStock);
+      offer.availability.classList.toggle('sold-out', level === 'sold-out');
+      offer.availability.classList.toggle('low', level === 'low');
     }
     const text = availabilityText(offer, available);
     if (offer.count && offer.count.textContent !== text) {
@@ -300,69 +280,7 @@
     }
   }
 
-  // -- live updates: WebSocket first ----------------------------------------
-
-  let socketEverWorked = false;
-  let socketRetries = 0;  // closes in a row without a healthy connection between
-
-  function socketUrl() {
-    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return scheme + '//' + window.location.host + SOCKET_PATH;
-  }
-
-  function onSocketMessage(event) {
-    let data;
-    try {
-      data = JSON.parse(event.data);
-    } catch (error) {
-      return;
-    }
-    if (data.type === 'state') {
-      showBook(data);
-    } else if (data.type === 'error') {
-      console.warn('inventory feed:', data.message);
-    }
-  }
-
-  function connectSocket() {
-    let socket;
-    try {
-      socket = new WebSocket(socketUrl());
-    } catch (error) {
-      startPolling();
-      return;
-    }
-    // Until the first state arrives the connection is not proven useful:
-    // some proxies accept the upgrade and then pass nothing through.
-    let deliveredAt = 0;
-
-    socket.addEventListener('open', function () {
-      socket.send(JSON.stringify({subscribe: watchedIsbns()}));
-    });
-    socket.addEventListener('message', function (event) {
-      if (!deliveredAt) {
-        deliveredAt = Date.now();
-        socketEverWorked = true;
-      }
-      onSocketMessage(event);
-    });
-    socket.addEventListener('close', function () {
-      const healthy = deliveredAt && Date.now() - deliveredAt >= HEALTHY_SOCKET_MS;
-      socketRetries = healthy ? 0 : socketRetries + 1;
-      // Never worked here, or keeps failing: long polling gets through where
-      // WebSockets are blocked.
-      if (!socketEverWorked || socketRetries >= SOCKET_FAILURES_BEFORE_POLLING) {
-        startPolling();
-        return;
-      }
-      // The state message sent on resubscribe catches up on what was missed.
-      setTimeout(connectSocket, retryDelay(socketRetries));
-    });
-  }
-
-  // -- live updates: long polling fallback ----------------------------------
-
-  let polling = false;
+  // -- live updates ----------------------------------------------------------
 
   /** Each book on the page once, with the lowest version shown of it. */
   function watched() {
@@ -374,66 +292,8 @@
     return versions;
   }
 
-  function watchedIsbns() {
-    return Array.from(watched().keys());
-  }
-
-  function versionSum() {
-    return offers.reduce(function (sum, offer) { return sum + offer.version; }, 0);
-  }
-
-  async function pollOnce() {
-    const url = POLL_PATH + '?' + Array.from(watched()).map(function (pair) {
-      return 'isbn=' + encodeURIComponent(pair[0]) + '&version=' + encodeURIComponent(pair[1]);
-    }).join('&');
-    const response = await fetch(url, {
-      credentials: 'same-origin',
-      headers: {'Accept': 'application/json'},
-    });
-    if (!response.ok) {
-      throw new Error('status ' + response.status);
-    }
-    const data = await response.json();
-    const before = versionSum();
-    (data.books || []).forEach(showBook);
-    return versionSum() > before;
-  }
-
-  async function startPolling() {
-    if (polling) {
-      return;
-    }
-    polling = true;
-    let failures = 0;
-    for (;;) {
-      const started = Date.now();
-      let changed = false;
-      try {
-        // The version we send makes the server answer at once with anything
-        // we missed, so nothing is lost between two polls.
-        changed = await pollOnce();
-        failures = 0;
-      } catch (error) {
-        failures += 1;
-      }
-      if (failures > 0) {
-        await sleep(retryDelay(failures));
-      } else if (!changed && Date.now() - started < MIN_IDLE_POLL_MS) {
-        await sleep(MIN_IDLE_POLL_MS);
-      }
-    }
-  }
-
-  function startLiveUpdates() {
-    if (typeof window.WebSocket === 'function') {
-      connectSocket();
-    } else {
-      startPolling();
-    }
-  }
-
   followOtherTabs();
   if (offers.length) {
-    startLiveUpdates();
+    window.liveFeed.follow(watched, showBook);
   }
 })();

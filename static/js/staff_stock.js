@@ -1,31 +1,35 @@
 /*
- * The staff stock table, kept live by the feed shoppers' pages use
- * (/cart/status/ws): every title on the page is subscribed; a newer count
- * updates its Available and Held cells (held = stock - available while stock
- * on hand is unchanged; a restock elsewhere shows stock and held on reload).
- * Reconnects with backoff and jitter; stale versions are ignored.
+ * The staff stock table, kept live by the feed shoppers' pages use (static/js/live_feed.js: a
+ * WebSocket, or long polling where one can't connect): every title on the page is followed; a
+ * newer count updates its Available and Held cells (held = stock - available while stock on hand
+ * is unchanged; a restock elsewhere shows stock and held on reload). Stale versions are ignored.
  */
 (function () {
   'use strict';
 
   const table = document.getElementById('stock-table');
-  if (!table || !window.WebSocket) {
+  if (!table || !window.liveFeed) {
     return;
   }
   const status = document.querySelector('.live-status');
   const threshold = Number(table.dataset.threshold) || 0;
-  const rows = {};
+  const rows = new Map();
   table.querySelectorAll('tbody tr[data-isbn]').forEach(function (row) {
-    rows[row.dataset.isbn] = row;
+    rows.set(row.dataset.isbn, row);
   });
-  const isbns = Object.keys(rows);
-  if (!isbns.length) {
+  if (!rows.size) {
     return;
   }
-  let retries = 0;
+
+  /** Each title on the page with the version its row shows (a page holds 50; the feed takes 100). */
+  function watched() {
+    const versions = new Map();
+    rows.forEach(function (row, isbn) { versions.set(isbn, Number(row.dataset.version)); });
+    return versions;
+  }
 
   function show(state) {
-    const row = rows[state.isbn];
+    const row = rows.get(state.isbn);
     if (!row || state.version <= Number(row.dataset.version)) {
       return;
     }
@@ -35,7 +39,7 @@
     if (state.available <= stock) {
       row.querySelector('.held').textContent = stock - state.available;
     }
-    const attention = state.available <= 0 ? 'sold-out' : state.available < threshold ? 'low' : 'ok';
+    const attention = window.liveFeed.stockLevel(state.available, threshold);
     row.className = 'attention-' + attention + ' changed';
     row.querySelector('.status').textContent =
       attention === 'sold-out' ? 'Sold out' : attention === 'low' ? 'Low' : '';
@@ -44,30 +48,5 @@
     }
   }
 
-  function connect() {
-    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = new WebSocket(scheme + '//' + window.location.host + '/cart/status/ws');
-    socket.addEventListener('open', function () {
-      retries = 0;
-      // The feed takes at most 100 ISBNs per message; a page holds 50.
-      socket.send(JSON.stringify({subscribe: isbns}));
-    });
-    socket.addEventListener('message', function (event) {
-      let data;
-      try {
-        data = JSON.parse(event.data);
-      } catch (error) {
-        return;
-      }
-      if (data.type === 'state') {
-        show(data);
-      }
-    });
-    socket.addEventListener('close', function () {
-      const ceiling = Math.min(30000, 500 * Math.pow(2, retries++));
-      setTimeout(connect, ceiling / 2 + Math.random() * ceiling / 2);
-    });
-  }
-
-  connect();
+  window.liveFeed.follow(watched, show);
 }());

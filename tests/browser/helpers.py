@@ -5,6 +5,8 @@ from playwright.sync_api import Page, expect
 from tests.constants import PASSWORD, STAFF_EMAIL
 
 SHOPPER = "ada@example.com"
+# An init script for a browser where WebSockets can't connect: the live feed must long poll.
+NO_WEBSOCKET = "delete window.WebSocket"
 
 
 def sign_in(page: Page, email: str = STAFF_EMAIL, password: str = PASSWORD) -> None:

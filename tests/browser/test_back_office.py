@@ -1,5 +1,5 @@
-"""The back office in a real browser: the stock table follows shoppers' carts live, restock says what it
-did, and a cover chosen from disk shows on the book's page."""
+"""The back office in a real browser: the stock table follows shoppers' carts live (by long polling where
+WebSockets are blocked), restock says what it did, and a cover chosen from disk shows on the book's page."""
 
 import io
 import re
@@ -7,7 +7,7 @@ import re
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import BookPage, sign_in
+from tests.browser.helpers import NO_WEBSOCKET, BookPage, sign_in
 
 SICP = "9780262510875"  # 4 copies in the starter catalog
 
@@ -39,6 +39,28 @@ def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
         "Restocked 6 copies of “Structure and Interpretation of Computer Programs”: 9 available now.")
     expect(staff.locator(f"#stock-{SICP} .stock")).to_have_text("10")
     shopper.expect_count("In stock")  # from "Only 3 left": nine on sale is not few
+
+
+def test_without_websockets_the_stock_table_follows_a_shoppers_cart_by_long_polling(open_page):
+    staff = open_page(init_script=NO_WEBSOCKET)
+    open_stock_page(staff)
+    row = staff.locator(f"#stock-{SICP}")
+    expect(row.locator(".available")).to_have_text("4")
+    staff.evaluate("window.notReloaded = true")
+
+    shopper = BookPage(open_page(), SICP).open()
+    shopper.add.click()
+    shopper.expect_in_cart(1)
+    expect(row.locator(".available")).to_have_text("3")
+    expect(row.locator(".held")).to_have_text("1")
+    expect(staff.locator(".live-status")).to_have_text(
+        "Structure and Interpretation of Computer Programs: 3 available.")
+
+    shopper.remove.click()
+    shopper.expect_in_cart(0)
+    expect(row.locator(".available")).to_have_text("4")
+    expect(row.locator(".held")).to_have_text("0")
+    assert staff.evaluate("window.notReloaded === true")
 
 
 def test_a_cover_chosen_from_disk_shows_on_the_books_page(open_page, tmp_path):

@@ -9,10 +9,9 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import BookPage, sign_in
+from tests.browser.helpers import NO_WEBSOCKET, BookPage, sign_in
 
 SICP = "9780262510875"  # Structure and Interpretation of Computer Programs: 4 copies in the starter catalog
-NO_WEBSOCKET = "delete window.WebSocket"
 LONG_POLL = re.compile(r"/cart/status\?")
 
 
