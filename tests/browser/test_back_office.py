@@ -5,7 +5,7 @@ import io
 import re
 
 from PIL import Image
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.helpers import NO_WEBSOCKET, BookPage, sign_in
 
@@ -19,8 +19,10 @@ def open_stock_page(page: Page) -> None:
     expect(page.get_by_role("heading", name="Stock")).to_be_visible()
 
 
-def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
-    staff = open_page()
+def a_shopper_adds_while_staff_watch(open_page, staff_script: str | None = None) -> tuple[Page, Locator, BookPage]:
+    """The stock page open (with `staff_script` run first in it), a shopper adding a copy, and the
+    row following without a reload: (staff page, the book's row, the shopper's book page)."""
+    staff = open_page(init_script=staff_script)
     open_stock_page(staff)
     row = staff.locator(f"#stock-{SICP}")
     expect(row.locator(".available")).to_have_text("4")
@@ -32,6 +34,11 @@ def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
     expect(row.locator(".available")).to_have_text("3")
     expect(row.locator(".held")).to_have_text("1")
     assert staff.evaluate("window.notReloaded === true")
+    return staff, row, shopper
+
+
+def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
+    staff, row, shopper = a_shopper_adds_while_staff_watch(open_page)
 
     row.get_by_label("Copies of Structure and Interpretation of Computer Programs that arrived").fill("6")
     row.get_by_role("button", name="Restock").click()
@@ -42,17 +49,7 @@ def test_the_stock_table_follows_a_shoppers_cart_and_restocks_inline(open_page):
 
 
 def test_without_websockets_the_stock_table_follows_a_shoppers_cart_by_long_polling(open_page):
-    staff = open_page(init_script=NO_WEBSOCKET)
-    open_stock_page(staff)
-    row = staff.locator(f"#stock-{SICP}")
-    expect(row.locator(".available")).to_have_text("4")
-    staff.evaluate("window.notReloaded = true")
-
-    shopper = BookPage(open_page(), SICP).open()
-    shopper.add.click()
-    shopper.expect_in_cart(1)
-    expect(row.locator(".available")).to_have_text("3")
-    expect(row.locator(".held")).to_have_text("1")
+    staff, row, shopper = a_shopper_adds_while_staff_watch(open_page, staff_script=NO_WEBSOCKET)
     expect(staff.locator(".live-status")).to_have_text(
         "Structure and Interpretation of Computer Programs: 3 available.")
 
