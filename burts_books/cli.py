@@ -46,19 +46,21 @@ async def serve(settings: Settings, _args) -> None:
     # Start-up builds what lives as long as the process (the embedded store's documents above all):
     # no collection walks it meanwhile (half a second at 20,000 books), and then none ever (freeze).
     gc.disable()
-    services = await open_services(settings)  # first: a store that can't open stops the start in one line
-    open_files = server.raise_open_file_limit()
-    bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
-    if settings.embedded:
-        log.warning(
-            "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
-            "Set MONGODB_URL and REDIS_URL for production.",
-            settings.store_dir, bus,
-        )
-    else:
-        log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
-    gc.freeze()
-    gc.enable()
+    try:
+        services = await open_services(settings)  # first: a store that can't open stops the start in one line
+        open_files = server.raise_open_file_limit()
+        bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
+        if settings.embedded:
+            log.warning(
+                "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
+                "Set MONGODB_URL and REDIS_URL for production.",
+                settings.store_dir, bus,
+            )
+        else:
+            log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
+        gc.freeze()
+    finally:
+        gc.enable()  # a start-up that fails too: a caller that lives on (a test) keeps its collector
     app = make_app(settings, services)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,

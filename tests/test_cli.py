@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime
+import gc
 import os
 import stat
 
@@ -123,6 +124,7 @@ def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsy
         cli.main(["serve", "--mongodb-url=mongodb://db.internal", f"--cookie-secret={COOKIE_SECRET}"])
 
     assert stopped.value.code == 2
+    assert gc.isenabled()  # off for start-up only, so it must come back on when start-up fails
     last = migrations.available()[-1].stem
     assert capsys.readouterr().err == (
         f"burts-books serve: the database is missing migrations {last}: run `burts-books migrate`\n"
