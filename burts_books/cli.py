@@ -46,7 +46,11 @@ async def serve(settings: Settings, _args) -> None:
     # Start-up builds what lives as long as the process (the embedded store's documents above all):
     # no collection walks it meanwhile (half a second at 20,000 books), and then none ever (freeze).
     gc.disable()
-    services = await open_services(settings)  # first: a store that can't open stops the start in one line
+    try:
+        services = await open_services(settings)  # first: a store that can't open stops the start in one line
+        gc.freeze()
+    finally:
+        gc.enable()
     open_files = server.raise_open_file_limit()
     bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
     if settings.embedded:
@@ -57,8 +61,6 @@ async def serve(settings: Settings, _args) -> None:
         )
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
-    gc.freeze()
-    gc.enable()
     app = make_app(settings, services)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
