@@ -48,19 +48,19 @@ async def serve(settings: Settings, _args) -> None:
     gc.disable()
     try:
         services = await open_services(settings)  # first: a store that can't open stops the start in one line
-        open_files = server.raise_open_file_limit()
-        bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
-        if settings.embedded:
-            log.warning(
-                "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
-                "Set MONGODB_URL and REDIS_URL for production.",
-                settings.store_dir, bus,
-            )
-        else:
-            log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
         gc.freeze()
     finally:
-        gc.enable()  # a start-up that fails too: a caller that lives on (a test) keeps its collector
+        gc.enable()
+    open_files = server.raise_open_file_limit()
+    bus = "Redis" if settings.redis_url else "in-process (set REDIS_URL for several processes)"
+    if settings.embedded:
+        log.warning(
+            "EMBEDDED MODE: in-process store kept in %s, one process only; event bus: %s. "
+            "Set MONGODB_URL and REDIS_URL for production.",
+            settings.store_dir, bus,
+        )
+    else:
+        log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
     app = make_app(settings, services)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,

@@ -55,7 +55,6 @@ from typing import Any
 
 import pymongo
 from bson import ObjectId
-from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from .infra.clock import utcnow
@@ -70,7 +69,7 @@ KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50
 DUPLICATE_KEY = 11000
-DRAIN_BATCH = 500  # documents whose entries move in one insert and one update
+DRAIN_BATCH = 500  # documents whose entries move in one insert
 
 
 def entry(kind: str, who: str, isbn: str | None = None, **details) -> dict:
@@ -123,7 +122,7 @@ class History:
         """Move the pending entries of the documents matching `criteria` into the history; how many moved."""
         documents = self.db.db[collection]
         moved, batch = 0, []
-        # A batch at a time, in two writes and one wait for the disk: an import drains thousands.
+        # One insert a batch and one wait for the disk in all, not one per document: an import drains thousands.
         async with self.db.writes_together():
             async for document in documents.find({**criteria, f"{PENDING}._id": {"$exists": True}}, {PENDING: 1}):
                 batch.append(document)
@@ -142,13 +141,13 @@ class History:
             # Copied already by a run that crashed before its $pull, or by another process.
             if any(error["code"] != DUPLICATE_KEY for error in exc.details["writeErrors"]):
                 raise
-        # Usually nothing was added meanwhile: the field goes, leaving each document as it was.
-        emptied = await documents.bulk_write(
-            [UpdateOne({"_id": document["_id"], PENDING: document[PENDING]}, {"$unset": {PENDING: ""}})
-             for document in batch], ordered=False)
-        if emptied.modified_count < len(batch):  # some had more added: take out just what moved
-            await documents.bulk_write([UpdateOne({"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {
-                "$in": [entry["_id"] for entry in document[PENDING]]}}}}) for document in batch], ordered=False)
+        for document in batch:
+            # Usually nothing was added meanwhile: the field goes, leaving the document as it was.
+            emptied = await documents.update_one({"_id": document["_id"], PENDING: document[PENDING]},
+                                                 {"$unset": {PENDING: ""}})
+            if not emptied.modified_count:  # more were added: take out just what moved
+                await documents.update_one({"_id": document["_id"]}, {"$pull": {PENDING: {"_id": {
+                    "$in": [entry["_id"] for entry in document[PENDING]]}}}})
         return len(entries)
 
     async def drain_books(self, isbns: Iterable[str]) -> None:

@@ -6,8 +6,9 @@
 1. generate the benchmark catalog and import it with `burts-books import` (timed);
 2. leave --carts abandoned carts behind (one copy each, never checked out);
 3. start the shop (timed, to the first answer);
-4. wrk, one thread, 50 connections: p50/p99 of a book page (rotating over the catalog),
-   /recommended/, /books/, a search for a common word, and POST /cart adding a copy;
+4. wrk, one thread, 50 connections: p50/p99 of bare Tornado's "hello world" (reference_hello,
+   the most any handler can do here), a book page (rotating over the catalog), /recommended/,
+   /books/, a search for a common word, and POST /cart adding a copy;
 5. a mixed load (pages, searches, cart adds and removes) with one staff edit a second:
    the longest event-loop stall (the shop's loop-lag probe) and the shop's memory.
 
@@ -35,7 +36,7 @@ from tornado.httpclient import AsyncHTTPClient
 from burts_books.carts import SoldOut
 from burts_books.infra.config import Settings
 from burts_books.services import open_services
-from tests.benchmarks.harness import get_script, lua_list, rss_kib, wrk
+from tests.benchmarks.harness import SHOP, Reference, get_script, lua_list, rss_kib, wrk
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import LIFTED_LIMITS, SHOP_COMMAND, ShopProcess, run_cli, shop_environment
@@ -141,7 +142,7 @@ async def staff_edits(url: str, rows: list[dict], seconds: float) -> int:
 
 def start_timed(data_dir: Path) -> tuple[ShopProcess, float]:
     start = time.monotonic()
-    shop = ShopProcess(data_dir, *LIFTED_LIMITS).start()
+    shop = ShopProcess(data_dir, *LIFTED_LIMITS, command=SHOP).start()  # on the server core, as hello
     return shop, time.monotonic() - start
 
 
@@ -181,6 +182,11 @@ def main() -> None:
                 "POST /cart add": cart_script(xsrf, add_sample),
             }
             print(f"{'what':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+            # What any Tornado handler can do here: with 50 connections always busy, p50 = 50 / req/s.
+            with Reference("reference_hello") as hello:
+                figures = wrk(hello.url, seconds)
+            print(f"{'bare Tornado hello':24} {figures['rps']:8.0f} {figures['p50']:8.2f} {figures['p99']:8.2f}"
+                  f" {figures['non_2xx']:8d}")
             for name, script in measured.items():
                 figures = wrk(shop.url, seconds, script)
                 print(f"{name:24} {figures['rps']:8.0f} {figures['p50']:8.2f} {figures['p99']:8.2f}"
