@@ -32,7 +32,7 @@ from mongomock.results import BulkWriteResult
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
 from .changes import ABSENT, ChangeSet
-from .indexes import HashIndexes
+from .indexes import LOOKUP_TYPES, HashIndexes, equal_values
 from .records import CollectionData, State, document_key
 
 
@@ -165,7 +165,6 @@ def _refuse_sort(sort: Any) -> None:
 
 # Stored values no write changes in place: a read can hand out the stored one (copy.copy would
 # build a new datetime each time, and a read of an account copies a dozen of them).
-_PLAIN_TYPES = frozenset({str, int, ObjectId})
 _SHARED_TYPES = frozenset({str, int, float, bool, type(None), bytes, datetime.datetime, ObjectId})
 
 
@@ -248,40 +247,29 @@ def _matching(filter: dict, documents: list[dict]) -> Iterator[dict]:
 def compiled(filter: dict) -> Callable[[dict], bool]:
     """`filter` as a test of a document that answers as mongomock's matching does, faster.
 
-    A filter's top-level conditions all have to hold. One that asks for a plain value (a str,
-    int or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`) holds when the document's field is
-    one of those values, of the same type: a set lookup, where mongomock compares with each
-    value of an `$in` in turn. Any other answer, and every other condition, mongomock decides.
+    A filter's top-level conditions all have to hold. One that asks for plain values (str, int
+    or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`) holds when the document's field is
+    itself such a value (not an array) and one of them: a set lookup, where mongomock compares
+    with each value of an `$in` in turn. Any other answer, and every other condition, mongomock
+    decides.
     """
     plain, rest = [], {}
     for field, condition in filter.items():
-        values = _plain_values(condition) if field[:1] != "$" and "." not in field else None
+        values = equal_values(condition) if field[:1] != "$" and "." not in field else None
         if values is None:
             rest[field] = condition
         else:
-            plain.append((field, values))
+            plain.append((field, frozenset(values)))
 
     def test(document: dict) -> bool:
         for field, values in plain:
             value = document.get(field)
-            if not (type(value) in _PLAIN_TYPES and value in values) and \
+            if not (type(value) in LOOKUP_TYPES and value in values) and \
                     not filter_applies({field: filter[field]}, document):
                 return False
         return not rest or filter_applies(rest, document)
 
     return test
-
-
-def _plain_values(condition: Any) -> tuple | frozenset | None:
-    if type(condition) in _PLAIN_TYPES:
-        return (condition,)
-    if isinstance(condition, dict):
-        if condition.keys() == {"$eq"}:
-            return _plain_values(condition["$eq"])
-        if condition.keys() == {"$in"} and isinstance(condition["$in"], (list, tuple)):
-            values = condition["$in"]
-            return frozenset(values) if all(type(value) in _PLAIN_TYPES for value in values) else None
-    return None
 
 
 class Engine:

@@ -42,19 +42,26 @@ def filed_values(value: Any) -> tuple:
     return tuple(dict.fromkeys(filed))
 
 
-def lookup_values(condition: Any) -> list | None:
-    """The values a field condition can only match through, or None when it is not an equality."""
+def equal_values(condition: Any) -> list | None:
+    """The values a field condition asks the field to equal (`v`, `{"$eq": v}`, `{"$in": [...]}`),
+    when all are of LOOKUP_TYPES; None for any other condition."""
     if isinstance(condition, dict):
         if condition.keys() == {"$eq"}:
-            return lookup_values(condition["$eq"])
+            return equal_values(condition["$eq"])
         if condition.keys() == {"$in"} and isinstance(condition["$in"], (list, tuple)):
             values = list(condition["$in"])
             return values if all(isinstance(v, LOOKUP_TYPES) for v in values) else None
         return None
-    if isinstance(condition, LOOKUP_TYPES):
-        # {f: ObjectId} also matches the id's string form inside an array (a mongomock quirk).
-        return [condition, str(condition)] if isinstance(condition, ObjectId) else [condition]
-    return None
+    return [condition] if isinstance(condition, LOOKUP_TYPES) else None
+
+
+def lookup_values(condition: Any) -> list | None:
+    """The values a field condition can only match through, or None when it is not an equality."""
+    values = equal_values(condition)
+    if values is None:
+        return None
+    # {f: ObjectId} also matches the id's string form inside an array (a mongomock quirk).
+    return values + [str(value) for value in values if isinstance(value, ObjectId)]
 
 
 class HashIndexes:
