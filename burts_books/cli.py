@@ -74,7 +74,7 @@ async def serve(settings: Settings, _args) -> None:
     probe = LoopLagProbe()
     probe.start()
     log.info("Burt's Books (process %d) is serving on http://%s:%d/ (%s event loop)", os.getpid(), settings.address,
-             settings.port, settings.event_loop)
+             settings.port, event_loop.running())
 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

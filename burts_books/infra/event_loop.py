@@ -21,3 +21,8 @@ def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
     except ImportError:
         raise ConfigError("--event-loop=uvloop: uvloop is not installed here; use --event-loop=asyncio") from None
     return uvloop.new_event_loop
+
+
+def running() -> str:
+    """Which loop this process runs on, as the log names it: its package ("uvloop", "asyncio")."""
+    return type(asyncio.get_running_loop()).__module__.partition(".")[0]
