@@ -397,13 +397,13 @@ class BaseHandler(tornado.web.RequestHandler):
         key = (template_name, isbn, *versions)
         fragments = self.settings["fragments"]
         html = fragments.get(key)
-        book = self.services.catalog_view.get(isbn) if html is None else None
-        if book is not None:
+        if html is None:  # only then the book is copied out of the view
+            book = self.services.catalog_view.get(isbn) or {}  # there: versions() found it, with no await since
             html = fragments[key] = self.settings["jinja"].get_template(template_name).render(
                 book=book, xsrf_field=Markup(XSRF_FIELD), nonce=NONCE, cart_url=self.reverse_url("cart"),
                 settings=self.shop_settings,
                 book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
-        return html or ""
+        return html
 
     def _personal(self, page: bytes) -> bytes:
         """A page or part with this visitor's XSRF field and this response's nonce put in."""
