@@ -7,29 +7,15 @@ Needs the `bench` extra (pip install -e '.[bench]'). Loopback only; it runs unti
 """
 
 import argparse
-import datetime
-import json
-from pathlib import Path
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from burts_books.infra import resources
-
-HERE = Path(__file__).resolve().parent
+from tests.benchmarks.reference_books import BOOKS, PAGE, TEMPLATES, price
 
 
-def starter_books() -> list[dict]:
-    books = json.loads((resources.MIGRATIONS / "0002_starter_books.json").read_text())
-    added = datetime.datetime(2026, 12, 1)
-    return [dict(book, date_added=added) for book in books]
-
-
-BOOKS = starter_books()
-
-
-@aiohttp_jinja2.template("reference_page.html")
+@aiohttp_jinja2.template(PAGE)
 async def recommended(request: web.Request) -> dict:
     return {"books": BOOKS, "q": request.query.get("q", ""), "cart_count": 0}
 
@@ -39,8 +25,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     app = web.Application()
-    environment = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE), autoescape=True)
-    environment.filters["price"] = lambda cents: f"${cents // 100}.{cents % 100:02d}"
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, filters={"price": price})
     app.router.add_get("/", recommended)
     web.run_app(app, host="127.0.0.1", port=args.port, print=None, access_log=None)
 

@@ -3,6 +3,8 @@
     python -m tests.benchmarks.reference_hello --port 8888
 
 GET /             "Hello, world"
+GET /page         the Recommended Reading markup of the twelve starter books, Tornado + Jinja2,
+                  no database (the page aiohttp renders in reference_aiohttp)
 GET /ws           a WebSocket that only listens
 GET /poll         a long poll, answered at the next broadcast
 GET /broadcast?version=V   a state message to every WebSocket (a naive `write_message` loop)
@@ -17,6 +19,8 @@ import asyncio
 import tornado.web
 import tornado.websocket
 
+from tests.benchmarks.reference_books import BOOKS, PAGE, environment
+
 SOCKETS: set = set()
 
 
@@ -27,6 +31,13 @@ def state(version: int) -> dict:
 class Hello(tornado.web.RequestHandler):
     def get(self):
         self.write("Hello, world")
+
+
+class Page(tornado.web.RequestHandler):
+    template = environment().get_template(PAGE)
+
+    def get(self):
+        self.write(self.template.render(books=BOOKS, q=self.get_argument("q", ""), cart_count=0))
 
 
 class Socket(tornado.websocket.WebSocketHandler):
@@ -64,7 +75,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
-    app = tornado.web.Application([("/", Hello), ("/ws", Socket), ("/poll", Poll), ("/broadcast", Broadcast)])
+    routes = [("/", Hello), ("/page", Page), ("/ws", Socket), ("/poll", Poll), ("/broadcast", Broadcast)]
+    app = tornado.web.Application(routes)
     app.listen(args.port, "127.0.0.1")
     await asyncio.Event().wait()
 
