@@ -32,7 +32,7 @@ from mongomock.results import BulkWriteResult
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
 from .changes import ABSENT, ChangeSet
-from .indexes import LOOKUP_TYPES, HashIndexes, equal_values
+from .indexes import LOOKUP_TYPES, HashIndexes, equal_values, lookup_values
 from .records import CollectionData, State, document_key
 
 
@@ -125,7 +125,11 @@ class EngineCollectionStore(CollectionStore):
         """The documents that can match `filter`, in natural order; None when it takes a scan."""
         if self._ttl_indexes:
             return None  # expiry runs as a scan goes through the documents
-        keys = self.hash_indexes.narrowest(filter, self._documents)
+        keys: set | None
+        if type(filter.get("_id")) in LOOKUP_TYPES:  # every request's account and cart: no index to consult
+            keys = {key for key in lookup_values(filter["_id"]) or () if key in self._documents}
+        else:
+            keys = self.hash_indexes.narrowest(filter, self._documents)
         if keys is None:
             return None
         return [self._documents[key] for key in sorted(keys, key=self.order.__getitem__)]
@@ -204,7 +208,9 @@ class EngineCollection(Collection):
         # index, no cursor is built for the one document.
         if args or kwargs or type(filter) is not dict or self.codec_options.tz_aware:
             return super().find_one(filter, *args, **kwargs)
-        spec = patch_datetime_awareness_in_document(filter)
+        # Plain values need no datetime patching, and most lookups have nothing else.
+        plain = all(type(value) in LOOKUP_TYPES for value in filter.values())
+        spec = filter if plain else patch_datetime_awareness_in_document(filter)
         documents = self._store.candidates(spec)
         if documents is None:
             return super().find_one(filter)
