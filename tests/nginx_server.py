@@ -63,7 +63,9 @@ class Nginx:
         self.covers = folder / "covers"
         (folder / "site.conf").write_text(site_config(self.port, upstreams, self.covers))
         (folder / "nginx.conf").write_text(
-            f"{WORKER_USER}worker_processes auto;\ndaemon off;\npid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
+            # A worker per core, as Debian's own nginx.conf has it.
+            f"{WORKER_USER}worker_processes auto;\ndaemon off;\n"
+            f"pid {folder}/nginx.pid;\nerror_log {folder}/error.log;\n"
             "events {}\n"
             f"http {{\n  include /etc/nginx/mime.types;\n  access_log off;\n"
             f"  client_body_temp_path {folder}; proxy_temp_path {folder};\n"

@@ -203,18 +203,19 @@ class EngineCollection(Collection):
             return super()._iter_documents(filter)
         return _matching(filter, documents)
 
-    def find_one(self, filter=None, *args, **kwargs):
-        # Every request reads its account and cart by _id: with no options, and candidates from an
-        # index, no cursor is built for the one document.
+    def find_one(self, filter=None, projection=None, *args, **kwargs):
+        # Every request reads its account and cart by _id, and a cart add its book's state: with at
+        # most a projection, and candidates from an index, no cursor is built for the one document.
         if args or kwargs or type(filter) is not dict or self.codec_options.tz_aware:
-            return super().find_one(filter, *args, **kwargs)
+            return super().find_one(filter, projection, *args, **kwargs)
         # Plain values need no datetime patching, and most lookups have nothing else.
         plain = all(type(value) in LOOKUP_TYPES for value in filter.values())
         spec = filter if plain else patch_datetime_awareness_in_document(filter)
         documents = self._store.candidates(spec)
         if documents is None:
-            return super().find_one(filter)
-        return next((copied(document) for document in _matching(spec, documents)), None)
+            return super().find_one(filter, projection)
+        found = next(_matching(spec, documents), None)
+        return None if found is None else self._copy_only_fields(found, projection, dict)
 
     def _copy_only_fields(self, doc, fields, container):
         if not fields:  # the whole document (PyMongo 4 reads an empty projection so too)
