@@ -9,10 +9,12 @@ from __future__ import annotations
 import datetime
 import json
 import secrets
+import weakref
 import zoneinfo
 from pathlib import Path
 
 import jinja2
+import jinja2.meta
 from markupsafe import Markup
 from tornado import escape
 
@@ -68,6 +70,22 @@ def when(moment: datetime.datetime, timezone: datetime.tzinfo) -> str:
 def render(env: jinja2.Environment, name: str, namespace: dict) -> bytes:
     # Bytes, because Tornado's render() looks for </head> and </body> in bytes.
     return env.get_template(name).render(namespace).encode("utf-8")
+
+
+_NAMES_READ: weakref.WeakKeyDictionary[jinja2.Template, frozenset[str] | None] = weakref.WeakKeyDictionary()
+
+
+def names_read(template: jinja2.Template) -> frozenset[str] | None:
+    """The names `template` reads from what it is rendered with; None when it includes, imports or
+    extends another template (which may read anything). Per template object, so a template that
+    debug mode reloads is read afresh."""
+    if template not in _NAMES_READ:
+        env = template.environment
+        source = env.loader.get_source(env, template.name)[0] if env.loader and template.name else ""
+        tree = env.parse(source)
+        reads_others = any(True for _ in jinja2.meta.find_referenced_templates(tree))
+        _NAMES_READ[template] = None if reads_others else frozenset(jinja2.meta.find_undeclared_variables(tree))
+    return _NAMES_READ[template]
 
 
 class ModuleNamespace:

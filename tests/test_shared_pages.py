@@ -7,11 +7,14 @@ rendered for someone else, and nobody a count older than the one announced.
 import datetime
 import re
 
+import jinja2
 import pytest
 
 from burts_books import carts as carts_module
+from burts_books import templating
 from burts_books.infra.clock import utcnow
-from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL
+from burts_books.web.base import BaseHandler
+from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, STARTER_BOOKS
 from tests.shop_client import cart_count, signed_in_as, text_of
 
 SHARED = ["/", "/recommended/", "/books/", "/books/?q=python", "/books/?q=python&sort=price", f"/books/{PCI}"]
@@ -208,3 +211,39 @@ async def test_every_answer_from_a_kept_page_carries_its_own_nonce(visitors):
             assert f'<script type="application/ld+json" nonce="{nonce}">' in response.text
             nonces.add(nonce)
         assert len(nonces) == 3
+
+
+@pytest.mark.gen_test
+async def test_a_part_is_kept_with_only_what_it_reads_of_the_page(client, monkeypatch):
+    rendered = []
+    render_part = BaseHandler._render_part
+
+    def counting(handler, template_name):
+        rendered.append(template_name)
+        return render_part(handler, template_name)
+
+    monkeypatch.setattr(BaseHandler, "_render_part", counting)
+    visitor, shopper = client.another(), client.another()
+    isbns = [book["isbn"] for book in STARTER_BOOKS[:3]]
+    for isbn in isbns:
+        page = (await visitor.get(f"/books/{isbn}")).text
+        assert f'href="/login?next=%2Fbooks%2F{isbn}"' in page and 'data-count="0"' in page
+    # The cart badge reads nothing of the page: once for every page. The sign-in link reads the
+    # address: once a page. The stock reads the book: once a page.
+    assert rendered.count("parts/cart_badge.html") == 1
+    assert rendered.count("parts/visitor.html") == rendered.count("parts/book_stock.html") == len(isbns)
+    # Another shopper's add changes the book, so its page and its stock are rendered anew; the parts
+    # that do not read the book stay as kept.
+    assert (await shopper.cart_json("add", isbns[0])).code == 200
+    rendered.clear()
+    assert 'data-count="0"' in (await visitor.get(f"/books/{isbns[0]}")).text
+    assert rendered == ["parts/book_stock.html"]
+
+
+def test_a_template_that_includes_another_may_read_anything():
+    env = jinja2.Environment(loader=jinja2.DictLoader({
+        "plain.html": "{{ cart.count }} {{ reverse_url('cart') }}{% set n = 1 %}{{ n }}",
+        "including.html": "{% include 'plain.html' %}",
+    }))
+    assert templating.names_read(env.get_template("plain.html")) == {"cart", "reverse_url"}
+    assert templating.names_read(env.get_template("including.html")) is None

@@ -379,9 +379,16 @@ class BaseHandler(tornado.web.RequestHandler):
         return template.render({**self._part_namespace(), **(self._page_args or {})})
 
     def _nobodys_part(self, template_name: str, page: tuple) -> str:
-        """A visitor part as a visitor neither signed in nor with a cart sees it: kept per page state
-        and address (the sign-in link leads back to it)."""
-        key = ("nobody", template_name, *page)
+        """A visitor part as a visitor neither signed in nor with a cart sees it: kept with what it
+        reads of the page. One that reads the page's arguments (or may: it includes others) is kept
+        per page state and address; one that reads only the request, per address (the sign-in link
+        leads back to it); any other, once for every page: it reads nothing that differs."""
+        reads = templating.names_read(self.settings["jinja"].get_template(template_name))
+        if reads is None or reads & {"handler", *(self._page_args or ())}:
+            scope = page
+        else:
+            scope = (self.locale.code, self.request.uri if "request" in reads else None)
+        key = ("nobody", template_name, *scope)
         fragments = self.settings["fragments"]
         html = fragments.get(key)
         if html is None:
