@@ -6,7 +6,7 @@ import jinja2
 import pytest
 import tornado.web
 
-from burts_books.web.base import BaseHandler
+from burts_books.web.base import BaseHandler, StaticFiles
 
 
 class Shelf(tornado.web.UIModule):
@@ -75,3 +75,18 @@ async def test_module_resources_are_placed_once_in_head_and_body(client):
 async def test_module_output_is_markup_but_what_it_shows_is_escaped(client):
     response = await client.get("/shelf?label=%3Cb%3Ebold%3C/b%3E")
     assert '<div class="shelf">&lt;b&gt;bold&lt;/b&gt;</div>' in response.text
+
+
+def test_a_static_address_follows_its_file_in_debug_mode_and_is_worked_out_once_otherwise(tmp_path):
+    style = tmp_path / "site.css"
+    style.write_text("body { color: black }")
+    debug = {"static_path": str(tmp_path), "static_hash_cache": False}
+    kept = {"static_path": str(tmp_path)}
+    first = StaticFiles.make_static_url(debug, "site.css")
+    assert first.startswith("/static/site.css?v=") and StaticFiles.make_static_url(kept, "site.css") == first
+    style.write_text("body { color: teal }")
+    StaticFiles.reset()  # what Tornado does before each request in debug mode
+    changed = StaticFiles.make_static_url(debug, "site.css")
+    assert changed != first
+    # Served from a wheel, a file can't change while the shop runs: the address found first stays.
+    assert StaticFiles.make_static_url(kept, "site.css") == first

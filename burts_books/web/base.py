@@ -12,6 +12,7 @@ import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
 
+import cachetools
 import tornado.httputil
 import tornado.web
 from markupsafe import Markup
@@ -588,6 +589,20 @@ def staff_only(method):
 
 class StaticFiles(tornado.web.StaticFileHandler):
     """Static files with the shop's security headers; a path no file can have is a 404, not a 500."""
+
+    # A page asks for the same few addresses (style sheets, scripts, covers) every time it is rendered:
+    # each is worked out once (unless debug mode re-reads changed files, static_hash_cache off).
+    _urls: cachetools.LRUCache = cachetools.LRUCache(maxsize=4096)
+
+    @classmethod
+    def make_static_url(cls, settings: dict, path: str, include_version: bool = True) -> str:
+        if not settings.get("static_hash_cache", True):
+            return super().make_static_url(settings, path, include_version)
+        key = (settings.get("static_path"), settings.get("static_url_prefix"), path, include_version)
+        url = cls._urls.get(key)
+        if url is None:
+            url = cls._urls[key] = super().make_static_url(settings, path, include_version)
+        return url
 
     def set_default_headers(self) -> None:
         set_security_headers(self, secrets.token_urlsafe(16))  # a static file runs nothing inline
