@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import statistics
 import tempfile
 import time
@@ -32,13 +33,19 @@ from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.harness import Reference, Row, get_script, print_table, wrk
+from tests.benchmarks.harness import Reference, Row, get_script, in_turn, median_ratio, print_table, wrk
 from tests.constants import COOKIE_SECRET, PCI
 from tests.nginx_server import Nginx
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient
 from tests.shop_process import LIFTED_LIMITS, ShopProcess
 from tests.websocket_client import connect, receive, subscribe
+
+
+def site_rps(url: str, path: str, seconds: float, number: int) -> float:
+    result = wrk(url + path, seconds, get_script([path]), pin=False)
+    assert result["non_2xx"] == 0, (url, result)
+    return result["rps"]
 
 
 @contextlib.contextmanager
@@ -49,18 +56,6 @@ def behind_nginx(folder: Path, ports: list[int]) -> Iterator[str]:
         yield nginx.start().url
     finally:
         nginx.stop()
-
-
-def gains(sites: dict[str, tuple[str, str]], seconds: float, runs: int) -> dict[str, list[float]]:
-    """Req/s of each (url, path) in `sites`, `runs` rounds taking each in turn, so that the machine's
-    drift from minute to minute falls on every site alike and the ratios are taken within a round."""
-    figures: dict[str, list[float]] = {name: [] for name in sites}
-    for _ in range(runs):
-        for name, (url, path) in sites.items():
-            result = wrk(url + path, seconds, get_script([path]), pin=False)
-            assert result["non_2xx"] == 0, (name, result)
-            figures[name].append(result["rps"])
-    return figures
 
 
 async def until_version(socket, version: int) -> float:
@@ -110,10 +105,10 @@ def measure(seconds: float = 4, runs: int = 3, changes: int = 100) -> list[Row]:
             "shop 1": (stack.enter_context(behind_nginx(folder / "nginx-shop-1", [shops[0].port])), page),
             "shop 2": (stack.enter_context(behind_nginx(folder / "nginx-shop-2", [s.port for s in shops])), page),
         }
-        rps = gains(sites, seconds, runs)
+        rps = in_turn(runs, {name: functools.partial(site_rps, url, path, seconds)
+                             for name, (url, path) in sites.items()})
         other, same = asyncio.run(delivery(shops[0], shops[1], changes))
-    gain = statistics.median(two / one for one, two in zip(rps["shop 1"], rps["shop 2"], strict=True))
-    bare_gain = statistics.median(two / one for one, two in zip(rps["bare 1"], rps["bare 2"], strict=True))
+    gain, bare_gain = median_ratio(rps["shop 2"], rps["shop 1"]), median_ratio(rps["bare 2"], rps["bare 1"])
     scale = Row(f"2 processes / 1 behind nginx, shop's book page vs bare Tornado's 12-book page, median of {runs} "
                 "rounds", gain, bare_gain, "x", ">= 1.6, or bare Tornado's gain here")
     scale.met = gain >= 1.6 or gain >= 0.95 * bare_gain

@@ -23,7 +23,7 @@ def main() -> None:
     size = 2_000 if args.quick else 20_000
     connections = 2_000 if args.quick else 10_000
     start = time.monotonic()
-    rows = bench_page_speed.measure(seconds=4, runs=1, books=size)
+    rows = bench_page_speed.measure(seconds=2, rounds=3, books=size)
     rows += bench_fan_out.measure(connections=connections, rounds=3, soak=6)
     rows += bench_scale_out.measure(seconds=4, runs=3, changes=100)
     load = os.getloadavg()[0]

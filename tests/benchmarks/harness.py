@@ -13,6 +13,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -120,10 +121,19 @@ end
 """
 
 
-def best_of(runs: int, measure: Callable[[], dict]) -> dict:
-    """The median run by throughput, of `runs`: one noisy run on a shared machine doesn't decide."""
-    results = sorted((measure() for _ in range(runs)), key=lambda r: r["rps"])
-    return results[len(results) // 2]
+def in_turn(rounds: int, runs: dict[str, Callable[[int], float]]) -> dict[str, list[float]]:
+    """Each of `runs` (given the round's number) once a round, in turn, for `rounds` rounds: the
+    machine's speed moves by the minute and by more than the goals' margins, so figures to compare
+    are taken seconds apart, and a ratio is the median of its rounds' (`median_ratio`)."""
+    figures: dict[str, list[float]] = {name: [] for name in runs}
+    for number in range(rounds):
+        for name, run in runs.items():
+            figures[name].append(run(number))
+    return figures
+
+
+def median_ratio(ours: list[float], reference: list[float]) -> float:
+    return statistics.median(one / other for one, other in zip(ours, reference, strict=True))
 
 
 # --- raw connections -----------------------------------------------------------------------------
@@ -261,9 +271,11 @@ class Row:
     """One line of the table: our figure, the reference's, their ratio and the goal for it."""
 
     def __init__(self, what: str, ours: float, reference: float, unit: str, goal: str,
-                 ratio_at_most: float | None = None, ratio_at_least: float | None = None):
+                 ratio_at_most: float | None = None, ratio_at_least: float | None = None,
+                 ratio: float | None = None):
+        """`ratio`: when the figures are medians of rounds, the median of the rounds' ratios."""
         self.what, self.ours, self.reference, self.unit, self.goal = what, ours, reference, unit, goal
-        self.ratio = ours / reference if reference else float("nan")
+        self.ratio = ratio if ratio is not None else ours / reference if reference else float("nan")
         if ratio_at_most is not None:
             self.met: bool | None = self.ratio <= ratio_at_most
         elif ratio_at_least is not None:
