@@ -91,7 +91,14 @@ async def test_indexed_queries_and_writes_answer_exactly_as_a_scan(embedded, see
                 await outcome(lambda c=scanned: c.insert_one(dict(document)))
         for step in range(400):
             filter = a_filter(rng, ids)
-            update = {"$set": {rng.choice(["status", "tags", "code"]): a_value(rng)}}
+            update = rng.choice([
+                {"$set": {rng.choice(["status", "tags", "code"]): a_value(rng)}},
+                {"$inc": {rng.choice(["n", "counts.a"]): rng.choice([1, -1, 2.5, 0])},
+                 "$set": {"touched": rng.choice(SCALARS)}},
+                {"$unset": {rng.choice(["status", "tags", "counts.a", "missing.field"]): ""}},
+                {"$set": {"_id": rng.choice(ids)}},  # refused: an _id never changes
+            ])
+            replacement = {"status": rng.choice(SCALARS), "code": step}
             calls = [
                 lambda c: c.find(filter).to_list(None),
                 lambda c: c.find_one(filter),
@@ -101,10 +108,11 @@ async def test_indexed_queries_and_writes_answer_exactly_as_a_scan(embedded, see
                 lambda c: c.update_one(filter, update),
                 lambda c: c.update_many(filter, {"$inc": {"n": 1}}),
                 lambda c: c.find_one_and_update(filter, update),
+                lambda c: c.replace_one(filter, replacement),
                 lambda c: c.update_one({**filter, "_id": f"upserted-{step}"}, update, upsert=True),
                 lambda c: c.delete_one(filter),
             ]
-            call = rng.choices(calls, weights=[5, 3, 1, 1, 2, 3, 1, 2, 1, 1])[0]
+            call = rng.choices(calls, weights=[5, 3, 1, 1, 2, 3, 1, 2, 1, 1, 1])[0]
             assert await outcome(lambda: call(indexed)) == await outcome(lambda: call(scanned)), filter
             assert await indexed.find().to_list(None) == await scanned.find().to_list(None)
     finally:

@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from bson import ObjectId
-from mongomock.collection import BulkOperationBuilder, Collection
+from mongomock.collection import BulkOperationBuilder, Collection, validate_is_mapping
 from mongomock.database import Database
 from mongomock.filtering import filter_applies
 from mongomock.helpers import patch_datetime_awareness_in_document
 from mongomock.results import BulkWriteResult
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
+from pymongo.errors import DuplicateKeyError, WriteError
 
 from .changes import ABSENT, ChangeSet
 from .indexes import LOOKUP_TYPES, HashIndexes, equal_values, lookup_values
@@ -208,14 +209,45 @@ class EngineCollection(Collection):
         # most a projection, and candidates from an index, no cursor is built for the one document.
         if args or kwargs or type(filter) is not dict or self.codec_options.tz_aware:
             return super().find_one(filter, projection, *args, **kwargs)
-        # Plain values need no datetime patching, and most lookups have nothing else.
-        plain = all(type(value) in LOOKUP_TYPES for value in filter.values())
-        spec = filter if plain else patch_datetime_awareness_in_document(filter)
+        spec = _patched(filter)
         documents = self._store.candidates(spec)
         if documents is None:
             return super().find_one(filter, projection)
         found = next(_matching(spec, documents), None)
         return None if found is None else self._copy_only_fields(found, projection, dict)
+
+    def _update(self, spec, document, upsert=False, manipulate=False, multi=False, check_keys=False, hint=None,
+                session=None, collation=None, let=None, array_filters=None, **kwargs):
+        # mongomock's own, for the updates the shop sends (operators, on documents that exist), but for
+        # the snapshot each update takes to tell whether it changed anything and to roll back: a deep
+        # copy of a whole book, keywords and all, was a tenth of every cart add.
+        options = {"hint": hint, "session": session, "collation": collation, "let": let, "array_filters": array_filters}
+        if upsert or manipulate or check_keys or kwargs or any(options.values()) or type(document) is not dict \
+                or not document or any(not key.startswith("$") or not value for key, value in document.items()):
+            return super()._update(spec, document, upsert, manipulate, multi, check_keys, **options, **kwargs)
+        spec = _patched(spec)
+        validate_is_mapping("spec", spec)
+        document = patch_datetime_awareness_in_document(document)
+        matched = modified = 0
+        for existing in self._iter_documents(spec):
+            matched += 1
+            before = copied(existing)
+            self._apply_update_document(existing, spec, document, False)
+            if existing != before:
+                if before.get("_id") != existing.get("_id"):
+                    self._store[before["_id"]] = before
+                    raise WriteError("After applying the update, the (immutable) field '_id' was found to have "
+                                     f"been altered to _id: {existing.get('_id')}")
+                try:
+                    self._ensure_uniques(existing)
+                except DuplicateKeyError:
+                    self._store[before["_id"]] = before
+                    raise
+                modified += 1
+            if not multi:
+                break
+        return {"connectionId": self.database.client._id, "err": None, "n": matched, "nModified": modified,
+                "ok": 1, "upserted": None, "updatedExisting": matched > 0}
 
     def _copy_only_fields(self, doc, fields, container):
         if not fields:  # the whole document (PyMongo 4 reads an empty projection so too)
@@ -242,6 +274,13 @@ class EngineCollection(Collection):
         finally:  # an update that fails part-way may have changed the document already
             if stored:
                 store.updated_in_place(key)
+
+
+def _patched(filter: Any) -> Any:
+    """A filter with its datetimes as mongomock stores them; one of plain values (most lookups) as it is."""
+    if type(filter) is dict and all(type(value) in LOOKUP_TYPES for value in filter.values()):
+        return filter
+    return patch_datetime_awareness_in_document(filter)
 
 
 def _matching(filter: dict, documents: list[dict]) -> Iterator[dict]:
