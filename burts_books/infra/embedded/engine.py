@@ -204,11 +204,12 @@ class EngineCollection(Collection):
             return super()._iter_documents(filter)
         return _matching(filter, documents)
 
-    def find_one(self, filter=None, projection=None, *args, **kwargs):
-        # Every request reads its account and cart by _id, and a cart add its book's state: with at
-        # most a projection, and candidates from an index, no cursor is built for the one document.
-        if args or kwargs or type(filter) is not dict or self.codec_options.tz_aware:
-            return super().find_one(filter, projection, *args, **kwargs)
+    def find_one(self, filter=None, projection=None, *args, sort=None, **kwargs):
+        # Every request reads its account and cart by _id, and a cart add its book's state (also
+        # inside find_one_and_update, which passes sort=None): with at most a projection, and
+        # candidates from an index, no cursor is built for the one document.
+        if args or kwargs or sort or type(filter) is not dict or self.codec_options.tz_aware:
+            return super().find_one(filter, projection, *args, sort=sort, **kwargs)
         spec = _patched(filter)
         documents = self._store.candidates(spec)
         if documents is None:
