@@ -77,14 +77,16 @@ _NAMES_READ: weakref.WeakKeyDictionary[jinja2.Template, frozenset[str] | None] =
 
 def names_read(template: jinja2.Template) -> frozenset[str] | None:
     """The names `template` reads from what it is rendered with; None when it includes, imports or
-    extends another template (which may read anything). Per template object, so a template that
-    debug mode reloads is read afresh."""
+    extends another template (which may read anything), or has no source to read. Per template
+    object, so a template that debug mode reloads is read afresh."""
     if template not in _NAMES_READ:
         env = template.environment
-        source = env.loader.get_source(env, template.name)[0] if env.loader and template.name else ""
-        tree = env.parse(source)
-        reads_others = any(True for _ in jinja2.meta.find_referenced_templates(tree))
-        _NAMES_READ[template] = None if reads_others else frozenset(jinja2.meta.find_undeclared_variables(tree))
+        if env.loader is None or template.name is None:
+            _NAMES_READ[template] = None
+        else:
+            tree = env.parse(env.loader.get_source(env, template.name)[0])
+            reads_others = any(True for _ in jinja2.meta.find_referenced_templates(tree))
+            _NAMES_READ[template] = None if reads_others else frozenset(jinja2.meta.find_undeclared_variables(tree))
     return _NAMES_READ[template]
 
 

@@ -247,3 +247,4 @@ def test_a_template_that_includes_another_may_read_anything():
     }))
     assert templating.names_read(env.get_template("plain.html")) == {"cart", "reverse_url"}
     assert templating.names_read(env.get_template("including.html")) is None
+    assert templating.names_read(env.from_string("{{ cart.count }}")) is None  # no source to read again
