@@ -1,7 +1,7 @@
 """Goal 4 of the speed issue: two shop processes behind nginx with the Redis bus, against one
 process through the same nginx; next to it the same ratio for a bare Tornado page, same run.
 
-    .venv/bin/python -m tests.benchmarks.bench_scale_out [--seconds 4] [--runs 3] [--changes 100]
+    .venv/bin/python -m tests.benchmarks.bench_scale_out [--seconds 4] [--rounds 3] [--changes 100]
 
 Throughput is `wrk -t1 -c50` through nginx on the shop's book page (anonymous). Nothing is
 pinned: nginx, wrk and the servers share the machine's cores, so on a 2-core machine even bare
@@ -89,7 +89,7 @@ def p99(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
 
 
-def measure(seconds: float = 4, runs: int = 3, changes: int = 100) -> list[Row]:
+def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row]:
     page = f"/books/{PCI}"
     with tempfile.TemporaryDirectory() as folder_name, contextlib.ExitStack() as stack:
         folder = Path(folder_name)
@@ -105,11 +105,11 @@ def measure(seconds: float = 4, runs: int = 3, changes: int = 100) -> list[Row]:
             "shop 1": (stack.enter_context(behind_nginx(folder / "nginx-shop-1", [shops[0].port])), page),
             "shop 2": (stack.enter_context(behind_nginx(folder / "nginx-shop-2", [s.port for s in shops])), page),
         }
-        rps = in_turn(runs, {name: functools.partial(site_rps, url, path, seconds)
+        rps = in_turn(rounds, {name: functools.partial(site_rps, url, path, seconds)
                              for name, (url, path) in sites.items()})
         other, same = asyncio.run(delivery(shops[0], shops[1], changes))
     gain, bare_gain = median_ratio(rps["shop 2"], rps["shop 1"]), median_ratio(rps["bare 2"], rps["bare 1"])
-    scale = Row(f"2 processes / 1 behind nginx, shop's book page vs bare Tornado's 12-book page, median of {runs} "
+    scale = Row(f"2 processes / 1 behind nginx, shop's book page vs bare Tornado's 12-book page, median of {rounds} "
                 "rounds", gain, bare_gain, "x", ">= 1.6, or bare Tornado's gain here")
     scale.met = gain >= 1.6 or gain >= 0.95 * bare_gain
     across = [there - here for there, here in zip(other, same, strict=True)]
@@ -130,10 +130,10 @@ def measure(seconds: float = 4, runs: int = 3, changes: int = 100) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run (max 30)")
-    parser.add_argument("--runs", type=int, default=3, help="rounds over the four setups, medians kept (max 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the four setups, medians kept (max 5)")
     parser.add_argument("--changes", type=int, default=100, help="changes timed (max 1,000)")
     args = parser.parse_args()
-    print_table(measure(min(args.seconds, 30.0), min(args.runs, 5), min(args.changes, 1000)))
+    print_table(measure(min(args.seconds, 30.0), min(args.rounds, 5), min(args.changes, 1000)))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main() -> None:
     start = time.monotonic()
     rows = bench_page_speed.measure(seconds=2, rounds=3, books=size)
     rows += bench_fan_out.measure(connections=connections, rounds=3, soak=6)
-    rows += bench_scale_out.measure(seconds=4, runs=3, changes=100)
+    rows += bench_scale_out.measure(seconds=4, rounds=3, changes=100)
     load = os.getloadavg()[0]
     print(f"\n{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"{'server and load pinned to a core each' if pinning() else 'nothing pinned'}, "
