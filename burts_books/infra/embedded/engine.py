@@ -33,7 +33,7 @@ from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 from pymongo.errors import DuplicateKeyError, WriteError
 
 from .changes import ABSENT, ChangeSet
-from .indexes import LOOKUP_TYPES, HashIndexes, equal_values, lookup_values
+from .indexes import LOOKUP_TYPES, HashIndexes, equal_values
 from .records import CollectionData, State, document_key
 
 
@@ -126,11 +126,7 @@ class EngineCollectionStore(CollectionStore):
         """The documents that can match `filter`, in natural order; None when it takes a scan."""
         if self._ttl_indexes:
             return None  # expiry runs as a scan goes through the documents
-        keys: set | None
-        if type(filter.get("_id")) in LOOKUP_TYPES:  # every request's account and cart: no index to consult
-            keys = {key for key in lookup_values(filter["_id"]) or () if key in self._documents}
-        else:
-            keys = self.hash_indexes.narrowest(filter, self._documents)
+        keys = self.hash_indexes.narrowest(filter, self._documents)
         if keys is None:
             return None
         return [self._documents[key] for key in sorted(keys, key=self.order.__getitem__)]

@@ -120,7 +120,9 @@ class HashIndexes:
 
     def _narrowest(self, filter: Mapping, documents: Mapping) -> set | object:
         best: set | object = _ANY
-        for field in sorted(filter, key=lambda name: name != "_id"):  # `_id` first: one document at most
+        # `_id` first: it names one document at most (every request's account and cart), and then no
+        # other field's index need be consulted.
+        for field in ("_id", *(name for name in filter if name != "_id")) if "_id" in filter else filter:
             if isinstance(best, set) and len(best) <= 1:
                 break
             condition = filter[field]
