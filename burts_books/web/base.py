@@ -370,7 +370,7 @@ class BaseHandler(tornado.web.RequestHandler):
     def _part(self, template_name: str, isbn: str) -> str:
         """A visitor part with placeholders for the visitor's XSRF field and the response's nonce."""
         if isbn:
-            return self._book_part(template_name, isbn)
+            return self._book_part(template_name, isbn, self.services.catalog_view.versions(isbn))
         if self._nobodys_parts is not None:
             return self._nobodys_part(template_name, self._nobodys_parts)
         return self._render_part(template_name)
@@ -396,10 +396,9 @@ class BaseHandler(tornado.web.RequestHandler):
             html = fragments[key] = self._render_part(template_name)
         return html
 
-    def _book_part(self, template_name: str, isbn: str) -> str:
-        """A part showing a book's stock as of this request: one for every book of a listing, so it is
-        kept (with the fragments) for each state of the book."""
-        versions = self.services.catalog_view.versions(isbn)
+    def _book_part(self, template_name: str, isbn: str, versions: tuple[int, int] | None) -> str:
+        """A part showing a book's stock as of this request (the book's `versions` now): one for every
+        book of a listing, so it is kept (with the fragments) for each state of the book."""
         if versions is None:
             return ""  # gone since the page was kept; the next request renders it anew
         key = (template_name, isbn, *versions)
@@ -455,9 +454,12 @@ class BaseHandler(tornado.web.RequestHandler):
                 pieces.append(piece)
                 continue
             template_name, isbn = piece.decode().split(PART_ARGUMENT)
-            if isbn:
-                books.append((isbn, self.services.catalog_view.versions(isbn)))
-            pieces.append(self._part(template_name, isbn).encode())
+            if isbn:  # the state the part is rendered from is the one the page is kept for
+                versions = self.services.catalog_view.versions(isbn)
+                books.append((isbn, versions))
+                pieces.append(self._book_part(template_name, isbn, versions).encode())
+            else:
+                pieces.append(self._part(template_name, isbn).encode())
         return b"".join(pieces), tuple(books)
 
     def finish(self, chunk=None):
