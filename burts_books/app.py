@@ -196,7 +196,8 @@ class ShopApplication(tornado.web.Application):
         self.metrics.observe(route, request.method or "", status, seconds)
         settings: Settings = self.settings["shop_settings"]
         rid = access_log.request_id(request, settings.xheaders)
-        access_log.write(request, status, seconds * 1000, rid, as_json=settings.access_log_json)
+        access_log.write(request, status, seconds * 1000, rid, as_json=settings.access_log_json,
+                         routine=getattr(handler, "routine", False))
 
 
 def make_app(settings: Settings, services: Services) -> ShopApplication:

@@ -8,11 +8,13 @@ fails the test at its own timeout.
 
 import asyncio
 import dataclasses
+import json
 import time
 import urllib.parse
 
 import pytest
 
+from burts_books.web.live import poll_answer
 from tests.constants import ADDRESS, PCI, RESTFUL, UNKNOWN_ISBN
 from tests.shop_client import status_url
 from tests.waiting import recorder, result_of, until
@@ -123,3 +125,15 @@ async def test_bad_polls_get_a_json_error(client, services, query, code, message
     assert response.code == code
     assert message in response.json()["error"]["message"]
     assert len(services.live) == 0
+
+
+def test_a_poll_answer_is_encoded_once_for_the_polls_one_change_releases_and_anew_for_other_states():
+    first = {"isbn": PCI, "available": 3, "version": 7}
+    answer = poll_answer([first])
+    assert json.loads(answer) == {"books": [first]}
+    assert poll_answer([first]) is answer
+    later = {**first, "available": 2, "version": 8}
+    assert json.loads(poll_answer([later])) == {"books": [later]}
+    other = {"isbn": RESTFUL, "available": 1, "version": 2}
+    assert json.loads(poll_answer([later, other])) == {"books": [later, other]}
+    assert json.loads(poll_answer([later])) == {"books": [later]}

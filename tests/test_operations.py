@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from burts_books.infra import access_log
 from tests.constants import COOKIE_SECRET, PCI, RESTFUL
-from tests.shop_client import ShopClient
+from tests.shop_client import ShopClient, status_url
 from tests.shop_process import ShopProcess, run_cli
 from tests.waiting import until
 from tests.websocket_client import connect, receive, subscribe
@@ -87,6 +87,27 @@ async def test_every_answer_carries_a_request_id_that_the_error_page_and_the_acc
     assert re.fullmatch(rf"GET /books/{PCI} 200 \d+\.\dms 127\.0\.0\.1 id={page.headers['X-Request-Id']}", lines[0])
     assert lines[1].startswith("GET /no/such/page 404 ") and lines[1].endswith(f"id={rid}")
     assert caplog.records[-1].levelno == logging.WARNING
+
+
+@pytest.mark.gen_test
+async def test_answered_long_polls_are_counted_but_logged_only_as_debug(client, caplog):
+    before = await metrics(client)
+    with caplog.at_level(logging.DEBUG, logger="burts_books.access"):
+        answered = await client.get(status_url((PCI, 0)))  # older than the book's: answered at once
+        refused = await client.get(status_url((PCI, "new")))
+        page = await client.get(f"/books/{PCI}")
+    after = await metrics(client)
+
+    def level_of(response) -> int:
+        rid = response.headers["X-Request-Id"]
+        [record] = [record for record in caplog.records if record.name == "burts_books.access"
+                    and record.getMessage().endswith(f"id={rid}")]
+        return record.levelno
+
+    assert answered.code == 200 and level_of(answered) == logging.DEBUG
+    assert refused.code == 400 and level_of(refused) == logging.WARNING
+    assert page.code == 200 and level_of(page) == logging.INFO
+    assert requests_of(after, "cart_status") - requests_of(before, "cart_status") == 1
 
 
 @pytest.mark.settings(xheaders=True)

@@ -42,9 +42,12 @@ def line(request: HTTPServerRequest, status: int, milliseconds: float, rid: str,
     return f"{request.method} {request.path} {status} {milliseconds:.1f}ms {request.remote_ip} id={rid}"
 
 
-def write(request: HTTPServerRequest, status: int, milliseconds: float, rid: str, *, as_json: bool) -> None:
-    """Log one answered request: server errors as errors, refusals as warnings, the rest as info."""
-    level = logging.ERROR if status >= 500 else logging.WARNING if status >= 400 else logging.INFO
+def write(request: HTTPServerRequest, status: int, milliseconds: float, rid: str, *, as_json: bool,
+          routine: bool = False) -> None:
+    """Log one answered request: server errors as errors, refusals as warnings, the rest as info
+    (`routine` answers, too many and too alike to read one by one, as debug)."""
+    level = (logging.ERROR if status >= 500 else logging.WARNING if status >= 400
+             else logging.DEBUG if routine else logging.INFO)
     if log.isEnabledFor(level):  # nothing is built for a log that is off
         # Logger.log() would walk the stack to find this line, for every request: it is known.
         text = line(request, status, milliseconds, rid, as_json=as_json)

@@ -48,6 +48,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+# For answers that run nothing inline (JSON, static files): no nonce to make for each.
+NOTHING_INLINE_POLICY = CONTENT_SECURITY_POLICY.replace(" 'nonce-{nonce}'", "")
 
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
@@ -83,19 +85,25 @@ def _xsrf_placeholder() -> Markup:
     return Markup(XSRF_FIELD)
 
 
+def json_text(data) -> str:
+    return json.dumps(data, default=str, separators=(",", ":"))
+
+
 def client_address(request: tornado.httputil.HTTPServerRequest) -> str:
     """The visitor's network address (from nginx's X-Real-IP under --xheaders): what limits count by."""
     return request.remote_ip or ""
 
 
-def set_security_headers(handler: tornado.web.RequestHandler, nonce: str) -> None:
-    """The headers every answer carries, pages and static files alike."""
+def set_security_headers(handler: tornado.web.RequestHandler, policy: str, *, document: bool = True) -> None:
+    """The headers every answer carries, pages, JSON and static files alike; what only a
+    document uses is left out of JSON answers, as in OWASP's list for REST services."""
     handler.set_header("Server", SERVER)
-    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY.format(nonce=nonce))
+    handler.set_header("Content-Security-Policy", policy)
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("X-Frame-Options", "DENY")
-    handler.set_header("Referrer-Policy", "same-origin")
-    handler.set_header("Permissions-Policy", PERMISSIONS_POLICY)
+    if document:
+        handler.set_header("Referrer-Policy", "same-origin")
+        handler.set_header("Permissions-Policy", PERMISSIONS_POLICY)
     handler.set_header(access_log.HEADER, request_id(handler))
     if handler.request.protocol == "https":
         handler.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -108,6 +116,7 @@ def request_id(handler: tornado.web.RequestHandler) -> str:
 
 class BaseHandler(tornado.web.RequestHandler):
     cart = None  # the visitor's open cart (carts.Cart), loaded by prepare()
+    serves_pages = True  # HTML for browsers; JsonHandler's answers are JSON only
 
     @property
     def services(self) -> Services:
@@ -136,7 +145,10 @@ class BaseHandler(tornado.web.RequestHandler):
         return f'<style nonce="{self.csp_nonce}">\n'.encode() + b"\n".join(css_embed) + b"\n</style>"
 
     def set_default_headers(self) -> None:
-        set_security_headers(self, self.csp_nonce)
+        if self.serves_pages:
+            set_security_headers(self, CONTENT_SECURITY_POLICY.format(nonce=self.csp_nonce))
+        else:
+            set_security_headers(self, NOTHING_INLINE_POLICY, document=False)
         # Pages carry the visitor's session, cart, forms and XSRF token: no shared
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
         self.set_header("Cache-Control", "no-store")
@@ -144,6 +156,9 @@ class BaseHandler(tornado.web.RequestHandler):
     def compute_etag(self) -> None:
         # Every answer here is no-store, so nothing revalidates it: no hash of each body.
         return None
+
+    def check_etag_header(self) -> bool:
+        return False  # no answer has an ETag for an If-None-Match to match: no need to parse one
 
     def allow_forms_to(self, *urls: str) -> None:
         """Let this page's forms lead to these sites too, through the shop's redirect (browsers
@@ -541,8 +556,9 @@ class BaseHandler(tornado.web.RequestHandler):
         return body
 
     def write_json(self, data) -> None:
+        """Answer with `data` as JSON; bytes are JSON already (encoded once for many answers)."""
         self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(data, default=str, separators=(",", ":")))
+        self.finish(data if isinstance(data, bytes) else json_text(data))
 
 
 def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str]:
@@ -554,6 +570,8 @@ def allowed_methods(handler_class: type[tornado.web.RequestHandler]) -> list[str
 
 class JsonHandler(BaseHandler):
     """For programs: errors always come back as JSON."""
+
+    serves_pages = False
 
     def wants_json(self) -> bool:
         return True
@@ -607,7 +625,7 @@ class StaticFiles(tornado.web.StaticFileHandler):
         return url
 
     def set_default_headers(self) -> None:
-        set_security_headers(self, secrets.token_urlsafe(16))  # a static file runs nothing inline
+        set_security_headers(self, NOTHING_INLINE_POLICY)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
         if "\x00" in absolute_path:

@@ -16,7 +16,7 @@ from .. import isbn as isbn_codes
 from ..infra.errors import Invalid, TooMany
 from ..infra.numbers import LARGEST, whole_number_or_invalid
 from ..live import Outbox, Poll
-from .base import JsonHandler, client_address
+from .base import JsonHandler, client_address, json_text
 
 MAX_ISBNS = 100  # per poll or per subscribe message
 TRY_AGAIN_LATER = 1013  # the WebSocket close code for "try again later" (RFC 6455's registry)
@@ -65,6 +65,9 @@ class CartStatusHandler(JsonHandler):
     """GET /cart/status?isbn=A&version=3&isbn=B&version=5: answers when one is newer, or at the timeout."""
 
     poll = None
+    # One change answers every poll held on its book at once: thousands of access lines that say
+    # nothing new, logged as debug (refusals and errors still log; nginx logs every request).
+    routine = True
 
     async def prepare(self):
         # Polls are the busiest requests and need neither the user nor the cart;
@@ -79,12 +82,25 @@ class CartStatusHandler(JsonHandler):
             books = await self.services.live.long_poll(self.poll, timeout)
         if self.poll.cancelled:
             return
-        self.write_json({"books": books})
+        self.write_json(poll_answer(books))
 
     def on_connection_close(self):
         if self.poll is not None:
             self.services.live.discard(self.poll)
             self.poll.cancel()
+
+
+def poll_answer(books: list[dict]) -> bytes:
+    """A poll's JSON answer. One change releases its book's polls with the same state dicts:
+    the answer is encoded once for all of them (the last one encoded is kept, with its states)."""
+    kept, answer = _last_answer
+    if len(kept) != len(books) or any(a is not b for a, b in zip(kept, books, strict=True)):
+        answer = json_text({"books": books}).encode()
+        _last_answer[:] = [books, answer]
+    return answer
+
+
+_last_answer: list = [[], b""]
 
 
 def state_frame(state: dict) -> bytes:

@@ -5,14 +5,12 @@ apart; tests/test_openapi.py holds its paths to the route table, and
 schemathesis fuzzes the running shop from it.
 """
 
-import json
-
 from ..carts import MAX_PER_TITLE
 from ..infra.config import Settings
 from ..infra.numbers import LARGEST
 from ..inventory import MAX_STOCK
 from .api import MAX_API_PAGE_SIZE
-from .base import JsonHandler
+from .base import JsonHandler, json_text
 from .cart import ACTIONS as CART_ACTIONS
 from .live import MAX_ISBNS
 from .mixins import MAX_PAGE, MAX_QUERY
@@ -245,10 +243,9 @@ DOCUMENT = {
     },
 }
 
-DOCUMENT_JSON = json.dumps(DOCUMENT, separators=(",", ":"))
+DOCUMENT_JSON = json_text(DOCUMENT).encode()
 
 
 class OpenApiHandler(JsonHandler):
     def get(self):
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(DOCUMENT_JSON)
+        self.write_json(DOCUMENT_JSON)

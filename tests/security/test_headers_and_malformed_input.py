@@ -7,18 +7,37 @@ from tests.store import store_snapshot
 from tests.websocket_client import connect, receive, subscribe
 
 PAGES = ["/", "/recommended/", "/books/", f"/books/{PCI}", "/cart", "/login", "/register", "/orders", "/add",
-         "/account/tokens", f"/api/books/{PCI}", "/api/openapi.json", f"/cart/status?isbn={PCI}", "/no/such/page"]
+         "/account/tokens", "/no/such/page"]
+JSON_ANSWERS = [f"/api/books/{PCI}", "/api/openapi.json", f"/cart/status?isbn={PCI}", "/api/books/0000000000"]
 
 
-@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("path", PAGES + JSON_ANSWERS)
 @pytest.mark.gen_test
 async def test_no_page_can_be_kept_by_a_cache_or_names_the_framework(staff, path):
     response = await staff.get(path)
     assert response.code in (200, 404), path
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Server"] == "BurtsBooks"
-    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff" and response.headers["X-Frame-Options"] == "DENY"
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.gen_test
+async def test_pages_say_what_the_browser_may_do_and_run_only_their_own_inline_code(staff, path):
+    response = await staff.get(path)
+    assert "camera=()" in response.headers["Permissions-Policy"]
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert "script-src 'self' 'nonce-" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize("path", JSON_ANSWERS)
+@pytest.mark.gen_test
+async def test_json_answers_allow_nothing_inline(staff, path):
+    response = await staff.get(path)
+    assert response.headers["Content-Type"].startswith("application/json")
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in policy and "style-src 'self';" in policy and "nonce" not in policy
 
 
 @pytest.mark.gen_test
