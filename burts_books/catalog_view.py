@@ -28,6 +28,7 @@ import difflib
 import heapq
 import logging
 import secrets
+import time
 from collections.abc import Iterable, Iterator
 
 from .infra.bus import EventBus
@@ -45,7 +46,8 @@ SPELLING_CUTOFF = 0.8  # difflib's similarity a suggestion needs ("pyhton" and "
 SPELLING_LENGTH_SLACK = 2  # a suggestion has at most this many letters more or fewer than the word typed
 SORTED_AT_MOST = 2_000  # matches sorted for a page; more are picked from the whole catalog's order
 PREFIX_IN_DESCRIPTIONS = 3  # shorter terms match only whole words of a description
-DESCRIBED_AT_ONCE = 100  # descriptions indexed in one turn of the loop (a few milliseconds)
+DESCRIBED_AT_ONCE = 100  # descriptions indexed before the view answers (the rest in the background)
+DESCRIBING_SLICE = 0.005  # seconds of background indexing in one turn of the loop: what a request waits at most
 
 
 class CatalogView:
@@ -78,7 +80,8 @@ class CatalogView:
         """Read every book; the view is complete once this returns, but for descriptions.
 
         Descriptions are most of the words: past the first DESCRIBED_AT_ONCE books they are
-        indexed in the background, a batch a turn of the loop, so a big catalog starts as fast.
+        indexed in the background, a few milliseconds a turn of the loop, so a big catalog
+        starts as fast and its first visitors are not kept waiting.
         """
         async for book in self._db.scan("books"):
             self._books[book["isbn"]] = book
@@ -88,7 +91,7 @@ class CatalogView:
         numbers = [self._number_of[book["isbn"]] for book in listed]
         self._describe(numbers[:DESCRIBED_AT_ONCE])
         if len(numbers) > DESCRIBED_AT_ONCE:
-            self._in_background(self._describe_in_batches(numbers[DESCRIBED_AT_ONCE:]))
+            self._in_background(self._describe_in_slices(numbers[DESCRIBED_AT_ONCE:]))
         # Sorted once: inserting 20,000 keys one by one at the front would be quadratic.
         self._newest = sorted(map(_newest_key, listed))
         self._by_title = sorted(map(_title_key, listed))
@@ -274,10 +277,17 @@ class CatalogView:
                 self._indexes["description"].add(number, _words_of("description", book))
                 self._described.add(number)
 
-    async def _describe_in_batches(self, numbers: list[int]) -> None:
-        for start in range(0, len(numbers), DESCRIBED_AT_ONCE):
-            await asyncio.sleep(0)  # a turn of the loop for requests between batches
-            self._describe(numbers[start:start + DESCRIBED_AT_ONCE])
+    async def _describe_in_slices(self, numbers: list[int]) -> None:
+        # Timed rather than counted: a batch of 100 long descriptions on a busy machine took 90 ms.
+        done = 0
+        while done < len(numbers):
+            await asyncio.sleep(0)  # a turn of the loop for requests between slices
+            until = time.perf_counter() + DESCRIBING_SLICE
+            while True:  # at least one a slice, however slow the machine
+                self._describe([numbers[done]])
+                done += 1
+                if done == len(numbers) or time.perf_counter() >= until:
+                    break
         log.info("catalog view: every description indexed")
 
     def _remove(self, isbn: str) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tornado.log
 
-from . import catalog_csv
+from . import catalog_csv, templating
 from .accounts import Accounts, check_password
 from .app import MAX_BODY_SIZE, make_app
 from .importer import Importer, ImportFile, Progress, RejectsFile
@@ -48,6 +48,10 @@ async def serve(settings: Settings, _args) -> None:
     gc.disable()
     try:
         services = await open_services(settings)  # first: a store that can't open stops the start in one line
+        app = make_app(settings, services)
+        started = time.monotonic()
+        compiled = templating.compile_all(app.settings["jinja"])
+        log.info("%d templates compiled in %.0f ms", compiled, (time.monotonic() - started) * 1000)
         gc.freeze()
     finally:
         gc.enable()
@@ -61,7 +65,6 @@ async def serve(settings: Settings, _args) -> None:
         )
     else:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
-    app = make_app(settings, services)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
         idle_connection_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,

@@ -1,6 +1,7 @@
 """The catalog view: shopper reads from memory that answers exactly as the database would,
 and never shows a count older than one already announced, in this process or another."""
 
+import asyncio
 import random
 import re
 
@@ -136,6 +137,22 @@ def model_search(books, terms, sort, skip, limit):
             "newest": lambda pair: (-pair[1]["date_added"].timestamp(), pair[1]["isbn"])}
     ordered = [book["isbn"] for _, book in sorted(scored, key=keys[sort])]
     return ordered[skip:skip + limit], len(ordered)
+
+
+@pytest.mark.gen_test
+async def test_descriptions_past_the_first_are_indexed_a_slice_at_a_time_between_other_work(services, monkeypatch):
+    monkeypatch.setattr(catalog_view, "DESCRIBING_SLICE", 0.0)  # the thinnest slice: one book a turn of the loop
+    books = random_books(250)
+    for n, book in enumerate(books):
+        book["description"] = f"<p>marker{n:03d}</p>"
+    view = await loaded_view(services, books)
+    turns = 0
+    while len(view._described) < len(books):
+        await asyncio.sleep(0)  # what a request gets between slices
+        turns += 1
+    assert turns >= len(books) - catalog_view.DESCRIBED_AT_ONCE
+    for n in (0, 99, 100, 249):
+        assert [book["isbn"] for book in view.search([f"marker{n:03d}"], "relevance", 0, 12)[0]] == [books[n]["isbn"]]
 
 
 @pytest.mark.parametrize("sorted_at_most", [10, 2_000])  # many matches picked from the kept orders, or sorted

@@ -14,7 +14,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from burts_books.infra import access_log
+from burts_books.infra import access_log, resources
 from tests.constants import COOKIE_SECRET, PCI, RESTFUL
 from tests.shop_client import ShopClient, status_url
 from tests.shop_process import ShopProcess, run_cli
@@ -148,7 +148,12 @@ async def test_the_shop_serves_on_the_event_loop_chosen(tmp_path, http_client, f
         client = ShopClient(http_client, shop.url)
         assert "Programming Collective Intelligence" in (await client.get("/recommended/")).text
         assert (await client.cart_json("add")).code == 200
-    assert f"is serving on {shop.url}/ ({loop} event loop)" in shop.log()
+    log = shop.log()
+    assert f"is serving on {shop.url}/ ({loop} event loop)" in log
+    # Every template compiled before the first request, which would otherwise wait for its page's.
+    compiled = re.search(r"(\d+) templates compiled in \d+ ms", log)
+    assert compiled and int(compiled[1]) == len(list(resources.TEMPLATES.rglob("*.html")))
+    assert compiled.start() < log.index("is serving on")
 
 
 @pytest.mark.gen_test(timeout=30)
