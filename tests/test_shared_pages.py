@@ -248,3 +248,18 @@ def test_a_template_that_includes_another_may_read_anything():
     assert templating.names_read(env.get_template("plain.html")) == {"cart", "reverse_url"}
     assert templating.names_read(env.get_template("including.html")) is None
     assert templating.names_read(env.from_string("{{ cart.count }}")) is None  # no source to read again
+
+
+def test_start_up_compiles_every_template_and_reads_what_it_reads_so_no_request_does(monkeypatch):
+    env = jinja2.Environment(loader=jinja2.DictLoader({
+        "plain.html": "{{ cart.count }}", "page.html": "{% include 'plain.html' %}",
+    }))
+    assert templating.compile_all(env) == 2
+
+    def no_more(*args, **kwargs):
+        raise AssertionError("parsed or compiled while answering")
+
+    monkeypatch.setattr(env, "parse", no_more)
+    monkeypatch.setattr(env, "compile", no_more)
+    assert env.get_template("page.html").render(cart={"count": 3}) == "3"
+    assert templating.names_read(env.get_template("plain.html")) == {"cart"}
