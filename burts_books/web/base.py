@@ -158,7 +158,8 @@ class BaseHandler(tornado.web.RequestHandler):
         return None
 
     def check_etag_header(self) -> bool:
-        return False  # no answer has an ETag for an If-None-Match to match: no need to parse one
+        # Without an ETag (compute_etag above) no If-None-Match can match: not parsed for nothing.
+        return "Etag" in self._headers and super().check_etag_header()
 
     def allow_forms_to(self, *urls: str) -> None:
         """Let this page's forms lead to these sites too, through the shop's redirect (browsers
