@@ -92,9 +92,10 @@ class CartStatusHandler(JsonHandler):
 
 def poll_answer(books: list[dict]) -> bytes:
     """A poll's JSON answer. One change releases its book's polls with the same state dicts:
-    the answer is encoded once for all of them (the last one encoded is kept, with its states)."""
+    the answer is encoded once for all of them (the last one encoded is kept, with its states;
+    comparing the same dicts is an identity check each)."""
     kept, answer = _last_answer
-    if len(kept) != len(books) or any(a is not b for a, b in zip(kept, books, strict=True)):
+    if books != kept:
         answer = json_text({"books": books}).encode()
         _last_answer[:] = [books, answer]
     return answer
