@@ -34,6 +34,16 @@ class ShelfPage(BaseHandler):
         self.render("shelf_page.html", labels=self.get_arguments("label"))
 
 
+class VersionedPage(BaseHandler):
+    """A page that, unlike the shop's, names its version: If-None-Match works as Tornado has it."""
+
+    def compute_etag(self):
+        return '"v1"'
+
+    def get(self):
+        self.write("version one")
+
+
 @pytest.fixture
 def app(app):
     # Test-only templates beside the real ones, so the page still extends main.html.
@@ -47,7 +57,7 @@ def app(app):
         jinja.loader,
     ])
     app.ui_modules["Shelf"] = Shelf
-    app.add_handlers(r".*", [(r"/shelf", ShelfPage)])
+    app.add_handlers(r".*", [(r"/shelf", ShelfPage), (r"/versioned", VersionedPage)])
     return app
 
 
@@ -75,6 +85,15 @@ async def test_module_resources_are_placed_once_in_head_and_body(client):
 async def test_module_output_is_markup_but_what_it_shows_is_escaped(client):
     response = await client.get("/shelf?label=%3Cb%3Ebold%3C/b%3E")
     assert '<div class="shelf">&lt;b&gt;bold&lt;/b&gt;</div>' in response.text
+
+
+@pytest.mark.gen_test
+async def test_only_an_answer_with_an_etag_can_be_not_modified(client):
+    # The shop's pages have no ETag: whatever a cache sends, it gets the page.
+    assert (await client.get("/shelf?label=one", headers={"If-None-Match": "*"})).code == 200
+    assert (await client.get("/versioned", headers={"If-None-Match": '"v1"'})).code == 304
+    changed = await client.get("/versioned", headers={"If-None-Match": '"v0"'})
+    assert changed.code == 200 and changed.text == "version one"
 
 
 def test_a_static_address_follows_its_file_in_debug_mode_and_is_worked_out_once_otherwise(tmp_path):
