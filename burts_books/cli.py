@@ -85,7 +85,7 @@ async def serve(settings: Settings, _args) -> None:
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     await shut_down(app, http, services, settings.shutdown_timeout_seconds)
-    await probe.stop()
+    probe.stop()
     await services.close()
 
 

@@ -36,9 +36,24 @@ async def test_a_held_loop_is_measured_and_logged_once(caplog):
         await asyncio.sleep(0.02)
         time.sleep(STALL)  # noqa: ASYNC251 -- a second stall soon after: measured, not logged again
         await asyncio.sleep(0.02)
-        await probe.stop()
+        probe.stop()
     assert probe.longest >= MEASURED
     [held] = milliseconds(r"^the event loop was held for (\d+) ms$", caplog.records)
     assert held >= MEASURED * 1000
     [longest] = milliseconds(r"longest stall ([\d.]+) ms", caplog.records)
     assert longest == pytest.approx(probe.longest * 1000, abs=0.1)
+
+
+@pytest.mark.gen_test
+async def test_a_stall_is_measured_alone_not_with_the_turn_after_it():
+    """The wake-up due during one held callback runs first in the next turn: the stall reported
+    is that callback's, not that plus another callback which the same turn runs afterwards."""
+    interval = 0.05
+    probe = LoopLagProbe(interval=interval, warn_after=WARN_AFTER)
+    probe.start()
+    await asyncio.sleep(0)
+    asyncio.get_running_loop().call_later(interval + 0.005, time.sleep, STALL)  # due just after the probe
+    time.sleep(STALL)  # noqa: ASYNC251 -- the stall under test, which the wake-up was due in
+    await asyncio.sleep(0.05)
+    probe.stop()
+    assert STALL - interval - 0.02 <= probe.longest < STALL + 0.1

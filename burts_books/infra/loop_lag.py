@@ -5,6 +5,10 @@ render, a blocking call) delays the probe's wake-up by as long; the longest
 delay is what every request waiting at that moment waited too. Stalls past
 a threshold are logged (at most one line every few seconds), and the longest
 one is reported when the process stops.
+
+The probe is a plain timer callback, measured against the clock: a task woken
+from `asyncio.sleep` would take a second turn of the loop to resume, and count
+that turn's work as part of the stall before it.
 """
 
 from __future__ import annotations
@@ -26,27 +30,30 @@ class LoopLagProbe:
         self.warn_after = warn_after
         self.longest = 0.0
         self._started = 0.0
+        self._due = 0.0
         self._last_warning = float("-inf")
-        self._task: asyncio.Task | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
         self._started = time.monotonic()
-        self._task = asyncio.ensure_future(self._run())
+        self._wake_later()
 
-    async def _run(self) -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(self.interval)
-            lag = time.monotonic() - before - self.interval
-            self.longest = max(self.longest, lag)
-            if lag > self.warn_after and before - self._last_warning > WARN_EVERY:
-                self._last_warning = before
-                log.warning("the event loop was held for %.0f ms", lag * 1000)
+    def _wake_later(self) -> None:
+        # uvloop's loop.time() is the time its turn began, so lateness is read from time.monotonic().
+        self._due = time.monotonic() + self.interval
+        self._timer = asyncio.get_running_loop().call_later(self.interval, self._woken)
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait([self._task])
-            self._task = None
+    def _woken(self) -> None:
+        lag = max(0.0, time.monotonic() - self._due)
+        self.longest = max(self.longest, lag)
+        if lag > self.warn_after and self._due - self._last_warning > WARN_EVERY:
+            self._last_warning = self._due
+            log.warning("the event loop was held for %.0f ms", lag * 1000)
+        self._wake_later()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
             log.info("event loop: longest stall %.1f ms in %.0f s",
                      self.longest * 1000, time.monotonic() - self._started)
