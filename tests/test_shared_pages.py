@@ -13,7 +13,7 @@ import pytest
 from burts_books import carts as carts_module
 from burts_books import templating
 from burts_books.infra.clock import utcnow
-from burts_books.web.base import BaseHandler
+from burts_books.web.base import NONCE, XSRF_FIELD, BaseHandler, apart_at_placeholders
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, STARTER_BOOKS
 from tests.shop_client import cart_count, signed_in_as, text_of
 
@@ -263,3 +263,14 @@ def test_start_up_compiles_every_template_and_reads_what_it_reads_so_no_request_
     monkeypatch.setattr(env, "compile", no_more)
     assert env.get_template("page.html").render(cart={"count": 3}) == "3"
     assert templating.names_read(env.get_template("plain.html")) == {"cart"}
+
+
+@pytest.mark.parametrize("page", [
+    "", "no placeholder", f"{XSRF_FIELD}", f"{NONCE}{NONCE}", f"a{XSRF_FIELD}b{NONCE}c{XSRF_FIELD}",
+    f"{NONCE}<form>{XSRF_FIELD}{XSRF_FIELD}</form>{NONCE}",
+])
+def test_a_kept_page_is_kept_apart_at_its_placeholders_and_loses_nothing(page):
+    pieces = apart_at_placeholders(page.encode())
+    assert b"".join(pieces) == page.encode()
+    assert all(piece in (XSRF_FIELD.encode(), NONCE.encode()) for piece in pieces[1::2])
+    assert len(pieces[1::2]) == page.count(XSRF_FIELD) + page.count(NONCE)

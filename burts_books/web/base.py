@@ -85,6 +85,18 @@ def _xsrf_placeholder() -> Markup:
     return Markup(XSRF_FIELD)
 
 
+def apart_at_placeholders(page: bytes) -> tuple[bytes, ...]:
+    """`page` as (text, placeholder, text, ...): each answer then puts its XSRF field and nonce in
+    with one join, where replacing them searched the whole page once for each (30-40 us a page)."""
+    pieces: list[bytes] = []
+    for text in page.split(_XSRF_FIELD_BYTES):
+        for rest in text.split(_NONCE_BYTES):
+            pieces += (rest, _NONCE_BYTES)
+        pieces[-1] = _XSRF_FIELD_BYTES  # what ended this text: an XSRF field, not a nonce
+    pieces.pop()  # the page's end, which no placeholder follows
+    return tuple(pieces)
+
+
 def json_text(data) -> str:
     return json.dumps(data, default=str, separators=(",", ":"))
 
@@ -381,7 +393,7 @@ class BaseHandler(tornado.web.RequestHandler):
         request (`isbn`: see _book_part): a slot in a shared page."""
         if self._shared_key is not None:
             return Markup(f"{templating.SLOT}{template_name}{PART_ARGUMENT}{isbn}{templating.SLOT}")
-        return Markup(self._personal(self._part(template_name, isbn).encode()).decode())
+        return Markup(self._personal(apart_at_placeholders(self._part(template_name, isbn).encode())).decode())
 
     def _part(self, template_name: str, isbn: str) -> str:
         """A visitor part with placeholders for the visitor's XSRF field and the response's nonce."""
@@ -428,13 +440,16 @@ class BaseHandler(tornado.web.RequestHandler):
                 book_url=self.reverse_url("book", isbn), cover=self.cover_url(book))
         return html
 
-    def _personal(self, page: bytes) -> bytes:
-        """A page or part with this visitor's XSRF field and this response's nonce put in."""
-        if _XSRF_FIELD_BYTES in page:
-            page = page.replace(_XSRF_FIELD_BYTES, self.xsrf_form_html().encode())
-        if _NONCE_BYTES in page:
-            page = page.replace(_NONCE_BYTES, self.csp_nonce.encode())
-        return page
+    def _personal(self, page: tuple[bytes, ...]) -> bytes:
+        """A page or part (apart_at_placeholders) with this visitor's XSRF field and this response's nonce in."""
+        if len(page) == 1:
+            return page[0]
+        placeholders = page[1::2]
+        xsrf = self.xsrf_form_html().encode() if _XSRF_FIELD_BYTES in placeholders else b""
+        nonce = self.csp_nonce.encode() if _NONCE_BYTES in placeholders else b""
+        filled = list(page)
+        filled[1::2] = [xsrf if placeholder == _XSRF_FIELD_BYTES else nonce for placeholder in placeholders]
+        return b"".join(filled)
 
     def cover_url(self, book: dict, width: int | None = None) -> str:
         """The address of a book's cover for `width` CSS pixels (see covers.cover_for); a local
@@ -461,8 +476,8 @@ class BaseHandler(tornado.web.RequestHandler):
     def _xsrf_field(self) -> Markup:
         return _xsrf_placeholder() if self._shared_key else Markup(self.xsrf_form_html())
 
-    def _filled(self, skeleton: list[bytes]) -> tuple[bytes, tuple]:
-        """A kept page with its visitor parts in, but for the placeholders _personal fills; and the
+    def _filled(self, skeleton: list[bytes]) -> tuple[tuple[bytes, ...], tuple]:
+        """A kept page with its visitor parts in, apart at the placeholders _personal fills; and the
         state of each book its book parts show ((isbn, versions), ...), which it stays right for."""
         pieces, books = [], []
         for position, piece in enumerate(skeleton):
@@ -476,7 +491,7 @@ class BaseHandler(tornado.web.RequestHandler):
                 pieces.append(self._book_part(template_name, isbn, versions).encode())
             else:
                 pieces.append(self._part(template_name, isbn).encode())
-        return b"".join(pieces), tuple(books)
+        return apart_at_placeholders(b"".join(pieces)), tuple(books)
 
     def finish(self, chunk=None):
         if self._shared_key is not None and chunk is not None:
