@@ -57,3 +57,27 @@ async def test_a_stall_is_measured_alone_not_with_the_turn_after_it():
     await asyncio.sleep(0.05)
     probe.stop()
     assert STALL - interval - 0.02 <= probe.longest < STALL + 0.1
+
+
+def spin(seconds: float) -> None:
+    """Hold the loop computing, as a big render would."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+
+
+@pytest.mark.gen_test
+async def test_a_stall_spent_computing_counts_in_cpu_time_and_one_spent_waiting_does_not():
+    waiting, computing = LoopLagProbe(), LoopLagProbe()
+    waiting.start()
+    await asyncio.sleep(0.02)
+    time.sleep(STALL)  # noqa: ASYNC251 -- a wait, as a blocking call or a descheduled process
+    await asyncio.sleep(0.02)
+    waiting.stop()
+    computing.start()
+    await asyncio.sleep(0.02)
+    spin(STALL)
+    await asyncio.sleep(0.02)
+    computing.stop()
+    assert waiting.longest >= MEASURED and waiting.longest_busy < WARN_AFTER
+    assert computing.longest >= MEASURED and computing.longest_busy >= MEASURED - 0.05

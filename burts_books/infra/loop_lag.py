@@ -8,7 +8,10 @@ one is reported when the process stops.
 
 The probe is a plain timer callback, measured against the clock: a task woken
 from `asyncio.sleep` would take a second turn of the loop to resume, and count
-that turn's work as part of the stall before it.
+that turn's work as part of the stall before it. Beside each stall it reads how
+much CPU the loop's thread used meanwhile: a stall with little of it was spent
+waiting (for the core, which a password hash in another thread or another
+program had, or in a blocking call), not computing.
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ class LoopLagProbe:
         self.interval = interval
         self.warn_after = warn_after
         self.longest = 0.0
+        self.longest_busy = 0.0  # the longest stall counted in the loop thread's CPU time
         self._started = 0.0
         self._due = 0.0
+        self._cpu_at_start = 0.0  # the loop thread's CPU time when the wake-up was asked for
         self._last_warning = float("-inf")
         self._timer: asyncio.TimerHandle | None = None
 
@@ -41,11 +46,13 @@ class LoopLagProbe:
     def _wake_later(self) -> None:
         # uvloop's loop.time() is the time its turn began, so lateness is read from time.monotonic().
         self._due = time.monotonic() + self.interval
+        self._cpu_at_start = time.thread_time()
         self._timer = asyncio.get_running_loop().call_later(self.interval, self._woken)
 
     def _woken(self) -> None:
         lag = max(0.0, time.monotonic() - self._due)
         self.longest = max(self.longest, lag)
+        self.longest_busy = max(self.longest_busy, time.thread_time() - self._cpu_at_start - self.interval)
         if lag > self.warn_after and self._due - self._last_warning > WARN_EVERY:
             self._last_warning = self._due
             log.warning("the event loop was held for %.0f ms", lag * 1000)
@@ -55,5 +62,5 @@ class LoopLagProbe:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-            log.info("event loop: longest stall %.1f ms in %.0f s",
-                     self.longest * 1000, time.monotonic() - self._started)
+            log.info("event loop: longest stall %.1f ms in %.0f s; the longest in the loop's CPU time %.1f ms",
+                     self.longest * 1000, time.monotonic() - self._started, self.longest_busy * 1000)
