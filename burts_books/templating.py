@@ -11,7 +11,9 @@ import json
 import secrets
 import weakref
 import zoneinfo
+from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import jinja2.meta
@@ -23,10 +25,26 @@ from .inventory import availability, stock_level
 from .search_text import plain_text
 
 
+class Environment(jinja2.Environment):
+    """Jinja2's, with each template's globals in one plain dict.
+
+    Every render copies its template's globals into a new context, and from Jinja2's
+    ChainMap (which lets later changes to the environment's globals reach templates
+    already loaded) that copy goes key by key through both maps. The shop sets all its
+    globals before it loads a template, as Jinja2 asks, so there are no later changes.
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(template_dir: Path, debug: bool = False,
                      timezone: str = "UTC") -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = Environment(
         loader=jinja2.FileSystemLoader(template_dir),
+        # Every template is loaded at start-up (compile_all): a plain dict keeps them, where the
+        # default LRU takes a lock on every lookup, and every render and import looks one up.
+        cache_size=-1,
         autoescape=True,
         # Debug mode re-reads changed templates; Tornado's own loader reset never
         # reaches Jinja2, since BaseHandler.render_string is ours.
