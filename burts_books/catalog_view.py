@@ -28,11 +28,11 @@ import difflib
 import heapq
 import logging
 import secrets
-import time
 from collections.abc import Iterable, Iterator
 
 from .infra.bus import EventBus
 from .infra.db import Database
+from .infra.slices import in_slices
 from .search_text import html_words, words
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,6 @@ SPELLING_LENGTH_SLACK = 2  # a suggestion has at most this many letters more or 
 SORTED_AT_MOST = 2_000  # matches sorted for a page; more are picked from the whole catalog's order
 PREFIX_IN_DESCRIPTIONS = 3  # shorter terms match only whole words of a description
 DESCRIBED_AT_ONCE = 100  # descriptions indexed before the view answers (the rest in the background)
-DESCRIBING_SLICE = 0.005  # seconds of background indexing in one turn of the loop: what a request waits at most
 
 
 class CatalogView:
@@ -278,16 +277,8 @@ class CatalogView:
                 self._described.add(number)
 
     async def _describe_in_slices(self, numbers: list[int]) -> None:
-        # Timed rather than counted: a batch of 100 long descriptions on a busy machine took 90 ms.
-        done = 0
-        while done < len(numbers):
-            await asyncio.sleep(0)  # a turn of the loop for requests between slices
-            until = time.perf_counter() + DESCRIBING_SLICE
-            while True:  # at least one a slice, however slow the machine
-                self._describe([numbers[done]])
-                done += 1
-                if done == len(numbers) or time.perf_counter() >= until:
-                    break
+        async for number in in_slices(numbers):
+            self._describe([number])
         log.info("catalog view: every description indexed")
 
     def _remove(self, isbn: str) -> None:

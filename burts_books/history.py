@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import pymongo
@@ -69,6 +69,7 @@ KINDS = ("added", "edit", "withdrawn", "restored", "restock", "stock", "sale", "
 MOVEMENTS = ("restock", "stock", "sale", "cancellation")
 PAGE_SIZE = 50
 DUPLICATE_KEY = 11000
+_HAS_PENDING = {f"{PENDING}._id": {"$exists": True}}
 DRAIN_BATCH = 500  # documents whose entries move in one insert
 
 
@@ -120,11 +121,15 @@ class History:
 
     async def drain(self, collection: str, criteria: dict) -> int:
         """Move the pending entries of the documents matching `criteria` into the history; how many moved."""
+        found = self.db.db[collection].find({**criteria, **_HAS_PENDING}, {PENDING: 1})
+        return await self._drain(collection, found)
+
+    async def _drain(self, collection: str, found: AsyncIterator[dict]) -> int:
         documents = self.db.db[collection]
         moved, batch = 0, []
         # One insert a batch and one wait for the disk in all, not one per document: an import drains thousands.
         async with self.db.writes_together():
-            async for document in documents.find({**criteria, f"{PENDING}._id": {"$exists": True}}, {PENDING: 1}):
+            async for document in found:
                 batch.append(document)
                 if len(batch) == DRAIN_BATCH:
                     moved += await self._move(documents, batch)
@@ -156,8 +161,11 @@ class History:
             await self.drain("books", {"isbn": {"$in": isbns}})
 
     async def drain_all(self) -> int:
-        """What a crash left pending, everywhere (housekeeping)."""
-        return sum([await self.drain(collection, {}) for collection in DRAINED])
+        """What a crash left pending, everywhere (housekeeping). A scan, not a query: nothing indexes
+        the few documents with entries pending, and the embedded store would test every one of
+        them in one go (190 ms at 20,000 books, every request waiting)."""
+        return sum([await self._drain(collection, self.db.scan(collection, ("_id", PENDING), _HAS_PENDING))
+                    for collection in DRAINED])
 
     async def find(self, filters: Filters, page: int = 1, size: int = PAGE_SIZE) -> Paged:
         """Entries matching `filters`, newest first."""

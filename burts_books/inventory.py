@@ -23,6 +23,7 @@ from .catalog_view import CatalogView
 from .infra.bus import EventBus
 from .infra.db import Database
 from .infra.errors import Conflict, NotFound
+from .infra.slices import in_slices
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ class Inventory:
         books = [book async for book in self.db.scan("books", ("isbn", "stock", "available", "inventory_version"))]
         held, busy = await held_copies()
         repaired = []
-        for book in books:
+        async for book in in_slices(books):  # 20,000 books compared in one go held the loop for 15 ms
             isbn = book["isbn"]
             should_be = book["stock"] - held.get(isbn, 0)
             if isbn in busy or book["available"] == should_be:

@@ -11,6 +11,7 @@ import pytest
 from burts_books import catalog_view
 from burts_books.catalog import Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
+from burts_books.infra import slices
 from burts_books.infra.bus import RedisBus
 from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
@@ -141,7 +142,7 @@ def model_search(books, terms, sort, skip, limit):
 
 @pytest.mark.gen_test
 async def test_descriptions_past_the_first_are_indexed_a_slice_at_a_time_between_other_work(services, monkeypatch):
-    monkeypatch.setattr(catalog_view, "DESCRIBING_SLICE", 0.0)  # the thinnest slice: one book a turn of the loop
+    monkeypatch.setattr(slices, "SLICE", 0.0)  # the thinnest slice: one book a turn of the loop
     books = random_books(250)
     for n, book in enumerate(books):
         book["description"] = f"<p>marker{n:03d}</p>"

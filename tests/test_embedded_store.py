@@ -16,7 +16,7 @@ import bson
 import pytest
 from bson import ObjectId, json_util
 
-from burts_books.infra import migrations
+from burts_books.infra import migrations, slices
 from burts_books.infra.db import StoreBusy, open_database
 from burts_books.infra.embedded.frames import frame
 from burts_books.infra.embedded.journal import segment_numbers
@@ -227,10 +227,14 @@ async def test_a_compaction_killed_part_way_leaves_a_store_that_opens_whole(embe
             assert await everything(shop.db) == expected
 
 
+@pytest.mark.parametrize("criteria", [{}, {"status": "open", "touched_at": {"$lt": datetime.datetime(2026, 1, 20)}},
+                                      {"$or": [{"n": {"$lt": 10}}, {"status": {"$in": ["expired", "ordered"]}}]}])
 @pytest.mark.gen_test
-async def test_a_scan_reads_what_a_query_reads_and_lets_requests_run_meanwhile(services):
+async def test_a_scan_reads_what_a_query_reads_and_lets_requests_run_meanwhile(services, monkeypatch, criteria):
+    monkeypatch.setattr(slices, "SLICE", 0.0)  # the thinnest slice: one document a turn of the loop
     await services.db.carts.insert_many(
-        [{"_id": f"cart-{n:04d}", "status": "open", "holds": {PCI: n % 3}, "n": n} for n in range(1000)])
+        [{"_id": f"cart-{n:04d}", "status": ("open", "expired", "ordered")[n % 3], "holds": {PCI: n % 3}, "n": n,
+          "touched_at": datetime.datetime(2026, 1, 1 + n % 30)} for n in range(1000)])
     seen: list[dict] = []
     others_ran_after: list[int] = []
 
@@ -238,12 +242,12 @@ async def test_a_scan_reads_what_a_query_reads_and_lets_requests_run_meanwhile(s
         others_ran_after.append(len(seen))
 
     other = asyncio.ensure_future(another_request())
-    async for cart in services.db.scan("carts", ("_id", "holds")):
+    async for cart in services.db.scan("carts", ("_id", "holds"), criteria):
         seen.append(cart)
     await other
     assert others_ran_after[0] < len(seen), "the scan held the event loop from start to end"
-    expected = await services.db.carts.find({}, {"_id": 1, "holds": 1}).to_list(None)
-    assert sorted(seen, key=lambda cart: cart["_id"]) == sorted(expected, key=lambda cart: cart["_id"])
+    expected = await services.db.carts.find(criteria, {"_id": 1, "holds": 1}).to_list(None)
+    assert expected and sorted(seen, key=lambda cart: cart["_id"]) == sorted(expected, key=lambda cart: cart["_id"])
     seen[0]["holds"][PCI] = 99  # a copy: changing it changes nothing stored
     assert (await services.db.carts.find_one({"_id": seen[0]["_id"]}))["holds"][PCI] != 99
 

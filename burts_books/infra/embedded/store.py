@@ -19,12 +19,12 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
-from mongomock.filtering import filter_applies
 from mongomock_motor import AsyncMongoMockDatabase
 
+from ..slices import in_slices
 from .changes import ChangeSet
 from .commit import GroupCommit
-from .engine import Engine, copied
+from .engine import Engine, compiled, copied
 from .errors import StoreDamaged
 from .files import FILE_MODE, FOLDER_MODE, create_file
 from .journal import JournalWriter, replay, segment_numbers, segment_path
@@ -42,7 +42,6 @@ class CompactionFailed(Exception):
     """The compaction subprocess gave up; its message says why. The journal still holds everything."""
 
 
-SCAN_BATCH = 200  # documents copied between two turns of the event loop (about a millisecond)
 
 
 class EmbeddedStore:
@@ -64,13 +63,15 @@ class EmbeddedStore:
     async def scan(self, collection: str, fields: tuple[str, ...] | None = None,
                    criteria: dict | None = None) -> AsyncIterator[dict]:
         """The documents of `collection` matching `criteria`, only `fields` (None: all but `_id`)
-        and copied, giving the loop a turn every SCAN_BATCH documents. mongomock would test the
-        filter on, and copy, all of them in one go: seconds at 20,000 books, every request waiting."""
-        documents = list(self.engine.database_store[collection].documents_by_key.values())
-        for position, document in enumerate(documents, 1):
-            if position % SCAN_BATCH == 0:
-                await asyncio.sleep(0)
-            if criteria and not filter_applies(criteria, document):
+        and copied, a slice at a time (what the caller does with each document included). mongomock
+        would test the filter on, and copy, all of them in one go: seconds at 20,000 books, every
+        request waiting."""
+        # dict's own values(): an OrderedDict's look each key up again, hashing 20,000 ObjectIds in one go
+        # (20 ms). No order is promised, and no document is moved once stored, so it is the same anyway.
+        documents = list(dict.values(self.engine.database_store[collection].documents_by_key))
+        matches = compiled(criteria) if criteria else None
+        async for document in in_slices(documents):
+            if matches is not None and not matches(document):
                 continue
             names = fields if fields is not None else [name for name in document if name != "_id"]
             yield {name: copied(document[name]) for name in names if name in document}
