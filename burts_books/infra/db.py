@@ -69,7 +69,7 @@ class Database:
         but `_id`), for work that reads through a whole collection.
 
         A server streams them from a cursor; the embedded store reads its memory in
-        small batches, so a scan never holds the event loop for long.
+        slices (infra/slices.py), so a scan never holds the event loop for long.
         """
         if self.store is not None:
             return self.store.scan(collection, fields, criteria)
