@@ -42,8 +42,6 @@ class CompactionFailed(Exception):
     """The compaction subprocess gave up; its message says why. The journal still holds everything."""
 
 
-
-
 class EmbeddedStore:
     def __init__(self, database_name: str, compact_at_least: int):
         """`compact_at_least`: journal bytes that start a compaction, or the snapshot's size if bigger.
