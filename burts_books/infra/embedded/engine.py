@@ -178,8 +178,8 @@ def copied(value: Any, container: type = dict) -> Any:
     kind = type(value)
     if kind in _SHARED_TYPES:
         return value
-    if kind is dict and container is dict:
-        return {key: copied(item) for key, item in value.items()}
+    if kind is dict and container is dict:  # a document: most fields are shared as they are, without a call each
+        return {key: item if type(item) in _SHARED_TYPES else copied(item) for key, item in value.items()}
     if isinstance(value, dict):
         return container((key, copied(item, container)) for key, item in value.items())
     if isinstance(value, list):
