@@ -82,6 +82,7 @@ class LiveFeed:
     def add(self, watcher: Watcher) -> None:
         self._watchers.add(watcher)
         if self.ended:
+            self._all_gone.clear()  # a socket opened as the process drains: its close is waited for too
             watcher.end()
 
     def end_all(self) -> None:

@@ -4,6 +4,7 @@ and a process that shuts down without dropping what it was doing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from burts_books.infra import access_log, resources
+from burts_books.live import Outbox
 from tests.constants import COOKIE_SECRET, PCI, RESTFUL
 from tests.shop_client import ShopClient, status_url
 from tests.shop_process import ShopProcess, run_cli
@@ -199,6 +201,69 @@ async def test_sigterm_answers_long_polls_closes_websockets_with_1001_and_exits(
     finally:
         shop.stop()
     assert "shut down in" in shop.log()
+
+
+WEBSOCKET_UPGRADE = (b"GET /cart/status/ws HTTP/1.1\r\nHost: shop\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def everything_read(connection: socket.socket) -> bytes:
+    data = b""
+    with contextlib.suppress(OSError):  # a reset is a connection the shop closed, too
+        while chunk := connection.recv(65536):
+            data += chunk
+    return data
+
+
+def test_no_websocket_is_cut_without_a_close_code_when_it_opens_on_a_connection_idle_at_sigterm(tmp_path):
+    """nginx sends a page's reconnection on an upstream connection it keeps open: if that connection was
+    idle when the shop began to drain, the shop either closes it unanswered (nginx then tries the next
+    process) or, if it already upgraded it, closes the socket with 1001. Never a socket cut silently."""
+    shop = ShopProcess(tmp_path, f"--cookie-secret={COOKIE_SECRET}").start()
+    try:
+        idle = []
+        for _ in range(40):
+            connection = socket.create_connection(("127.0.0.1", shop.port), timeout=5)
+            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: shop\r\n\r\n")
+            while b"\r\n\r\n" not in connection.recv(65536, socket.MSG_PEEK):
+                time.sleep(0.01)
+            connection.recv(65536)
+            idle.append(connection)
+        shop.process.send_signal(signal.SIGTERM)
+        for connection in idle:
+            with contextlib.suppress(OSError):
+                connection.sendall(WEBSOCKET_UPGRADE)
+        endings = []
+        for connection in idle:
+            answer = everything_read(connection)
+            connection.close()
+            upgraded, _, frames = answer.partition(b"\r\n\r\n")
+            if not upgraded.startswith(b"HTTP/1.1 101"):
+                endings.append("closed unanswered" if not answer else upgraded.split(b"\r\n")[0].decode())
+            elif frames[:1] == b"\x88" and frames[2:4] == (1001).to_bytes(2, "big"):  # a close frame, short reason
+                endings.append("closed with 1001")
+            else:
+                endings.append("cut without a close code")
+        assert shop.process.wait(timeout=10) == 0
+    finally:
+        shop.stop()
+    assert set(endings) <= {"closed unanswered", "closed with 1001"}, endings
+
+
+@pytest.mark.gen_test
+async def test_a_socket_that_opens_while_the_shop_drains_is_closed_and_waited_for(services):
+    feed = services.live
+    feed.end_all()  # nobody watching: the shop could exit now
+    await asyncio.wait_for(feed.all_gone(), 1)
+    closed = []
+    late = Outbox(wake=lambda: closed.append("going away"))  # its handshake was under way meanwhile
+    feed.add(late)
+    assert late.ended and closed == ["going away"]  # told to close with 1001 at once...
+    waiting = asyncio.ensure_future(feed.all_gone())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # ...and the shop waits for that close before it exits
+    feed.discard(late)
+    await asyncio.wait_for(waiting, 1)
 
 
 def test_a_request_that_never_finishes_is_cut_off_at_the_shutdown_timeout(tmp_path):

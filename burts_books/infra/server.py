@@ -110,8 +110,12 @@ class ShopServer(tornado.httpserver.HTTPServer):
         deadline = IOLoop.current().time() + timeout
         while True:
             idle = [conn for conn in self._connections if conn not in self._busy]
+            # All in this one step: closed one by one, awaiting each, a connection still to close could
+            # meanwhile take a request (nginx reuses its idle upstream connections) and be cut under it,
+            # a WebSocket's handshake included, which then ended with no close code.
             for conn in idle:
-                await conn.close()
+                conn.stream.close()
+            await asyncio.gather(*(conn.close() for conn in idle))
             if not self._busy or IOLoop.current().time() >= deadline:
                 break
             await asyncio.sleep(DRAIN_CHECK)
