@@ -126,10 +126,6 @@ class EngineCollectionStore(CollectionStore):
         """The documents that can match `filter`, in natural order; None when it takes a scan."""
         if self._ttl_indexes:
             return None  # expiry runs as a scan goes through the documents
-        wanted = filter.get("_id")
-        if type(wanted) in LOOKUP_TYPES:  # the one document filed under this key: every request's account and cart
-            found = self._documents.get(wanted)
-            return [] if found is None else [found]
         keys = self.hash_indexes.narrowest(filter, self._documents)
         if keys is None:
             return None

@@ -115,13 +115,16 @@ class HashIndexes:
 
     def narrowest(self, filter: Mapping, documents: Mapping) -> set | None:
         """Keys of the fewest documents that can match `filter`, or None when no index applies."""
+        wanted = filter.get("_id")
+        if type(wanted) in LOOKUP_TYPES:  # most lookups, every request's account and cart: a key, no index
+            return {wanted} if wanted in documents else set()
         found = self._narrowest(filter, documents)
         return found if isinstance(found, set) else None
 
     def _narrowest(self, filter: Mapping, documents: Mapping) -> set | object:
         best: set | object = _ANY
-        # `_id` first: it names one document at most (every request's account and cart), and then no
-        # other field's index need be consulted.
+        # `_id` first (`$in`, or inside `$and`): it names few documents, and then no other field's
+        # index need be consulted.
         for field in ("_id", *(name for name in filter if name != "_id")) if "_id" in filter else filter:
             if isinstance(best, set) and len(best) <= 1:
                 break
