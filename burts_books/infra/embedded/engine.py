@@ -129,7 +129,8 @@ class EngineCollectionStore(CollectionStore):
         keys = self.hash_indexes.narrowest(filter, self._documents)
         if keys is None:
             return None
-        return [self._documents[key] for key in sorted(keys, key=self.order.__getitem__)]
+        ordered = sorted(keys, key=self.order.__getitem__) if len(keys) > 1 else keys  # one key: no order to keep
+        return [self._documents[key] for key in ordered]
 
 
 class EngineDatabaseStore(DatabaseStore):
