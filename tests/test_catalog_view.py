@@ -156,6 +156,26 @@ async def test_descriptions_past_the_first_are_indexed_a_slice_at_a_time_between
         assert [book["isbn"] for book in view.search([f"marker{n:03d}"], "relevance", 0, 12)[0]] == [books[n]["isbn"]]
 
 
+@pytest.mark.gen_test
+async def test_books_edited_in_any_order_are_found_by_their_new_words_and_not_their_old(services):
+    rng = random.Random(13)
+    books = random_books(120)
+    for book in books:
+        book["description"] = "<p>" + " ".join(rng.choices(WORDS, k=6)) + "</p>"
+    view = await loaded_view(services, books)
+    await until(lambda: len(view._described) == len(books))
+    for book in rng.sample(books, 60):  # books indexed anew in any order: earlier ones after later ones
+        book["title"] = " ".join(rng.choices(WORDS, k=2)).title()
+        book["description"] = "<p>" + " ".join(rng.choices(WORDS, k=6)) + "</p>"
+        book["keywords"] = keywords_for(book)
+        await services.db.books.replace_one({"isbn": book["isbn"]}, dict(book))
+        await view.refresh([book["isbn"]])
+    for terms in [["c"], ["python"], ["cat"], ["data", "web"], ["été"], ["torn"]]:
+        for sort in catalog_view.SORTS:
+            found, total = view.search(terms, sort, 0, 200)
+            assert ([book["isbn"] for book in found], total) == model_search(books, terms, sort, 0, 200), (terms, sort)
+
+
 @pytest.mark.parametrize("sorted_at_most", [10, 2_000])  # many matches picked from the kept orders, or sorted
 @pytest.mark.gen_test
 async def test_search_with_descriptions_ranks_as_described(services, monkeypatch, sorted_at_most):
