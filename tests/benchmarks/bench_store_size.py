@@ -8,8 +8,10 @@
 3. start the shop (timed, to the first answer);
 4. wrk, one thread, 50 connections: p50/p99 of bare Tornado's "hello world" (reference_hello,
    the most any handler can do here), a book page (rotating over the catalog), /recommended/,
-   /books/, a search for a common word, and POST /cart adding a copy;
-5. a mixed load (pages, searches, cart adds and removes) with one staff edit a second:
+   /books/, a search for a common word, and POST /cart adding a copy; each first with every
+   connection always waiting (the throughput; with 50 always waiting the p50 is 50 / req/s), then
+   with its 50 connections pausing between requests to ask half that throughput (the latency);
+5. a mixed load (pages, searches, cart adds and removes) with one staff edit a second, both ways:
    the longest event-loop stall (the shop's loop-lag probe) and the shop's memory.
 
 The shop runs with its abuse limits lifted (tests.shop_process.LIFTED_LIMITS): all load comes from 127.0.0.1.
@@ -36,7 +38,7 @@ from tornado.httpclient import AsyncHTTPClient
 from burts_books.carts import SoldOut
 from burts_books.infra.config import Settings
 from burts_books.services import open_services
-from tests.benchmarks.harness import SHOP, Reference, get_script, lua_list, rss_kib, wrk
+from tests.benchmarks.harness import SHOP, Reference, get_script, lua_list, paced, rss_kib, wrk
 from tests.constants import PASSWORD, STAFF_EMAIL
 from tests.shop_client import ShopClient
 from tests.shop_process import LIFTED_LIMITS, SHOP_COMMAND, ShopProcess, run_cli, shop_environment
@@ -185,43 +187,56 @@ def main() -> None:
                 f"search '{COMMON_WORD}'": get_script([f"/books/?q={COMMON_WORD}"]),
                 "POST /cart add": cart_script(xsrf, add_sample),
             }
-            print(f"{'what':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-            # What any Tornado handler can do here: with 50 connections always busy, p50 = 50 / req/s.
+            print(f"{'what':24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}"
+                  f"   paced: {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
             with Reference("reference_hello") as hello:
-                figures = wrk(hello.url, seconds)
-            print(f"{'bare Tornado hello':24} {figures['rps']:8.0f} {figures['p50']:8.2f} {figures['p99']:8.2f}"
-                  f" {figures['non_2xx']:8d}")
+                print_both("bare Tornado hello", hello.url, seconds)
             for name, script in measured.items():
-                figures = wrk(shop.url, seconds, script)
-                print(f"{name:24} {figures['rps']:8.0f} {figures['p50']:8.2f} {figures['p99']:8.2f}"
-                      f" {figures['non_2xx']:8d}")
+                print_both(name, shop.url, seconds, script)
         finally:
             shop.stop()
 
-        shop, _ = start_timed(data_dir)
-        try:
-            xsrf = asyncio.run(xsrf_token(shop.url))
-            pages = [f"/books/{isbn}" for isbn in sample[:200]] + ["/recommended/", "/books/", "/",
-                                                                 f"/books/?q={COMMON_WORD}", "/books/?q=data"]
+        pages = [f"/books/{isbn}" for isbn in sample[:200]] + ["/recommended/", "/books/", "/",
+                                                             f"/books/?q={COMMON_WORD}", "/books/?q=data"]
+        full = mixed_load(data_dir, rows, sample, pages, mixed_seconds)
+        mixed_load(data_dir, rows, sample, pages, mixed_seconds, paced_to=full["rps"] / 2)
 
-            async def mixed():
-                # Signed in before the load: a sign-in is no part of it, and its password hash
-                # (argon2, 0.3 s of CPU in a thread) would share the shop's one core with the loop.
-                staff = await signed_in_staff(shop.url)
-                load = asyncio.get_running_loop().run_in_executor(
-                    None, wrk, shop.url, mixed_seconds, cart_script(xsrf, sample, pages))
-                edits = await staff_edits(staff, rows, mixed_seconds)
-                return await load, edits
 
-            figures, edits = asyncio.run(mixed())
-            memory = rss_kib(shop.process.pid) / 1024
-        finally:
-            shop.stop()
-        stall = re.findall(r"longest stall ([\d.]+) ms .* CPU time ([\d.]+) ms", shop.log())
-        print(f"mixed load {mixed_seconds:.0f} s: {figures['rps']:.0f} req/s, p50 {figures['p50']:.2f} ms,"
-              f" p99 {figures['p99']:.2f} ms, {edits} staff edits; longest event-loop stall"
-              f" {stall[-1][0] if stall else '?'} ms (in the loop's CPU time {stall[-1][1] if stall else '?'} ms);"
-              f" memory {memory:.0f} MiB")
+def print_both(name: str, url: str, seconds: float, script: str = "") -> None:
+    """One wrk with every connection always waiting, then one paced to half the throughput it measured."""
+    full = wrk(url, seconds, script)
+    half = wrk(url, seconds, script + paced(full["rps"] / 2))
+    print(f"{name:24} {full['rps']:8.0f} {full['p50']:8.2f} {full['p99']:8.2f} {full['non_2xx'] + half['non_2xx']:8d}"
+          f"   paced: {half['rps']:8.0f} {half['p50']:8.2f} {half['p99']:8.2f}")
+
+
+def mixed_load(data_dir: Path, rows: list[dict], sample: list[str], pages: list[str], seconds: float,
+               paced_to: float | None = None) -> dict:
+    """The mixed load on a shop started afresh, its connections always waiting or `paced_to` req/s."""
+    shop, _ = start_timed(data_dir)
+    try:
+        xsrf = asyncio.run(xsrf_token(shop.url))
+        script = cart_script(xsrf, sample, pages) + (paced(paced_to) if paced_to else "")
+
+        async def mixed():
+            # Signed in before the load: a sign-in is no part of it, and its password hash
+            # (argon2, 0.3 s of CPU in a thread) would share the shop's one core with the loop.
+            staff = await signed_in_staff(shop.url)
+            load = asyncio.get_running_loop().run_in_executor(None, wrk, shop.url, seconds, script)
+            edits = await staff_edits(staff, rows, seconds)
+            return await load, edits
+
+        figures, edits = asyncio.run(mixed())
+        memory = rss_kib(shop.process.pid) / 1024
+    finally:
+        shop.stop()
+    stall = re.findall(r"longest stall ([\d.]+) ms .* CPU time ([\d.]+) ms", shop.log())
+    how = f"paced to {paced_to:.0f} req/s" if paced_to else "connections always waiting"
+    print(f"mixed load {seconds:.0f} s, {how}: {figures['rps']:.0f} req/s, p50 {figures['p50']:.2f} ms,"
+          f" p99 {figures['p99']:.2f} ms, {edits} staff edits; longest event-loop stall"
+          f" {stall[-1][0] if stall else '?'} ms (in the loop's CPU time {stall[-1][1] if stall else '?'} ms);"
+          f" memory {memory:.0f} MiB")
+    return figures
 
 
 if __name__ == "__main__":

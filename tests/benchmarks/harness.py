@@ -104,6 +104,13 @@ def wrk(url: str, seconds: float, script: str = "", connections: int = 50, pin: 
     return parse_wrk(result.stdout)
 
 
+def paced(rps: float, connections: int = 50) -> str:
+    """Lua for wrk: each connection waits a random 0 to 2 x `connections` / `rps` seconds between
+    an answer and its next request, so together they ask about `rps` a second: shoppers who pause
+    between clicks, where a bare wrk keeps every connection waiting (a queue of 50)."""
+    return f"\ndelay = function() return math.random(0, {2 * connections / rps * 1000:.0f}) end\n"
+
+
 def lua_list(values: list[str]) -> str:
     return "{" + ",".join(f'"{v}"' for v in values) + "}"
 
