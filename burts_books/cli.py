@@ -48,6 +48,7 @@ async def serve(settings: Settings, _args) -> None:
     gc.disable()
     try:
         services = await open_services(settings)  # first: a store that can't open stops the start in one line
+        services.db.build_indexes()
         app = make_app(settings, services)
         started = time.monotonic()
         compiled = templating.compile_all(app.settings["jinja"])

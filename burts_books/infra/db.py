@@ -75,6 +75,11 @@ class Database:
             return self.store.scan(collection, fields, criteria)
         return self.db[collection].find(criteria or {}, {"_id": 0} if fields is None else dict.fromkeys(fields, 1))
 
+    def build_indexes(self) -> None:
+        """Before a shop serves: the embedded store builds its indexes (a server has its own)."""
+        if self.store is not None:
+            self.store.build_indexes()
+
     async def close(self) -> None:
         if self.store is not None:
             await self.store.close()
