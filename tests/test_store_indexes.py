@@ -1,9 +1,12 @@
 """The embedded store's indexes: point lookups answer exactly as a scan does, without scanning."""
 
+import collections
+import datetime
 import random
 
 import mongomock.collection
 import mongomock.filtering
+import mongomock.helpers
 import pytest
 from bson import ObjectId
 from mongomock_motor import AsyncMongoMockClient
@@ -196,6 +199,21 @@ def test_plain_conditions_match_exactly_as_mongomock_matches():
         test = engine.compiled(filter)
         for document in documents:
             assert test(document) == mongomock.filtering.filter_applies(filter, document), (filter, document)
+
+
+def test_filters_and_updates_hold_their_datetimes_as_mongomock_stores_them():
+    aware = datetime.datetime(2026, 12, 2, 5, 30, 1, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
+    naive = datetime.datetime(2026, 12, 2, 5, 30, 1, 987654)
+    values = [
+        {"isbn": "9780000000001", "n": 1}, {"touched_at": {"$lt": naive}}, {"$set": {"touched_at": aware, "n": 2}},
+        {"$or": [{"a": {"$exists": False}}, {"a": {"$lte": 3.5}}], "at": [naive, (aware, None)]},
+        collections.OrderedDict(at=aware), {"oid": ObjectId(), "raw": b"x", "flag": True, "nothing": None},
+        [aware, {"deep": {"deeper": [naive]}}], (1, "a"), naive, "text",
+    ]
+    for value in values:
+        patched = engine._patched(value)
+        expected = mongomock.helpers.patch_datetime_awareness_in_document(value)
+        assert patched == expected and type(patched) is type(expected), value
 
 
 @pytest.mark.gen_test

@@ -225,7 +225,7 @@ class EngineCollection(Collection):
             return super()._update(spec, document, upsert, manipulate, multi, check_keys, **options, **kwargs)
         spec = _patched(spec)
         validate_is_mapping("spec", spec)
-        document = patch_datetime_awareness_in_document(document)
+        document = _patched(document)
         matched = modified = 0
         for existing in self._iter_documents(spec):
             matched += 1
@@ -274,11 +274,24 @@ class EngineCollection(Collection):
                 store.updated_in_place(key)
 
 
-def _patched(filter: Any) -> Any:
-    """A filter with its datetimes as mongomock stores them; one of plain values (most lookups) as it is."""
-    if type(filter) is dict and all(type(value) in LOOKUP_TYPES for value in filter.values()):
-        return filter
-    return patch_datetime_awareness_in_document(filter)
+# Values mongomock's patch_datetime_awareness_in_document returns as they are.
+_UNPATCHED = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
+
+
+def _patched(value: Any) -> Any:
+    """A filter or update with its datetimes as mongomock stores them: what mongomock's
+    patch_datetime_awareness_in_document gives, without a call for each plain value (a cart
+    add's filters and updates went through 60 calls of it, 7 % of the add)."""
+    kind = type(value)
+    if kind in _UNPATCHED:
+        return value
+    if kind is dict:
+        if all(type(item) in LOOKUP_TYPES for item in value.values()):  # most lookups: nothing to patch
+            return value
+        return {key: item if type(item) in _UNPATCHED else _patched(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) in _UNPATCHED else _patched(item) for item in value]
+    return patch_datetime_awareness_in_document(value)
 
 
 def _matching(filter: dict, documents: list[dict]) -> Iterator[dict]:
