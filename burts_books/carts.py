@@ -184,13 +184,15 @@ class Carts:
             "expired_at": cart and cart.expired_at,
         }
 
-    async def _new_cart(self, user: dict | None) -> Cart:
+    async def _new_cart(self, user: dict | None, adding: dict[str, int]) -> Cart:
+        """A cart made for its first add, already counting `adding` (copies being added, see _add)."""
         moment = utcnow()
         doc = {
             "_id": secrets.token_urlsafe(18),
             "status": "open",
             "holds": {},
-            "copies": 0,
+            "adding": adding,
+            "copies": sum(adding.values()),
             "revision": 0,
             "user_id": user and user["_id"],
             "created_at": moment,
@@ -281,13 +283,17 @@ class Carts:
     async def _add(self, cart: Cart | None, user: dict | None, isbn: str, copies: int = 1,
                    expect: int | None = None) -> tuple[Cart | None, dict]:
         """Take `copies` for the cart; with `expect`, only if the cart holds exactly that many now."""
+        most = self.limits.copies_per_cart
+        reserved = False  # whether the cart counts the copies as being added already
         if cart is None or not cart.is_open:
             current = await self._on_sale(isbn)
             if current is not None and current["available"] < copies:
                 # Nothing to hold: don't open a cart only to refuse it.
                 raise self._too_few(current, copies)
-            cart = await self._new_cart(user)
-        most = self.limits.copies_per_cart
+            # Made counting the copies when the empty cart has room for them (the first step below):
+            # one write fewer for every visitor's first add.
+            reserved = not expect and copies <= most
+            cart = await self._new_cart(user, {isbn: copies} if reserved else {})
         line_ok: dict
         if expect is None:
             line_ok = {"$or": [{f"holds.{isbn}": {"$exists": False}},
@@ -298,7 +304,7 @@ class Carts:
             line_ok = {"$or": [{f"holds.{isbn}": {"$exists": False}}, {f"holds.{isbn}": 0}]}
         room = {**line_ok, "copies": {"$lte": most - copies}}  # every cart counts its copies (migration 0007)
         taking_back = {f"adding.{isbn}": -copies, "copies": -copies}
-        if await self._change(cart, room, {f"adding.{isbn}": copies, "copies": copies}):
+        if reserved or await self._change(cart, room, {f"adding.{isbn}": copies, "copies": copies}):
             state = await self.inventory.take(isbn, copies)
             if state is None:
                 await self._change(cart, {}, taking_back, only_open=False)

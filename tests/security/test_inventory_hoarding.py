@@ -87,6 +87,22 @@ async def test_one_cart_holds_at_most_its_cap_across_all_titles_however_many_add
     assert (await visitor.cart_json("add", RESTFUL)).code == 200
 
 
+@pytest.mark.settings(max_copies_per_cart=3)
+@pytest.mark.gen_test
+async def test_a_first_add_of_more_copies_than_a_cart_holds_opens_no_cart_and_takes_nothing(
+    services, many_at_once, proxied_url
+):
+    visitor = ShopClient(many_at_once, proxied_url, ATTACKER)
+    before = await available(services)
+    refused = await visitor.post("/cart", {"action": "set", "isbn": PCI, "quantity": "5"}, headers=JSON)
+    assert refused.code == 409
+    assert refused.json()["error"]["message"] == "A cart holds at most 3 copies: check out, or take some out first."
+    assert await available(services) == before
+    assert await services.db.carts.count_documents({"copies": {"$gt": 0}}) == 0
+    assert (await visitor.post("/cart", {"action": "set", "isbn": PCI, "quantity": "3"}, headers=JSON)).code == 200
+    assert (await visitor.get("/cart", headers=JSON)).json()["cart"]["count"] == 3
+
+
 @pytest.mark.gen_test
 async def test_a_visitor_adding_too_fast_is_slowed_down_even_in_a_new_cart(shopper, services, settings):
     for n in range(settings.cart_adds_per_minute):
