@@ -216,6 +216,37 @@ def test_filters_and_updates_hold_their_datetimes_as_mongomock_stores_them():
         assert patched == expected and type(patched) is type(expected), value
 
 
+def test_projections_give_what_mongomock_gives():
+    rng = random.Random(9)
+    collection = AsyncMongoMockClient()["reference"]["things"].collection  # the plain mongomock one
+    fields = ["_id", "a", "b", "c", "d.e", "$x"]
+    for number in range(300):
+        document = {field: a_value(rng) for field in rng.sample(["a", "b", "c", "d"], rng.randint(0, 4))}
+        if rng.random() < 0.9:
+            document["_id"] = number
+        plain = rng.random() < 0.5
+        if plain:  # the shop's kind: fields shown, `_id` shown, hidden or not said
+            projection = {field: rng.choice([1, True]) for field in rng.sample(fields[1:4], rng.randint(0, 3))}
+            projection.update(rng.choice([{}, {"_id": 0}, {"_id": 1}, {"_id": False}]))
+            projection = projection or {"_id": 0}
+        else:
+            projection = {field: rng.choice([0, 1, True, False, 2, 1.0]) for field in rng.sample(
+                fields, rng.randint(1, 4))}
+        expected = outcome_of(lambda: mongomock.collection.Collection._copy_only_fields(
+            collection, document, dict(projection), dict))
+        found = engine._projected(document, projection)
+        assert found is not None or not plain, projection
+        if found is not None:
+            assert (found, list(found)) == (expected, list(expected)), (document, projection)
+
+
+def outcome_of(call):
+    try:
+        return call()
+    except Exception as error:
+        return ("raised", type(error).__name__)
+
+
 @pytest.mark.gen_test
 async def test_what_a_read_returns_is_the_readers_own_copy(services):
     books = services.db.books

@@ -250,6 +250,10 @@ class EngineCollection(Collection):
     def _copy_only_fields(self, doc, fields, container):
         if not fields:  # the whole document (PyMongo 4 reads an empty projection so too)
             return copied(doc, container)
+        if container is dict and type(fields) is dict:
+            projected = _projected(doc, fields)
+            if projected is not None:
+                return projected
         return super()._copy_only_fields(doc, fields, container)
 
     def _apply_update_document(self, existing_document: dict, *args) -> None:
@@ -276,6 +280,31 @@ class EngineCollection(Collection):
 
 # Values mongomock's patch_datetime_awareness_in_document returns as they are.
 _UNPATCHED = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
+
+
+def _projected(document: dict, fields: dict) -> dict | None:
+    """`document` as mongomock projects it for the projections the shop sends: `{"_id": 0}`, or
+    fields shown (`{"isbn": 1, "available": 1}`, with `_id` shown or not); None for any other.
+
+    The shown fields come in the document's order and `_id` last, as mongomock gives them; its
+    own way parses the projection again for every document (a cart add reads three this way).
+    """
+    with_id = fields.get("_id", 1)
+    if type(with_id) not in (int, bool) or with_id not in (0, 1):
+        return None
+    shown = fields.keys() - {"_id"}
+    if not shown:
+        if with_id:
+            return {"_id": document["_id"]} if "_id" in document else {}
+        return {key: copied(value) for key, value in document.items() if key != "_id"}
+    for field in shown:
+        value = fields[field]
+        if type(value) not in (int, bool) or value != 1 or "." in field or field.startswith("$"):
+            return None
+    projected = {key: copied(value) for key, value in document.items() if key in shown}
+    if with_id and "_id" in document:
+        projected["_id"] = document["_id"]
+    return projected
 
 
 def _patched(value: Any) -> Any:
