@@ -299,18 +299,22 @@ def test_a_lookup_by_id_does_not_gather_every_document_sharing_a_status(monkeypa
 
 
 @pytest.mark.gen_test
-async def test_start_up_indexes_all_but_arrays_and_later_writes_stay_filed(embedded):
+async def test_start_up_indexes_all_but_arrays_and_dates_and_later_writes_stay_filed(embedded):
     db = await open_database(embedded, persist=False)
     things = db.things
     await things.create_index("code")
     await things.create_index("tags")
     await things.create_index("sparse")
-    await things.insert_many([{"_id": n, "code": f"c{n % 7}", "tags": ["x", f"t{n}"]} for n in range(300)])
-    await things.insert_one({"_id": "late", "sparse": "s"})  # the field's first holder is the last document
+    await things.create_index("at")
+    await things.insert_many([{"_id": n, "code": f"c{n % 7}", "tags": ["x", f"t{n}"], "sparse": None,
+                               "at": datetime.datetime(2026, 12, 2, 5, n // 60, n % 60)} for n in range(300)])
+    await things.insert_one({"_id": "late", "sparse": "s"})  # the field's first value is in the last document
+    await things.create_index("nobody")
+    await things.insert_one({"_id": "none", "nobody": None})  # no value yet (carts, before anyone signs in)
     indexes = db.store.engine.database_store["things"].hash_indexes
     try:
         db.build_indexes()
-        assert indexes.unbuilt() == ["tags"]  # an array in every document: left for a query that wants it
+        assert indexes.unbuilt() == ["at", "tags"]  # dates and arrays: left for a query that wants them
         await things.update_one({"_id": 5}, {"$set": {"code": "c9"}})
         await things.delete_one({"_id": 12})
         await things.insert_one({"_id": 400, "code": "c9"})
@@ -319,5 +323,7 @@ async def test_start_up_indexes_all_but_arrays_and_later_writes_stay_filed(embed
             assert indexes.narrowest({"code": code}, documents) == \
                 {key for key, document in documents.items() if document.get("code") == code}, code
         assert indexes.narrowest({"sparse": "s"}, documents) == {"late"}
+        await things.update_one({"_id": 7}, {"$set": {"nobody": "someone"}})
+        assert indexes.narrowest({"nobody": "someone"}, documents) == {7}
     finally:
         await db.close()

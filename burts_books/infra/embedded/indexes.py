@@ -18,6 +18,7 @@ array's elements) hashes like it, so the buckets below hold every candidate.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -67,10 +68,10 @@ def lookup_values(condition: Any) -> list | None:
 class HashIndexes:
     """field -> value -> keys of the documents holding that value.
 
-    A running shop builds its indexes as it starts (`build_all`), but for those on arrays: the
-    embedded store never queries a book's search keywords (the catalog view answers searches
-    from memory), and filing every word of 20,000 books would double the start-up. Any other
-    is built the first time a query can use it.
+    A running shop builds its indexes as it starts (`build_all`), but for those on arrays and
+    dates: the embedded store never queries a book's search keywords (the catalog view answers
+    searches from memory), and filing every word of 20,000 books would double the start-up. Any
+    other is built the first time a query can use it.
     """
 
     def __init__(self) -> None:
@@ -87,11 +88,13 @@ class HashIndexes:
         return sorted(self._wanted - set(self._buckets))
 
     def build_all(self, documents: Mapping[Any, dict]) -> None:
-        """Build every index whose field the first document holding it does not hold an array in
-        (built on first use, the carts' by account took the first sign-in after a start 50 ms)."""
+        """Build every index but those on a field whose first value (None aside) is an array (a
+        book's keywords) or a date (indexed for ranges and order, which no lookup here uses).
+        Built on first use, the carts' by account took the first sign-in after a start 50 ms."""
         for field in self.unbuilt():
-            first = next((document[field] for document in documents.values() if field in document), None)
-            if not isinstance(first, list):
+            first = next((document[field] for document in documents.values()
+                          if document.get(field) is not None), None)
+            if not isinstance(first, (list, datetime.datetime)):
                 self._built(field, documents)
 
     def _built(self, field: str, documents: Mapping[Any, dict]) -> dict[Any, set]:
