@@ -201,6 +201,36 @@ def test_plain_conditions_match_exactly_as_mongomock_matches():
             assert test(document) == mongomock.filtering.filter_applies(filter, document), (filter, document)
 
 
+def test_the_conditions_of_housekeeping_scans_match_exactly_as_mongomock_matches():
+    rng = random.Random(21)
+    moments = [datetime.datetime(2026, 12, 2, 5, minute) for minute in (0, 10, 20)]
+    values = [*SCALARS, *moments, 7.5, [moments[1]], [None], [], {"b": 1}, {"c": None}]
+
+    def a_part():
+        field = rng.choice(["f", "g", "a.b", "f.b"])
+        condition = rng.choice([
+            rng.choice(values), None, {"$exists": rng.random() < 0.5}, {"$in": rng.sample(SCALARS, 2)},
+            {rng.choice(["$lt", "$lte", "$gt", "$gte"]): rng.choice(moments)},
+            {"$gte": moments[0], "$lt": rng.choice(moments)}, {"$lt": rng.choice([3, "x", None])},
+        ])
+        return {field: condition}
+
+    def a_filter():
+        filter = {}
+        for _ in range(rng.randint(1, 3)):
+            filter.update({"$or": [a_part() for _ in range(rng.randint(1, 3))]} if rng.random() < 0.3 else a_part())
+        return filter
+
+    for _ in range(1500):
+        document = {"_id": 1}
+        for field in ("f", "g", "a"):
+            if rng.random() < 0.8:
+                document[field] = rng.choice(values)
+        filter = a_filter()
+        assert outcome_of(lambda: engine.compiled(filter)(document)) == \
+            outcome_of(lambda: mongomock.filtering.filter_applies(filter, document)), (filter, document)
+
+
 def test_filters_and_updates_hold_their_datetimes_as_mongomock_stores_them():
     aware = datetime.datetime(2026, 12, 2, 5, 30, 1, 123456, tzinfo=datetime.timezone(datetime.timedelta(hours=2)))
     naive = datetime.datetime(2026, 12, 2, 5, 30, 1, 987654)

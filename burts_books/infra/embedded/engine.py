@@ -20,6 +20,7 @@ import contextlib
 import copy
 import datetime
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -333,29 +334,79 @@ def _matching(filter: dict, documents: list[dict]) -> Iterator[dict]:
 def compiled(filter: dict) -> Callable[[dict], bool]:
     """`filter` as a test of a document that answers as mongomock's matching does, faster.
 
-    A filter's top-level conditions all have to hold. One that asks for plain values (str, int
-    or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`) holds when the document's field is
-    itself such a value (not an array) and one of them: a set lookup, where mongomock compares
-    with each value of an `$in` in turn. Any other answer, and every other condition, mongomock
-    decides.
+    A filter's top-level conditions all have to hold, each tested on its own (`_condition`):
+    the kinds the shop's lookups and housekeeping scans send are decided here when the document's
+    field holds a plain value, and mongomock decides every other answer and every other condition.
     """
-    plain, rest = [], {}
+    checks, rest = [], {}
     for field, condition in filter.items():
-        values = equal_values(condition) if field[:1] != "$" and "." not in field else None
-        if values is None:
+        check = _condition(field, condition)
+        if check is None:
             rest[field] = condition
         else:
-            plain.append((field, frozenset(values)))
+            checks.append(check)
+    if rest:
+        checks.append(lambda document: filter_applies(rest, document))
 
     def test(document: dict) -> bool:
-        for field, values in plain:
-            value = document.get(field)
-            if not (type(value) in LOOKUP_TYPES and value in values) and \
-                    not filter_applies({field: filter[field]}, document):
-                return False
-        return not rest or filter_applies(rest, document)
+        return all(check(document) for check in checks)
 
     return test
+
+
+_MISSING = object()
+_COMPARISONS = {"$lt": operator.lt, "$lte": operator.le, "$gt": operator.gt, "$gte": operator.ge}
+
+
+def _condition(field: str, condition: Any) -> Callable[[dict], bool] | None:
+    """A test of one top-level condition, or None for mongomock to decide it (see _answer)."""
+    if field == "$or" and isinstance(condition, list) and condition and all(type(part) is dict for part in condition):
+        parts = [compiled(part) for part in condition]
+        return lambda document: any(part(document) for part in parts)
+    answer = None if field[:1] == "$" else _answer(field, condition)
+    if answer is None:
+        return None
+    head = field.partition(".")[0]
+
+    def check(document: dict) -> bool:
+        decided = answer(document.get(head, _MISSING))
+        return filter_applies({field: condition}, document) if decided is None else decided
+
+    return check
+
+
+def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
+    """How the condition on `field` is answered from the value of its first part (_MISSING when
+    the document has none), None where mongomock must answer. Decided here:
+
+    - plain values (str, int or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`), when the field
+      holds such a value (not an array): a set lookup, where mongomock compares with each value of
+      an `$in` in turn;
+    - `f: None`, when the field is missing, None or a plain value;
+    - comparisons with a date (`{"$lt": d}`, several at once too), when the field holds a date;
+    - `{"$exists": b}`, of a field or (when its first part is missing) of a dotted path.
+    """
+    if type(condition) is dict and condition.keys() == {"$exists"} and type(condition["$exists"]) is bool:
+        wanted = condition["$exists"]
+        if "." in field:  # a path under a missing field is missing too
+            return lambda value: not wanted if value is _MISSING else None
+        return lambda value: (value is not _MISSING) == wanted
+    if "." in field:
+        return None
+    values = equal_values(condition)
+    if values is not None:
+        accepted = frozenset(values)
+        return lambda value: True if type(value) in LOOKUP_TYPES and value in accepted else None
+    if condition is None:
+        return lambda value: (True if value is _MISSING or value is None
+                              else False if type(value) in LOOKUP_TYPES else None)
+    if type(condition) is dict and condition and all(
+            operator_ in _COMPARISONS and type(bound) is datetime.datetime and bound.tzinfo is None
+            for operator_, bound in condition.items()):
+        bounds = [(_COMPARISONS[operator_], bound) for operator_, bound in condition.items()]
+        return lambda value: (all(compare(value, bound) for compare, bound in bounds)
+                              if type(value) is datetime.datetime and value.tzinfo is None else None)
+    return None
 
 
 class Engine:
