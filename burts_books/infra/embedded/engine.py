@@ -334,22 +334,31 @@ def _matching(filter: dict, documents: list[dict]) -> Iterator[dict]:
 def compiled(filter: dict) -> Callable[[dict], bool]:
     """`filter` as a test of a document that answers as mongomock's matching does, faster.
 
-    A filter's top-level conditions all have to hold, each tested on its own (`_condition`):
-    the kinds the shop's lookups and housekeeping scans send are decided here when the document's
-    field holds a plain value, and mongomock decides every other answer and every other condition.
+    A filter's top-level conditions all have to hold, each tested on its own. One that asks for
+    plain values (str, int or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`) holds when the
+    document's field is itself such a value (not an array) and one of them: a set lookup, where
+    mongomock compares with each value of an `$in` in turn. The kinds housekeeping's scans send
+    are decided by `_condition` when the field holds a plain value; mongomock decides every other
+    answer and every other condition.
     """
-    checks, rest = [], {}
+    plain, checks, rest = [], [], {}
     for field, condition in filter.items():
-        check = _condition(field, condition)
-        if check is None:
-            rest[field] = condition
-        else:
+        values = equal_values(condition) if field[:1] != "$" and "." not in field else None
+        check = _condition(field, condition) if values is None else None
+        if values is not None:
+            plain.append((field, frozenset(values)))
+        elif check is not None:
             checks.append(check)
-    if rest:
-        checks.append(lambda document: filter_applies(rest, document))
+        else:
+            rest[field] = condition
 
     def test(document: dict) -> bool:
-        return all(check(document) for check in checks)
+        for field, values in plain:  # every request's lookups: no call for each condition
+            value = document.get(field)
+            if not (type(value) in LOOKUP_TYPES and value in values) and \
+                    not filter_applies({field: filter[field]}, document):
+                return False
+        return all(check(document) for check in checks) and (not rest or filter_applies(rest, document))
 
     return test
 
@@ -379,9 +388,6 @@ def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
     """How the condition on `field` is answered from the value of its first part (_MISSING when
     the document has none), None where mongomock must answer. Decided here:
 
-    - plain values (str, int or ObjectId: `f: v`, `{"$eq": v}`, `{"$in": [...]}`), when the field
-      holds such a value (not an array): a set lookup, where mongomock compares with each value of
-      an `$in` in turn;
     - `f: None`, when the field is missing, None or a plain value;
     - comparisons with a date (`{"$lt": d}`, several at once too), when the field holds a date;
     - `{"$exists": b}`, of a field or (when its first part is missing) of a dotted path.
@@ -393,10 +399,6 @@ def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
         return lambda value: (value is not _MISSING) == wanted
     if "." in field:
         return None
-    values = equal_values(condition)
-    if values is not None:
-        accepted = frozenset(values)
-        return lambda value: True if type(value) in LOOKUP_TYPES and value in accepted else None
     if condition is None:
         return lambda value: (True if value is _MISSING or value is None
                               else False if type(value) in LOOKUP_TYPES else None)
