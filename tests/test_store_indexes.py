@@ -221,14 +221,14 @@ def test_the_conditions_of_housekeeping_scans_match_exactly_as_mongomock_matches
             filter.update({"$or": [a_part() for _ in range(rng.randint(1, 3))]} if rng.random() < 0.3 else a_part())
         return filter
 
-    for _ in range(1500):
+    for _ in range(3000):
         document = {"_id": 1}
         for field in ("f", "g", "a"):
             if rng.random() < 0.8:
                 document[field] = rng.choice(values)
-        filter = a_filter()
-        assert outcome_of(lambda: engine.compiled(filter)(document)) == \
-            outcome_of(lambda: mongomock.filtering.filter_applies(filter, document)), (filter, document)
+        for filter in (a_part(), a_filter()):  # a condition alone, then with others that may decide first
+            assert outcome_of(lambda: engine.compiled(filter)(document)) == \
+                outcome_of(lambda: mongomock.filtering.filter_applies(filter, document)), (filter, document)
 
 
 def test_filters_and_updates_hold_their_datetimes_as_mongomock_stores_them():
