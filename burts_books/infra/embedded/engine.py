@@ -279,8 +279,8 @@ class EngineCollection(Collection):
                 store.updated_in_place(key)
 
 
-# Values mongomock's patch_datetime_awareness_in_document returns as they are.
-_UNPATCHED = frozenset({str, int, float, bool, type(None), bytes, ObjectId})
+# Values mongomock's patch_datetime_awareness_in_document returns as they are: all but dates.
+_UNPATCHED = _SHARED_TYPES - {datetime.datetime}
 
 
 def _projected(document: dict, fields: dict) -> dict | None:
@@ -316,7 +316,7 @@ def _patched(value: Any) -> Any:
     if kind in _UNPATCHED:
         return value
     if kind is dict:
-        if all(type(item) in LOOKUP_TYPES for item in value.values()):  # most lookups: nothing to patch
+        if all(type(item) in _UNPATCHED for item in value.values()):  # most lookups: nothing to patch
             return value
         return {key: item if type(item) in _UNPATCHED else _patched(item) for key, item in value.items()}
     if kind is list:
