@@ -156,6 +156,9 @@ async def test_the_shop_serves_on_the_event_loop_chosen(tmp_path, http_client, f
     compiled = re.search(r"(\d+) templates compiled in \d+ ms", log)
     assert compiled and int(compiled[1]) == len(list(resources.TEMPLATES.rglob("*.html")))
     assert compiled.start() < log.index("is serving on")
+    # And the store's indexes built: the first sign-in would otherwise build the carts' by account.
+    indexed = re.search(r"embedded store: (\d+) indexes built", log)
+    assert indexed and int(indexed[1]) >= 3 and indexed.start() < log.index("is serving on")
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -87,15 +87,19 @@ class HashIndexes:
     def unbuilt(self) -> list[str]:
         return sorted(self._wanted - set(self._buckets))
 
-    def build_all(self, documents: Mapping[Any, dict]) -> None:
+    def build_all(self, documents: Mapping[Any, dict]) -> int:
         """Build every index but those on a field whose first value (None aside) is an array (a
-        book's keywords) or a date (indexed for ranges and order, which no lookup here uses).
-        Built on first use, the carts' by account took the first sign-in after a start 50 ms."""
+        book's keywords) or a date (indexed for ranges and order, which no lookup here uses);
+        how many were built. Built on first use, the carts' by account took the first sign-in
+        after a start 50 ms."""
+        built = 0
         for field in self.unbuilt():
             first = next((document[field] for document in documents.values()
                           if document.get(field) is not None), None)
             if not isinstance(first, (list, datetime.datetime)):
                 self._built(field, documents)
+                built += 1
+        return built
 
     def _built(self, field: str, documents: Mapping[Any, dict]) -> dict[Any, set]:
         buckets = self._buckets.get(field)
