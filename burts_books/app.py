@@ -180,8 +180,8 @@ class ShopApplication(tornado.web.Application):
             ui_modules=modules,
             debug=settings.debug,
             xheaders=settings.xheaders,
-            websocket_ping_interval=20,
-            websocket_ping_timeout=15,
+            # One timer pings every feed socket, where Tornado's websocket_ping_interval runs a task each.
+            socket_pings=live.SocketPings(settings.websocket_ping_seconds),
             websocket_max_message_size=64 * 1024,  # a subscribe message is a few KB at most
             metrics=self.metrics,
             log_function=self.log_answered,

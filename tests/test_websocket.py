@@ -1,7 +1,9 @@
 """The WebSocket feed at /cart/status/ws: current state on subscribe, then every change."""
 
+import asyncio
 import gc
 import json
+import urllib.parse
 
 import pytest
 import tornado.httpclient
@@ -9,7 +11,7 @@ import tornado.httpclient
 from burts_books.live import Outbox, collector_paused
 from burts_books.web.live import state_frame
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
-from tests.waiting import until
+from tests.waiting import WAIT_TIMEOUT, until
 from tests.websocket_client import connect, receive, subscribe
 
 
@@ -95,6 +97,45 @@ async def test_after_a_gap_the_feed_resyncs_from_the_database(base_url, services
     await services.bus.publish({"isbn": RESTFUL, "available": 3, "version": 2})
     assert await receive(socket) == {"type": "state", "isbn": RESTFUL, "available": 3, "version": 2}
     socket.close()
+
+
+PING, CLOSE = 0x9, 0x8  # WebSocket opcodes
+
+
+async def silent_feed_client(base_url):
+    """A feed connection whose client reads but never answers a ping: a bare socket, where
+    WebSocket clients (browsers, Tornado's) answer pings by themselves."""
+    port = urllib.parse.urlsplit(base_url).port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /cart/status/ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                 b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 b"Sec-WebSocket-Version: 13\r\n\r\n" % port)
+    assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101 ")
+    return reader, writer
+
+
+async def next_frame(reader):
+    """(opcode, payload) of the next frame from the server: unmasked, and short as control frames are."""
+    first, second = await asyncio.wait_for(reader.readexactly(2), WAIT_TIMEOUT)
+    return first & 0x0F, await reader.readexactly(second & 0x7F)
+
+
+@pytest.mark.settings(websocket_ping_seconds=0.2)
+@pytest.mark.gen_test(timeout=15)
+async def test_a_connection_that_stops_answering_pings_is_closed_and_one_that_answers_stays(base_url, client):
+    answering = await connect(base_url)
+    subscribe(answering, [PCI])
+    await receive(answering)
+    reader, writer = await silent_feed_client(base_url)
+
+    assert await next_frame(reader) == (PING, b"")
+    opcode, payload = await next_frame(reader)  # the next round finds the ping unanswered
+    assert opcode == CLOSE and payload[2:] == b"ping timed out"
+    # The answering connection went through the same rounds and still gets every change.
+    await client.cart_json("add")
+    assert await receive(answering) == {"type": "state", "isbn": PCI, "available": 11, "version": 2}
+    writer.close()
+    answering.close()
 
 
 @pytest.mark.gen_test

@@ -227,6 +227,10 @@ class Settings:
     long_poll_timeout_seconds: float = setting(
         25.0, "BURTS_LONG_POLL_TIMEOUT", "seconds a long poll waits before answering unchanged", _seconds
     )
+    websocket_ping_seconds: float = setting(
+        20.0, "BURTS_WEBSOCKET_PING", "seconds between pings to each WebSocket; one that has not "
+        "answered the last ping by the next is closed", _seconds
+    )
     reconcile_interval_seconds: float = setting(
         60.0, "BURTS_RECONCILE_INTERVAL", "seconds between cart expiry / stock reconciliation runs", _seconds
     )

@@ -71,10 +71,12 @@ class JournaledDatabase:
     def __getitem__(self, name: str) -> JournaledCollection:
         if name not in self._collections:
             collection = self.store.engine.collection(self._motor.delegate, name)
-            self._collections[name] = JournaledCollection(
-                # mongomock-motor wraps mongomock collections; motor's stubs only know real ones.
-                AsyncMongoMockCollection(self._motor, collection), collection, self  # type: ignore[arg-type]
-            )
+            # mongomock-motor wraps mongomock collections; motor's stubs only know real ones.
+            motor: AsyncMongoMockCollection = AsyncMongoMockCollection(self._motor, collection)  # type: ignore[arg-type]
+            # It also rebuilds every filter and sort on the way in, to turn beanie's string-like
+            # fields into str (seven times in a cart add); the shop sends plain values only.
+            del collection._iter_documents, collection._get_dataset
+            self._collections[name] = JournaledCollection(motor, collection, self)
         return self._collections[name]
 
     def __getattr__(self, name: str) -> JournaledCollection:
