@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import resource
@@ -292,8 +293,9 @@ class Row:
 
     def line(self) -> str:
         verdict = {True: "met", False: "NOT MET", None: ""}[self.met]
+        ratio = "n/a" if math.isnan(self.ratio) else f"{self.ratio:.2f}"  # a reference of zero
         return (f"| {self.what} | {self.ours:,.1f} {self.unit} | {self.reference:,.1f} {self.unit} | "
-                f"{self.ratio:.2f} | {self.goal} | {verdict} |")
+                f"{ratio} | {self.goal} | {verdict} |")
 
 
 def print_table(rows: list[Row]) -> None:
