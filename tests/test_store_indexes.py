@@ -327,7 +327,6 @@ def test_a_lookup_by_id_does_not_gather_every_document_sharing_a_status(monkeypa
     assert "status" not in gathered
 
 
-
 @pytest.mark.gen_test
 async def test_start_up_indexes_all_but_arrays_and_dates_and_later_writes_stay_filed(embedded):
     db = await open_database(embedded, persist=False)

@@ -143,9 +143,6 @@ class SocketPings:
         self._waiting: dict[InventorySocket, bool] = {}  # socket -> whether its last ping is unanswered
         self._task: asyncio.Task | None = None
 
-    def __len__(self) -> int:
-        return len(self._waiting)
-
     def add(self, socket: InventorySocket) -> None:
         self._waiting[socket] = False
         if self._task is None:

@@ -74,7 +74,8 @@ class JournaledDatabase:
             # mongomock-motor wraps mongomock collections; motor's stubs only know real ones.
             motor: AsyncMongoMockCollection = AsyncMongoMockCollection(self._motor, collection)  # type: ignore[arg-type]
             # It also rebuilds every filter and sort on the way in, to turn beanie's string-like
-            # fields into str (seven times in a cart add); the shop sends plain values only.
+            # fields into str (seven times in a cart add); the shop sends plain values only. These
+            # are its internals (0.0.36, pinned in setup.cfg).
             del collection._iter_documents, collection._get_dataset
             self._collections[name] = JournaledCollection(motor, collection, self)
         return self._collections[name]
