@@ -107,9 +107,13 @@ class Cart:
     @property
     def fingerprint(self) -> tuple:
         """Everything the cart is and shows, hashable: what a page filled in for it is kept under."""
+        return self._fields, self.ending_soon
+
+    @functools.cached_property
+    def _fields(self) -> tuple:
+        # Once per cart: a kept visitor's cart (visitors.py) serves many requests.
         fields = (getattr(self, name) for name in _CART_FIELDS)
-        return (*(tuple(sorted(value.items())) if isinstance(value, dict) else value for value in fields),
-                self.ending_soon)
+        return tuple(tuple(sorted(value.items())) if isinstance(value, dict) else value for value in fields)
 
     @property
     def count(self) -> int:

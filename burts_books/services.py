@@ -29,6 +29,7 @@ from .password_resets import PasswordResets
 from .restock_alerts import RestockAlerts
 from .social_accounts import SocialAccounts
 from .stock_report import StockReport
+from .visitors import Visitors
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Services:
     restock_alerts: RestockAlerts
     covers: Covers
     stock_report: StockReport
+    visitors: Visitors
     _housekeeping: asyncio.Task | None = dataclasses.field(default=None, init=False)
 
     async def housekeeping(self, cart_ttl_seconds: float, anonymous_cart_ttl_seconds: float | None = None) -> None:
@@ -142,4 +144,5 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
         ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
         PasswordResets(db, accounts, limits, mailer), restock_alerts,
         Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
+        Visitors(db, accounts, carts),
     )

@@ -95,6 +95,7 @@ async def test_every_query_of_a_shopping_day_starts_with_an_indexed_field(servic
 
 
 async def page_costs(shopper, calls) -> dict[str, int]:
+    assert (await shopper.get("/")).code == 200  # the cart just changed: read it once
     costs = {}
     for path in ("/", "/recommended/", "/books/", "/books/?q=web", f"/books/{PCI}", f"/api/books/{PCI}",
                  "/api/books?q=python", "/cart"):
@@ -109,9 +110,11 @@ async def test_pages_cost_the_same_few_round_trips_whatever_the_catalog_size(ser
     await shopper.cart_json("add", PCI)
     await shopper.cart_json("add", RESTFUL)
     costs = await page_costs(shopper, calls)
-    # The session's user and the cart; the books come from the catalog view,
-    # and the cart page reads its books in one query.
-    assert costs == {**dict.fromkeys(costs, 2), "/cart": 3}
+    # The session's user and the cart (the embedded store's own process keeps them while neither
+    # changes: visitors.py); the books come from the catalog view, and the cart page reads its
+    # books in one query.
+    visitor = 0 if services.db.embedded else 2
+    assert costs == {**dict.fromkeys(costs, visitor), "/cart": visitor + 1}
 
     for n in range(60):
         await services.catalog.add({"isbn": isbn_13(n), "title": f"Python Web Book {n}", "author": "Ada Writer",

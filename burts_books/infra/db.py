@@ -63,6 +63,14 @@ class Database:
         else:
             await action()
 
+    def versions(self, *documents: tuple[str, Any]) -> tuple[int, ...] | None:
+        """Numbers that stay the same until one of these documents (collection name, `_id`) changes,
+        so that what was read from them can be kept: on the embedded store, which only this process
+        writes. None on a server, where another process may write at any moment."""
+        if self.store is None:
+            return None
+        return tuple([self.store.version(collection, _id) for collection, _id in documents])
+
     def scan(self, collection: str, fields: tuple[str, ...] | None = None,
              criteria: dict | None = None) -> AsyncIterator[dict]:
         """The documents of `collection` matching `criteria` (all: None), with only `fields` (None: all

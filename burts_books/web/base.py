@@ -25,6 +25,7 @@ from ..infra.db import StoreWriteFailed
 from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
 from ..infra.numbers import LARGEST, whole_number
 from ..services import Services
+from ..visitors import Session
 from .signed_cookies import CheckedCookies
 
 log = logging.getLogger(__name__)
@@ -181,39 +182,40 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header("Content-Security-Policy", policy.format(nonce=self.csp_nonce))
 
     async def prepare(self) -> None:
-        self.current_user = await self.authenticate()
-        self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
+        token = self.bearer_token()
+        if token is None:
+            self.current_user, self.cart = await self.services.visitors.find(self._session(), self.cart_cookie())
+        else:
+            self.current_user = await self.token_owner(token)
+            self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
 
     def bearer_token(self) -> str | None:
         """The token of an `Authorization: Bearer ...` header; None when the request sends none."""
         scheme, _, token = self.request.headers.get("Authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" else None
 
-    async def authenticate(self) -> dict | None:
-        """Who sends this request: its API token's owner, else the session cookie's.
+    async def token_owner(self, token: str) -> dict:
+        """The owner of the API token a request sends.
 
         A request with a token is judged by the token alone. It skipped the XSRF
         check (see check_xsrf_cookie), so a wrong or revoked token is refused,
         never passed over for the cookies the browser sent along.
         """
-        token = self.bearer_token()
-        if token is None:
-            return await self._user_from_cookie()
         user = await self.services.api_tokens.owner_of(token)
         if user is None:
             raise NotSignedIn("This API token is wrong or has been revoked.")
         return user
 
-    async def _user_from_cookie(self) -> dict | None:
+    def _session(self) -> Session | None:
+        """The account and session version the session cookie names, if it is valid and young enough."""
         value = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
         if not value:
             return None
         user_id, _, raw_version = value.decode().partition(":")
         try:
-            version = whole_number(raw_version, 0, LARGEST)
+            return user_id, whole_number(raw_version, 0, LARGEST)
         except ValueError:
             return None
-        return await self.services.accounts.by_session(user_id, version)
 
     def set_cookie(self, name, value, *args, **kwargs) -> None:
         # Every cookie, Tornado's XSRF one included, is Secure when the shop is reached over HTTPS.

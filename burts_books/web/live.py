@@ -76,8 +76,9 @@ class CartStatusHandler(JsonHandler):
     async def prepare(self):
         # Polls are the busiest requests and need neither the user nor the cart;
         # a program that sends a token still learns when it is wrong.
-        if self.bearer_token() is not None:
-            self.current_user = await self.authenticate()
+        token = self.bearer_token()
+        if token is not None:
+            self.current_user = await self.token_owner(token)
 
     async def get(self):
         self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))

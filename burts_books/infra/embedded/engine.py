@@ -8,7 +8,8 @@ updating a stored document in place (`Collection._apply_update_document` and
 hash indexes current and to tell the engine what the running write changed;
 and `Collection._iter_documents`, the one source of the documents every
 query, update and delete tests, to hand it the index's candidates instead of
-the whole collection; and `bulk_write`, to let PyMongo's bulk requests in. Reads also copy what
+the whole collection; and `bulk_write`, to let PyMongo's bulk requests in. The same hooks number
+each document's changes (`version`), so what was read from one can be kept until it changes. Reads also copy what
 they return faster (`_copy_only_fields`), and `find_one` on an indexed field
 skips the cursor. setup.cfg pins mongomock to the version read.
 """
@@ -44,6 +45,7 @@ class EngineCollectionStore(CollectionStore):
         self.hash_indexes = HashIndexes()
         self.order: dict[Any, int] = {}  # key -> place in the natural order, which candidates keep
         self._places = itertools.count()
+        self._versions: dict[Any, int] = {}  # key -> the engine's write count when it last changed
         super().__init__(name)
 
     @property
@@ -71,6 +73,11 @@ class EngineCollectionStore(CollectionStore):
         super().drop_index(index_name)
         self.indexes = self._indexes
 
+    def version(self, key: Any) -> int:
+        """A number that differs whenever the document filed under `key` has changed: -1 while there
+        is none, 0 for one unchanged since start-up, else the engine's count of writes when it last changed."""
+        return self._versions.get(key, 0 if key in self._documents else -1)
+
     def __setitem__(self, key: Any, document: dict) -> None:
         self.engine.changing(self, key)
         if key in self._documents:
@@ -79,22 +86,26 @@ class EngineCollectionStore(CollectionStore):
             self.order[key] = next(self._places)
         super().__setitem__(key, document)
         self.hash_indexes.add(key, document)
+        self._versions[key] = self.engine.count_write()
 
     def __delitem__(self, key: Any) -> None:
         self.engine.changing(self, key)
         super().__delitem__(key)
         self.hash_indexes.remove(key)
         del self.order[key]
+        self._versions.pop(key, None)
 
     def drop(self) -> None:
         for key in self._documents:
             self.engine.changing(self, key)
         super().drop()  # and with the indexes gone, so are the hash indexes
         self.order.clear()
+        self._versions.clear()
 
     def updated_in_place(self, key: Any) -> None:
         self.hash_indexes.remove(key)
         self.hash_indexes.add(key, self._documents[key])
+        self._versions[key] = self.engine.count_write()
 
     def restore(self, key: Any, document: Any, place: int | None) -> bool:
         """Undo: put a document back as it was before a write (or remove it).
@@ -119,6 +130,7 @@ class EngineCollectionStore(CollectionStore):
     def load(self, data: CollectionData) -> None:
         """Start-up: take all documents at once (mongomock's insert checks uniqueness by a scan each)."""
         self._documents = collections.OrderedDict(data.documents)
+        self._versions.clear()
         self.order = {key: place for place, key in enumerate(self._documents)}
         self._places = itertools.count(len(self.order))
         self.indexes = data.indexes
@@ -418,6 +430,10 @@ class Engine:
         self.server_store = ServerStore()
         self.database_store = self.server_store._databases[database_name] = EngineDatabaseStore(self)
         self.changes: ChangeSet | None = None
+        self._writes = itertools.count(1)
+
+    def count_write(self) -> int:
+        return next(self._writes)
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[ChangeSet]:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from mongomock_motor import AsyncMongoMockDatabase
 
@@ -32,7 +33,7 @@ from .journal import JournalWriter, replay, segment_numbers, segment_path
 from .journaled import JournaledDatabase
 from .legacy import read_legacy_store
 from .lock import StoreLock
-from .records import State
+from .records import State, document_key
 from .snapshot import read_snapshot, snapshot_path, write_snapshot
 from .together import Together, current, open_together
 
@@ -83,6 +84,10 @@ class EmbeddedStore:
         built = sum(collections[name].hash_indexes.build_all(collections[name].documents_by_key)
                     for name in collections.list_created_collection_names())
         log.info("embedded store: %d indexes built in %.0f ms", built, (time.monotonic() - started) * 1000)
+
+    def version(self, collection: str, _id: Any) -> int:
+        """A number that changes whenever the document changes (EngineCollectionStore.version)."""
+        return self.engine.database_store[collection].version(document_key(_id))
 
     def database(self, motor_database: AsyncMongoMockDatabase) -> JournaledDatabase:
         """The Motor database to hand out; `motor_database` must be a client's on `engine.server_store`."""
