@@ -8,10 +8,11 @@ updating a stored document in place (`Collection._apply_update_document` and
 hash indexes current and to tell the engine what the running write changed;
 and `Collection._iter_documents`, the one source of the documents every
 query, update and delete tests, to hand it the index's candidates instead of
-the whole collection; and `bulk_write`, to let PyMongo's bulk requests in. The same hooks number
-each document's changes (`version`), so what was read from one can be kept until it changes. Reads also copy what
-they return faster (`_copy_only_fields`), and `find_one` on an indexed field
-skips the cursor. setup.cfg pins mongomock to the version read.
+the whole collection; and `bulk_write`, to let PyMongo's bulk requests in.
+The same hooks number each document's changes (`version`), so what was read
+from one can be kept until it changes. Reads also copy what they return
+faster (`_copy_only_fields`), and `find_one` on an indexed field skips the
+cursor. setup.cfg pins mongomock to the version read.
 """
 
 from __future__ import annotations
