@@ -68,7 +68,7 @@ async def serve(settings: Settings, _args) -> None:
         log.info("MongoDB database %r; event bus: %s", settings.mongodb_database, bus)
     http = server.ShopServer(
         app, xheaders=settings.xheaders, max_body_size=MAX_BODY_SIZE,
-        idle_connection_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,
+        idle_timeout=settings.idle_connection_timeout_seconds, body_timeout=settings.body_timeout_seconds,
         max_connections=server.connection_limit(settings.max_connections, open_files),
     )
     # Logged before listening, so whoever sees the port answer finds the figure in the log.

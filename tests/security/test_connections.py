@@ -5,9 +5,11 @@ accept loop, its open-file limit and its timeouts.
 """
 
 import asyncio
+import http.client
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -124,6 +126,25 @@ def test_idle_and_slow_connections_are_closed(impatient_shop, request_bytes, ans
         assert received == b""
     else:
         assert received.startswith(answer)
+
+
+def test_a_connection_in_use_is_never_closed_as_idle(tmp_path):
+    with ShopProcess(tmp_path / "shop", "--idle-connection-timeout-seconds=1",
+                     "--long-poll-timeout-seconds=2.5") as shop:
+        connection = http.client.HTTPConnection("127.0.0.1", shop.port, timeout=WAIT_TIMEOUT)
+        started = time.monotonic()
+        connection.request("GET", status_url((PCI, 1)))  # held until it times out, past the idle timeout
+        response = connection.getresponse()
+        assert response.status == 200 and time.monotonic() - started >= 2.5
+        response.read()
+        sock = connection.sock
+        for _ in range(6):  # a request every 0.4 s: never idle for the timeout's whole second
+            time.sleep(0.4)
+            connection.request("GET", "/healthz")
+            with connection.getresponse() as answer:
+                assert answer.status == 200 and answer.read()
+        assert connection.sock is sock  # the same connection all along
+        connection.close()
 
 
 ALICE, BOB = {"X-Real-IP": "203.0.113.7"}, {"X-Real-IP": "198.51.100.9"}  # two clients, as nginx names them
