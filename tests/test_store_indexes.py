@@ -45,7 +45,9 @@ def a_condition(rng: random.Random, ids: list):
         return {"$eq": value}
     if roll < 0.85:
         return {"$in": rng.sample([*SCALARS, *ids[:5]], rng.randint(1, 3))}
-    return rng.choice([{"$gt": 1}, {"$exists": rng.random() < 0.5}, {"$ne": value}, [value]])
+    return rng.choice([{"$gt": 1}, {"$gte": rng.choice([0, 1, 2])}, {"$lt": 2, "$gte": 0}, {"$lte": 1.0},
+                       {"$exists": rng.random() < 0.5}, {"$ne": value}, {"$ne": rng.choice(["a", True, False])},
+                       [value]])
 
 
 def a_filter(rng: random.Random, ids: list) -> dict:

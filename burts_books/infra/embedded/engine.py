@@ -402,7 +402,9 @@ def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
     the document has none), None where mongomock must answer. Decided here:
 
     - `f: None`, when the field is missing, None or a plain value;
-    - comparisons with a date (`{"$lt": d}`, several at once too), when the field holds a date;
+    - comparisons with a date or an int (`{"$lt": d}`, `{"$gte": 1}`, several at once too), when
+      the field holds a value of the same kind;
+    - `{"$ne": v}` for a string, bool or ObjectId `v`, when the field is missing, None or of v's type;
     - `{"$exists": b}`, of a field or (when its first part is missing) of a dotted path.
     """
     if type(condition) is dict and condition.keys() == {"$exists"} and type(condition["$exists"]) is bool:
@@ -415,12 +417,26 @@ def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
     if condition is None:
         return lambda value: (True if value is _MISSING or value is None
                               else False if type(value) in LOOKUP_TYPES else None)
-    if type(condition) is dict and condition and all(
-            operator_ in _COMPARISONS and type(bound) is datetime.datetime and bound.tzinfo is None
-            for operator_, bound in condition.items()):
+    if type(condition) is not dict or not condition:
+        return None
+    if condition.keys() == {"$ne"} and type(condition["$ne"]) in (str, bool, ObjectId):
+        unwanted = condition["$ne"]  # not an int: Python holds 1 == 1.0 == True, MongoDB does not
+        return lambda value: (True if value is _MISSING or value is None
+                              else value != unwanted if type(value) is type(unwanted) else None)
+    kinds = {_kind(bound) for bound in condition.values()}
+    if condition.keys() <= _COMPARISONS.keys() and len(kinds) == 1 and None not in kinds:
+        kind = kinds.pop()
         bounds = [(_COMPARISONS[operator_], bound) for operator_, bound in condition.items()]
-        return lambda value: (all(compare(value, bound) for compare, bound in bounds)
-                              if type(value) is datetime.datetime and value.tzinfo is None else None)
+        return lambda value: all(compare(value, bound) for compare, bound in bounds) if _kind(value) is kind else None
+    return None
+
+
+def _kind(value: Any) -> type | None:
+    """What a comparison decides here compares: ints (not bools, not floats) and naive dates; None for any other."""
+    if type(value) is int:
+        return int
+    if type(value) is datetime.datetime and value.tzinfo is None:
+        return datetime.datetime
     return None
 
 
