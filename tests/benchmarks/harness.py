@@ -22,7 +22,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.shop_process import SHOP_COMMAND, free_port, port_answers, shop_environment, stop_process, wait_until_serving
+from tests.shop_process import (
+    SHOP_COMMAND,
+    cpu_seconds,
+    free_port,
+    port_answers,
+    shop_environment,
+    stop_process,
+    wait_until_serving,
+)
 
 SERVER_CORE, LOAD_CORE = 0, 1
 CONNECT_BATCH = 100  # connections opened at once: below Tornado's listen backlog (128)
@@ -189,6 +197,11 @@ class RawConnection(asyncio.Protocol):
         self.transport = transport
         transport.write(self.request)
 
+    def watch(self, race: Race) -> None:
+        """Look for `race`'s needle in what arrives from now on."""
+        self.race = race
+        self._tail = b""
+
     def data_received(self, data: bytes) -> None:
         seen = self._tail + data
         if not self.answered.done() and b"\r\n\r\n" in seen:
@@ -251,13 +264,25 @@ async def race(connections: list[RawConnection], needle: bytes, trigger: Callabl
     """Seconds from calling `trigger()` (maybe a coroutine) until every connection has seen `needle`."""
     current = Race(needle, len(connections))
     for connection in connections:
-        connection.race = current
+        connection.watch(current)
     current.start()
     started = trigger()
     if asyncio.iscoroutine(started):
         await started
     await asyncio.wait_for(current.done, timeout)
     return current.seconds
+
+
+async def quiet(pid: int, seconds: float = 0.3, most: float = 30) -> None:
+    """Once process `pid` has used almost no CPU for `seconds` (or after `most`): all sent to it handled."""
+    deadline = time.monotonic() + most
+    last = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(seconds)
+        now = cpu_seconds(pid)
+        if now - last < seconds / 20:
+            return
+        last = now
 
 
 async def settle(pid: int, seconds: float = 0.5, most: float = 10) -> int:

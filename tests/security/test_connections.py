@@ -6,7 +6,6 @@ accept loop, its open-file limit and its timeouts.
 
 import asyncio
 import http.client
-import os
 import re
 import socket
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from tests.constants import PCI
 from tests.shop_client import ShopClient, status_url
-from tests.shop_process import ShopProcess
+from tests.shop_process import ShopProcess, cpu_seconds
 from tests.waiting import WAIT_TIMEOUT, result_of, until
 from tests.websocket_client import connect, receive, subscribe
 
@@ -25,12 +24,6 @@ HELD = 400  # long polls the attacker opens: more than the shop has files
 CONNECT_TIMEOUT = 2.0  # past the listen backlog the kernel drops SYNs: those connections never open
 WINDOW = 4.0  # seconds over which the held-off shop's CPU time and log are measured
 HOLD = ("--long-poll-timeout-seconds=600",)  # polls stay held for the whole test
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of process `pid` so far (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def open_file_limits(pid: int) -> tuple[int, int]:
