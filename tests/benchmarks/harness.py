@@ -273,29 +273,28 @@ async def race(connections: list[RawConnection], needle: bytes, trigger: Callabl
     return current.seconds
 
 
-async def quiet(pid: int, seconds: float = 0.3, most: float = 30) -> None:
-    """Once process `pid` has used almost no CPU for `seconds` (or after `most`): all sent to it handled."""
+async def _steady(measure: Callable[[], float], still: Callable[[float, float], bool], seconds: float,
+                  most: float) -> float:
+    """`measure()` once two readings `seconds` apart are `still` (or after `most` seconds)."""
     deadline = time.monotonic() + most
-    last = cpu_seconds(pid)
+    last = measure()
     while time.monotonic() < deadline:
         await asyncio.sleep(seconds)
-        now = cpu_seconds(pid)
-        if now - last < seconds / 20:
-            return
+        now = measure()
+        if still(last, now):
+            return now
         last = now
+    return last
+
+
+async def quiet(pid: int, seconds: float = 0.3, most: float = 30) -> None:
+    """Once process `pid` has used almost no CPU for `seconds` (or after `most`): all sent to it handled."""
+    await _steady(lambda: cpu_seconds(pid), lambda last, now: now - last < seconds / 20, seconds, most)
 
 
 async def settle(pid: int, seconds: float = 0.5, most: float = 10) -> int:
     """The RSS of `pid` once it stops changing for `seconds` (or after `most`): connections all held."""
-    deadline = time.monotonic() + most
-    last = rss_kib(pid)
-    while time.monotonic() < deadline:
-        await asyncio.sleep(seconds)
-        now = rss_kib(pid)
-        if now == last:
-            return now
-        last = now
-    return last
+    return int(await _steady(lambda: rss_kib(pid), lambda last, now: now == last, seconds, most))
 
 
 # --- the table -----------------------------------------------------------------------------------
