@@ -33,7 +33,8 @@ class Visitors:
         if session is None and cart_id is None:
             return None, None
         # Taken before reading: a write landing while the reads wait makes the pair kept stale at once.
-        versions = self.db.versions(("users", object_id(session[0]) if session else None), ("carts", cart_id))
+        versions = self.db.versions((self.accounts.users.name, object_id(session[0]) if session else None),
+                                    (self.carts.carts.name, cart_id))
         key = (session, cart_id)
         kept = self._kept.get(key) if versions is not None else None
         if kept is not None and kept[0] == versions:

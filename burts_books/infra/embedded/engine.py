@@ -423,8 +423,10 @@ def _answer(field: str, condition: Any) -> Callable[[Any], bool | None] | None:
         unwanted = condition["$ne"]  # not an int: Python holds 1 == 1.0 == True, MongoDB does not
         return lambda value: (True if value is _MISSING or value is None
                               else value != unwanted if type(value) is type(unwanted) else None)
+    if not condition.keys() <= _COMPARISONS.keys():
+        return None
     kinds = {_kind(bound) for bound in condition.values()}
-    if condition.keys() <= _COMPARISONS.keys() and len(kinds) == 1 and None not in kinds:
+    if len(kinds) == 1 and None not in kinds:
         kind = kinds.pop()
         bounds = [(_COMPARISONS[operator_], bound) for operator_, bound in condition.items()]
         return lambda value: all(compare(value, bound) for compare, bound in bounds) if _kind(value) is kind else None
