@@ -3,13 +3,15 @@
 import asyncio
 import gc
 import json
+import socket as sockets
 import urllib.parse
 
 import pytest
 import tornado.httpclient
+from tornado.iostream import IOStream
 
 from burts_books.live import Outbox, collector_paused
-from burts_books.web.live import state_frame
+from burts_books.web.live import state_frame, write_now
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
 from tests.waiting import WAIT_TIMEOUT, until
 from tests.websocket_client import connect, receive, subscribe
@@ -214,3 +216,44 @@ def test_a_fan_out_leaves_the_garbage_collector_as_it_found_it():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+async def read_all(reader: sockets.socket, size: int) -> bytes:
+    """`size` bytes from `reader`, or what came before WAIT_TIMEOUT."""
+    received, deadline = b"", asyncio.get_running_loop().time() + WAIT_TIMEOUT
+    while len(received) < size and asyncio.get_running_loop().time() < deadline:
+        try:
+            received += reader.recv(1 << 20)
+        except BlockingIOError:
+            await asyncio.sleep(0.01)
+    return received
+
+
+@pytest.mark.gen_test
+async def test_what_the_socket_does_not_take_at_once_follows_in_order():
+    ours, theirs = sockets.socketpair()
+    theirs.setblocking(False)
+    stream = IOStream(ours)
+    big = bytes(range(256)) * 16_384  # 4 MiB: more than a socket's buffer takes at once
+    write_now(stream, big)
+    assert stream.writing()  # the rest waits in the stream
+    first = theirs.recv(65_536)  # the socket has room again, before the stream sends the rest
+    write_now(stream, b"after")  # and what is written meanwhile goes out after that rest
+    assert first + await read_all(theirs, len(big) + 5 - len(first)) == big + b"after"
+    write_now(stream, b"small")
+    assert not stream.writing()  # taken whole by the socket
+    assert await read_all(theirs, 5) == b"small"
+    stream.close()
+    theirs.close()
+
+
+@pytest.mark.gen_test
+async def test_writing_to_a_peer_that_has_gone_closes_the_stream():
+    ours, theirs = sockets.socketpair()
+    stream = IOStream(ours)
+    closed = asyncio.Event()
+    stream.set_close_callback(closed.set)
+    theirs.close()
+    write_now(stream, b"state")
+    await asyncio.wait_for(closed.wait(), WAIT_TIMEOUT)
+    assert stream.closed()

@@ -13,7 +13,7 @@ import struct
 
 import tornado.escape
 import tornado.websocket
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, SSLIOStream, StreamClosedError
 
 from .. import isbn as isbn_codes
 from ..infra.errors import Invalid, TooMany
@@ -131,6 +131,20 @@ def state_frame(state: dict) -> bytes:
 _last_frame: list = [None, b""]
 
 
+def write_now(stream: IOStream, data: bytes) -> None:
+    """`stream.write(data)`; with nothing waiting to go out, straight to the socket, which nearly
+    always takes a small frame whole. IOStream.write makes a future for every write and resolves it
+    in a later turn of the loop: a fifth of a fan-out to 10,000 sockets. Whatever the socket does
+    not take (or an error it raises) goes through IOStream as usual, in order."""
+    sent = 0
+    # Not under TLS, which frames its own records: only IOStream knows how.
+    if not stream.writing() and not isinstance(stream, SSLIOStream):
+        with contextlib.suppress(OSError):
+            sent = stream.socket.send(data)
+    if sent < len(data):
+        stream.write(data[sent:])
+
+
 class SocketPings:
     """Every `interval` seconds, a ping to each open feed socket; one that has not answered the ping
     before is closed (a peer gone without a word, or a proxy that dropped the connection).
@@ -224,7 +238,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
         if self.sender is not None or stream.writing():
             return False
         try:
-            stream.write(state_frame(state))
+            write_now(stream, state_frame(state))
         except StreamClosedError:
             self.close()
         return True

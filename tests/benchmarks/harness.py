@@ -140,12 +140,36 @@ end
 def in_turn(rounds: int, runs: dict[str, Callable[[int], float]]) -> dict[str, list[float]]:
     """Each of `runs` (given the round's number) once a round, in turn, for `rounds` rounds: the
     machine's speed moves by the minute and by more than the goals' margins, so figures to compare
-    are taken seconds apart, and a ratio is the median of its rounds' (`median_ratio`)."""
+    are taken seconds apart, and a ratio is the median of its rounds' (`median_ratio`). Each run
+    starts on a quiet machine (`machine_quiet`)."""
     figures: dict[str, list[float]] = {name: [] for name in runs}
     for number in range(rounds):
         for name, run in runs.items():
+            machine_quiet()
             figures[name].append(run(number))
     return figures
+
+
+def machine_busy_seconds() -> float:
+    """The CPU time every core of the machine has spent busy so far (the first line of /proc/stat)."""
+    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_quiet(seconds: float = 0.25, most: float = 3.0) -> None:
+    """Return once the whole machine has been nearly idle for `seconds`, or after `most` seconds,
+    saying so: what the last run left running (a server closing 10,000 connections, a folder
+    being deleted) would otherwise slow the next run, and only that one."""
+    deadline = time.monotonic() + most
+    last = machine_busy_seconds()
+    while time.monotonic() < deadline:
+        time.sleep(seconds)
+        now = machine_busy_seconds()
+        if now - last < seconds / 10:
+            return
+        last = now
+    print(f"(the machine was still busy after {most:.0f} s: measuring anyway)", file=sys.stderr, flush=True)
 
 
 def median_ratio(ours: list[float], reference: list[float]) -> float:
