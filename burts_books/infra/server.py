@@ -20,6 +20,11 @@ all, every `idle_timeout / 8` seconds or ten at most. Tornado's own timeout
 (`idle_connection_timeout`) wraps the reading of every request's headers in
 a timeout future and a timer: 6 % of releasing 10,000 long polls.
 
+A turn of the event loop starts at most `REQUESTS_PER_TURN` requests; the
+others that became ready with them start in the turns after, in order. Fifty
+pages at about a millisecond each, all started in one turn, would keep every
+timer, finished write and journal acknowledgement waiting for all fifty.
+
 It also drains (`drain`): stops accepting, lets the requests under way finish
 (each answer then closes its connection, `Connection: close`), closes idle
 keep-alive connections, and cuts what remains at a deadline. nginx sends a
@@ -29,11 +34,12 @@ request that finds a process gone to the next one (`proxy_next_upstream`).
 from __future__ import annotations
 
 import asyncio
+import collections
 import errno
 import logging
 import resource
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import tornado.httpserver
 import tornado.iostream
@@ -51,6 +57,7 @@ NO_FILES_PAUSE = 0.25  # seconds without accepting after accept() found no file 
 DRAIN_CHECK = 0.05  # seconds between looks for requests still under way while draining
 IDLE_CHECKS = 8  # looks for idle connections per idle timeout: one is closed at most an eighth late
 IDLE_CHECK_MOST = 10.0  # seconds between those looks at most
+REQUESTS_PER_TURN = 8  # requests started in one turn of the event loop at most (see above)
 # Linux hands on the error of a connection that failed while it waited: skip it, as for EAGAIN (man 2 accept).
 _SKIP = {errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
          errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}
@@ -98,6 +105,9 @@ class ShopServer(tornado.httpserver.HTTPServer):
         self._full_log = ThrottledLog(log)
         self._no_files_log = ThrottledLog(log)
         self._busy: set[HTTP1ServerConnection] = set()  # connections with a request under way
+        self._started_this_turn = 0  # requests started in this turn of the event loop (see start_in_turn)
+        self._turn_counted = False  # whether the turn's end is marked (a callback for the next turn)
+        self._waiting_to_start: collections.deque[Callable[[], None]] = collections.deque()
 
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         """Called as a connection waits for its next request: it is idle until that request's headers arrive."""
@@ -110,6 +120,30 @@ class ShopServer(tornado.httpserver.HTTPServer):
         """A request's headers have arrived on `server_conn`: busy until its answer is written."""
         self._busy.add(server_conn)
         self._idle_since.pop(server_conn, None)
+
+    def start_in_turn(self, start: Callable[[], None]) -> None:
+        """Start a request now (`start`), or once the requests before it have, if this turn of the
+        event loop has started REQUESTS_PER_TURN already."""
+        if not self._turn_counted:
+            self._count_next_turn()
+        if self._started_this_turn < REQUESTS_PER_TURN and not self._waiting_to_start:
+            self._started_this_turn += 1
+            start()
+        else:
+            self._waiting_to_start.append(start)
+
+    def _count_next_turn(self) -> None:
+        self._turn_counted = True
+        IOLoop.current().add_callback(self._next_turn)
+
+    def _next_turn(self) -> None:
+        self._turn_counted = False
+        self._started_this_turn = 0
+        while self._waiting_to_start and self._started_this_turn < REQUESTS_PER_TURN:
+            self._started_this_turn += 1
+            self._waiting_to_start.popleft()()
+        if self._started_this_turn:  # so that this turn's count is ended too
+            self._count_next_turn()
 
     def on_close(self, server_conn: object) -> None:
         assert isinstance(server_conn, HTTP1ServerConnection)
@@ -219,6 +253,7 @@ class _BusyWhileAnswering(httputil.HTTPMessageDelegate):
         self._server = server
         self._connection = connection
         self._delegate = delegate
+        self._closed = False
 
     def headers_received(self, start_line, headers):
         self._server.answering(self._connection)
@@ -228,9 +263,14 @@ class _BusyWhileAnswering(httputil.HTTPMessageDelegate):
         return self._delegate.data_received(chunk)
 
     def finish(self) -> None:
-        self._delegate.finish()
+        self._server.start_in_turn(self._start)
+
+    def _start(self) -> None:
+        if not self._closed:  # a client gone before its request's turn came is answered by nobody
+            self._delegate.finish()
 
     def on_connection_close(self) -> None:
+        self._closed = True
         self._delegate.on_connection_close()
 
 
