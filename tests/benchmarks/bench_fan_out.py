@@ -34,8 +34,8 @@ from tests.benchmarks.harness import (
     Row,
     client_text_frame,
     get_request,
+    on_the_load_core,
     open_many,
-    pin_this_process_to_load_core,
     print_table,
     quiet,
     race,
@@ -199,9 +199,9 @@ def shop_side() -> Iterator[Side]:
 
 def measure(connections: int = 10_000, rounds: int = 3, soak: int = 6) -> list[Row]:
     raise_open_files()
-    pin_this_process_to_load_core()
-    reference = measure_side(reference_side, connections, rounds, soak)
-    ours = measure_side(shop_side, connections, rounds, soak)
+    with on_the_load_core():
+        reference = measure_side(reference_side, connections, rounds, soak)
+        ours = measure_side(shop_side, connections, rounds, soak)
     n = f"{connections:,}"
     soak_row = Row(f"RSS growth per round after the second, {soak} rounds of {SOAK_CONNECTIONS:,} WebSockets + "
                    f"{SOAK_CONNECTIONS:,} long polls opened and dropped", ours.soak_kib, reference.soak_kib, "KiB",

@@ -8,6 +8,7 @@ take is small and the same for the shop and for the bare-Tornado reference it is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tests.shop_process import (
@@ -49,9 +50,18 @@ def on_load_core(command: list[str]) -> list[str]:
     return ["taskset", "-c", str(LOAD_CORE), *command] if pinning() else command
 
 
-def pin_this_process_to_load_core() -> None:
+@contextlib.contextmanager
+def on_the_load_core() -> Iterator[None]:
+    """This process on the load core for the block, then on the cores it had: the servers started after
+    it would otherwise inherit the one core (`make bench` ran scale-out's on one core, 2 processes
+    serving less than 1)."""
+    cores = os.sched_getaffinity(0)
     if pinning():
         os.sched_setaffinity(0, {LOAD_CORE})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cores)
 
 
 def raise_open_files() -> None:
