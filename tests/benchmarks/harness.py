@@ -171,15 +171,10 @@ def machine_quiet(seconds: float = 0.25, most: float = 3.0) -> None:
     """Return once the whole machine has been nearly idle for `seconds`, or after `most` seconds,
     saying so: what the last run left running (a server closing 10,000 connections, a folder
     being deleted) would otherwise slow the next run, and only that one."""
-    deadline = time.monotonic() + most
-    last = machine_busy_seconds()
-    while time.monotonic() < deadline:
-        time.sleep(seconds)
-        now = machine_busy_seconds()
-        if now - last < seconds / 10:
-            return
-        last = now
-    print(f"(the machine was still busy after {most:.0f} s: measuring anyway)", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    asyncio.run(_steady(machine_busy_seconds, lambda last, now: now - last < seconds / 10, seconds, most))
+    if time.monotonic() - start >= most:
+        print(f"(the machine was still busy after {most:.0f} s: measuring anyway)", file=sys.stderr, flush=True)
 
 
 def median_ratio(ours: list[float], reference: list[float]) -> float:
