@@ -61,12 +61,27 @@ async def test_a_write_is_on_disk_as_soon_as_it_returns(embedded, tmp_path):
 
 
 @pytest.mark.gen_test
-async def test_writes_in_flight_together_share_one_fdatasync(embedded):
+async def test_a_write_whose_caller_stops_waiting_is_still_kept(embedded):
+    async with running_shop(embedded) as shop:
+        given_up = asyncio.ensure_future(shop.db.carts.insert_one({"_id": "given-up", "status": "open"}))
+        await asyncio.sleep(0)  # made and queued for the journal; its caller now waits
+        given_up.cancel()
+        # A journal that tripped over the cancelled wait would never answer the next write.
+        await asyncio.wait_for(shop.db.carts.insert_one({"_id": "after", "status": "open"}), 5)
+        assert given_up.cancelled()
+
+    async with running_shop(embedded) as shop:
+        assert sorted(await shop.db.carts.distinct("_id")) == ["after", "given-up"]
+
+
+@pytest.mark.gen_test
+async def test_writes_in_flight_together_share_fdatasyncs(embedded):
     async with running_shop(embedded) as shop:
         journal = shop.db.store.journal
         syncs = journal.syncs
         await asyncio.gather(*(shop.db.carts.insert_one({"_id": f"cart-{n}", "status": "open"}) for n in range(50)))
-        assert journal.syncs == syncs + 1
+        # The first writer to wait sends its write at once; the 49 made while it is on disk share the next.
+        assert journal.syncs == syncs + 2
 
     async with running_shop(embedded) as shop:
         assert await shop.db.carts.count_documents({}) == 50

@@ -1,8 +1,9 @@
 """Group commit: a write returns once its journal record is on disk, and writes share fdatasyncs.
 
-The records of all writes made while the journal thread is busy, or in the
-same event-loop iteration, go to disk in one append and one fdatasync, in
-the journal's own thread so the event loop never waits on the disk. If the
+Writes queue their records; the queue goes to disk in one append and one
+fdatasync, in the journal's own thread so the event loop never waits on the
+disk, as soon as one of its writers waits for it (or at the next event-loop
+iteration). Writes made while the thread is busy share the next batch. If the
 disk refuses, every write not yet on disk is undone, newest first, and
 raises StoreWriteFailed: later writes may have built on earlier ones, so
 none of them is kept. (Reads see a write as soon as it is made, before it
@@ -36,51 +37,83 @@ class _Waiting:
 
 
 class GroupCommit:
+    """Each future `submit` returns is resolved from the journal thread's answer in the loop
+    iteration that answer arrives, with nothing chained in between: under load each hop between
+    callbacks waits for a whole iteration of other requests' work."""
+
     def __init__(self, writer: JournalWriter):
         self.writer = writer  # used in the journal thread only, once handed over
         self.syncs = 0  # appends made durable, each with one fdatasync
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._queue: list[_Waiting] = []
-        self._task: asyncio.Task | None = None
+        self._due = False  # the queue goes to the journal thread next iteration, or when a writer waits
+        self._writing = False  # a batch is in the journal thread
+        self._idle: list[asyncio.Future[None]] = []  # close() waiting for the last batch
 
     def submit(self, record: bytes, undo: Callable[[], None]) -> asyncio.Future[None]:
         """Queue `record` now, behind every write made before it; the future is done once it is
-        durable, or fails with StoreWriteFailed once it and every later write are undone."""
-        waiting = _Waiting(frame(record), undo, asyncio.get_running_loop().create_future())
+        durable, or fails with StoreWriteFailed once it and every later write are undone.
+        Cancelling the future does not cancel the write."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(frame(record), undo, loop.create_future())
         self._queue.append(waiting)
-        if self._task is None:
-            # Starts next iteration: every write of this one joins the batch.
-            self._task = asyncio.ensure_future(self._drain())
+        if not self._due and not self._writing:
+            self._due = True
+            # Next iteration: every write of this one joins the batch.
+            loop.call_soon(self.hurry)
         return waiting.done
 
-    async def commit(self, record: bytes, undo: Callable[[], None]) -> None:
-        """Return once `record` is durable; undo (with every later write) and raise StoreWriteFailed if it can't be."""
-        # A caller that gives up waiting does not cancel the write.
-        await asyncio.shield(self.submit(record, undo))
+    def hurry(self) -> None:
+        """A writer waits for its writes: they go now, if the journal thread is idle, rather than
+        after every other callback of this loop iteration (a millisecond of other requests' work
+        under load). The writes of this iteration made after it go in the next batch."""
+        if self._due:
+            self._due = False
+            self._write_queued()
 
-    async def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                await self.in_thread(self._append, b"".join(waiting.frame for waiting in batch))
-            except OSError as error:
-                failed, self._queue = batch + self._queue, []
-                log.error("the embedded store's journal could not be written (%s); %d writes undone",
-                          error, len(failed))
-                for waiting in reversed(failed):
-                    waiting.undo()
-                for waiting in failed:
-                    failure = StoreWriteFailed()
-                    failure.__cause__ = error
-                    waiting.done.set_exception(failure)
-            else:
-                self.syncs += 1
-                for waiting in batch:
-                    waiting.done.set_result(None)
-        self._task = None
+    def _write_queued(self) -> None:
+        self._writing = True
+        batch, self._queue = self._queue, []
+        self._thread.submit(self._append, asyncio.get_running_loop(), batch,
+                            b"".join(waiting.frame for waiting in batch))
 
-    def _append(self, data: bytes) -> None:
-        self.writer.append(data)
+    def _append(self, loop: asyncio.AbstractEventLoop, batch: list[_Waiting], data: bytes) -> None:
+        """In the journal thread."""
+        try:
+            self.writer.append(data)
+        except Exception as error:  # OSError: the disk refused; anything else must not hang every write
+            loop.call_soon_threadsafe(self._failed, batch, error)
+        else:
+            loop.call_soon_threadsafe(self._written, batch)
+
+    def _written(self, batch: list[_Waiting]) -> None:
+        self.syncs += 1
+        for waiting in batch:
+            if not waiting.done.done():
+                waiting.done.set_result(None)
+        self._next()
+
+    def _failed(self, batch: list[_Waiting], error: Exception) -> None:
+        failed, self._queue = batch + self._queue, []
+        log.error("the embedded store's journal could not be written (%s); %d writes undone", error, len(failed))
+        for waiting in reversed(failed):
+            waiting.undo()
+        for waiting in failed:
+            if not waiting.done.done():
+                failure = StoreWriteFailed()
+                failure.__cause__ = error
+                waiting.done.set_exception(failure)
+        self._next()
+
+    def _next(self) -> None:
+        """Writes queued while the batch was on its way go at once, as the next batch."""
+        if self._queue:
+            self._write_queued()
+            return
+        self._writing = False
+        for idle in self._idle:
+            idle.set_result(None)
+        self._idle.clear()
 
     async def in_thread(self, function: Callable[..., T], *args) -> T:
         """Run in the journal thread, after what is already queued there."""
@@ -96,7 +129,10 @@ class GroupCommit:
         old.close()
 
     async def close(self) -> None:
-        if self._task is not None:
-            await self._task
+        self.hurry()
+        if self._writing:
+            idle = asyncio.get_running_loop().create_future()
+            self._idle.append(idle)
+            await idle
         await self.in_thread(self.writer.close)
         self._thread.shutdown()

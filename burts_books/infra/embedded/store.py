@@ -181,8 +181,14 @@ class EmbeddedStore:
         if together is not None:
             together.writes.append(durable)
             return
-        await asyncio.shield(durable)
+        self._hurry()
+        await durable
         self._compact_if_due()
+
+    def _hurry(self) -> None:
+        """The caller waits for its writes now: to the disk with them (GroupCommit.hurry)."""
+        if self.journal is not None:
+            self.journal.hurry()
 
     def before_write(self) -> None:
         """StoreWriteFailed if this request's earlier write was undone (writes_together): none may build on it."""
@@ -202,6 +208,7 @@ class EmbeddedStore:
             yield
         finally:
             current.reset(token)
+            self._hurry()
             await together.finish()
             self._compact_if_due()
 

@@ -35,16 +35,17 @@ class Together:
     def check(self) -> None:
         """StoreWriteFailed if a write made earlier here was undone: no write may build on it."""
         for write in self.writes:
-            if write.done() and write.exception() is not None:
+            if write.done() and not write.cancelled() and write.exception() is not None:
                 raise StoreWriteFailed() from write.exception()
 
     async def finish(self) -> None:
         """Wait until every write is durable, then run what waited for that; StoreWriteFailed if one failed."""
         self.closed = True
-        results = await asyncio.shield(asyncio.gather(*self.writes, return_exceptions=True))
-        failed = next((result for result in results if isinstance(result, BaseException)), None)
-        if failed is not None:
-            raise StoreWriteFailed() from failed
+        # The journal makes writes durable in order and fails every write after one it could not
+        # make durable, so the last write's outcome is every write's: waiting for it alone wakes the
+        # request one loop iteration after the journal's answer (gather and shield each add one).
+        if self.writes:
+            await self.writes[-1]
         for action in self.after:
             await action()
 
