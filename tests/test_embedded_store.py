@@ -23,7 +23,7 @@ from burts_books.infra.embedded.journal import segment_numbers
 from burts_books.infra.errors import ValidationError
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
-from tests.store import everything, running_shop
+from tests.store import age_carts, everything, running_shop, set_stock
 
 NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
 
@@ -279,3 +279,22 @@ async def test_a_cart_add_waits_for_the_disk_once_for_all_its_writes(embedded):
     async with running_shop(embedded) as shop:  # and all of them were on disk
         assert (await shop.carts.find(cart.id, None)).holds == {}
         assert (await shop.inventory.state(PCI))["version"] == 3
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_many_idle_carts_expire_with_one_wait_for_the_disk_a_hundred(embedded, monkeypatch):
+    # A shop back after a quarter of an hour finds every visitor's cart idle at once.
+    monkeypatch.setattr(slices, "SLICE", 60)  # no turn given to others mid-batch, whose writes would go to disk then
+    async with running_shop(embedded) as shop:
+        await set_stock(shop, 500)
+        for n in range(150):
+            await shop.carts.add(None, None, PCI, f"10.0.{n >> 8}.{n & 255}")
+        await age_carts(shop, 3600)
+        syncs = shop.db.store.journal.syncs
+        assert await shop.carts.expire_idle(datetime.timedelta(hours=1), datetime.timedelta(minutes=10)) == 150
+        assert shop.db.store.journal.syncs - syncs == 2
+        assert (await shop.db.books.find_one({"isbn": PCI}))["available"] == 500
+
+    async with running_shop(embedded) as shop:  # and all of it was on disk
+        assert await shop.db.carts.count_documents({"status": "expired"}) == 150
+        assert (await shop.db.books.find_one({"isbn": PCI}))["available"] == 500
