@@ -35,7 +35,7 @@ class Together:
     def check(self) -> None:
         """StoreWriteFailed if a write made earlier here was undone: no write may build on it."""
         for write in self.writes:
-            if write.done() and not write.cancelled() and write.exception() is not None:
+            if write.done() and write.exception() is not None:
                 raise StoreWriteFailed() from write.exception()
 
     async def finish(self) -> None:
