@@ -45,8 +45,8 @@ class GroupCommit:
         self.writer = writer  # used in the journal thread only, once handed over
         self.syncs = 0  # appends made durable, each with one fdatasync
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        # Not yet sent; while the thread is idle, a `hurry` is due for it, next iteration at the latest.
         self._queue: list[_Waiting] = []
-        self._due = False  # the queue goes to the journal thread next iteration, or when a writer waits
         self._writing = False  # a batch is in the journal thread
         self._idle: list[asyncio.Future[None]] = []  # close() waiting for the last batch
 
@@ -57,8 +57,7 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         waiting = _Waiting(frame(record), undo, loop.create_future())
         self._queue.append(waiting)
-        if not self._due and not self._writing:
-            self._due = True
+        if len(self._queue) == 1 and not self._writing:
             # Next iteration: every write of this one joins the batch.
             loop.call_soon(self.hurry)
         return waiting.done
@@ -67,8 +66,7 @@ class GroupCommit:
         """A writer waits for its writes: they go now, if the journal thread is idle, rather than
         after every other callback of this loop iteration (a millisecond of other requests' work
         under load). The writes of this iteration made after it go in the next batch."""
-        if self._due:
-            self._due = False
+        if self._queue and not self._writing:
             self._write_queued()
 
     def _write_queued(self) -> None:
