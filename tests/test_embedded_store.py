@@ -242,6 +242,15 @@ async def test_a_compaction_killed_part_way_leaves_a_store_that_opens_whole(embe
             assert await everything(shop.db) == expected
 
 
+def test_a_compaction_yields_the_cpu_to_the_server(tmp_path):
+    # It shares the server's core: at the lowest priority it takes only what the server leaves.
+    code = ("import os, sys; from burts_books.infra.embedded import compaction; "
+            "compaction.compact = lambda folder, through: print(os.nice(0)); compaction.main(sys.argv[1:])")
+    ran = subprocess.run([sys.executable, "-c", code, str(tmp_path), "1", str(os.getpid())],
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert ran.stdout.strip() == "19"
+
+
 @pytest.mark.parametrize("criteria", [{}, {"status": "open", "touched_at": {"$lt": datetime.datetime(2026, 1, 20)}},
                                       {"$or": [{"n": {"$lt": 10}}, {"status": {"$in": ["expired", "ordered"]}}]}])
 @pytest.mark.gen_test

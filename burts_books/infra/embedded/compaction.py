@@ -4,9 +4,11 @@ The serving process seals its journal segment, starts a new one, and runs
 `python -m burts_books.infra.embedded.compaction FOLDER THROUGH PARENT_PID`. The
 compaction works from the files alone, never the live data, so it costs the
 server's event loop only the start of a process (a thread would hold the GIL
-for its whole decode and encode). It touches the files only while the server
-that started it lives: it dies with it, so the next owner of the store never
-finds it at work.
+for its whole decode and encode), and it runs at the lowest CPU priority: it
+inherits the server's core (and a pinned server has only one), where its
+seconds of work would otherwise halve the server's share for as long. It
+touches the files only while the server that started it lives: it dies with
+it, so the next owner of the store never finds it at work.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .journal import replay, segment_numbers, segment_path
 from .snapshot import read_snapshot, snapshot_path, write_snapshot
 
 PR_SET_PDEATHSIG = 1
+LOWEST_PRIORITY = 19  # niceness
 
 
 def compact(folder: Path, through: int) -> None:
@@ -46,6 +49,7 @@ def die_with_parent(parent: int) -> None:
 def main(argv: list[str]) -> None:
     folder, through, parent = Path(argv[0]), int(argv[1]), int(argv[2])
     die_with_parent(parent)
+    os.setpriority(os.PRIO_PROCESS, 0, LOWEST_PRIORITY)
     try:
         compact(folder, through)
     except (StoreDamaged, OSError) as error:
