@@ -6,6 +6,7 @@ import jinja2
 import pytest
 import tornado.web
 
+from burts_books import templating
 from burts_books.web.base import BaseHandler, StaticFiles
 
 
@@ -111,3 +112,39 @@ def test_a_static_address_follows_its_file_in_debug_mode_and_is_worked_out_once_
     assert changed != first
     # Served from a wheel, a file can't change while the shop runs: the address found first stays.
     assert StaticFiles.make_static_url(kept, "site.css") == first
+
+
+class Greeter:
+    @jinja2.pass_context
+    def __call__(self, context, greeting):
+        return f"{greeting}, {context['name']}"
+
+    def plain(self, word, end="."):
+        return word + end
+
+    @jinja2.pass_environment
+    def marked(self, environment, word):
+        return f"{word} ({environment.__class__.__name__ != ''})"
+
+
+def _stops():
+    raise StopIteration
+
+
+CALLS = """{% macro shout(word) %}{{ word | upper }}{{ caller() if caller else "" }}{% endmacro -%}
+{% block main %}{% for name in names %}[{{ who() }} {{ greet("Hello") }} {{ g.plain(name, end="!") }}
+{{ g.marked(name) }} {{ shout(name) }} {% call shout(name) %}+{% endcall %} {{ stops() }}]{% endfor %}{% endblock %}"""
+
+
+def test_templates_call_functions_methods_and_macros_as_jinja2_does():
+    # The shop's Context skips Jinja2's look for a pass_context mark where none can be; what a
+    # page shows must not change, inside loops and blocks, marked or not, for every kind of callable.
+    @jinja2.pass_context
+    def who(context):
+        return context.get("name")  # from the context the template was rendered with
+
+    names = {"names": ["ann", "bo"], "name": "outer", "who": who, "greet": Greeter(), "g": Greeter(),
+             "stops": _stops}
+    ours = templating.Environment(autoescape=True).from_string(CALLS).render(names)
+    assert ours == jinja2.Environment(autoescape=True).from_string(CALLS).render(names)
+    assert ours == "[outer Hello, outer ann!\nann (True) ANN ANN+ ][outer Hello, outer bo!\nbo (True) BO BO+ ]"
