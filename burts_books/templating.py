@@ -7,6 +7,7 @@ output, the XSRF field, linkify) is wrapped in Markup by the caller or here.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import secrets
 import types
@@ -53,6 +54,7 @@ class Context(jinja2.runtime.Context):
                                                 " StopIteration exception")
 
 
+PLAIN_TEXTS_KEPT = 256
 _PASS_ARG = "jinja_pass_arg"  # where jinja2.pass_context and its kind mark a callable
 
 
@@ -69,6 +71,20 @@ class Environment(jinja2.Environment):
 
     def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
         return {**self.globals, **(d or {})}
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        # `book.title`: Jinja2 looks for an attribute first, and on a document (a dict) that fails,
+        # raising and catching an AttributeError, for every field a page shows. A dict has only
+        # its methods as attributes, so a field that is not a method's name is read as an item.
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+_DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 def make_environment(template_dir: Path, debug: bool = False,
@@ -94,7 +110,9 @@ def make_environment(template_dir: Path, debug: bool = False,
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
     env.filters["json_ld"] = json_ld
-    env.globals.update(availability=availability, stock_level=stock_level, plain_text=plain_text)
+    # A book's page shows its description as text twice (its meta description, its JSON-LD data).
+    env.globals.update(availability=availability, stock_level=stock_level,
+                       plain_text=functools.lru_cache(maxsize=PLAIN_TEXTS_KEPT)(plain_text))
     zone = zoneinfo.ZoneInfo(timezone)
     env.filters["when"] = lambda moment: when(moment, zone)
     env.filters["time_of_day"] = lambda moment: local(moment, zone).strftime("%H:%M")

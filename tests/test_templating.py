@@ -148,3 +148,26 @@ def test_templates_call_functions_methods_and_macros_as_jinja2_does():
     ours = templating.Environment(autoescape=True).from_string(CALLS).render(names)
     assert ours == jinja2.Environment(autoescape=True).from_string(CALLS).render(names)
     assert ours == "[outer Hello, outer ann!\nann (True) ANN ANN+ ][outer Hello, outer bo!\nbo (True) BO BO+ ]"
+
+
+FIELDS = """{{ book.title }}|{{ book.get("subtitle", "none") }}|{{ book.items() | list | length }}
+|{{ book.keys | default("?") }}|{{ book["title"] }}|{{ shelf.title }}|{{ book.missing is defined }}
+|{{ book.nested.inner }}"""
+
+
+class Titled:
+    title = "An attribute"
+
+
+def test_templates_read_document_fields_and_dict_methods_as_jinja2_does():
+    book = {"title": "Fluent Python", "keys": "a field named like a method", "nested": {"inner": 1}}
+    names = {"book": book, "shelf": Titled()}
+    for strict in (False, True):
+        undefined = jinja2.StrictUndefined if strict else jinja2.Undefined
+        ours = templating.Environment(autoescape=True, undefined=undefined).from_string(FIELDS).render(names)
+        assert ours == jinja2.Environment(autoescape=True, undefined=undefined).from_string(FIELDS).render(names)
+        # A method of dict wins over a field of its name, as in Jinja2.
+        assert ours.startswith("Fluent Python|none|3\n|&lt;built-in method keys")
+        assert ours.endswith("|Fluent Python|An attribute|False\n|1")
+    with pytest.raises(jinja2.UndefinedError):
+        templating.Environment(undefined=jinja2.StrictUndefined).from_string("{{ book.missing }}").render(names)
