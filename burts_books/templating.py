@@ -27,6 +27,10 @@ from .catalog import price_text
 from .inventory import availability, stock_level
 from .search_text import plain_text
 
+PLAIN_TEXTS_KEPT = 256  # descriptions whose text is kept worked out
+_PASS_ARG = "jinja_pass_arg"  # where jinja2.pass_context and its kind mark a callable
+_DICT_ATTRIBUTES = frozenset(dir(dict))  # a document's methods, which Jinja2 reads before its fields
+
 
 class Context(jinja2.runtime.Context):
     """Jinja2's, calling plain functions, methods and macros without looking for a mark first.
@@ -34,8 +38,9 @@ class Context(jinja2.runtime.Context):
     Jinja2 asks every callable a template calls whether it, or its `__call__`, is marked
     `pass_context` (or the like): two attribute lookups that fail, each raising and catching
     an AttributeError, a microsecond a call where a page makes dozens (static_url, reverse_url,
-    the macros). A function or method carries its mark in its own `__dict__`, and a `__call__`
-    of one can carry none; a macro has none. Anything else, or anything marked, goes Jinja2's way.
+    the macros). A function or method carries its mark in its own `__dict__`, the `__call__` of
+    either is a method-wrapper that can carry none, and a macro has none. Anything else, or
+    anything marked, goes Jinja2's way.
     """
 
     # Named as in Jinja2, so that a template may pass any keyword, `self` and `obj` too.
@@ -54,12 +59,8 @@ class Context(jinja2.runtime.Context):
                                                 " StopIteration exception")
 
 
-PLAIN_TEXTS_KEPT = 256
-_PASS_ARG = "jinja_pass_arg"  # where jinja2.pass_context and its kind mark a callable
-
-
 class Environment(jinja2.Environment):
-    """Jinja2's, with each template's globals in one plain dict, and the faster `Context`.
+    """Jinja2's, with each template's globals in one plain dict, the faster `Context`, and fields read at once.
 
     Every render copies its template's globals into a new context, and from Jinja2's
     ChainMap (which lets later changes to the environment's globals reach templates
@@ -82,9 +83,6 @@ class Environment(jinja2.Environment):
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
         return super().getattr(obj, attribute)
-
-
-_DICT_ATTRIBUTES = frozenset(dir(dict))
 
 
 def make_environment(template_dir: Path, debug: bool = False,
