@@ -22,14 +22,21 @@ class ChangeSet:
     def __init__(self) -> None:
         # (store, key) -> (BSON of the document before the write or ABSENT, its place in the natural order)
         self._before: dict[tuple[EngineCollectionStore, Any], tuple[Any, int | None]] = {}
+        # (store, key) -> the only top-level fields the write changed in place; None: it may have changed any
+        self._fields: dict[tuple[EngineCollectionStore, Any], frozenset[str] | None] = {}
         self._indexes_before: dict[EngineCollectionStore, dict] = {}
 
-    def remember(self, store: EngineCollectionStore, key: Any) -> None:
-        """Called before a document changes; only its first state in this write counts."""
-        if (store, key) not in self._before:
+    def remember(self, store: EngineCollectionStore, key: Any, fields: frozenset[str] | None = None) -> None:
+        """Called before a document changes (in place, in only `fields` when given); only its first
+        state in this write counts."""
+        place = (store, key)
+        if place not in self._before:
             document = store.documents_by_key.get(key, ABSENT)
             before = ABSENT if document is ABSENT else bson.encode(document)
-            self._before[(store, key)] = (before, store.order.get(key))
+            self._before[place] = (before, store.order.get(key))
+            self._fields[place] = None if before is ABSENT else fields
+        elif (known := self._fields[place]) is not None:
+            self._fields[place] = None if fields is None else known | fields
 
     def watch_indexes(self, store: EngineCollectionStore) -> None:
         self._indexes_before.setdefault(store, copy.deepcopy(store.indexes))
@@ -47,8 +54,15 @@ class ChangeSet:
                     ops.append({"c": store.name, "del": key})
                 continue
             encoded = bson.encode(after)
-            if encoded != before:
+            if encoded == before:
+                continue
+            fields = self._fields[(store, key)]
+            if fields is None:
                 ops.append({"c": store.name, "put": RawBSONDocument(encoded)})
+            else:  # a book's stock changes two fields of a kilobyte or more
+                ops.append({"c": store.name, "id": after["_id"],
+                            "set": {field: value for field, value in after.items() if field in fields},
+                            "unset": [field for field in fields if field not in after]})
         return bson.encode({"ops": ops}) if ops else None
 
     def undo(self) -> None:

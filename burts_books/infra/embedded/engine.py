@@ -270,26 +270,44 @@ class EngineCollection(Collection):
                 return projected
         return super()._copy_only_fields(doc, fields, container)
 
-    def _apply_update_document(self, existing_document: dict, *args) -> None:
-        with self._updating(existing_document):
-            super()._apply_update_document(existing_document, *args)
+    def _apply_update_document(self, existing_document: dict, spec: Any, document: Any, *args) -> None:
+        with self._updating(existing_document, fields_updated(document)):
+            super()._apply_update_document(existing_document, spec, document, *args)
 
     def _apply_update_pipeline(self, existing_document: dict, *args) -> None:
-        with self._updating(existing_document):
+        with self._updating(existing_document, None):
             super()._apply_update_pipeline(existing_document, *args)
 
     @contextlib.contextmanager
-    def _updating(self, document: dict) -> Iterator[None]:
+    def _updating(self, document: dict, fields: frozenset[str] | None) -> Iterator[None]:
         store = self._store
         key = document_key(document["_id"])
         stored = store.documents_by_key.get(key) is document  # not an upsert's draft
         if stored:
-            store.engine.changing(store, key)
+            store.engine.changing(store, key, fields)
         try:
             yield
         finally:  # an update that fails part-way may have changed the document already
             if stored:
                 store.updated_in_place(key)
+
+
+# Update operators whose every key is a path to a field they change (not $rename, whose values are paths too).
+_FIELD_OPERATORS = frozenset({"$set", "$unset", "$inc", "$mul", "$min", "$max", "$currentDate", "$push", "$pull",
+                              "$addToSet", "$pop", "$pullAll", "$bit"})
+
+
+def fields_updated(update: Any) -> frozenset[str] | None:
+    """The top-level fields an update document can change in place; None when that can't be told
+    from its keys alone (a replacement, $rename, $setOnInsert, or any operator not listed)."""
+    if type(update) is not dict or not update:
+        return None
+    fields: set[str] = set()
+    for name, changes in update.items():
+        if name not in _FIELD_OPERATORS or not isinstance(changes, dict):
+            return None
+        fields.update(path.partition(".")[0] for path in changes)
+    return frozenset(fields)
 
 
 # Values mongomock's patch_datetime_awareness_in_document returns as they are: all but dates.
@@ -464,9 +482,10 @@ class Engine:
         finally:
             self.changes = None
 
-    def changing(self, store: EngineCollectionStore, key: Any) -> None:
+    def changing(self, store: EngineCollectionStore, key: Any, fields: frozenset[str] | None = None) -> None:
+        """A document is about to change: in place, in only `fields` when given; else in any way."""
         if self.changes is not None:
-            self.changes.remember(store, key)
+            self.changes.remember(store, key, fields)
 
     def load(self, state: State) -> None:
         for name, data in state.items():

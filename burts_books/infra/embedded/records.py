@@ -6,11 +6,15 @@ subprocess, which works from the files alone.
 A journal record is one BSON document per acknowledged write:
 
     {"ops": [{"c": collection, "put": document}      the whole document as the write left it
+           | {"c": collection, "id": _id, "set": {field: value}, "unset": [field]}
+                                                      the top-level fields an update changed, as it left them
            | {"c": collection, "del": _id}
            | {"c": collection, "indexes": {name: spec}}, ...]}   the collection's indexes after it
 
-Whole documents, not operations: replaying is a plain put or delete, and
-replaying a record twice changes nothing.
+Values, not operations: replaying is a plain put, assignment or delete, and
+replaying a record twice changes nothing. An update in place journals only
+the fields it named (a cart add changes two fields of a book); anything else
+journals the whole document.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ def apply(state: State, record: Mapping) -> None:
         if "put" in op:
             # An existing key keeps its place, as an update in place does in mongomock.
             collection.documents[document_key(op["put"]["_id"])] = op["put"]
+        elif "set" in op:
+            # As mongomock updates in place: a field it had keeps its place, a new one goes last.
+            document = collection.documents[document_key(op["id"])]
+            document.update(op["set"])
+            for field in op["unset"]:
+                document.pop(field, None)
         elif "del" in op:
             collection.documents.pop(document_key(op["del"]), None)
         else:
