@@ -49,8 +49,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
-# For answers that run nothing inline (JSON, static files): no nonce to make for each.
+# For static files, which run nothing inline: no nonce to make for each.
 NOTHING_INLINE_POLICY = CONTENT_SECURITY_POLICY.replace(" 'nonce-{nonce}'", "")
+# For JSON, which a browser never runs or styles: nothing at all, and in no frame (OWASP's REST list).
+JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
@@ -161,7 +163,7 @@ class BaseHandler(tornado.web.RequestHandler):
         if self.serves_pages:
             set_security_headers(self, CONTENT_SECURITY_POLICY.format(nonce=self.csp_nonce))
         else:
-            set_security_headers(self, NOTHING_INLINE_POLICY, document=False)
+            set_security_headers(self, JSON_POLICY, document=False)
         # Pages carry the visitor's session, cart, forms and XSRF token: no shared
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
         self.set_header("Cache-Control", "no-store")
