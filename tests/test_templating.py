@@ -124,7 +124,7 @@ class Greeter:
 
     @jinja2.pass_environment
     def marked(self, environment, word):
-        return f"{word} ({environment.__class__.__name__ != ''})"
+        return f"{word} ({isinstance(environment, jinja2.Environment)})"  # Jinja2 hands it the environment
 
 
 def _stops():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 import bson
@@ -14,29 +15,34 @@ if TYPE_CHECKING:
 ABSENT: Any = object()  # no such document
 
 
+@dataclasses.dataclass
+class _Before:
+    """A document as the write found it."""
+
+    document: Any  # its BSON, or ABSENT
+    place: int | None  # in the collection's natural order
+    fields: frozenset[str] | None  # the only top-level fields the write changed in place; None: any
+
+
 class ChangeSet:
     """Documents are remembered as BSON: cheaper than a deep copy, compared exactly (Python's ==
     calls 1, 1.0 and True the same), and an undone write leaves them as a restart would read them.
     """
 
     def __init__(self) -> None:
-        # (store, key) -> (BSON of the document before the write or ABSENT, its place in the natural order)
-        self._before: dict[tuple[EngineCollectionStore, Any], tuple[Any, int | None]] = {}
-        # (store, key) -> the only top-level fields the write changed in place; None: it may have changed any
-        self._fields: dict[tuple[EngineCollectionStore, Any], frozenset[str] | None] = {}
+        self._before: dict[tuple[EngineCollectionStore, Any], _Before] = {}
         self._indexes_before: dict[EngineCollectionStore, dict] = {}
 
     def remember(self, store: EngineCollectionStore, key: Any, fields: frozenset[str] | None = None) -> None:
         """Called before a document changes (in place, in only `fields` when given); only its first
         state in this write counts."""
-        place = (store, key)
-        if place not in self._before:
+        known = self._before.get((store, key))
+        if known is None:
             document = store.documents_by_key.get(key, ABSENT)
             before = ABSENT if document is ABSENT else bson.encode(document)
-            self._before[place] = (before, store.order.get(key))
-            self._fields[place] = None if before is ABSENT else fields
-        elif (known := self._fields[place]) is not None:
-            self._fields[place] = None if fields is None else known | fields
+            self._before[(store, key)] = _Before(before, store.order.get(key), None if before is ABSENT else fields)
+        elif known.fields is not None:
+            known.fields = None if fields is None else known.fields | fields
 
     def watch_indexes(self, store: EngineCollectionStore) -> None:
         self._indexes_before.setdefault(store, copy.deepcopy(store.indexes))
@@ -47,16 +53,16 @@ class ChangeSet:
         for store, before in self._indexes_before.items():
             if store.indexes != before:
                 ops.append({"c": store.name, "indexes": store.indexes})
-        for (store, key), (before, _) in self._before.items():
+        for (store, key), found in self._before.items():
             after = store.documents_by_key.get(key, ABSENT)
             if after is ABSENT:
-                if before is not ABSENT:
+                if found.document is not ABSENT:
                     ops.append({"c": store.name, "del": key})
                 continue
             encoded = bson.encode(after)
-            if encoded == before:
+            if encoded == found.document:
                 continue
-            fields = self._fields[(store, key)]
+            fields = found.fields
             if fields is None:
                 ops.append({"c": store.name, "put": RawBSONDocument(encoded)})
             else:  # a book's stock changes two fields of a kilobyte or more
@@ -67,8 +73,9 @@ class ChangeSet:
 
     def undo(self) -> None:
         returned = set()
-        for (store, key), (before, place) in reversed(self._before.items()):
-            if store.restore(key, ABSENT if before is ABSENT else bson.decode(before), place):
+        for (store, key), before in reversed(self._before.items()):
+            document = before.document
+            if store.restore(key, ABSENT if document is ABSENT else bson.decode(document), before.place):
                 returned.add(store)
         for store in returned:
             store.settle_order()
