@@ -13,6 +13,7 @@ import urllib.parse
 from collections.abc import Awaitable, Callable
 
 import cachetools
+import tornado.escape
 import tornado.httputil
 import tornado.web
 from markupsafe import Markup
@@ -60,6 +61,9 @@ PART_ARGUMENT = "|"  # between a visitor part's template and its ISBN in a slot
 # Where a kept page or part takes the visitor's XSRF field and the response's CSP nonce.
 XSRF_FIELD = templating.SLOT + "xsrf" + templating.SLOT
 NONCE = templating.SLOT.strip("\x00") + "nonce"
+# Where a visitor part's sign-in link takes the address to lead back to: the part then reads nothing
+# of the request and is kept once for every page, not once per address (see _part).
+RETURN_TO = templating.SLOT.strip("\x00") + "return-to"
 _XSRF_FIELD_BYTES, _NONCE_BYTES = XSRF_FIELD.encode(), NONCE.encode()
 # What visitor parts see of the signed-in person (their name in the header, their email on a form).
 PART_USER_FIELDS = ("_id", "email", "name", "staff")
@@ -404,8 +408,10 @@ class BaseHandler(tornado.web.RequestHandler):
         if isbn:
             return self._book_part(template_name, isbn, self.services.catalog_view.versions(isbn))
         if self._nobodys_parts is not None:
-            return self._nobodys_part(template_name, self._nobodys_parts)
-        return self._render_part(template_name)
+            html = self._nobodys_part(template_name, self._nobodys_parts)
+        else:
+            html = self._render_part(template_name)
+        return html.replace(RETURN_TO, tornado.escape.url_escape(self.next_after_sign_in()))
 
     def _render_part(self, template_name: str) -> str:
         template = self.settings["jinja"].get_template(template_name)
@@ -413,14 +419,14 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def _nobodys_part(self, template_name: str, page: tuple) -> str:
         """A visitor part as a visitor neither signed in nor with a cart sees it: kept with what it
-        reads of the page. One that reads the page's arguments (or may: it includes others) is kept
-        per page state and address; one that reads only the request, per address (the sign-in link
-        leads back to it); any other, once for every page: it reads nothing that differs."""
+        reads of the page. One that reads the page's arguments or the request (or may: it includes
+        others) is kept per page state and address; any other, once for every page: it reads nothing
+        that differs (a sign-in link's way back is put in after, see _part)."""
         reads = templating.names_read(self.settings["jinja"].get_template(template_name))
-        if reads is None or reads & {"handler", *(self._page_args or ())}:
+        if reads is None or reads & {"handler", "request", *(self._page_args or ())}:
             scope = page
         else:
-            scope = (self.locale.code, self.request.uri if "request" in reads else None)
+            scope = (self.locale.code,)
         key = ("nobody", template_name, *scope)
         fragments = self.settings["fragments"]
         html = fragments.get(key)
@@ -475,6 +481,7 @@ class BaseHandler(tornado.web.RequestHandler):
             "static_url": self.static_url, "xsrf_form_html": _xsrf_placeholder, "locale": self.locale,
             "current_user": part_user(self.current_user), "is_staff": self.is_staff, "cart": self.cart,
             "cart_total_cents": self.cart_total_cents, "settings": self.shop_settings,
+            "return_to": Markup(RETURN_TO),
         }
 
     def _xsrf_field(self) -> Markup:
