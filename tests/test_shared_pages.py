@@ -159,6 +159,18 @@ async def test_the_sign_in_link_of_a_page_answering_a_form_leads_home(client):
     assert 'href="/login?next=%2Fregister"' in (await client.get("/register")).text
 
 
+@pytest.mark.gen_test
+async def test_a_part_that_reads_the_request_is_kept_per_page(app, client):
+    # Kept once for every page, such a part would show one page's address on all of them.
+    env = app.settings["jinja"]
+    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({"parts/visitor.html": "<b id=here>{{ request.uri }}</b>"}),
+                                      env.loader])
+    env.cache.clear()
+    visitor = client.another()
+    for path in ("/recommended/", f"/books/{PCI}", "/books/?q=python", "/recommended/"):
+        assert f"<b id=here>{path}</b>" in (await visitor.get(path)).text, path
+
+
 def listed_available(html: str, isbn: str) -> int:
     return int(re.search(rf'data-isbn="{isbn}" data-version="\d+" data-available="(\d+)"', html).group(1))
 

@@ -404,14 +404,17 @@ class BaseHandler(tornado.web.RequestHandler):
         return Markup(self._personal(apart_at_placeholders(self._part(template_name, isbn).encode())).decode())
 
     def _part(self, template_name: str, isbn: str) -> str:
-        """A visitor part with placeholders for the visitor's XSRF field and the response's nonce."""
+        """A visitor part with placeholders for the visitor's XSRF field and the response's nonce,
+        and its sign-in link's way back (RETURN_TO) put in for this page."""
         if isbn:
             return self._book_part(template_name, isbn, self.services.catalog_view.versions(isbn))
         if self._nobodys_parts is not None:
             html = self._nobodys_part(template_name, self._nobodys_parts)
         else:
             html = self._render_part(template_name)
-        return html.replace(RETURN_TO, tornado.escape.url_escape(self.next_after_sign_in()))
+        if RETURN_TO in html:
+            html = html.replace(RETURN_TO, tornado.escape.url_escape(self.next_after_sign_in()))
+        return html
 
     def _render_part(self, template_name: str) -> str:
         template = self.settings["jinja"].get_template(template_name)
