@@ -73,6 +73,7 @@ async def serve(settings: Settings, _args) -> None:
     )
     # Logged before listening, so whoever sees the port answer finds the figure in the log.
     log.info("at most %d client connections at once", http.max_connections)
+    access_log.write_once_a_turn(settings.access_log_json)
     http.listen(settings.port, settings.address)
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
@@ -356,8 +357,6 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     try:
         settings = load_settings(settings_flags)
-        if settings.access_log_json:
-            access_log.to_stderr_as_json_lines()
         if args.command == "serve":
             settings = serving_processes(settings)
         with asyncio.Runner(loop_factory=event_loop.loop_factory(settings.event_loop)) as runner:

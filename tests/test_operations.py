@@ -144,6 +144,50 @@ async def test_access_log_json_writes_json_lines(tmp_path, http_client):
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_a_serving_shop_logs_a_line_for_each_answer_that_begins_as_the_rest_of_its_log(tmp_path, http_client):
+    with ShopProcess(tmp_path, f"--cookie-secret={COOKIE_SECRET}") as shop:
+        client = ShopClient(http_client, shop.url)
+        answers = await asyncio.gather(*(client.get(path) for path in ("/recommended/", "/no/such/page", "/books/")))
+        ids = [answer.headers["X-Request-Id"] for answer in answers]
+        await until(lambda: all(rid in shop.log() for rid in ids))
+    log = shop.log().splitlines()
+    lines = [line for line in log if any(rid in line for rid in ids)]
+    stamp = r"\d{6} \d\d:\d\d:\d\d"
+    assert [re.fullmatch(rf"\[([IW]) {stamp} access\] GET (\S+) (\d+) \d+\.\dms 127\.0\.0\.1 id=[0-9a-f]{{32}}",
+                         line).groups() for line in sorted(lines, key=lambda line: ids.index(line[-32:]))] == [
+        ("I", "/recommended/", "200"), ("W", "/no/such/page", "404"), ("I", "/books/", "200")]
+    # The start's lines are Tornado's, and begin alike.
+    assert any(re.match(rf"\[I {stamp} cli:\d+\] Burt's Books \(process", line) for line in log)
+
+
+def test_access_lines_of_one_turn_are_written_together_in_their_order():
+    writes: list[str] = []
+
+    class Stream:
+        def write(self, text: str) -> None:
+            writes.append(text)
+
+        def flush(self) -> None:
+            writes.append("<flush>")
+
+    async def two_turns(lines: access_log.TurnLines) -> None:
+        lines.add(logging.INFO, "GET / 200")
+        lines.add(logging.WARNING, "GET /nothing 404")
+        assert writes == []  # the turn is not over
+        await asyncio.sleep(0)
+        lines.add(logging.ERROR, "POST /cart 500")
+        await asyncio.sleep(0)
+
+    asyncio.run(two_turns(access_log.TurnLines(Stream(), as_json=False)))
+    assert [re.sub(r"\d{6} \d\d:\d\d:\d\d", "T", write) for write in writes] == [
+        "[I T access] GET / 200\n[W T access] GET /nothing 404\n", "<flush>",
+        "[E T access] POST /cart 500\n", "<flush>"]
+    writes.clear()
+    asyncio.run(two_turns(access_log.TurnLines(Stream(), as_json=True)))
+    assert writes == ["GET / 200\nGET /nothing 404\n", "<flush>", "POST /cart 500\n", "<flush>"]
+
+
+@pytest.mark.gen_test(timeout=30)
 @pytest.mark.parametrize("flags, loop", [((), "uvloop"), (("--event-loop=asyncio",), "asyncio")])
 async def test_the_shop_serves_on_the_event_loop_chosen(tmp_path, http_client, flags, loop):
     with ShopProcess(tmp_path, *flags, f"--cookie-secret={COOKIE_SECRET}") as shop:
