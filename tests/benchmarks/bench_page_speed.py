@@ -11,6 +11,11 @@ titles in turn on both catalogs (the starter catalog's twelve, and twelve of the
 those rows differ by the catalog's size alone; on the large catalog also 8,000 other titles in
 turn for each visitor, more than the runs can answer: those rows measure a page's first render.
 
+Two ceilings are measured beside them, as context: next to /recommended/, Tornado writing the
+shop's own answer to that visitor again, its body and headers, and doing nothing else
+(reference_answer); next to first visits, bare Tornado rendering its twelve-book page with Jinja2
+on every request (reference_hello's /page).
+
 A figure is measured in --rounds rounds: in each, hello, the page (and aiohttp, for
 /recommended/) one after the other, seconds apart. Each figure shown is the median of its
 rounds, and each ratio the median of the rounds' ratios: the machine's speed moves by the
@@ -23,13 +28,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
+import json
 import random
 import statistics
 import tempfile
 from pathlib import Path
 
-from tornado.httpclient import AsyncHTTPClient
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from tests.benchmarks.bench_store_size import import_catalog
 from tests.benchmarks.harness import SHOP, Reference, Row, get_script, in_turn, median_ratio, print_table, wrk
@@ -51,6 +58,25 @@ async def signed_in_cookie(url: str) -> str:
     return "; ".join(f"{name}={value}" for name, value in shopper.cookies.items())
 
 
+# What Tornado itself writes on every answer or sets apart from the page (the XSRF cookie), and
+# `Connection: close`, the answer to this one fetch's own request.
+NOT_REPLAYED = {"Date", "Server", "Content-Length", "Set-Cookie", "Vary", "Transfer-Encoding", "Connection"}
+
+
+def recorded_answer(url: str, cookie: str, to: Path) -> Path:
+    """The shop's answer to GET `url` for this visitor, written `to` a file for reference_answer."""
+    request = HTTPRequest(url, headers={"Cookie": cookie} if cookie else {},
+                          decompress_response=False)  # as wrk asks: not compressed
+
+    async def fetch():
+        return await AsyncHTTPClient().fetch(request)
+
+    answer = asyncio.run(fetch())
+    headers = [[name, value] for name, value in answer.headers.get_all() if name not in NOT_REPLAYED]
+    to.write_text(json.dumps({"headers": headers, "body": answer.body.decode()}), encoding="utf-8")
+    return to
+
+
 def page_rps(url: str, page: str, paths: list[str], cookie: str, seconds: float, rounds: int, number: int) -> float:
     """Req/s of one run over `paths`; round `number` starts a `rounds`th further along them, so
     first visits stay first visits in every round."""
@@ -69,9 +95,12 @@ def measure_catalog(name: str, data_dir: Path, isbns: list[str], seconds: float,
     assert created.returncode == 0, created.stderr
     rows = []
     with Reference("reference_hello") as hello, Reference("reference_aiohttp") as aiohttp, \
-            ShopProcess(data_dir, *LIFTED_LIMITS, command=SHOP) as shop:
+            ShopProcess(data_dir, *LIFTED_LIMITS, command=SHOP) as shop, contextlib.ExitStack() as stack:
         cookie = asyncio.run(signed_in_cookie(shop.url))
         for number, (visitor, visitor_cookie) in enumerate((("anonymous", ""), ("signed in, cart", cookie))):
+            answer = recorded_answer(f"{shop.url}/recommended/", visitor_cookie,
+                                     data_dir.parent / f"recommended-{number}.json")
+            replay = stack.enter_context(Reference("reference_answer", f"--answer={answer}"))
             pages = {
                 "/recommended/": ["/recommended/"],
                 f"book page ({len(isbns)} titles in turn)": [f"/books/{isbn}" for isbn in isbns],
@@ -85,12 +114,21 @@ def measure_catalog(name: str, data_dir: Path, isbns: list[str], seconds: float,
                         "page": functools.partial(page_rps, shop.url, page, paths, visitor_cookie, seconds, rounds)}
                 if page == "/recommended/":
                     runs["aiohttp"] = lambda number: wrk(aiohttp.url, seconds)["rps"]
+                    runs["ceiling"] = functools.partial(page_rps, replay.url, page, paths, visitor_cookie, seconds,
+                                                        rounds)
+                elif page.startswith("book page, first visits"):
+                    runs["ceiling"] = lambda number: wrk(f"{hello.url}/page", seconds)["rps"]
                 rps = in_turn(rounds, runs)
                 median = {name: statistics.median(figures) for name, figures in rps.items()}
                 what = f"{page}, {visitor}, {name}"
                 least = 0.6 if page == "/recommended/" else 0.5
                 rows.append(Row(f"{what} vs hello", median["page"], median["hello"], "req/s", f">= {least}",
                                 ratio_at_least=least, ratio=median_ratio(rps["page"], rps["hello"])))
+                if "ceiling" in rps:
+                    ceiling = ("Tornado writing the shop's same answer again, nothing else" if "aiohttp" in rps
+                               else "bare Tornado + Jinja2 rendering its 12-book page on every request, no database")
+                    rows.append(Row(f"{ceiling} (next to {what})", median["ceiling"], median["hello"], "req/s",
+                                    "ceiling: x hello", ratio=median_ratio(rps["ceiling"], rps["hello"])))
                 if "aiohttp" in rps:
                     rows.append(Row(f"aiohttp + aiohttp-jinja2 page, 12 books, no database (next to {what})",
                                     median["aiohttp"], median["hello"], "req/s", "reference: x hello",
