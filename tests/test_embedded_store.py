@@ -1,6 +1,7 @@
 """The embedded store: every acknowledged write on disk, kept across restarts, owned by one process at a time."""
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import logging
@@ -11,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import bson
 import pymongo
@@ -25,6 +27,7 @@ from burts_books.infra.errors import ValidationError
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
 from tests.store import age_carts, everything, running_shop, set_stock
+from tests.waiting import until
 
 NEW_BOOK = {"isbn": UNKNOWN_ISBN, "title": "Kept Safe", "author": "Ada Writer", "price": "10", "stock": "3"}
 
@@ -271,6 +274,29 @@ async def test_writes_made_while_a_compaction_runs_are_kept(embedded):
         expected = await everything(shop.db)
     assert {path.name for path in embedded.store_dir.iterdir()} == {"snapshot", "journal-00000002"}
 
+    async with running_shop(embedded) as shop:
+        assert await everything(shop.db) == expected
+
+
+def compactions_running() -> list[int]:
+    """This process's children that are compactions."""
+    found = []
+    for task in Path("/proc/self/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                if b"embedded.compaction" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    found.append(int(pid))
+    return found
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_shop_closing_while_its_compaction_runs_stops_it_and_keeps_everything(embedded):
+    async with running_shop(dataclasses.replace(embedded, store_compact_bytes=1)) as shop:
+        await shop.db.carts.insert_many([{"_id": f"cart-{n}", "n": n} for n in range(2000)])
+        await shop.db.carts.update_one({"_id": "cart-0"}, {"$set": {"n": -1}})  # past the threshold: it starts
+        await until(compactions_running)
+        expected = await everything(shop.db)
+    assert compactions_running() == []  # killed and waited for, not left behind
     async with running_shop(embedded) as shop:
         assert await everything(shop.db) == expected
 
