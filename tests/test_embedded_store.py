@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import bson
@@ -21,6 +22,7 @@ from bson import ObjectId, json_util
 
 from burts_books.infra import migrations, slices
 from burts_books.infra.db import StoreBusy, open_database
+from burts_books.infra.embedded import store as store_module
 from burts_books.infra.embedded.frames import frame
 from burts_books.infra.embedded.journal import segment_numbers
 from burts_books.infra.errors import ValidationError
@@ -289,14 +291,44 @@ def compactions_running() -> list[int]:
     return found
 
 
+async def write_past_compaction(shop) -> None:
+    """Writes enough that a shop on `store_compact_bytes=1` starts compacting in the background."""
+    await shop.db.carts.insert_many([{"_id": f"cart-{n}", "n": n} for n in range(2000)])
+    await shop.db.carts.update_one({"_id": "cart-0"}, {"$set": {"n": -1}})
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_a_shop_closing_while_its_compaction_runs_stops_it_and_keeps_everything(embedded):
     async with running_shop(dataclasses.replace(embedded, store_compact_bytes=1)) as shop:
-        await shop.db.carts.insert_many([{"_id": f"cart-{n}", "n": n} for n in range(2000)])
-        await shop.db.carts.update_one({"_id": "cart-0"}, {"$set": {"n": -1}})  # past the threshold: it starts
+        await write_past_compaction(shop)
         await until(compactions_running)
         expected = await everything(shop.db)
     assert compactions_running() == []  # killed and waited for, not left behind
+    async with running_shop(embedded) as shop:
+        assert await everything(shop.db) == expected
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_shop_closing_while_its_compaction_is_being_started_stops_it_too(embedded, monkeypatch):
+    starting = asyncio.Event()
+    started = []
+    loop = asyncio.get_running_loop()
+    popen = subprocess.Popen
+
+    def slow_popen(*args, **kwargs):  # the start takes a while, in its thread
+        loop.call_soon_threadsafe(starting.set)
+        time.sleep(0.3)
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(store_module.subprocess, "Popen", slow_popen)
+    async with running_shop(dataclasses.replace(embedded, store_compact_bytes=1)) as shop:
+        await write_past_compaction(shop)
+        await starting.wait()
+        expected = await everything(shop.db)
+    await until(lambda: started and started[0].poll() is not None)
+    assert started[0].returncode == -signal.SIGKILL  # stopped, not left to work on a store closed under it
+    monkeypatch.undo()
     async with running_shop(embedded) as shop:
         assert await everything(shop.db) == expected
 

@@ -244,14 +244,17 @@ class EmbeddedStore:
         command = [sys.executable, "-m", "burts_books.infra.embedded.compaction",
                    str(self.folder), str(through), str(os.getpid())]
         # Started and waited for from a thread: uvloop starts a process by forking the whole server,
-        # which held the loop 13-18 ms at 20,000 books; Python's subprocess (vfork) takes a few, off it.
-        process = await asyncio.to_thread(subprocess.Popen, command, stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # which held the loop 10-17 ms at 20,000 books; Python's subprocess (vfork) takes a few, off it.
+        starting = asyncio.ensure_future(asyncio.to_thread(
+            subprocess.Popen, command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         try:
+            process = await asyncio.shield(starting)  # cancelled meanwhile, the thread still starts it
             _, errors = await asyncio.to_thread(process.communicate)
         except BaseException:
-            process.kill()
-            await asyncio.to_thread(process.wait)
+            with contextlib.suppress(OSError):  # one that could not start has nothing to stop
+                process = await starting
+                process.kill()
+                await asyncio.to_thread(process.wait)
             raise
         if process.returncode != 0:
             raise CompactionFailed(errors.decode(errors="replace").strip() or f"exit status {process.returncode}")
