@@ -32,7 +32,7 @@ from .web import (
     stock,
 )
 from .web.base import CoverFiles, StaticFiles
-from .web.signed_cookies import CheckedCookies
+from .web.signed_cookies import CookieHeaders
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
 from .web.staff import orders as staff_orders
@@ -142,8 +142,9 @@ def shared_pages(size: int) -> cachetools.LRUCache:
 
 
 def filled_pages(size: int) -> cachetools.LRUCache:
-    """Shared pages as filled in for a visitor state ((the page's pieces, the books they show)), apart
-    from the skeletons: a visitor's own pages never push out the ones every visitor shares."""
+    """Shared pages as filled in for a visitor state ((the page's pieces, the books they show, the catalog
+    view's changes then)), apart from the skeletons: a visitor's own pages never push out the ones every
+    visitor shares."""
     return cachetools.LRUCache(maxsize=size, getsizeof=lambda filled: sum(map(len, filled[0])))
 
 
@@ -168,7 +169,7 @@ class ShopApplication(tornado.web.Application):
             filled_pages=filled_pages(settings.page_cache_bytes),
             default_handler_class=pages.NotFoundHandler,
             cookie_secret=settings.cookie_secret,
-            checked_cookies=CheckedCookies(),
+            cookie_headers=CookieHeaders(),
             # Pages shrink to a fifth or less. XSRF tokens are masked afresh for every
             # response, so compression can't be used to guess one (BREACH).
             compress_response=True,

@@ -70,6 +70,9 @@ class CatalogView:
         # Bumped by every change to the books' fields (not their stock, which listings don't
         # show and book pages render per request): what a kept listing was rendered from.
         self.version = 0
+        # Bumped by every change to any book, its stock included: while it stands, a kept page
+        # shows every book as it is now, however many it shows (BaseHandler.render_shared).
+        self.changes = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
         bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
@@ -196,6 +199,7 @@ class CatalogView:
         if book is not None and state["version"] > book["inventory_version"]:
             book["available"] = state["available"]
             book["inventory_version"] = state["version"]
+            self.changes += 1
 
     async def refresh(self, isbns: Iterable[str]) -> None:
         """Re-read these books (added, edited, or gone), in one query."""
@@ -253,6 +257,7 @@ class CatalogView:
     def _put(self, book: dict) -> None:
         self._remove(book["isbn"])
         self.version += 1
+        self.changes += 1
         self._books[book["isbn"]] = book
         if not _listed(book):
             return
@@ -288,6 +293,7 @@ class CatalogView:
         if book is None:
             return
         self.version += 1
+        self.changes += 1
         if not _listed(book):
             return  # a withdrawn title is in no list and no index
         _discard_sorted(self._newest, _newest_key(book))

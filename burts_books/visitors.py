@@ -32,16 +32,17 @@ class Visitors:
         if this visitor may see it (Carts.find). The account is the caller's own copy."""
         if session is None and cart_id is None:
             return None, None
-        # Taken before reading: a write landing while the reads wait makes the pair kept stale at once.
-        versions = self.db.versions((self.accounts.users.name, object_id(session[0]) if session else None),
-                                    (self.carts.carts.name, cart_id))
         key = (session, cart_id)
-        kept = self._kept.get(key) if versions is not None else None
-        if kept is not None and kept[0] == versions:
-            user, cart = kept[1], kept[2]
+        kept = self._kept.get(key)
+        if kept is not None and self.db.versions(*kept[0]) == kept[1]:
+            user, cart = kept[2], kept[3]
         else:
+            documents = ((self.accounts.users.name, object_id(session[0]) if session else None),
+                         (self.carts.carts.name, cart_id))
+            # Taken before reading: a write landing while the reads wait makes the pair kept stale at once.
+            versions = self.db.versions(*documents)
             user = await self.accounts.by_session(*session) if session else None
             cart = await self.carts.find(cart_id, user)
             if versions is not None:
-                self._kept[key] = (versions, user, cart)
+                self._kept[key] = (documents, versions, user, cart)
         return (dict(user) if user is not None else None), cart

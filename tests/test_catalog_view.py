@@ -85,6 +85,32 @@ async def test_an_older_count_never_replaces_a_newer_one(services):
 
 
 @pytest.mark.gen_test
+async def test_the_count_of_changes_moves_with_every_change_to_any_book_and_nothing_else(services):
+    """What a kept page of many books is checked against first (BaseHandler._books_unchanged)."""
+    view = await loaded_view(services, random_books(3))
+    isbn = random_books(3)[0]["isbn"]
+    before = view.changes
+    view.search([], "title", 0, 12), view.newest(3), view.get(isbn), view.versions(isbn)
+    view.apply_stock({"isbn": isbn, "available": 2, "version": 1})  # not newer: ignored
+    assert view.changes == before
+    view.apply_stock({"isbn": isbn, "available": 2, "version": 2})
+    assert view.changes > before
+    for change in ({"$set": {"title": "Retitled"}}, {"$set": {"status": "withdrawn"}}):
+        before = view.changes
+        await services.db.books.update_one({"isbn": isbn}, change)
+        await view.refresh([isbn])
+        assert view.changes > before, change
+    before = view.changes
+    await services.db.books.delete_one({"isbn": isbn})
+    await view.refresh([isbn])
+    assert view.get(isbn) is None and view.changes > before
+    before = view.changes
+    await services.db.books.insert_one(random_books(3)[0])  # back, as a new book
+    await view.refresh([isbn])
+    assert view.get(isbn) is not None and view.changes > before
+
+
+@pytest.mark.gen_test
 async def test_what_a_reader_changes_in_a_returned_book_does_not_change_the_view(services):
     book = await services.catalog.get(PCI)
     book["title"] = "Scribbled"

@@ -1,4 +1,5 @@
-"""Signed cookies are checked once per process, but their age every time, and a forged one is never remembered."""
+"""A Cookie header is read once per process, its signed cookies checked once but their age every time,
+and a forged one is never taken for checked."""
 
 import time
 
@@ -6,7 +7,7 @@ import pytest
 import tornado.web
 
 from burts_books.web import signed_cookies
-from burts_books.web.signed_cookies import CheckedCookies, signed_at
+from burts_books.web.signed_cookies import CookieHeader, CookieHeaders, signed_at
 from tests.constants import COOKIE_SECRET, PCI
 
 
@@ -21,23 +22,50 @@ def test_when_a_cookie_was_signed_is_read_from_tornados_format():
         assert signed_at(made_up) is None
 
 
-def test_a_cookie_checked_before_is_refused_once_it_is_too_old(monkeypatch):
-    checked = CheckedCookies()
+class Checks:
+    """A signature check that counts its calls and passes what `good` says."""
+
+    def __init__(self, good: bool = True):
+        self.good = good
+        self.calls = 0
+
+    def __call__(self, raw: str) -> bytes | None:
+        self.calls += 1
+        return raw.split("|")[4].encode() if self.good else None
+
+
+def test_a_cookie_is_checked_once_but_refused_once_it_is_too_old(monkeypatch):
     raw = signed("session", "abc:1", time.time())
-    checked.remember("session", raw, None, b"abc:1")
-    assert checked.value("session", raw, max_age_days=30, min_version=None) == b"abc:1"
-    assert checked.value("cart", raw, max_age_days=30, min_version=None) is None  # another cookie's name
+    header = CookieHeaders().read(f"_xsrf=2|ab|cd|1; session={raw}")
+    check = Checks()
+    for _ in range(3):
+        assert header.signed_value("session", 30, None, check) is not None
+    assert check.calls == 1
+    assert header.signed_value("cart", 30, None, check) is None  # not in the header
+    assert header.values["_xsrf"] == "2|ab|cd|1"
     later = time.time() + 31 * 86400
     monkeypatch.setattr(signed_cookies.time, "time", lambda: later)
-    assert checked.value("session", raw, max_age_days=30, min_version=None) is None
+    assert header.signed_value("session", 30, None, check) is None
+    assert header.signed_value("session", 60, None, check) is not None  # a cookie read with a longer life
 
 
-def test_only_so_many_are_remembered():
-    checked = CheckedCookies(size=3)
-    raws = [signed("cart", f"cart-{n}", time.time()) for n in range(5)]
-    for n, raw in enumerate(raws):
-        checked.remember("cart", raw, None, f"cart-{n}".encode())
-    assert [checked.value("cart", raw, 30, None) for raw in raws] == [None, None, b"cart-2", b"cart-3", b"cart-4"]
+def test_a_cookie_that_does_not_check_out_is_checked_every_time():
+    header = CookieHeaders().read("session=" + signed("session", "abc:1", time.time()))
+    check = Checks(good=False)
+    for _ in range(3):
+        assert header.signed_value("session", 30, None, check) is None
+    assert check.calls == 3
+
+
+def test_a_header_is_parsed_once_and_only_so_many_bytes_of_headers_are_kept():
+    sent = [f"cart={signed('cart', f'cart-{n}', time.time())}" for n in range(10, 22)]
+    headers = CookieHeaders(size_bytes=3 * CookieHeader(sent[0]).size)
+    first = [headers.read(header) for header in sent]
+    again = [headers.read(header) for header in reversed(sent)][::-1]  # the last sent first
+    assert [a is b for a, b in zip(first, again, strict=True)] == [False] * 9 + [True] * 3
+    assert all(read.values["cart"] == header.removeprefix("cart=") for read, header in zip(again, sent, strict=True))
+    huge = "x=" + "y" * 4_000  # bigger than all that is kept: read, not kept
+    assert headers.read(huge).values == {"x": "y" * 4_000} and headers.read(huge) is not headers.read(huge)
 
 
 @pytest.mark.gen_test

@@ -27,7 +27,7 @@ from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn,
 from ..infra.numbers import LARGEST, whole_number
 from ..services import Services
 from ..visitors import Session
-from .signed_cookies import CheckedCookies
+from .signed_cookies import CookieHeader
 
 log = logging.getLogger(__name__)
 
@@ -230,31 +230,27 @@ class BaseHandler(tornado.web.RequestHandler):
         super().set_cookie(name, value, *args, **kwargs)
 
     @functools.cached_property
-    def _cookie_values(self) -> dict[str, str]:
-        return tornado.httputil.parse_cookie(self.request.headers.get("Cookie", ""))
+    def _cookie_header(self) -> CookieHeader:
+        return self.settings["cookie_headers"].read(self.request.headers.get("Cookie", ""))
 
     def get_cookie(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        # The values straight from Tornado's parser: request.cookies builds a Morsel for every cookie
-        # sent, on every request, to read two or three of them.
-        return self._cookie_values.get(name, default)
+        # From the header as parsed when the browser first sent it (signed_cookies.py): request.cookies
+        # builds a Morsel for every cookie sent, on every request, to read two or three of them.
+        return self._cookie_header.values.get(name, default)
 
     def get_signed_cookie(self, name, value=None, max_age_days=31, min_version=None):
-        raw = value if value is not None else self.get_cookie(name)
-        if raw is None:
-            return None
-        checked: CheckedCookies = self.settings["checked_cookies"]
-        found = checked.value(name, raw, max_age_days, min_version)
-        if found is not None:
+        def check(raw: str) -> bytes | None:
+            found = super(BaseHandler, self).get_signed_cookie(name, raw, max_age_days, min_version)
+            # Secrets being rotated out still open the cookies they signed.
+            for secret in self.shop_settings.previous_cookie_secrets:
+                if found is not None:
+                    break
+                found = tornado.web.decode_signed_value(secret, name, raw, max_age_days, min_version=min_version)
             return found
-        found = super().get_signed_cookie(name, raw, max_age_days, min_version)
-        # Secrets being rotated out still open the cookies they signed.
-        for secret in self.shop_settings.previous_cookie_secrets:
-            if found is not None:
-                break
-            found = tornado.web.decode_signed_value(secret, name, raw, max_age_days, min_version=min_version)
-        if found is not None:
-            checked.remember(name, raw, min_version, found)
-        return found
+
+        if value is not None:
+            return check(value)
+        return self._cookie_header.signed_value(name, max_age_days, min_version, check)
 
     def start_session(self, user: dict) -> None:
         self.set_signed_cookie(
@@ -370,24 +366,27 @@ class BaseHandler(tornado.web.RequestHandler):
                 self._nobodys_parts = (key, parts_depend_on, self.request.uri)
             filled_key = (key, parts_depend_on, self.request.uri, self._visitor_state())
             kept = self.settings["filled_pages"].get(filled_key)
-            if kept is not None and self._books_unchanged(kept[1]):
+            if kept is not None and self._books_unchanged(*kept[1:]):
                 self.finish(self._personal(kept[0]))
                 return
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
+            changes = self.services.catalog_view.changes  # as of the books' states _filled reads
             page, books = self._filled(skeleton)
             if filled_key is not None:
                 with contextlib.suppress(ValueError):  # bigger than the whole cache
-                    self.settings["filled_pages"][filled_key] = (page, books)
+                    self.settings["filled_pages"][filled_key] = (page, books, changes)
             self.finish(self._personal(page))
             return
         shown = await page_args() if page_args is not None else {}
         self._shared_key = key
         self.render(template_name, **part_args, **shown)
 
-    def _books_unchanged(self, books: tuple) -> bool:
-        versions = self.services.catalog_view.versions
-        return all(versions(isbn) == state for isbn, state in books)
+    def _books_unchanged(self, books: tuple, changes: int) -> bool:
+        """Whether every book a kept page shows is in the state (`books`) it was kept with: at once while
+        no book at all has changed since (`changes`), else book by book."""
+        view = self.services.catalog_view
+        return view.changes == changes or all(view.versions(isbn) == state for isbn, state in books)
 
     def _visitor_state(self) -> tuple | None:
         """All that visitor parts can show of this visitor (see _part_namespace); None for nobody yet."""

@@ -1,19 +1,25 @@
-"""Signed cookies checked once per process, not on every request.
+"""A browser's Cookie header read once per process, not on every request.
 
-A browser sends the same session and cart cookies with every request, and
-checking a signature (HMAC-SHA256 over the cookie) is a good part of reading
-them. A cookie that checked out is remembered with when it was signed, so its
-age is still checked every time; one that did not is checked afresh each time,
-so nobody can fill the memory with made-up cookies.
+A browser sends the same Cookie header with every request: it is parsed
+once, and each signed cookie in it (session, cart) has its signature
+(HMAC-SHA256) checked once. What a header holds is kept with when each signed
+cookie was signed, so the cookie's age is still checked every time; a cookie
+that did not check out is checked afresh each time, so made-up cookies are
+never taken for checked ones. Headers are kept up to a number of bytes, the
+least recently sent out first: made-up headers only push others out.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import cachetools
+import tornado.httputil
 
-SIGNATURES_KEPT = 20_000  # about 200 bytes each
+HEADERS_KEPT_BYTES = 16 * 2**20  # a signed-in browser's header is about 450 bytes
+
+Check = Callable[[str], bytes | None]  # a signed cookie's value if its signature holds, else None
 
 
 def signed_at(raw: str) -> int | None:
@@ -25,19 +31,40 @@ def signed_at(raw: str) -> int | None:
     return int(seconds) if length.isdigit() and seconds.isdigit() and int(length) == len(seconds) else None
 
 
-class CheckedCookies:
-    def __init__(self, size: int = SIGNATURES_KEPT):
-        self._checked: cachetools.LRUCache = cachetools.LRUCache(maxsize=size)
+class CookieHeader:
+    """The cookies of one Cookie header, and those of its signed cookies that checked out."""
 
-    def value(self, name: str, raw: str, max_age_days: float, min_version: int | None) -> bytes | None:
-        """The value of a cookie checked before, if it is still young enough; else None (check it)."""
-        found = self._checked.get((name, raw, min_version))
-        if found is None:
-            return None
-        value, signed = found
+    __slots__ = ("_checked", "size", "values")
+
+    def __init__(self, header: str):
+        self.values: dict[str, str] = tornado.httputil.parse_cookie(header)
+        self.size = 2 * len(header) + 200  # the header and its parse, about
+        self._checked: dict[tuple[str, int | None], tuple[bytes, int]] = {}
+
+    def signed_value(self, name: str, max_age_days: float, min_version: int | None, check: Check) -> bytes | None:
+        """The value of the signed cookie `name` if it is there, checks out (`check`, once) and is
+        young enough; else None."""
+        kept = self._checked.get((name, min_version))
+        if kept is None:
+            raw = self.values.get(name)
+            value = check(raw) if raw is not None else None
+            signed = signed_at(raw) if value is not None else None  # type: ignore[arg-type]
+            if value is None or signed is None:
+                return value
+            kept = self._checked[(name, min_version)] = (value, signed)
+        value, signed = kept
         return value if signed >= time.time() - max_age_days * 86400 else None
 
-    def remember(self, name: str, raw: str, min_version: int | None, value: bytes) -> None:
-        signed = signed_at(raw)
-        if signed is not None:
-            self._checked[(name, raw, min_version)] = (value, signed)
+
+class CookieHeaders:
+    def __init__(self, size_bytes: int = HEADERS_KEPT_BYTES):
+        self._read: cachetools.LRUCache = cachetools.LRUCache(maxsize=size_bytes, getsizeof=lambda read: read.size)
+
+    def read(self, header: str) -> CookieHeader:
+        """The cookies of `header`, parsed when first sent."""
+        read = self._read.get(header)
+        if read is None:
+            read = CookieHeader(header)
+            if read.size <= self._read.maxsize:
+                self._read[header] = read
+        return read
