@@ -183,14 +183,14 @@ async def test_unknown_addresses_get_a_real_404_page(client, path, message):
     assert "Back to the shop" in text and "contact@burtsbooks.com" in text  # the site's own layout
 
 
-@pytest.mark.parametrize("path", ["/", "/books/?page=0", "/no/such/page", "/api/books", "/login"])
+@pytest.mark.parametrize("path", ["/", "/books/?page=0", "/no/such/page", "/api/books", "/login", "/healthz"])
 @pytest.mark.gen_test
 async def test_security_headers_on_every_answer(client, path):
     headers = (await client.get(path)).headers
     policy = headers["Content-Security-Policy"]
     assert "frame-ancestors 'none'" in policy
     # Pages run scripts from the shop only; JSON runs nothing at all.
-    assert ("default-src 'none'" if path.startswith("/api/") else "script-src 'self'") in policy
+    assert ("default-src 'none'" if path.startswith(("/api/", "/healthz")) else "script-src 'self'") in policy
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     assert headers["Cache-Control"] == "no-store" and "Etag" not in headers  # kept by no one, revalidated by no one

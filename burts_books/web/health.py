@@ -4,18 +4,19 @@ Load balancers and process managers ask these, not people: JSON, never cached,
 no session. nginx keeps /metrics off the public site (deploy/nginx.conf).
 """
 
-import secrets
-
 import tornado.web
 
 from ..infra import health, metrics
-from .base import set_security_headers
+from .base import JSON_POLICY, set_security_headers
 
 
 class ProbeHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
-        set_security_headers(self, secrets.token_urlsafe(16))  # runs nothing inline
+        set_security_headers(self, JSON_POLICY, document=False)
         self.set_header("Cache-Control", "no-store")
+
+    def compute_etag(self) -> None:
+        return None  # no-store: nothing revalidates an answer
 
     def answer(self, status: int, body: dict) -> None:
         self.set_status(status)
