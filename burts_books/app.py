@@ -142,10 +142,9 @@ def shared_pages(size: int) -> cachetools.LRUCache:
 
 
 def filled_pages(size: int) -> cachetools.LRUCache:
-    """Shared pages as filled in for a visitor state ((the page's pieces, the books they show, the catalog
-    view's changes then)), apart from the skeletons: a visitor's own pages never push out the ones every
-    visitor shares."""
-    return cachetools.LRUCache(maxsize=size, getsizeof=lambda filled: sum(map(len, filled[0])))
+    """Shared pages as filled in for a visitor state (web.base.FilledPage), apart from the skeletons: a
+    visitor's own pages never push out the ones every visitor shares."""
+    return cachetools.LRUCache(maxsize=size, getsizeof=lambda filled: sum(map(len, filled.pieces)))
 
 
 class ShopApplication(tornado.web.Application):

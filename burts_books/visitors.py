@@ -9,6 +9,8 @@ moment, so every request reads both.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import cachetools
 
 from .accounts import Accounts
@@ -18,6 +20,13 @@ from .infra.db import Database, object_id
 VISITORS_KEPT = 10_000  # a kept pair is about 1 KB (tracemalloc)
 
 Session = tuple[str, int]  # the account's id and session version, from the session cookie
+
+
+class _Kept(NamedTuple):
+    documents: tuple  # ((collection, _id), ...) of the account and the cart
+    versions: tuple  # theirs when they were read
+    user: dict | None
+    cart: Cart | None
 
 
 class Visitors:
@@ -34,8 +43,8 @@ class Visitors:
             return None, None
         key = (session, cart_id)
         kept = self._kept.get(key)
-        if kept is not None and self.db.versions(*kept[0]) == kept[1]:
-            user, cart = kept[2], kept[3]
+        if kept is not None and self.db.versions(*kept.documents) == kept.versions:
+            user, cart = kept.user, kept.cart
         else:
             documents = ((self.accounts.users.name, object_id(session[0]) if session else None),
                          (self.carts.carts.name, cart_id))
@@ -44,5 +53,5 @@ class Visitors:
             user = await self.accounts.by_session(*session) if session else None
             cart = await self.carts.find(cart_id, user)
             if versions is not None:
-                self._kept[key] = (documents, versions, user, cart)
+                self._kept[key] = _Kept(documents, versions, user, cart)
         return (dict(user) if user is not None else None), cart

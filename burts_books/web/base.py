@@ -11,6 +11,7 @@ import re
 import secrets
 import urllib.parse
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 import cachetools
 import tornado.escape
@@ -136,7 +137,29 @@ def request_id(handler: tornado.web.RequestHandler) -> str:
     return access_log.request_id(handler.request, handler.settings["shop_settings"].xheaders)
 
 
-class BaseHandler(tornado.web.RequestHandler):
+class FilledPage(NamedTuple):
+    """A shared page as filled in for a visitor state (render_shared), and what it stays right for."""
+
+    pieces: tuple[bytes, ...]  # apart at the placeholders _personal fills
+    books: tuple  # ((isbn, versions), ...): the state of each book its book parts show
+    changes: int  # the catalog view's count of changes when it was filled in
+
+
+class NotKept(tornado.web.RequestHandler):
+    """Answers no shared or browser cache may keep (Cache-Control: no-store). Nothing revalidates
+    them, so no ETag is worked out (a hash of every body) and no If-None-Match is parsed."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+
+    def compute_etag(self) -> None:
+        return None
+
+    def check_etag_header(self) -> bool:
+        return "Etag" in self._headers and super().check_etag_header()
+
+
+class BaseHandler(NotKept):
     cart = None  # the visitor's open cart (carts.Cart), loaded by prepare()
     serves_pages = True  # HTML for browsers; JsonHandler's answers are JSON only
 
@@ -172,15 +195,7 @@ class BaseHandler(tornado.web.RequestHandler):
             set_security_headers(self, JSON_POLICY, document=False)
         # Pages carry the visitor's session, cart, forms and XSRF token: no shared
         # or browser cache may keep them. (Static files are cached; see StaticFiles.)
-        self._headers["Cache-Control"] = "no-store"
-
-    def compute_etag(self) -> None:
-        # Every answer here is no-store, so nothing revalidates it: no hash of each body.
-        return None
-
-    def check_etag_header(self) -> bool:
-        # Without an ETag (compute_etag above) no If-None-Match can match: not parsed for nothing.
-        return "Etag" in self._headers and super().check_etag_header()
+        super().set_default_headers()
 
     def allow_forms_to(self, *urls: str) -> None:
         """Let this page's forms lead to these sites too, through the shop's redirect (browsers
@@ -368,8 +383,8 @@ class BaseHandler(tornado.web.RequestHandler):
                 self._nobodys_parts = (key, parts_depend_on, self.request.uri)
             filled_key = (key, parts_depend_on, self.request.uri, self._visitor_state())
             kept = self.settings["filled_pages"].get(filled_key)
-            if kept is not None and self._books_unchanged(*kept[1:]):
-                self.finish(self._personal(kept[0]))
+            if kept is not None and self._books_unchanged(kept):
+                self.finish(self._personal(kept.pieces))
                 return
         skeleton = self.settings["pages"].get(key)
         if skeleton is not None:
@@ -377,18 +392,18 @@ class BaseHandler(tornado.web.RequestHandler):
             page, books = self._filled(skeleton)
             if filled_key is not None:
                 with contextlib.suppress(ValueError):  # bigger than the whole cache
-                    self.settings["filled_pages"][filled_key] = (page, books, changes)
+                    self.settings["filled_pages"][filled_key] = FilledPage(page, books, changes)
             self.finish(self._personal(page))
             return
         shown = await page_args() if page_args is not None else {}
         self._shared_key = key
         self.render(template_name, **part_args, **shown)
 
-    def _books_unchanged(self, books: tuple, changes: int) -> bool:
-        """Whether every book a kept page shows is in the state (`books`) it was kept with: at once while
-        no book at all has changed since (`changes`), else book by book."""
+    def _books_unchanged(self, kept: FilledPage) -> bool:
+        """Whether every book a kept page shows is in the state it was kept with: at once while no
+        book at all has changed since, else book by book."""
         view = self.services.catalog_view
-        return view.changes == changes or all(view.versions(isbn) == state for isbn, state in books)
+        return view.changes == kept.changes or all(view.versions(isbn) == state for isbn, state in kept.books)
 
     def _visitor_state(self) -> tuple | None:
         """All that visitor parts can show of this visitor (see _part_namespace); None for nobody yet."""

@@ -4,19 +4,14 @@ Load balancers and process managers ask these, not people: JSON, never cached,
 no session. nginx keeps /metrics off the public site (deploy/nginx.conf).
 """
 
-import tornado.web
-
 from ..infra import health, metrics
-from .base import JSON_POLICY, set_security_headers
+from .base import JSON_POLICY, NotKept, set_security_headers
 
 
-class ProbeHandler(tornado.web.RequestHandler):
+class ProbeHandler(NotKept):
     def set_default_headers(self) -> None:
         set_security_headers(self, JSON_POLICY, document=False)
-        self.set_header("Cache-Control", "no-store")
-
-    def compute_etag(self) -> None:
-        return None  # no-store: nothing revalidates an answer
+        super().set_default_headers()
 
     def answer(self, status: int, body: dict) -> None:
         self.set_status(status)

@@ -38,7 +38,7 @@ class CookieHeader:
 
     def __init__(self, header: str):
         self.values: dict[str, str] = tornado.httputil.parse_cookie(header)
-        self.size = 2 * len(header) + 200  # the header and its parse, about
+        self.size = 2 * len(header) + 600  # the header, its parse and the few signed cookies checked in it, about
         self._checked: dict[tuple[str, int | None], tuple[bytes, int]] = {}
 
     def signed_value(self, name: str, max_age_days: float, min_version: int | None, check: Check) -> bytes | None:
@@ -47,9 +47,11 @@ class CookieHeader:
         kept = self._checked.get((name, min_version))
         if kept is None:
             raw = self.values.get(name)
-            value = check(raw) if raw is not None else None
-            signed = signed_at(raw) if value is not None else None  # type: ignore[arg-type]
-            if value is None or signed is None:
+            if raw is None:
+                return None
+            value = check(raw)
+            signed = signed_at(raw)
+            if value is None or signed is None:  # forged, or signed in a format that carries no time
                 return value
             kept = self._checked[(name, min_version)] = (value, signed)
         value, signed = kept
