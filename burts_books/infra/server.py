@@ -284,6 +284,13 @@ class _CountedStream(tornado.iostream.IOStream):
     def __init__(self, server: ShopServer, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._server = server
+        # Answers and frames go out whole, so Nagle's algorithm has nothing to gather and only
+        # delays: a frame written while the one before is unacknowledged waits for the client's
+        # delayed ACK. On for good, then; Tornado turns it on and off around every answer.
+        super().set_nodelay(True)
+
+    def set_nodelay(self, value: bool) -> None:
+        pass
 
     def close_fd(self) -> None:
         super().close_fd()
