@@ -67,8 +67,14 @@ class Inventory:
         book = await self.books.find_one({"isbn": isbn}, STATE_FIELDS)
         return event_for(book) if book else None
 
+    def announced_states(self, isbns: Iterable[str] | None = None) -> list[dict]:
+        """These books' states as this process has announced them (all books for None; unknown ISBNs
+        left out): from the catalog view, which takes every state the bus carries before the live feed
+        does, and this process's own once durable. No read: what a subscriber starts from."""
+        return [event_for(book) for book in self.view.held(isbns)]
+
     async def states(self, isbns: Iterable[str] | None = None) -> list[dict]:
-        """Current states of these books (all books for None); unknown ISBNs are left out."""
+        """Current states of these books (all books for None), read from the database; unknown ISBNs are left out."""
         criteria = {} if isbns is None else {"isbn": {"$in": list(isbns)}}
         return [event_for(book) async for book in self.books.find(criteria, STATE_FIELDS)]
 

@@ -138,17 +138,16 @@ class LiveFeed:
         for state in states:
             self._deliver(state)
 
-    async def watch(self, watcher: Watcher, isbns: Iterable[str] | None) -> set[str]:
+    def watch(self, watcher: Watcher, isbns: Iterable[str] | None) -> set[str]:
         """Tell `watcher` these books' states now and every change after; returns the ISBNs of no book.
 
-        The watcher is listening before the states are read, so a change
-        landing between the read and the watch cannot be missed; versions
-        only move forward, so seeing it twice does no harm.
+        The states are the ones this process has announced (Inventory.announced_states), read in the
+        same turn of the loop as the watcher starts listening: every later change reaches it.
         """
         isbns = None if isbns is None else set(isbns)
         watcher.watch(isbns)
         self.add(watcher)
-        states = await self.inventory.states(isbns)
+        states = self.inventory.announced_states(isbns)
         unknown = (isbns or set()) - {state["isbn"] for state in states}
         watcher.unwatch(unknown)
         for state in states:
@@ -158,7 +157,7 @@ class LiveFeed:
     async def long_poll(self, poll: Poll, timeout: float) -> list[dict]:
         """The polled books' states, once one is newer than the client's or at `timeout`."""
         try:
-            unknown = await self.watch(poll, set(poll.since))
+            unknown = self.watch(poll, set(poll.since))
             if unknown:
                 raise NotFound(f"No book with ISBN {min(unknown)}.")
             await poll.wait(timeout)

@@ -15,9 +15,9 @@ import urllib.parse
 import pytest
 
 from burts_books.web.live import poll_answer
-from tests.constants import ADDRESS, PCI, RESTFUL, UNKNOWN_ISBN
+from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
 from tests.shop_client import status_url
-from tests.waiting import recorder, result_of, until
+from tests.waiting import result_of, until
 
 NEVER = 3600.0  # seconds: a poll timeout no test lives to see
 
@@ -82,19 +82,28 @@ async def test_a_change_between_two_polls_is_not_missed(client, services):
 
 
 @pytest.mark.gen_test
-async def test_a_change_while_the_server_reads_the_current_state_is_not_missed(client, services, monkeypatch):
-    read_states = services.inventory.states
-    events = recorder(services.bus)
+async def test_a_poll_never_starts_from_a_count_not_yet_durable(client, services, monkeypatch):
+    # A cart add is written, but the store has not yet made it durable: a crash now would undo it.
+    written, durable = asyncio.Event(), asyncio.Event()
+    make_durable = services.db.when_durable
 
-    async def states_then_a_shopper_adds(isbns=None):
-        found = await read_states(isbns)
-        # A change lands after the read and its event is out before the poll starts to wait.
-        await services.carts.add(None, None, PCI, ADDRESS)
-        await until(lambda: events)
-        return found
+    async def held_until_durable(action):
+        written.set()
+        await durable.wait()
+        await make_durable(action)
 
-    monkeypatch.setattr(services.inventory, "states", states_then_a_shopper_adds)
-    assert await without_waiting(client.poll((PCI, 1))) == [{"isbn": PCI, "available": 11, "version": 2}]
+    monkeypatch.setattr(services.db, "when_durable", held_until_durable)
+    adding = asyncio.ensure_future(client.another().cart_json("add"))
+    await result_of(written.wait(), message="the cart add was not written")
+    assert (await services.inventory.state(PCI))["version"] == 2  # in the database, not yet durable
+    polling = asyncio.ensure_future(client.poll((PCI, 1)))
+    await until(lambda: polling.done() or len(services.live) == 1)
+    await asyncio.sleep(0.05)
+    assert not polling.done(), f"a poll showed a count not yet durable: {polling.result()}"
+    durable.set()
+    assert await result_of(polling, message="the durable change did not answer the poll") == [
+        {"isbn": PCI, "available": 11, "version": 2}]
+    assert (await adding).code == 200
 
 
 @pytest.mark.gen_test

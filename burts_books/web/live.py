@@ -226,7 +226,7 @@ class InventorySocket(tornado.websocket.WebSocketHandler):
         except Invalid as exc:
             self.outbox.notice(str(exc))
             return
-        for isbn in sorted(await self.feed.watch(self.outbox, isbns)):
+        for isbn in sorted(self.feed.watch(self.outbox, isbns)):
             self.outbox.notice(f"No book with ISBN {isbn}.")
 
     def _send_now(self, state: dict) -> bool:
