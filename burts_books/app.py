@@ -50,6 +50,7 @@ FRAGMENTS = 20_000  # rendered UI-module fragments kept per process (a few KB ea
 
 def routes() -> list:
     url = tornado.web.url
+    # Tornado tries each rule in turn (a regex each): the busiest come first, pages, live stock and the books' API.
     return [
         url(r"/", pages.HomeHandler, name="home"),
         url(r"/recommended/", pages.RecommendedHandler, name="recommended"),
@@ -58,13 +59,17 @@ def routes() -> list:
         url(r"/books", tornado.web.RedirectHandler, {"url": "/books/"}),
         url(rf"/books/{ISBN}", pages.BookHandler, name="book"),
         url(rf"/books/{ISBN}/notify", restock_alerts.NotifyHandler, name="notify"),
+        url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
+        url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
+        url(r"/api/books", api.BooksApiHandler, name="api_books"),
+        url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
+        url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
+        url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
         url(r"/add", staff_books.AddBookHandler, name="add_book"),
         url(rf"/edit/{ISBN}", staff_books.EditBookHandler, name="edit_book"),
         url(rf"/edit/{ISBN}/restock", staff_books.RestockHandler, name="restock"),
         url(r"/covers/(.*)", CoverFiles, name="cover"),
         url(r"/cart", cart.CartHandler, name="cart"),
-        url(r"/cart/status", live.CartStatusHandler, name="cart_status"),
-        url(r"/cart/status/ws", live.InventorySocket, name="cart_status_ws"),
         url(r"/checkout", orders.CheckoutHandler, name="checkout"),
         url(r"/orders", orders.OrdersHandler, name="orders"),
         url(rf"/orders/({ORDER_NUMBER})", orders.OrderHandler, name="order"),
@@ -94,10 +99,6 @@ def routes() -> list:
         url(r"/staff/imports", staff_import.ImportsHandler, name="staff_imports"),
         url(r"/staff/imports/([\w-]{16})", staff_import.ImportHandler, name="staff_import"),
         url(r"/staff/imports/([\w-]{16})/rejects\.csv", staff_import.RejectsHandler, name="staff_import_rejects"),
-        url(r"/api/books", api.BooksApiHandler, name="api_books"),
-        url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
-        url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
-        url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
         url(r"/healthz", health.HealthHandler, name="healthz"),
         url(r"/readyz", health.ReadyHandler, name="readyz"),
         url(r"/metrics", health.MetricsHandler, name="metrics"),
