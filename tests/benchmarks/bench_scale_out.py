@@ -10,7 +10,10 @@ its twelve-book page (Tornado + Jinja2, no database: `reference_hello`'s /page).
 itself is no reference here: it costs nginx more than it costs Tornado, so a second process
 gains it nothing. The four setups (1 and 2 processes of each, each behind its own nginx, which
 runs a worker per core as Debian's does) are measured in turn, round after round, and each
-gain is the median of its rounds' ratios: the machine's speed moves by the minute.
+gain is the median of its rounds' ratios: the machine's speed moves by the minute. Beside them,
+where each setup's CPU goes per answer (the servers' own, and the rest: nginx, wrk and the kernel)
+and how busy the machine's cores are: a lighter page leaves a larger share to nginx and wrk, and
+the second process gains less on a machine both setups already fill.
 Then the latency of the live feed across processes: --changes cart adds and removes on one
 process, each timed from sending the request until a WebSocket subscriber on the other process
 has the new count (and on the same process, for comparison).
@@ -24,28 +27,58 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import functools
+import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from tornado.httpclient import AsyncHTTPClient
 
-from tests.benchmarks.harness import Reference, Row, get_script, in_turn, median_ratio, print_table, wrk
+from tests.benchmarks.harness import (
+    Reference,
+    Row,
+    get_script,
+    in_turn,
+    machine_busy_seconds,
+    median_ratio,
+    print_table,
+    wrk,
+)
 from tests.constants import COOKIE_SECRET, PCI
 from tests.nginx_server import Nginx
 from tests.redis_server import RedisServer
 from tests.shop_client import ShopClient
-from tests.shop_process import LIFTED_LIMITS, ShopProcess
+from tests.shop_process import LIFTED_LIMITS, ShopProcess, cpu_seconds
 from tests.websocket_client import connect, receive, subscribe
 
 
-def site_rps(url: str, path: str, seconds: float, number: int) -> float:
+@dataclasses.dataclass
+class SiteRun:
+    rps: float
+    server_us: float  # the servers' CPU per answer
+    rest_us: float  # everything else's per answer: nginx, wrk, the kernel's work charged to neither
+    busy: float  # the share of the machine's cores busy
+
+
+def median_run(runs: list[SiteRun]) -> SiteRun:
+    """Each figure's median over the runs."""
+    return SiteRun(*(statistics.median(getattr(run, field.name) for run in runs)
+                     for field in dataclasses.fields(SiteRun)))
+
+
+def site_run(url: str, path: str, servers: list[int], seconds: float, number: int) -> SiteRun:
+    busy, server, start = machine_busy_seconds(), sum(map(cpu_seconds, servers)), time.monotonic()
     result = wrk(url + path, seconds, get_script([path]), pin=False)
+    elapsed, busy = time.monotonic() - start, machine_busy_seconds() - busy
+    server = sum(map(cpu_seconds, servers)) - server
     assert result["non_2xx"] == 0, (url, result)
-    return result["rps"]
+    answers = result["rps"] * elapsed
+    return SiteRun(result["rps"], server / answers * 1e6, (busy - server) / answers * 1e6,
+                   busy / (elapsed * (os.cpu_count() or 1)))
 
 
 @contextlib.contextmanager
@@ -99,15 +132,17 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
         flags = (*LIFTED_LIMITS, "--xheaders", f"--redis-url={redis.url}", f"--cookie-secret={COOKIE_SECRET}")
         bare = [stack.enter_context(Reference("reference_hello", pin=False)) for _ in range(2)]
         shops = [stack.enter_context(ShopProcess(folder / name, *flags)) for name in ("a", "b")]
-        sites = {
-            "bare 1": (stack.enter_context(behind_nginx(folder / "nginx-bare-1", [bare[0].port])), "/page"),
-            "bare 2": (stack.enter_context(behind_nginx(folder / "nginx-bare-2", [r.port for r in bare])), "/page"),
-            "shop 1": (stack.enter_context(behind_nginx(folder / "nginx-shop-1", [shops[0].port])), page),
-            "shop 2": (stack.enter_context(behind_nginx(folder / "nginx-shop-2", [s.port for s in shops])), page),
-        }
-        rps = in_turn(rounds, {name: functools.partial(site_rps, url, path, seconds)
-                             for name, (url, path) in sites.items()})
+        servers = {"bare": [(r.port, r.process.pid) for r in bare if r.process],
+                   "shop": [(s.port, s.process.pid) for s in shops if s.process]}
+        runs: dict[str, Callable[[int], SiteRun]] = {}
+        for side, path in (("bare", "/page"), ("shop", page)):
+            for count in (1, 2):
+                ports, pids = zip(*servers[side][:count], strict=True)
+                url = stack.enter_context(behind_nginx(folder / f"nginx-{side}-{count}", list(ports)))
+                runs[f"{side} {count}"] = functools.partial(site_run, url, path, list(pids), seconds)
+        figures = in_turn(rounds, runs)
         other, same = asyncio.run(delivery(shops[0], shops[1], changes))
+    rps = {name: [run.rps for run in site_runs] for name, site_runs in figures.items()}
     gain, bare_gain = median_ratio(rps["shop 2"], rps["shop 1"]), median_ratio(rps["bare 2"], rps["bare 1"])
     scale = Row(f"2 processes / 1 behind nginx, shop's book page vs bare Tornado's 12-book page, median of {rounds} "
                 "rounds", gain, bare_gain, "x", ">= 1.6, or bare Tornado's gain here")
@@ -116,12 +151,20 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
     crossing = Row(f"change -> subscriber on the other process, p99 of {changes}, after the same process's "
                    "subscriber has it (vs that, from the request)", p99(across), p99(same), "ms", "<= 50 ms")
     crossing.met = crossing.ours <= 50
-    median = {name: statistics.median(figures) for name, figures in rps.items()}
+    median = {name: median_run(site_runs) for name, site_runs in figures.items()}
     return [
-        Row("book page, 1 shop process behind nginx vs 1 bare Tornado page", median["shop 1"], median["bare 1"],
-            "req/s", "(context)"),
-        Row("book page, 2 shop processes behind nginx vs 2 bare Tornado pages", median["shop 2"], median["bare 2"],
-            "req/s", "(context)"),
+        Row("book page, 1 shop process behind nginx vs 1 bare Tornado page", median["shop 1"].rps,
+            median["bare 1"].rps, "req/s", "(context)"),
+        Row("book page, 2 shop processes behind nginx vs 2 bare Tornado pages", median["shop 2"].rps,
+            median["bare 2"].rps, "req/s", "(context)"),
+        Row("the servers' CPU per answer, 1 process behind nginx", median["shop 1"].server_us,
+            median["bare 1"].server_us, "µs", "(context)"),
+        Row("the servers' CPU per answer, 2 processes behind nginx", median["shop 2"].server_us,
+            median["bare 2"].server_us, "µs", "(context)"),
+        Row("everything else's CPU per answer (nginx, wrk, the kernel), 2 processes", median["shop 2"].rest_us,
+            median["bare 2"].rest_us, "µs", "(context)"),
+        Row("the machine's cores busy, 2 processes behind nginx", median["shop 2"].busy * 100,
+            median["bare 2"].busy * 100, "%", "(context)"),
         scale,
         crossing,
     ]

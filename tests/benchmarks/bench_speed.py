@@ -3,7 +3,7 @@ with its reference, measured in one run, printed as one table (Markdown, for the
 
     .venv/bin/python -m tests.benchmarks.bench_speed [--quick]
 
-About 6 minutes on a 2-core machine (--quick: 2,000 books and connections, about 2 minutes).
+About 8 minutes on a 2-core machine (--quick: 2,000 books and connections, about 2 minutes).
 Each part starts its own servers on loopback and stops them; see the scripts for each part.
 """
 
@@ -22,14 +22,21 @@ def main() -> None:
     args = parser.parse_args()
     size = 2_000 if args.quick else 20_000
     connections = 2_000 if args.quick else 10_000
-    start = time.monotonic()
-    rows = bench_page_speed.measure(seconds=2, rounds=3, books=size)
-    rows += bench_fan_out.measure(connections=connections, rounds=3, soak=6)
-    rows += bench_scale_out.measure(seconds=4, rounds=3, changes=100)
+    parts = {
+        "pages": lambda: bench_page_speed.measure(seconds=2, rounds=3, books=size),
+        "live feed": lambda: bench_fan_out.measure(connections=connections, rounds=3, soak=6),
+        "scale-out": lambda: bench_scale_out.measure(seconds=4, rounds=3, changes=100),
+    }
+    rows, took = [], {}
+    for part, measure in parts.items():
+        start = time.monotonic()
+        rows += measure()
+        took[part] = time.monotonic() - start
     load = os.getloadavg()[0]
     print(f"\n{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"{'server and load pinned to a core each' if pinning() else 'nothing pinned'}, "
-          f"load average {load:.1f} at the end, {time.monotonic() - start:.0f} s\n")
+          f"load average {load:.1f} at the end, {sum(took.values()):.0f} s "
+          f"({', '.join(f'{part} {seconds:.0f} s' for part, seconds in took.items())})\n")
     print_table(rows)
 
 

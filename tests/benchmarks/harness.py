@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from tests.shop_process import (
     SHOP_COMMAND,
@@ -34,6 +35,7 @@ from tests.shop_process import (
 )
 
 SERVER_CORE, LOAD_CORE = 0, 1
+T = TypeVar("T")
 CONNECT_BATCH = 100  # connections opened at once: below Tornado's listen backlog (128)
 
 
@@ -147,12 +149,12 @@ end
 """
 
 
-def in_turn(rounds: int, runs: dict[str, Callable[[int], float]]) -> dict[str, list[float]]:
+def in_turn(rounds: int, runs: dict[str, Callable[[int], T]]) -> dict[str, list[T]]:
     """Each of `runs` (given the round's number) once a round, in turn, for `rounds` rounds: the
     machine's speed moves by the minute and by more than the goals' margins, so figures to compare
     are taken seconds apart, and a ratio is the median of its rounds' (`median_ratio`). Each run
     starts on a quiet machine (`machine_quiet`)."""
-    figures: dict[str, list[float]] = {name: [] for name in runs}
+    figures: dict[str, list[T]] = {name: [] for name in runs}
     for number in range(rounds):
         for name, run in runs.items():
             machine_quiet()
