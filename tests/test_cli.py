@@ -3,6 +3,7 @@
 import asyncio
 import datetime
 import gc
+import logging
 import os
 import stat
 
@@ -109,7 +110,18 @@ def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
     assert not Settings(data_dir=tmp_path).store_dir.exists()
 
 
-def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsys):
+@pytest.fixture
+def process_logging():
+    """`cli.main` sets up a process's logging: Tornado's handler on the root logger, writing to this
+    test's captured stderr, and its level. Put back as they were for the tests after this one."""
+    root = logging.getLogger()
+    level, handlers = root.level, root.handlers[:]
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_serve_refuses_a_database_whose_migrations_are_behind(monkeypatch, capsys, process_logging):
     client = AsyncMongoMockClient()
 
     async def behind_by_one(settings, *, persist=True):
