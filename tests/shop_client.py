@@ -182,6 +182,15 @@ def status_url(*pairs) -> str:
     )
 
 
+async def raw_poll(base_url: str, *pairs) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A long poll for (isbn, version) pairs sent on a connection of its own, as a page's script sends one,
+    for tests of what the server does while it is held (and when the connection goes)."""
+    address = urllib.parse.urlsplit(base_url)
+    reader, writer = await asyncio.open_connection(address.hostname, address.port)
+    writer.write(f"GET {status_url(*pairs)} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
+    return reader, writer
+
+
 def text_of(html: str) -> str:
     """Page text without tags and with collapsed spaces, for asserting what a reader sees."""
     return html_entities.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip())

@@ -10,13 +10,12 @@ import asyncio
 import dataclasses
 import json
 import time
-import urllib.parse
 
 import pytest
 
 from burts_books.web.live import poll_answer
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
-from tests.shop_client import status_url
+from tests.shop_client import raw_poll
 from tests.waiting import result_of, until
 
 NEVER = 3600.0  # seconds: a poll timeout no test lives to see
@@ -108,9 +107,7 @@ async def test_a_poll_never_starts_from_a_count_not_yet_durable(client, services
 
 @pytest.mark.gen_test
 async def test_a_client_that_goes_away_is_forgotten(http_server, base_url, services):
-    address = urllib.parse.urlsplit(base_url)
-    _, writer = await asyncio.open_connection(address.hostname, address.port)
-    writer.write(f"GET {status_url((PCI, 1))} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
+    _, writer = await raw_poll(base_url, (PCI, 1))
     await until(lambda: len(services.live) == 1)  # the server is holding the poll
     writer.close()  # the page is closed
     await writer.wait_closed()
