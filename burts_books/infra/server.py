@@ -290,7 +290,7 @@ class _CountedStream(tornado.iostream.IOStream):
         super().set_nodelay(True)
 
     def set_nodelay(self, value: bool) -> None:
-        pass
+        """Tornado's own calls, around every answer: Nagle's algorithm stays off (see __init__)."""
 
     def close_fd(self) -> None:
         super().close_fd()
