@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.constants import PCI, STARTER_BOOKS, UNKNOWN_ISBN
+from tests.constants import PCI, STAFF_EMAIL, STARTER_BOOKS, UNKNOWN_ISBN, isbn_13
 from tests.shop_client import book_articles, listed_titles, text_of
 
 ALL_TITLES = sorted(book["title"] for book in STARTER_BOOKS)
@@ -61,6 +61,16 @@ async def test_recommended_reading_draws_every_book_with_the_book_module(client)
     assert "Added" not in text  # the date staff added it is nothing to a shopper
     # The description is the stored (sanitized) HTML, not escaped text.
     assert "<em>Python</em>" in book
+
+
+@pytest.mark.gen_test
+async def test_recommended_reading_is_the_twelve_newest_books(client, services):
+    for number in range(3):
+        await services.catalog.add({"isbn": isbn_13(number), "title": f"Newer Book {number}", "author": "A. Writer",
+                                    "price": "10", "stock": "2"}, STAFF_EMAIL)
+    shown = list(book_articles((await client.get("/recommended/")).text))
+    newest_starters = [book["isbn"] for book in reversed(STARTER_BOOKS[-9:])]
+    assert shown == [isbn_13(2), isbn_13(1), isbn_13(0), *newest_starters]
 
 
 @pytest.mark.gen_test
