@@ -7,10 +7,11 @@ against bare Tornado (reference_hello) from the same client harness in the same 
    subscribed to one book) and hold them idle: server RSS growth per connection;
 2. one change (a cart add on the shop, a naive `write_message` loop on the reference):
    seconds until the last connection has it, the median of --rounds;
-3. both servers up, one after the other: the same count of long polls held (RSS growth per poll),
-   then released by one change, --rounds + 2 times, each client polling again on its connection in
-   between: the ratio is the median of the ratios of the two sides' first, second... releases, taken
-   seconds apart (one release moves by half from one minute to the next here, on either side);
+3. both servers up, each holding the same count of long polls (RSS growth per poll), from a process
+   per side (one process may hold only 20,000 open files here); the sides release theirs in turn by one
+   change, --rounds + 4 times, each client polling again on its connection in between: the ratio is
+   the median of the ratios of the pairs of releases, taken seconds apart (one release moves by half
+   from one minute to the next here, on either side, and by a third from one release to the next);
 4. for each in turn, a soak: --soak rounds of connecting and dropping 1,000 WebSockets and 1,000 long polls;
    the median of the rounds' RSS growths after the third round (bare Tornado answers its dropped
    polls too). A leak of what a connection holds grows the RSS in every round (each poll's handler
@@ -30,10 +31,12 @@ import asyncio
 import contextlib
 import functools
 import itertools
+import multiprocessing
 import statistics
 import tempfile
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 
 from tornado.httpclient import AsyncHTTPClient
 
@@ -43,6 +46,8 @@ from tests.benchmarks.harness import (
     Row,
     client_text_frame,
     get_request,
+    machine_quiet,
+    median_ratio,
     on_the_load_core,
     open_many,
     print_table,
@@ -149,28 +154,55 @@ async def sockets_phase(side: Side, figures: Figures, connections: int, rounds: 
     await close_all(sockets)
 
 
-async def polls_side_by_side(sides: dict[Side, Figures], connections: int, rounds: int) -> float:
-    """Each side in turn, both servers up: hold `connections` polls (RSS growth per poll), then release them
-    `rounds` times, each client polling again on its connection in between, as a page does. Returns the
-    median of the ratios of the sides' first, second... releases, the first side's over the second's.
-    (Each side's polls are closed before the other's open: this process may not hold both at once.)"""
-    times: dict[Side, list[float]] = {}
-    for side, figures in sides.items():
+def hold_polls(side: Side, connections: int, pipe: Connection) -> None:
+    """In a process of its own: hold `connections` polls on `side`, send the server's RSS growth per poll,
+    then, each time `pipe` says so, release them and send the seconds to the last answer, once every client
+    has polled again on its connection, as a page does, and the server is quiet. `None` ends it."""
+    raise_open_files()
+
+    async def run() -> None:
         await side.ready()
         before = await settle(side.pid)
         polls = await open_polls(side, connections)
-        figures.poll_kib = (await settle(side.pid, seconds=1.0) - before) / connections
-        times[side] = [await race(polls, b" 200 OK", side.change)]
-        for _ in range(rounds - 1):
+        pipe.send((await settle(side.pid, seconds=1.0) - before) / connections)
+        loop = asyncio.get_running_loop()
+        while await loop.run_in_executor(None, pipe.recv):
+            seconds = await race(polls, b" 200 OK", side.change)
             request = get_request(side.port, side.poll_path())
             for poll in polls:
                 poll.send(request)
             await quiet(side.pid)
-            times[side].append(await race(polls, b" 200 OK", side.change))
-        figures.release = statistics.median(times[side])
+            pipe.send(seconds)
         await close_all(polls)
+
+    asyncio.run(run())
+
+
+def polls_side_by_side(sides: dict[Side, Figures], connections: int, rounds: int) -> float:
+    """Both servers up, each side's polls held by a process of its own (one process may hold only
+    10,000 connections under this machine's limit of open files): the sides release theirs in turn,
+    `rounds` times, so that each pair of releases is taken seconds apart. Returns the median of the
+    ratios of the sides' first, second... releases, the first side's over the second's."""
+    fork = multiprocessing.get_context("fork")
+    holders = {}
+    for side, figures in sides.items():  # one after the other: each side's RSS with only its own polls opening
+        ours, theirs = fork.Pipe()
+        holder = fork.Process(target=hold_polls, args=(side, connections, theirs))
+        holder.start()
+        figures.poll_kib = ours.recv()
+        holders[side] = (holder, ours)
+    times: dict[Side, list[float]] = {side: [] for side in sides}
+    for _ in range(rounds):
+        for side, (_, pipe) in holders.items():
+            machine_quiet()
+            pipe.send(True)
+            times[side].append(pipe.recv())
+    for side, (holder, pipe) in holders.items():
+        pipe.send(None)
+        holder.join()
+        sides[side].release = statistics.median(times[side])
     first, second = times.values()
-    return statistics.median(ours / theirs for ours, theirs in zip(first, second, strict=True))
+    return median_ratio(first, second)
 
 
 async def soak_phase(side: Side, figures: Figures, rounds: int) -> None:
@@ -220,7 +252,7 @@ def measure(connections: int = 10_000, rounds: int = 3, soak: int = 6) -> list[R
             on_a_fresh_server(start, functools.partial(sockets_phase, figures=figures, connections=connections,
                                                          rounds=rounds))
         with shop_side() as shop, reference_side() as bare:
-            release_ratio = asyncio.run(polls_side_by_side({shop: ours, bare: reference}, connections, rounds + 2))
+            release_ratio = polls_side_by_side({shop: ours, bare: reference}, connections, rounds + 4)
         for start, figures in ((reference_side, reference), (shop_side, ours)):
             on_a_fresh_server(start, functools.partial(soak_phase, figures=figures, rounds=soak))
     n = f"{connections:,}"
