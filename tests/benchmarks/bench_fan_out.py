@@ -179,16 +179,17 @@ def hold_polls(side: Side, connections: int, pipe: Connection) -> None:
 
 
 def polls_side_by_side(sides: dict[Side, Figures], connections: int, rounds: int) -> float:
-    """Both servers up, each side's polls held by a process of its own (one process may hold only
-    10,000 connections under this machine's limit of open files): the sides release theirs in turn,
+    """Both servers up, each side's polls held by a process of its own (one process may not hold both
+    sides' 10,000 under this machine's limit of 20,000 open files): the sides release theirs in turn,
     `rounds` times, so that each pair of releases is taken seconds apart. Returns the median of the
     ratios of the sides' first, second... releases, the first side's over the second's."""
     fork = multiprocessing.get_context("fork")
     holders = {}
     for side, figures in sides.items():  # one after the other: each side's RSS with only its own polls opening
         ours, theirs = fork.Pipe()
-        holder = fork.Process(target=hold_polls, args=(side, connections, theirs))
+        holder = fork.Process(target=hold_polls, args=(side, connections, theirs), daemon=True)
         holder.start()
+        theirs.close()  # the holder's end is the holder's alone: a holder that fails ends what we read
         figures.poll_kib = ours.recv()
         holders[side] = (holder, ours)
     times: dict[Side, list[float]] = {side: [] for side in sides}
