@@ -90,7 +90,8 @@ async def test_the_count_of_changes_moves_with_every_change_to_any_book_and_noth
     view = await loaded_view(services, random_books(3))
     isbn = random_books(3)[0]["isbn"]
     before = view.changes
-    view.search([], "title", 0, 12)  # reads
+    # Reads: they change nothing.
+    view.search([], "title", 0, 12)
     view.newest(3)
     view.get(isbn)
     view.versions(isbn)

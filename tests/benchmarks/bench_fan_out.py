@@ -157,8 +157,8 @@ async def sockets_phase(side: Side, figures: Figures, connections: int, rounds: 
 def hold_polls(side: Side, connections: int, pipe: Connection) -> None:
     """In a process of its own: hold `connections` polls on `side`, send the server's RSS growth per poll,
     then, each time `pipe` says so, release them and send the seconds to the last answer, once every client
-    has polled again on its connection, as a page does, and the server is quiet. `None` ends it."""
-    raise_open_files()
+    has polled again on its connection, as a page does, and the server is quiet. `None` ends it.
+    (Forked from `measure`, it has the raised limit of open files, which is per process.)"""
 
     async def run() -> None:
         await side.ready()
