@@ -9,7 +9,7 @@ against bare Tornado (reference_hello) from the same client harness in the same 
    seconds until the last connection has it, the median of --rounds;
 3. both servers up, each holding the same count of long polls (RSS growth per poll), from a process
    per side (one process may hold only 20,000 open files here); the sides release theirs in turn by one
-   change, --rounds + 4 times, each client polling again on its connection in between: the ratio is
+   change, --rounds + 2 times, each client polling again on its connection in between: the ratio is
    the median of the ratios of the pairs of releases, taken seconds apart (one release moves by half
    from one minute to the next here, on either side, and by a third from one release to the next);
 4. for each in turn, a soak: --soak rounds of connecting and dropping 1,000 WebSockets and 1,000 long polls;
@@ -253,7 +253,7 @@ def measure(connections: int = 10_000, rounds: int = 3, soak: int = 6) -> list[R
             on_a_fresh_server(start, functools.partial(sockets_phase, figures=figures, connections=connections,
                                                          rounds=rounds))
         with shop_side() as shop, reference_side() as bare:
-            release_ratio = polls_side_by_side({shop: ours, bare: reference}, connections, rounds + 4)
+            release_ratio = polls_side_by_side({shop: ours, bare: reference}, connections, rounds + 2)
         for start, figures in ((reference_side, reference), (shop_side, ours)):
             on_a_fresh_server(start, functools.partial(soak_phase, figures=figures, rounds=soak))
     n = f"{connections:,}"
