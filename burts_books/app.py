@@ -31,13 +31,13 @@ from .web import (
     staff_import,
     stock,
 )
-from .web.base import CoverFiles, StaticFiles
 from .web.signed_cookies import CookieHeaders
 from .web.staff import books as staff_books
 from .web.staff import history as staff_history
 from .web.staff import orders as staff_orders
 from .web.staff import stock as staff_stock
 from .web.staff import users as staff_users
+from .web.static_files import CoverFiles, StaticFiles
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def shared_pages(size: int) -> cachetools.LRUCache:
 
 
 def filled_pages(size: int) -> cachetools.LRUCache:
-    """Shared pages as filled in for a visitor state (web.base.FilledPage), apart from the skeletons: a
+    """Shared pages as filled in for a visitor state (web.shared_pages.FilledPage), apart from the skeletons: a
     visitor's own pages never push out the ones every visitor shares."""
     return cachetools.LRUCache(maxsize=size, getsizeof=lambda filled: sum(map(len, filled.pieces)))
 

@@ -71,7 +71,7 @@ class CatalogView:
         # show and book pages render per request): what a kept listing was rendered from.
         self.version = 0
         # Bumped by every change to any book, its stock included: while it stands, a kept page
-        # shows every book as it is now, however many it shows (BaseHandler.render_shared).
+        # shows every book as it is now, however many it shows (SharedPageRendering.render_shared).
         self.changes = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)

@@ -94,7 +94,7 @@ def make_environment(template_dir: Path, debug: bool = False,
         cache_size=-1,
         autoescape=True,
         # Debug mode re-reads changed templates; Tornado's own loader reset never
-        # reaches Jinja2, since BaseHandler.render_string is ours.
+        # reaches Jinja2, since SharedPageRendering.render_string is ours.
         auto_reload=debug,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -13,7 +13,8 @@ import pytest
 from burts_books import carts as carts_module
 from burts_books import templating
 from burts_books.infra.clock import utcnow
-from burts_books.web.base import NONCE, XSRF_FIELD, BaseHandler, apart_at_placeholders
+from burts_books.web.base import BaseHandler
+from burts_books.web.shared_pages import NONCE, XSRF_FIELD, apart_at_placeholders
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, STARTER_BOOKS
 from tests.shop_client import cart_count, signed_in_as, text_of
 

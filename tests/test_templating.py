@@ -7,7 +7,8 @@ import pytest
 import tornado.web
 
 from burts_books import templating
-from burts_books.web.base import BaseHandler, StaticFiles
+from burts_books.web.base import BaseHandler
+from burts_books.web.static_files import StaticFiles
 
 
 class Shelf(tornado.web.UIModule):

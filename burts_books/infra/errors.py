@@ -1,4 +1,4 @@
-"""What the shop refuses, as domain errors; the web layer gives each its HTTP status (web/base.py).
+"""What the shop refuses, as domain errors; the web layer gives each its HTTP status (web/base.py, status_of).
 
 Every message is written for the person or program that made the request.
 """
