@@ -1,12 +1,14 @@
 """What shoppers see: home, recommended reading, catalog search and paging, a book's page, 404s."""
 
-import asyncio
 import dataclasses
+import datetime
 import html
 import re
 
 import pytest
 
+from burts_books import catalog as catalog_module
+from burts_books.infra.clock import utcnow
 from tests.constants import PCI, STAFF_EMAIL, STARTER_BOOKS, UNKNOWN_ISBN, isbn_13
 from tests.shop_client import book_articles, listed_titles, text_of
 
@@ -65,9 +67,12 @@ async def test_recommended_reading_draws_every_book_with_the_book_module(client)
 
 
 @pytest.mark.gen_test
-async def test_recommended_reading_is_the_twelve_newest_books(client, services):
+async def test_recommended_reading_is_the_twelve_newest_books(client, services, monkeypatch):
+    start = utcnow()
     for number in range(3):
-        await asyncio.sleep(0.002)  # a millisecond apart: books added within one are in ISBN order
+        # Added a second apart by the catalog's clock: books added within one millisecond go in ISBN order.
+        added = start + datetime.timedelta(seconds=number + 1)
+        monkeypatch.setattr(catalog_module, "utcnow", lambda added=added: added)
         await services.catalog.add({"isbn": isbn_13(number), "title": f"Newer Book {number}", "author": "A. Writer",
                                     "price": "10", "stock": "2"}, STAFF_EMAIL)
     shown = list(book_articles((await client.get("/recommended/")).text))
