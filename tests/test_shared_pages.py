@@ -160,16 +160,29 @@ async def test_the_sign_in_link_of_a_page_answering_a_form_leads_home(client):
     assert 'href="/login?next=%2Fregister"' in (await client.get("/register")).text
 
 
+def override_templates(app, templates: dict[str, str]) -> None:
+    """The shop's templates, but these in place of some (for what a part may read)."""
+    env = app.settings["jinja"]
+    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader(templates), env.loader])
+    env.cache.clear()
+
+
 @pytest.mark.gen_test
 async def test_a_part_that_reads_the_request_is_kept_per_page(app, client):
     # Kept once for every page, such a part would show one page's address on all of them.
-    env = app.settings["jinja"]
-    env.loader = jinja2.ChoiceLoader([jinja2.DictLoader({"parts/visitor.html": "<b id=here>{{ request.uri }}</b>"}),
-                                      env.loader])
-    env.cache.clear()
+    override_templates(app, {"parts/visitor.html": "<b id=here>{{ request.uri }}</b>"})
     visitor = client.another()
     for path in ("/recommended/", f"/books/{PCI}", "/books/?q=python", "/recommended/"):
         assert f"<b id=here>{path}</b>" in (await visitor.get(path)).text, path
+
+
+@pytest.mark.gen_test
+async def test_a_part_sees_the_same_of_a_page_whether_it_was_just_rendered_or_kept(app, visitors):
+    # What only the kept page shows (render_shared's page_args: Recommended Reading's books) is not
+    # the parts': a part reading it would show it to the visitor who made the page, and to no one after.
+    override_templates(app, {"parts/visitor.html": "<b id=sees>{{ books is defined }}</b>"})
+    for visitor in visitors:  # the first renders the page; the others fill in the page it kept
+        assert "<b id=sees>False</b>" in (await visitor.get("/recommended/")).text
 
 
 def listed_available(html: str, isbn: str) -> int:

@@ -108,7 +108,8 @@ class SharedPageRendering(tornado.web.RequestHandler):
         return namespace
 
     def render(self, template_name: str, **kwargs):
-        self._page_args = kwargs
+        if self._shared_key is None:  # a shared page's parts see its part_args only (render_shared)
+            self._page_args = kwargs
         return super().render(template_name, **kwargs)
 
     def render_string(self, template_name: str, **kwargs) -> bytes:
