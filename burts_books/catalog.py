@@ -29,6 +29,8 @@ from .inventory import MAX_STOCK, Inventory, StockError
 from .search_text import words
 
 MAX_PRICE = 10_000
+# The edit form's record of the book's catalog_version it showed (see Catalog.update).
+VERSION_FIELD = "version_seen"
 NO_COVER = "/static/images/no-cover.svg"
 
 # Tags a staff member may use in a description; everything else is stripped.
@@ -116,6 +118,10 @@ def _isbn(raw: str) -> str:
 def _image(raw: str) -> str:
     if raw and not _IMAGE_URL.fullmatch(raw):
         raise ValueError("Give an https:// address or a /static/ path.")
+    # Pages put a /static/ path through static_url, which refuses (403) a path outside the folder:
+    # every page showing the book would.
+    if not raw.startswith("https://") and {"", ".", ".."} & set(raw.split("/")[2:]):
+        raise ValueError("Give a path without empty, . or .. steps.")
     return raw or NO_COVER
 
 
@@ -174,13 +180,19 @@ def parse_book_form(form: Mapping[str, str]) -> dict:
         raw = (form.get(field.name) or "").strip()
         if field.required and not raw:
             errors[field.name] = "This field is required."
-        elif field.limit is not None and len(raw) > field.limit:
-            errors[field.name] = f"At most {field.limit} characters."
+            continue
+        try:
+            value = field.parse(raw)
+        except ValueError as exc:
+            errors[field.name] = str(exc)
+            continue
+        # Measured as stored, which the edit form shows: a description made safe can be longer
+        # than typed (& is stored as &amp;), and saving the form again unchanged must pass.
+        if field.limit is not None and isinstance(value, str) and len(value) > field.limit:
+            stored = f" as saved (this comes to {len(value)})" if value != raw else ""
+            errors[field.name] = f"At most {field.limit} characters{stored}."
         else:
-            try:
-                book[field.stored_as or field.name] = field.parse(raw)
-            except ValueError as exc:
-                errors[field.name] = str(exc)
+            book[field.stored_as or field.name] = value
     if errors:
         raise ValidationError(errors)
     book["keywords"] = keywords_for(book)
@@ -206,6 +218,36 @@ def _with_cover(book: dict, cover: dict[str, str] | None) -> dict:
     if cover:
         book.update(image=covers.largest(cover), cover=cover)
     return book
+
+
+class EditConflict(ValidationError):
+    """An edit made from a form shown before someone else saved the book: each field whose value
+    differs from the saved one says what is saved now, and VERSION_FIELD who saved it."""
+
+    def __init__(self, by: str, conflicts: dict[str, str]):
+        super().__init__({VERSION_FIELD: f"{by} saved this book while you were editing it, so nothing was saved. "
+                                         "The fields marked show what is saved now; save again to keep what "
+                                         "this form has.", **conflicts})
+
+
+def _conflicts(book: dict, current: dict) -> dict[str, str]:
+    """For each field of the form whose value in `book` differs from the saved one (`current`), what is saved."""
+    saved = book_form(current)
+    return {field.name: "Saved meanwhile as: " + (_shortened(saved[field.name]) or "(empty)")
+            for field in FORM_FIELDS if field.name not in ("isbn", "stock")
+            and book.get(field.stored_as or field.name) != current.get(field.stored_as or field.name)}
+
+
+def _shortened(text: str, most: int = 120) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
+
+
+def _cover_follows_image(book: dict, current: dict) -> None:
+    """An uploaded cover's sizes go with the image they were made from: a change of the image to
+    another address (typed, or imported) drops them; an upload brings its own."""
+    uploaded = current.get("cover")
+    if "cover" not in book and uploaded and book.get("image", current["image"]) not in uploaded.values():
+        book["cover"] = {}
 
 
 UNRECORDED = ("stock", "keywords", "cover")  # stock is recorded apart; the others follow from recorded fields
@@ -311,17 +353,21 @@ class Catalog:
 
     async def update(
         self, isbn: str, form: Mapping[str, str], staff_email: str, expected_stock: int | None = None,
-        cover: dict[str, str] | None = None,
+        cover: dict[str, str] | None = None, expected_version: int | None = None,
     ) -> dict:
         """Save an edit. `expected_stock` is the stock the editor was shown (see Inventory.set_stock);
-        `cover` an uploaded cover, as for add()."""
+        `cover` an uploaded cover, as for add(); `expected_version` the catalog_version of the book
+        the form showed: if another edit was saved since, EditConflict, and nothing is saved."""
         current = await self.get_current(isbn)
         book = _with_cover(parse_book_form(form), cover)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
+        if expected_version is not None and current.get("catalog_version", 0) != expected_version:
+            conflicts = _conflicts(book, current)
+            if conflicts:  # else the other edit saved what this one would: nothing is lost either way
+                raise EditConflict(current.get("updated_by", "someone"), conflicts)
         stock = book.pop("stock")
-        if current.get("cover") and book["image"] not in current["cover"].values():
-            book["cover"] = {}  # the uploaded sizes go with the cover they were made from
+        _cover_follows_image(book, current)
         # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
         try:
             await self.inventory.set_stock(current["isbn"], stock, expected_stock, who=staff_email)
@@ -388,6 +434,7 @@ class Catalog:
             if isbn in refused:
                 done.rejected[isbn] = ValidationError({"stock": refused[isbn]})
                 continue
+            _cover_follows_image(book, current)
             update = _update_for(book, current, isbn in new_stock, editor, now)
             if update is None:
                 done.unchanged.append(isbn)

@@ -293,6 +293,7 @@ class CatalogView:
     async def _describe_in_slices(self, numbers: list[int]) -> None:
         async for number in in_slices(numbers):
             self._describe([number])
+        self.version += 1  # a search kept meanwhile may have missed books found by their description
         log.info("catalog view: every description indexed")
 
     def _remove(self, isbn: str) -> None:

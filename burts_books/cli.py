@@ -184,15 +184,27 @@ def with_bus_secret(settings: Settings) -> Settings:
     return with_cookie_secret(settings, log) if settings.redis_url else settings
 
 
+def writable_file(path: Path) -> Path:
+    """`path`, if a file can be written there; else CommandError, saying why."""
+    if path.is_dir():
+        raise CommandError(f"{path} is a folder: give a file name")
+    if not path.parent.is_dir():
+        raise CommandError(f"can't write {path}: there is no folder {path.parent}")
+    if not os.access(path.parent, os.W_OK):
+        raise CommandError(f"can't write {path}: the folder {path.parent} is not writable")
+    return path
+
+
 async def import_books(settings: Settings, args) -> int:
     path = Path(args.file)
     try:
         source = ImportFile.open(path)  # reads the whole file: a bad one is refused before any write
     except BadImportFile as exc:
         raise CommandError(str(exc)) from None
+    # Checked before any write: the file is opened at the first rejection, maybe thousands of books in.
+    rejects_path = writable_file(Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.csv"))
     services = await open_services(with_bus_secret(settings))
-    rejects = RejectsFile(Path(args.rejects) if args.rejects else path.with_name(path.name + ".rejects.csv"),
-                          source.numbered_by)
+    rejects = RejectsFile(rejects_path, source.numbered_by)
     display = ProgressDisplay()
     importer = Importer(services.catalog, f"import of {path.name}", rejects, on_batch=display)
     loop = asyncio.get_running_loop()
@@ -217,6 +229,8 @@ async def import_books(settings: Settings, args) -> int:
 
 
 async def export_books(settings: Settings, args) -> None:
+    if args.output is not None:
+        writable_file(Path(args.output))
     services = await open_services(with_bus_secret(settings))
     try:
         if args.output is None:
@@ -228,10 +242,13 @@ async def export_books(settings: Settings, args) -> None:
         else:
             # Written aside, then renamed: a failed export leaves no half file behind.
             partial = Path(args.output + ".partial")
-            # A command of its own, with no requests waiting on its loop: plain file writes are fine.
-            with open(partial, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
-                written = await catalog_csv.write(services.catalog.by_isbn(), out)
-            os.replace(partial, args.output)
+            try:
+                # A command of its own, with no requests waiting on its loop: plain file writes are fine.
+                with open(partial, "w", encoding="utf-8", newline="") as out:  # noqa: ASYNC230
+                    written = await catalog_csv.write(services.catalog.by_isbn(), out)
+                os.replace(partial, args.output)
+            finally:
+                partial.unlink(missing_ok=True)  # noqa: ASYNC240
     finally:
         await services.close()
     print(f"exported {written} books" + (f" to {args.output}" if args.output else ""), file=sys.stderr)

@@ -103,7 +103,8 @@ class Filters:
         if self.kind:
             criteria["kind"] = self.kind
         if self.who:
-            criteria["who"] = self.who
+            # As typed ("import of NewPrices.csv by ..."), or in lower case: emails are kept so.
+            criteria["who"] = {"$in": sorted({self.who, self.who.lower()})}
         moment = {}
         if self.since:
             moment["$gte"] = self.since

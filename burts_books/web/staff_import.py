@@ -7,6 +7,8 @@ session is known, and the XSRF token is checked once the body, which
 carries it, has arrived.
 """
 
+import re
+import urllib.parse
 from pathlib import Path
 from typing import cast
 
@@ -16,12 +18,21 @@ from streaming_form_data.parser import ParseFailedException
 from streaming_form_data.targets import FileTarget, ValueTarget
 from tornado.http1connection import HTTP1Connection
 
+from ..accounts import known_as
 from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
 UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
 PROGRESS_FIELDS = ("status", "total", "added", "updated", "unchanged", "rejected")
+_NOT_IN_A_QUOTED_NAME = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition for a download named `filename` (an upload's name, in any script): the
+    name itself as RFC 5987 spells it, and for clients that read only `filename`, an ASCII likeness."""
+    likeness = _NOT_IN_A_QUOTED_NAME.sub("_", filename)
+    return f"attachment; filename=\"{likeness}\"; filename*=UTF-8''{urllib.parse.quote(filename, safe='')}"
 
 
 @tornado.web.stream_request_body
@@ -95,7 +106,7 @@ class ImportsHandler(BaseHandler):
                 raise Invalid("Choose a CSV or ONIX file to import.")
             upload, self._upload = self._upload, None  # the import owns the file from here
             job_id = await self.services.imports.start(upload, self._file.multipart_filename,
-                                                       self.current_user["email"])
+                                                       known_as(self.current_user))
         except Invalid as exc:
             await self.show_form(str(exc), status=400)
             return
@@ -122,5 +133,5 @@ class RejectsHandler(BaseHandler):
         job = await self.services.imports.get(job_id)
         content = await self.services.imports.rejects_file(job)
         self.set_header("Content-Type", "text/csv; charset=UTF-8")
-        self.set_header("Content-Disposition", f'attachment; filename="{job["filename"]}.rejects.csv"')
+        self.set_header("Content-Disposition", attachment(f'{job["filename"]}.rejects.csv'))
         self.write(content)

@@ -4,7 +4,7 @@ The add and edit forms are multipart: they may carry a cover image (see covers.p
 """
 
 from ...accounts import known_as
-from ...catalog import book_form
+from ...catalog import VERSION_FIELD, EditConflict, book_form
 from ...infra.errors import Invalid, ValidationError
 from ...infra.numbers import whole_number
 from ...inventory import MAX_STOCK
@@ -12,7 +12,7 @@ from ..base import staff_only
 from ..mixins import FlashMixin, RestockMixin, StaffUpload
 
 FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
-               "description", "price", "stock", "stock_seen")
+               "description", "price", "stock", "stock_seen", VERSION_FIELD)
 FORM_OVERHEAD = 64 * 1024  # the form's text fields, beside its cover
 
 
@@ -20,6 +20,7 @@ def form_values(book: dict) -> dict:
     """A stored book as the strings its edit form shows."""
     values = book_form(book)
     values["stock_seen"] = values["stock"]
+    values[VERSION_FIELD] = str(book.get("catalog_version", 0))
     return values
 
 
@@ -54,8 +55,15 @@ class BookFormHandler(StaffUpload, BookPage):
 
     def stock_seen(self) -> int | None:
         """The stock the edit form showed, so saving it can't undo sales made since."""
+        return self._number_seen("stock_seen", MAX_STOCK)
+
+    def version_seen(self) -> int | None:
+        """The book's catalog_version the edit form showed, so saving it can't undo another's edit."""
+        return self._number_seen(VERSION_FIELD, 2**53)
+
+    def _number_seen(self, name: str, most: int) -> int | None:
         try:
-            return whole_number(self.get_body_argument("stock_seen", ""), 0, MAX_STOCK)
+            return whole_number(self.get_body_argument(name, ""), 0, most)
         except ValueError:
             return None
 
@@ -92,12 +100,16 @@ class EditBookHandler(BookFormHandler):
         try:
             saved = await self.services.catalog.update(
                 book["isbn"], form, known_as(self.current_user), expected_stock=self.stock_seen(),
-                cover=await self.cover(),
+                cover=await self.cover(), expected_version=self.version_seen(),
             )
         except ValidationError as exc:
+            current = await self.services.catalog.get_current(book["isbn"])
+            # Saving again applies the number typed to the stock as it is now, and the form's fields
+            # over the other edit, now that the editor has seen it.
             if "stock" in exc.errors:
-                # Saving again applies the number typed to the stock as it is now.
-                form["stock_seen"] = str((await self.services.catalog.get_current(book["isbn"]))["stock"])
+                form["stock_seen"] = str(current["stock"])
+            if isinstance(exc, EditConflict):
+                form[VERSION_FIELD] = str(current.get("catalog_version", 0))
             await self.show_form(form, exc.errors, editing=book["isbn"], status=400)
             return
         self.done(f"Saved your changes to “{saved['title']}”.", self.reverse_url("edit_book", saved["isbn"]))

@@ -38,8 +38,9 @@ def parse_filters(values: dict[str, str]) -> Filters:
         errors["until"] = "The end date comes before the start date."
     if errors:
         raise ValidationError(errors)
-    return Filters(isbn, values["kind"], values["who"].strip().lower(), since,
-                   until + datetime.timedelta(days=1) if until else None)
+    # The end of the day `until`: none after the calendar's last day, which nothing comes after.
+    end = until + datetime.timedelta(days=1) if until and until.date() < datetime.date.max else None
+    return Filters(isbn, values["kind"], values["who"].strip(), since, end)
 
 
 class HistoryHandler(SearchMixin, FlashMixin):
