@@ -9,7 +9,7 @@ import pymongo
 import pytest
 
 from burts_books import catalog_view
-from burts_books.catalog import Catalog, keywords_for
+from burts_books.catalog import NO_COVER, Catalog, keywords_for
 from burts_books.catalog_view import CatalogView
 from burts_books.infra import slices
 from burts_books.infra.bus import RedisBus
@@ -17,6 +17,7 @@ from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
 from burts_books.search_text import html_words, words
 from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
+from tests.shop_client import text_of
 from tests.waiting import until
 
 WORDS = ["python", "pythonic", "tornado", "torn", "web", "c", "cat", "catalog", "été", "ça", "data", "database"]
@@ -185,6 +186,21 @@ async def test_descriptions_past_the_first_are_indexed_a_slice_at_a_time_between
     assert turns >= len(books) - catalog_view.DESCRIBED_AT_ONCE
     for n in (0, 99, 100, 249):
         assert [book["isbn"] for book in view.search([f"marker{n:03d}"], "relevance", 0, 12)[0]] == [books[n]["isbn"]]
+
+
+@pytest.mark.gen_test
+async def test_a_search_page_shown_while_descriptions_are_indexed_is_not_kept_after(client, services, monkeypatch):
+    monkeypatch.setattr(slices, "SLICE", 0.0)  # one description a turn of the loop: a big catalog's pace
+    books = random_books(250)
+    for n, book in enumerate(books):
+        book.update(image=NO_COVER, description="<p>A zeppelin story.</p>" if n % 5 == 0 else "<p>Plain.</p>")
+    view = services.catalog_view = services.catalog.view = await loaded_view(services, books)
+
+    early = text_of((await client.get("/books/?q=zeppelin")).text)  # just started: 20 of the first 100 found
+    await until(lambda: len(view._described) == len(books))
+
+    assert "50 books" not in early
+    assert "50 books" in text_of((await client.get("/books/?q=zeppelin")).text)
 
 
 @pytest.mark.gen_test

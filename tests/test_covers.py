@@ -1,13 +1,17 @@
 """Cover uploads on the add and edit forms: real images only, metadata stripped, re-encoded in the pages'
 widths, kept under the data folder and served with a long cache."""
 
+import csv
 import io
 import os
 
 import pytest
 from PIL import Image
 
+from burts_books.catalog import book_form
+from burts_books.catalog_csv import COLUMNS
 from burts_books.covers import WIDTHS
+from burts_books.importer import Importer, ImportFile, RejectsFile
 from tests.constants import PCI, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import field_errors, form_values, text_of
 from tests.store import store_snapshot
@@ -39,6 +43,13 @@ async def edit_form(staff):
 async def upload(staff, data, filename="cover.jpg", content_type="image/jpeg", path=f"/edit/{PCI}", form=None):
     form = form if form is not None else await edit_form(staff)
     return await staff.post_multipart(path, form, {"cover": (filename, content_type, data)})
+
+
+def csv_file(path, record):
+    """An import file of one record (its form fields)."""
+    with open(path, "w", newline="", encoding="utf-8") as file:
+        csv.writer(file).writerows([COLUMNS, [record[column] for column in COLUMNS]])
+    return path
 
 
 def stored_covers(settings):
@@ -161,3 +172,28 @@ async def test_an_address_cover_still_works_and_replaces_an_uploaded_one(staff, 
 async def test_a_missing_cover_file_is_404(client):
     assert (await client.get("/covers/0123456789abcdef01234567-480.webp")).code == 404
     assert (await client.get("/covers/../cookie-secret")).code in (403, 404)
+
+
+@pytest.mark.gen_test
+async def test_a_second_upload_replaces_the_first_with_all_its_sizes(staff, services):
+    await upload(staff, image_file("PNG"), "first.png", "image/png")
+    first = await services.db.books.find_one({"isbn": PCI})
+    assert (await upload(staff, image_file("JPEG", size=(500, 800)), "second.jpg")).code == 303
+    book = await services.db.books.find_one({"isbn": PCI})
+    assert sorted(map(int, book["cover"])) == list(WIDTHS)
+    assert set(book["cover"].values()).isdisjoint(first["cover"].values())
+    page = (await staff.another().get(f"/books/{PCI}")).text
+    assert f'src="{book["cover"][str(WIDTHS[0])]}"' in page  # the smallest size that fits the page's cover
+
+
+@pytest.mark.gen_test
+async def test_an_import_giving_another_image_replaces_an_uploaded_cover(staff, services, tmp_path):
+    await upload(staff, image_file("PNG"), "c.png", "image/png")
+    book = await services.db.books.find_one({"isbn": PCI}, {"_id": 0})
+    feed = csv_file(tmp_path / "books.csv", {**book_form(book), "image": "https://covers.example/new-edition.png"})
+    importer = Importer(services.catalog, "import of books.csv", RejectsFile(tmp_path / "rejects.csv", "line"))
+    assert (await importer.run(ImportFile.open(feed))).updated == 1
+
+    page = (await staff.another().get(f"/books/{PCI}")).text
+    assert 'src="https://covers.example/new-edition.png"' in page
+    assert "/covers/" not in page

@@ -63,3 +63,15 @@ def test_the_same_books_from_csv_and_from_onix_make_the_same_catalog(tmp_path):
     (csv_export, _), (onix_export, _) = exported(from_csv), exported(from_onix)
     assert csv_export.read_bytes() == onix_export.read_bytes()
     assert imported(from_csv, csv_export).endswith("added 0, updated 0, unchanged 312, rejected 0")
+
+
+def test_an_output_that_cannot_be_written_is_refused_in_one_line_and_leaves_nothing(tmp_path):
+    imported(tmp_path, shutil.copy(os.path.join(FIXTURES, "books.csv"), tmp_path))
+    (tmp_path / "a folder").mkdir()
+    for output, message in ((tmp_path / "nowhere" / "books.csv", f"there is no folder {tmp_path / 'nowhere'}"),
+                            (tmp_path / "a folder", "is a folder: give a file name")):
+        before = sorted(os.listdir(tmp_path))
+        result = run_cli("export", "--format=csv", f"--output={output}", data_dir=tmp_path)
+        assert result.returncode == 2, result
+        assert message in result.stderr.splitlines()[-1]
+        assert sorted(os.listdir(tmp_path)) == before  # no .partial file either

@@ -2,10 +2,12 @@
 shown per book on its edit page and on /staff/history with filters."""
 
 import datetime
+import urllib.parse
 
 import pytest
 
 from burts_books import history
+from burts_books.catalog import parse_book_form
 from tests.constants import PCI, RESTFUL, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import form_values, text_of
 from tests.store import age_carts, stock_of, store_snapshot
@@ -85,8 +87,6 @@ async def test_a_reconciliation_is_recorded_and_cart_holds_are_not(client, servi
 
 @pytest.mark.gen_test
 async def test_an_import_records_what_it_changed(services):
-    from burts_books.catalog import parse_book_form
-
     book = await services.catalog.get_current(PCI)
     form = {"isbn": PCI, "title": "Imported Title", "author": book["author"], "price": "39.99", "stock": "20"}
     done = await services.catalog.upsert_many([parse_book_form(form)], "import:feed.csv")
@@ -155,6 +155,27 @@ async def test_the_history_page_filters_by_book_kind_who_and_date(staff, service
     assert "3 changes" in text_of((await staff.get(f"/staff/history?since={today}&until={today}")).text)
     tomorrow = today + datetime.timedelta(days=1)
     assert "No changes match." in text_of((await staff.get(f"/staff/history?since={tomorrow}")).text)
+
+
+@pytest.mark.gen_test
+async def test_the_who_filter_finds_a_name_as_recorded_and_an_email_in_any_case(staff, services):
+    await services.inventory.restock(PCI, 5, STAFF_EMAIL)
+    form = {"isbn": PCI, "title": "Imported Title", "author": "Toby Segaran", "price": "39.99", "stock": "5"}
+    await services.catalog.upsert_many([parse_book_form(form)], f"import of NewPrices.csv by {STAFF_EMAIL}")
+    imported = len(await entries(services, who=f"import of NewPrices.csv by {STAFF_EMAIL}"))
+    assert imported >= 1
+    for who, changes in ((f"import of NewPrices.csv by {STAFF_EMAIL}", imported),
+                         (STAFF_EMAIL.upper(), 1), (STAFF_EMAIL, 1), (f"import of newprices.csv by {STAFF_EMAIL}", 0)):
+        shown = text_of((await staff.get("/staff/history?" + urllib.parse.urlencode({"who": who}))).text)
+        assert (f"{changes} change" in shown) if changes else ("No changes match." in shown), who
+
+
+@pytest.mark.gen_test
+async def test_the_last_day_of_the_calendar_is_a_day_like_any(staff, services):
+    await services.inventory.restock(PCI, 5, STAFF_EMAIL)
+    response = await staff.get("/staff/history?since=2000-01-01&until=9999-12-31")
+    assert response.code == 200
+    assert "1 change" in text_of(response.text)
 
 
 @pytest.mark.gen_test

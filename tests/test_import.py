@@ -254,3 +254,17 @@ def test_ctrl_c_writes_what_was_read_and_keeps_what_was_done(tmp_path):
         isbns = [row[0] for row in list(csv.reader(file))[1:]]
     books = asyncio.run(catalog(tmp_path))  # the store opens, and holds exactly what was reported
     assert set(books) == {book["isbn"] for book in STARTER_BOOKS} | set(isbns[:int(done[1])])
+
+
+@pytest.mark.parametrize("where, message", [
+    ("nowhere/why.csv", "can't write {folder}/nowhere/why.csv: there is no folder {folder}/nowhere"),
+    (".", "{folder} is a folder: give a file name"),
+])
+@pytest.mark.gen_test(timeout=60)
+async def test_a_rejects_file_that_cannot_be_written_is_refused_before_any_book_is(tmp_path, where, message):
+    path = fixture(tmp_path, "books.csv")  # its sixth record is rejected, after five it imports
+    run_cli("migrate", data_dir=tmp_path)
+    before = await catalog(tmp_path)
+    result = run_cli("import", str(path), f"--rejects={tmp_path / where}", data_dir=tmp_path)
+    assert refusal(result) == "burts-books import: " + message.format(folder=tmp_path)
+    assert await catalog(tmp_path) == before
