@@ -412,8 +412,11 @@ class Carts:
         may come back to it); an empty one goes at once.
         """
         now = utcnow()
-        idle = {"$or": [{"touched_at": {"$lt": now - ttl}},
-                        {"user_id": None, "touched_at": {"$lt": now - anonymous_ttl}}]}
+        # Each TTL for its own kind of cart, whichever is longer (`$ne: None` is exactly the carts that
+        # `user_id: None` leaves out). Each clause bounds `touched_at`: a server answers both from the
+        # (status, touched_at) index.
+        idle = {"$or": [{"touched_at": {"$lt": now - ttl}, "user_id": {"$ne": None}},
+                        {"touched_at": {"$lt": now - anonymous_ttl}, "user_id": None}]}
         expired = 0
         idle_carts = [cart async for cart in self.db.scan("carts", ("_id", "holds", "revision"),
                                                            {"status": "open", **idle})]

@@ -13,12 +13,13 @@ did it and when to `history`, so two people acting at once can't both
 succeed and no step goes unrecorded. `payment` says how the order is paid:
 `pay_at_pickup` now; an online provider later fills the same sub-document.
 
-Placing claims the cart first (one atomic update, conditioned on the
-revision the shopper reviewed), then takes the copies out of stock, then
-writes the order. A crash part-way can lose an order record but never sells
-a copy twice. Cancelling claims the order first, then puts its copies back
-on sale through the inventory service (every open page sees them); a crash
-in between leaves copies off sale, never sold twice.
+Placing refuses prices other than the ones the shopper reviewed, then claims
+the cart (one atomic update, conditioned on the revision the shopper
+reviewed), then takes the copies out of stock, then writes the order. A
+crash part-way can lose an order record but never sells a copy twice.
+Cancelling claims the order first, then puts its copies back on sale through
+the inventory service (every open page sees them); a crash in between leaves
+copies off sale, never sold twice.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import hashlib
 import logging
 import re
 import secrets
@@ -71,6 +73,7 @@ MAX_NOTE = 500
 _PHONE = re.compile(r"\+?[0-9 ().-]+")
 PHONE_DIGITS = (7, 15)  # E.164 allows at most 15
 REVIEW_AGAIN = "Your cart changed since you reviewed it: check it below and place the order again."
+PRICES_CHANGED = "A price changed since you reviewed your order: check the new total below and place the order again."
 
 
 class OrderStateError(Conflict):
@@ -129,6 +132,13 @@ def search_criteria(status: str = "", text: str = "") -> dict:
     return criteria
 
 
+def prices_key(lines: list[dict]) -> str:
+    """A short key to the price of each cart line (as `Carts.lines` gives them), for the review form to carry
+    back: the cart's revision only moves with what the shopper changes, not with what staff charge."""
+    prices = sorted((line["isbn"], line["price_cents"]) for line in lines)
+    return hashlib.sha256(repr(prices).encode()).hexdigest()[:16]
+
+
 def order_line(line: dict) -> dict:
     """What an order keeps of a cart line: the price it was sold at, whatever the book costs later."""
     return {key: line[key] for key in ("isbn", "title", "price_cents", "quantity")}
@@ -170,8 +180,12 @@ class Orders:
         return Contact(last.get("name", ""), last.get("email", ""), last.get("phone", ""))
 
     async def place(self, cart: Cart | None, user: dict, contact: Contact,
-                    reviewed_revision: int | None = None, cart_id: str | None = None) -> dict:
+                    reviewed_revision: int | None = None, cart_id: str | None = None,
+                    reviewed_prices: str | None = None) -> dict:
         """Turn the shopper's cart into an order, as reviewed; EmptyCart, or CartError when it changed.
+
+        `reviewed_prices` is the review's `prices_key`: when a price changed since, the order is not
+        placed at a total the shopper never saw (CartError, nothing changed).
 
         `cart_id` names the cart the browser last had: when that cart became
         this shopper's order moments ago (a second click on Place order), that
@@ -185,6 +199,9 @@ class Orders:
         if reviewed_revision is not None and reviewed_revision != cart.revision:
             raise CartError(REVIEW_AGAIN)
         lines = await self.carts.lines(cart)
+        # The order keeps these lines' prices, so they are the ones that must match the review.
+        if reviewed_prices is not None and reviewed_prices != prices_key(lines):
+            raise CartError(PRICES_CHANGED)
         if not await self.carts.claim_for_order(cart):
             now = await self.carts.find(cart.id, user)
             if now is None or not now.is_open:

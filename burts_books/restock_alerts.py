@@ -3,7 +3,8 @@
 An alert is `{_id: "<isbn> <email>", isbn, email, status, created_at,
 sent_at}`, `status` "waiting" until its mail goes, then "sent"; asking again
 later re-arms it. Inventory events drive the mail: every process hears every
-event on the bus, and for a title with waiting alerts and copies on sale each
+event on the bus, and for a title with waiting alerts and copies on sale (not
+withdrawn: its alerts wait, and restoring it to sale is an event too) each
 process claims each alert with one conditional update (waiting → sent). Only
 the winner sends, so a shopper gets exactly one mail however many processes
 hear the event. Each process keeps in memory the titles that have waiting
@@ -19,21 +20,27 @@ import logging
 from collections.abc import Callable
 
 from .accounts import BAD_EMAIL, normalize_email, valid_email
+from .catalog_view import BOOK_CHANGED
 from .infra.bus import EventBus
 from .infra.clock import utcnow
 from .infra.db import Database
 from .infra.errors import Conflict, NotFound, ValidationError
 from .infra.limits import Limits
 from .infra.mail import Mail, Mailer
-from .inventory import Inventory
+from .inventory import NOT_WITHDRAWN, Inventory
 
 log = logging.getLogger(__name__)
 
 WAITING, SENT = "waiting", "sent"
+ON_SALE = {"available": {"$gt": 0}, **NOT_WITHDRAWN}  # a book a shopper can put in a cart now
 
 
 class OnSale(Conflict):
     """The title has copies on sale now: nothing to wait for."""
+
+
+class Withdrawn(Conflict):
+    """The title is withdrawn from sale: no restock to tell of."""
 
 
 class RestockAlerts:
@@ -56,22 +63,25 @@ class RestockAlerts:
     async def catch_up(self) -> None:
         """Watch every title with waiting alerts, and mail those already on sale."""
         self._watched |= set(await self.alerts.distinct("isbn", {"status": WAITING}))
-        for state in await self.inventory.states(list(self._watched)):
-            if state["available"] > 0:
-                await self.notify(state["isbn"])
+        on_sale = self.books.find({"isbn": {"$in": list(self._watched)}, **ON_SALE}, {"_id": 0, "isbn": 1})
+        for isbn in [book["isbn"] async for book in on_sale]:
+            await self.notify(isbn)
 
     async def ask(self, isbn: str, email: str, address: str) -> str:
         """Mail `email` once when `isbn` is on sale again; returns the email as stored.
 
-        ValidationError for a bad email, NotFound for no such book, OnSale when it has copies now,
-        TooMany past the per-address limit (each ask can end in a mail to any address).
+        ValidationError for a bad email, NotFound for no such book, Withdrawn for a title withdrawn from sale,
+        OnSale when it has copies now, TooMany past the per-address limit (each ask can end in a mail to any
+        address).
         """
         email = normalize_email(email)
         if not valid_email(email):
             raise ValidationError({"email": BAD_EMAIL})
-        state = await self.inventory.state(isbn)
+        state, withdrawn = await self.inventory.sale_state(isbn)
         if state is None:
             raise NotFound(f"No book with ISBN {isbn}.")
+        if withdrawn:
+            raise Withdrawn("Sorry, this book is no longer available: there is no restock to tell you about.")
         if state["available"] > 0:
             raise OnSale("It's on sale now: add it to your cart.")
         await self.limits.hit(self.limits.restock_alerts_per_address, address)
@@ -83,13 +93,13 @@ class RestockAlerts:
         )
         self._watched.add(isbn)
         # Copies that came back between the check above and the write would have found no alert.
-        state = await self.inventory.state(isbn)
-        if state is not None and state["available"] > 0:
-            await self.notify(isbn)
+        await self.notify(isbn)
         return email
 
     def _on_event(self, event: dict) -> None:
-        if event.get("isbn") in self._watched and event.get("available", 0) > 0:
+        # A catalog change carries no count, and may be the title's return to sale: notify reads both.
+        back = event.get("available", 0) > 0 or event.get("kind") == BOOK_CHANGED
+        if back and event.get("isbn") in self._watched:
             task = asyncio.ensure_future(self.notify(event["isbn"]))
             self._tasks.add(task)
             task.add_done_callback(self._done)
@@ -100,11 +110,14 @@ class RestockAlerts:
             log.error("restock alerts could not be sent: %s", task.exception())
 
     async def notify(self, isbn: str) -> int:
-        """Mail every waiting alert of this title that this process wins the claim of; returns how many."""
-        self._watched.discard(isbn)
-        book = await self.books.find_one({"isbn": isbn}, {"isbn": 1, "title": 1, "author": 1})
+        """Mail every waiting alert of this title that this process wins the claim of; returns how many.
+
+        Only while the title is on sale: withdrawn (or sold out again), its alerts stay waiting and watched.
+        """
+        book = await self.books.find_one({"isbn": isbn, **ON_SALE}, {"isbn": 1, "title": 1, "author": 1})
         if book is None:
             return 0
+        self._watched.discard(isbn)
         waiting = [alert["_id"] async for alert in self.alerts.find({"isbn": isbn, "status": WAITING}, {"_id": 1})]
         sent = 0
         for alert_id in waiting:

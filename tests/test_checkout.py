@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STARTER_BOOKS
+from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STAFF_EMAIL, STARTER_BOOKS
 from tests.mail_server import body_of
 from tests.shop_client import cart_count, field_errors, form_values, text_of
 from tests.store import interleave_store_calls, stock_of, store_snapshot
@@ -162,6 +162,31 @@ async def test_a_cart_changed_after_the_review_is_shown_again_not_ordered(shoppe
     assert "Your cart changed since you reviewed it" in text and "RESTful Web Services" in text
     assert await services.db.orders.count_documents({}) == 0
     assert (await shopper.post("/checkout", form_values(response.text, "/checkout"))).code == 303
+
+
+@pytest.mark.gen_test
+async def test_a_price_changed_after_the_review_is_shown_again_not_ordered(shopper, services, mail):
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    review = await shopper.get("/checkout")
+    assert "Total 1 $39.99" in text_of(review.text)
+    form = {**form_values(review.text, "/checkout"), **CONTACT}
+    await services.accounts.register(STAFF_EMAIL, PASSWORD, staff=True)
+    staff = shopper.another()
+    await staff.login(STAFF_EMAIL)
+    edit = form_values((await staff.get(f"/edit/{PCI}")).text)
+    assert (await staff.post(f"/edit/{PCI}", {**edit, "price": "44.99"})).code == 303  # before Place order
+    before = await store_snapshot(services)
+
+    response = await shopper.post("/checkout", form)
+    assert response.code == 409
+    text = text_of(response.text)
+    assert "A price changed since you reviewed your order" in text and "Total 1 $44.99" in text
+    assert await store_snapshot(services) == before
+
+    assert (await shopper.post("/checkout", form_values(response.text, "/checkout"))).code == 303
+    assert [order["total_cents"] async for order in services.db.orders.find()] == [4499]
+    await until(lambda: mail.to(SHOPPER_EMAIL), message="no confirmation mail arrived")
+    assert "Total: $44.99" in body_of(mail.to(SHOPPER_EMAIL)[0])
 
 
 @pytest.mark.gen_test

@@ -72,6 +72,35 @@ async def test_the_server_timer_expires_idle_carts(services, settings, monkeypat
     await until(copy_back, message="the timer never expired the idle cart")
 
 
+@pytest.mark.parametrize("ttl, anonymous_ttl", [
+    pytest.param(60, 600, marks=pytest.mark.settings(cart_ttl_seconds=60, anonymous_cart_ttl_seconds=600)),
+    pytest.param(600, 60, marks=pytest.mark.settings(cart_ttl_seconds=600, anonymous_cart_ttl_seconds=60)),
+])
+@pytest.mark.gen_test
+async def test_each_kind_of_cart_is_held_for_its_own_ttl(shopper, services, ttl, anonymous_ttl):
+    """Either TTL may be the longer: a visitor's cart and a signed-in shopper's each last their own."""
+    visitor = shopper.another()
+    await visitor.cart_json("add")
+    await shopper.cart_json("add", RESTFUL)
+    carts = {visitor: (PCI, anonymous_ttl), shopper: (RESTFUL, ttl)}  # the book each holds, for how long
+    sooner, later = sorted(carts, key=lambda browser: carts[browser][1])
+
+    async def held(browser):
+        """Whether the browser's cart page still lists its book, and how many copies of it are off sale."""
+        isbn, _ = carts[browser]
+        listed = "Your cart is empty" not in text_of((await browser.get("/cart")).text)
+        book = await stock_of(services, isbn)
+        return listed, book["stock"] - book["available"]
+
+    await age_carts(services, carts[sooner][1] + 1)  # idle past the shorter TTL, well within the longer
+    await services.housekeeping(ttl, anonymous_ttl)
+    assert (await held(sooner), await held(later)) == ((False, 0), (True, 1))
+
+    await age_carts(services, carts[later][1])
+    await services.housekeeping(ttl, anonymous_ttl)
+    assert await held(later) == (False, 0)
+
+
 @pytest.mark.gen_test
 async def test_reconciliation_repairs_a_broken_count(client, services):
     await client.cart_json("add")

@@ -7,10 +7,10 @@ import pytest
 
 from burts_books.infra.mail import SmtpMailer
 from burts_books.restock_alerts import RestockAlerts
-from tests.constants import ADDRESS, PCI, SHOPPER_EMAIL, STAFF_EMAIL
+from tests.constants import ADDRESS, JSON, PCI, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.mail_server import body_of
 from tests.shop_client import text_of
-from tests.store import store_snapshot
+from tests.store import set_stock, store_snapshot
 from tests.waiting import until
 
 READER = "waiting.reader@example.com"
@@ -23,6 +23,11 @@ async def sold_out(services):
 
 async def restock(services, copies=3):
     await services.inventory.restock(PCI, copies, STAFF_EMAIL)
+
+
+async def withdraw(staff, withdraw=True):
+    response = await staff.post(f"/staff/books/{PCI}/withdraw", {"withdraw": "1" if withdraw else "0"})
+    assert response.code == 303, text_of(response.text)
 
 
 @pytest.mark.gen_test
@@ -128,3 +133,40 @@ async def test_alerts_are_limited_per_address(client, services):
     response = await client.post(f"/books/{PCI}/notify", {"email": "r3@example.com"})
     assert response.code == 429 and response.headers["Retry-After"]
     assert await services.db.restock_alerts.count_documents({}) == 2
+
+
+@pytest.mark.gen_test
+async def test_a_withdrawn_title_back_in_stock_waits_to_be_restored_before_the_mail(staff, services, mail):
+    await set_stock(services, 1)
+    holder = staff.another()
+    assert (await holder.cart_json("add")).code == 200
+    waiting = staff.another()
+    assert (await waiting.post(f"/books/{PCI}/notify", {"email": READER})).code == 200
+    await withdraw(staff)
+
+    assert (await holder.cart_json("remove")).code == 200  # its copy is on hand again, but not on sale
+    await services.housekeeping(1200, 600)  # nor does the catch-up take it for on sale
+    await asyncio.sleep(QUIET)
+    assert mail.to(READER) == []
+    add = await waiting.post("/cart", {"action": "add", "isbn": PCI}, headers=JSON)
+    assert add.code == 409 and add.json()["error"]["message"] == "Sorry, this book is no longer available."
+
+    await withdraw(staff, withdraw=False)
+    await until(lambda: mail.to(READER), message="no back-in-stock mail when the title was restored")
+    assert (await waiting.cart_json("add")).code == 200  # the mail's promise holds
+    await asyncio.sleep(QUIET)
+    assert len(mail.to(READER)) == 1
+
+
+@pytest.mark.parametrize("copies", [0, 3])
+@pytest.mark.gen_test
+async def test_a_withdrawn_title_takes_no_alert(staff, services, copies):
+    await set_stock(services, copies)
+    await withdraw(staff)
+    before = await store_snapshot(services)
+    response = await staff.another().post(f"/books/{PCI}/notify", {"email": READER})
+    assert response.code == 409
+    text = text_of(response.text)
+    assert "Sorry, this book is no longer available: there is no restock to tell you about." in text
+    assert "It's on sale now" not in text
+    assert await store_snapshot(services) == before

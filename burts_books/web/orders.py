@@ -3,7 +3,7 @@
 from ..carts import CartError, EmptyCart
 from ..infra.errors import NotFound, ValidationError
 from ..infra.numbers import LARGEST, whole_number_or_invalid
-from ..orders import STATUS_LABELS, Contact, check_contact
+from ..orders import STATUS_LABELS, Contact, check_contact, prices_key
 from .base import BaseHandler, signed_in, status_of
 
 CONTACT_FIELDS = ("name", "email", "phone", "note")
@@ -16,8 +16,9 @@ class CheckoutHandler(BaseHandler):
         return self.reverse_url("checkout")
 
     async def review(self, contact: Contact, errors: dict, message: str = "") -> None:
-        self.render("checkout.html", contents=await self.services.carts.contents(self.cart), contact=contact,
-                    errors=errors, message=message, revision=self.cart.revision if self.cart else 0)
+        contents = await self.services.carts.contents(self.cart)
+        self.render("checkout.html", contents=contents, contact=contact, errors=errors, message=message,
+                    revision=self.cart.revision if self.cart else 0, prices=prices_key(contents["items"]))
 
     @signed_in
     async def get(self):
@@ -34,8 +35,9 @@ class CheckoutHandler(BaseHandler):
         )
         try:
             contact = check_contact(**typed)
+            # A form without `prices` (made before they were sent) is shown again, with them.
             order = await self.services.orders.place(self.cart, self.current_user, contact, revision,
-                                                     self.cart_cookie())
+                                                     self.cart_cookie(), self.get_body_argument("prices", ""))
         except ValidationError as exc:
             self.set_status(400)
             await self.review(Contact(**typed), exc.errors)

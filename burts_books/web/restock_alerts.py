@@ -1,7 +1,7 @@
 """Notify me: a shopper asks, on a sold-out title's page, for one mail when it is back."""
 
 from ..infra.errors import ValidationError
-from ..restock_alerts import OnSale
+from ..restock_alerts import OnSale, Withdrawn
 from .base import BaseHandler, status_of
 
 
@@ -12,7 +12,7 @@ class NotifyHandler(BaseHandler):
         email = self.get_body_argument("email", "").strip() or (self.current_user or {}).get("email", "")
         try:
             stored = await self.services.restock_alerts.ask(book["isbn"], email, self.client_address)
-        except (ValidationError, OnSale) as exc:
+        except (ValidationError, OnSale, Withdrawn) as exc:
             self.set_status(status_of(exc))
             message = exc.errors["email"] if isinstance(exc, ValidationError) else str(exc)
             self.render("book.html", book=book, message=message, alert_email=email)
