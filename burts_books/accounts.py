@@ -159,15 +159,19 @@ class Accounts:
         An address has only a few sign-ins under way at once, so its flood can't take every
         turn at argon2 from everyone else.
         """
+        with self.limits.sign_ins_under_way.one(address):
+            return await self._counted_sign_in(email, password, address)
+
+    async def _counted_sign_in(self, email: str, password: str, address: str) -> dict | None:
+        """`sign_in` for a caller that already holds one of `address`'s sign-ins under way."""
         email = normalize_email(email)
         limits = self.limits
-        with limits.sign_ins_under_way.one(address):
-            await limits.hit(limits.sign_in_per_address, address)
-            await limits.hit(limits.sign_in_per_account, email)
-            user = await self.authenticate(email, password)
-            if user is not None:
-                await limits.forgive(limits.sign_in_per_address, address)
-                await limits.forgive(limits.sign_in_per_account, email)
+        await limits.hit(limits.sign_in_per_address, address)
+        await limits.hit(limits.sign_in_per_account, email)
+        user = await self.authenticate(email, password)
+        if user is not None:
+            await limits.forgive(limits.sign_in_per_address, address)
+            await limits.forgive(limits.sign_in_per_account, email)
         return user
 
     async def authenticate(self, email: str, password: str) -> dict | None:
@@ -220,10 +224,14 @@ class Accounts:
         stolen session can't be used to guess it. Returns the account as it is now, to start
         this browser's new session from.
         """
-        password_hash = await self.hash_password(new)
-        signed_in = await self.sign_in(user.get("email") or "", current, address)
-        if signed_in is None or signed_in["_id"] != user["_id"]:
-            raise ValidationError({"current_password": "That is not your current password."})
+        check_password(new)  # before counting: a new password too short uses up no attempt
+        # The new password is hashed only after the current one is right, and in the same turn of
+        # the address's sign-ins under way: a refused change costs no argon2 beyond sign_in's.
+        with self.limits.sign_ins_under_way.one(address):
+            signed_in = await self._counted_sign_in(user.get("email") or "", current, address)
+            if signed_in is None or signed_in["_id"] != user["_id"]:
+                raise ValidationError({"current_password": "That is not your current password."})
+            password_hash = await self._argon2(_hasher.hash, new)
         changed = await self.set_password_hash(user["_id"], password_hash)
         if changed is None:
             raise NotFound("Your account no longer exists.")

@@ -62,15 +62,19 @@ class PasswordResets:
     async def valid(self, token: str) -> bool:
         return await self.resets.find_one({"_id": digest(token), "expires_at": {"$gt": utcnow()}}) is not None
 
-    async def use(self, token: str, password: str) -> dict:
+    async def use(self, token: str, password: str, address: str) -> dict:
         """Set the password the link was sent for and end every session; the account as it is now.
 
-        ValidationError for a bad password (the link stays usable), Invalid for a used or expired link.
+        ValidationError for a bad password (the link stays usable), Invalid for a used or expired link,
+        TooMany while client `address` has its share of sign-ins under way.
         """
         # A made-up link costs no password hash; the link is taken only once the hash is ready.
         if not await self.valid(token):
             raise Invalid(EXPIRED)
-        password_hash = await self.accounts.hash_password(password)
+        # Until it is taken, one link can be sent any number of times at once, each costing a hash:
+        # counted as the address's sign-ins are, so its flood can't take every turn at argon2.
+        with self.limits.sign_ins_under_way.one(address):
+            password_hash = await self.accounts.hash_password(password)
         found = await self.resets.find_one_and_delete({"_id": digest(token), "expires_at": {"$gt": utcnow()}})
         if found is None:
             raise Invalid(EXPIRED)

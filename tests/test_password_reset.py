@@ -14,6 +14,8 @@ from tests.store import shop_settings, store_snapshot
 from tests.waiting import until
 
 NEW_PASSWORD = "a brand new passphrase"
+PUBLIC_URL = "https://books.example"
+FORGED_HOST = {"Host": "attacker.example"}  # nginx passes on any Host header (server_name _)
 
 
 @pytest.fixture
@@ -23,8 +25,9 @@ def mail_server():
 
 
 @pytest.fixture
-def settings(tmp_path, mail_server):
-    return shop_settings(tmp_path, smtp_url=mail_server.url)
+def settings(tmp_path, mail_server, request):
+    marked = request.node.get_closest_marker("settings")
+    return shop_settings(tmp_path, smtp_url=mail_server.url, **(marked.kwargs if marked else {}))
 
 
 async def ask_for_link(client, email):
@@ -148,3 +151,44 @@ async def test_requests_are_limited_per_email_and_per_address(proxied_url, http_
     assert (await ask_for_link(client.another("192.0.2.99"), "other@example.com")).code == 200
     await until(lambda: len(mail_server.to(SHOPPER_EMAIL)) == 3)
     assert "the link works once, for one hour" in body_of(mail_server.to(SHOPPER_EMAIL)[0])
+
+
+@pytest.mark.gen_test
+async def test_without_a_public_url_a_request_naming_another_host_mails_no_link_and_counts_nothing(
+    client, services, settings, mail_server, reader
+):
+    attacker = client.another()
+    before = await store_snapshot(services)
+    for _ in range(settings.password_resets_per_email):
+        refused = await attacker.post("/password/forgot", {"email": SHOPPER_EMAIL}, headers=FORGED_HOST)
+        assert refused.code == 421 and "--public-url" in text_of(refused.text)
+    assert await store_snapshot(services) == before
+    # The victim's own request, to the shop on this machine, is not used up and gets a working link.
+    assert (await ask_for_link(client, SHOPPER_EMAIL)).code == 200
+    path = await mailed_link(client, mail_server)
+    assert (await client.post(path, {"password": NEW_PASSWORD})).code == 303
+    assert [message["To"] for message in mail_server.messages] == [SHOPPER_EMAIL]
+    assert "attacker.example" not in body_of(mail_server.messages[0])
+
+
+@pytest.mark.gen_test
+@pytest.mark.settings(public_url=PUBLIC_URL)
+async def test_with_a_public_url_the_mailed_link_points_there_whatever_host_was_named(client, mail_server, reader):
+    answer = await client.another().post("/password/forgot", {"email": SHOPPER_EMAIL}, headers=FORGED_HOST)
+    assert answer.code == 200
+    await until(lambda: mail_server.to(SHOPPER_EMAIL), message="no reset mail arrived")
+    [link] = links_in(mail_server.to(SHOPPER_EMAIL)[0])
+    assert link.startswith(PUBLIC_URL + "/password/reset/")
+    path = link[len(PUBLIC_URL):]  # the shop at that address takes it
+    assert (await client.post(path, {"password": NEW_PASSWORD})).code == 303
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
+async def test_without_a_public_url_the_shop_tried_on_this_machine_mails_links_to_it(client, mail_server, reader,
+                                                                                     http_port, host):
+    own_address = {"Host": f"{host}:{http_port}"}
+    assert (await client.post("/password/forgot", {"email": SHOPPER_EMAIL}, headers=own_address)).code == 200
+    await until(lambda: mail_server.to(SHOPPER_EMAIL), message="no reset mail arrived")
+    [link] = links_in(mail_server.to(SHOPPER_EMAIL)[0])
+    assert link.startswith(f"http://{host}:{http_port}/password/reset/")

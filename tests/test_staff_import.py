@@ -132,3 +132,15 @@ async def test_only_staff_may_send_a_file_larger_than_any_other_request(staff, s
     visitor = await upload(staff.another(), "books.csv", b"x" * (2 * 1024 * 1024))
     assert visitor.code == 303 and visitor.location.startswith("/login")
     assert await services.db.imports.count_documents({}) == 1
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/csv", "multipart/form-data"])
+async def test_a_body_that_is_not_a_multipart_form_is_refused_on_the_form(staff, services, content_type):
+    before = await store_snapshot(services)
+    answer = await staff.fetch("/staff/imports", method="POST", body=(FIXTURES / "books.csv").read_bytes(),
+                               headers={"Content-Type": content_type, "X-XSRFToken": await staff.xsrf_token()})
+    assert answer.code == 400 and "could not be read as a form" in text_of(answer.text)
+    assert await store_snapshot(services) == before
+    assert await services.db.imports.count_documents({}) == 0
+    assert list(services.imports.folder.iterdir()) == []  # no upload left behind

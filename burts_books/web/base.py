@@ -55,6 +55,12 @@ _UNSAFE_IN_NEXT = re.compile(r"[\x00-\x20\\]")
 
 
 XSRF_MESSAGE = "This form has expired or was sent from another site. Reload the page and try again."
+# Where links may point without --public-url: names that only ever mean the machine they are typed on.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+NO_PUBLIC_URL = (
+    "This shop makes links only to its own address, and this request was sent to another one "
+    "(its operator sets that address with --public-url). Visit the shop at its address and try again."
+)
 
 # The one mapping from what the shop refuses to the HTTP status that says so.
 STATUS_OF = (
@@ -268,10 +274,19 @@ class BaseHandler(SharedPageRendering, NotKept):
             return default
         return target
 
+    def shop_url(self) -> str:
+        """This shop's address as visitors reach it, for links that leave the page (mail, OAuth redirects):
+        --public-url; without it, the request's own address only when that is this machine (the embedded
+        default tried on localhost). Any other Host header is the sender's to choose, so it is refused (421)."""
+        if self.shop_settings.public_url:
+            return self.shop_settings.public_url
+        if self.request.host_name.strip("[]") not in LOOPBACK_HOSTS:
+            raise tornado.web.HTTPError(421, NO_PUBLIC_URL)
+        return f"{self.request.protocol}://{self.request.host}"
+
     def absolute_url(self, path: str) -> str:
-        """`path` on this shop as visitors reach it: under --public-url, else the request's own address."""
-        base = self.shop_settings.public_url or f"{self.request.protocol}://{self.request.host}"
-        return base + path
+        """`path` on this shop as visitors reach it (see shop_url)."""
+        return self.shop_url() + path
 
     def next_after_sign_in(self) -> str:
         """Where signing in leads back to: this page, or home after a form post."""

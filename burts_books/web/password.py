@@ -20,9 +20,10 @@ class ForgotPasswordHandler(BaseHandler):
 
     async def post(self):
         email = self.get_body_argument("email", "")
+        shop = self.shop_url()  # refused before anything is counted or stored
         try:
             await self.services.password_resets.request(
-                email, self.client_address, lambda token: self.absolute_url(self.reverse_url("password_reset", token))
+                email, self.client_address, lambda token: shop + self.reverse_url("password_reset", token)
             )
         except ValidationError as exc:
             self.set_status(400)
@@ -43,7 +44,8 @@ class ResetPasswordHandler(BaseHandler):
 
     async def post(self, token):
         try:
-            user = await self.services.password_resets.use(token, self.get_body_argument("password", ""))
+            user = await self.services.password_resets.use(token, self.get_body_argument("password", ""),
+                                                           self.client_address)
         except ValidationError as exc:
             self.show(errors=exc.errors, status=400)
             return

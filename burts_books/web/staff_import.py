@@ -55,10 +55,14 @@ class ImportsHandler(BaseHandler):
         self._upload = self.services.imports.upload_path()
         self._file = FileTarget(str(self._upload))
         self._token = ValueTarget()
-        self._form = StreamingFormDataParser(self.request.headers)
+        self._unreadable = False
+        try:
+            self._form = StreamingFormDataParser(self.request.headers)
+        except ParseFailedException:  # not multipart/form-data: said on the form once the body has arrived
+            self._unreadable = True
+            return
         self._form.register("file", self._file)
         self._form.register("_xsrf", self._token)
-        self._unreadable = False
 
     def data_received(self, chunk: bytes) -> None:
         if self._unreadable:

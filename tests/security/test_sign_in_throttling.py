@@ -1,4 +1,5 @@
-"""Guessing passwords, and flooding the shop with sign-ins that each cost argon2's memory.
+"""Guessing passwords, and flooding the shop with sign-ins (and password changes and resets, which hash
+as sign-ins do) that each cost argon2's memory.
 
 Requests come through a proxy that reports each client's address; argon2 is the tests'
 cheap one, wrapped so a test can see how many hashes run at once and hold them running.
@@ -187,3 +188,101 @@ async def test_a_flood_from_one_address_leaves_the_owner_room_to_sign_in(
     assert codes.count(400) == under_way and codes.count(429) == 100 - under_way
     assert held_hashing.calls == under_way + 1  # the refused guesses never reached argon2
     assert held_hashing.most <= settings.password_hashes_at_once
+
+
+NEW_PASSWORD = "a brand new passphrase"
+SOMEONE_ELSE = "someone.else@example.com"
+
+
+@pytest.fixture
+def someone_else(make_user):
+    """Another person's account, made before any argon2 is held."""
+    return make_user(SOMEONE_ELSE)
+
+
+@pytest.fixture
+def signed_in_attacker(reader, io_loop, many_at_once, proxied_url):
+    """A browser signed in to the shopper's account from ATTACKER's address (a stolen session, or a
+    spiteful shopper), before any argon2 is held."""
+    browser = browser_at(many_at_once, proxied_url, ATTACKER)
+    io_loop.run_sync(lambda: browser.login(SHOPPER_EMAIL))
+    return browser
+
+
+async def change_password(browser, current="a wrong guess"):
+    return await browser.post("/account/password", {"current_password": current, "password": NEW_PASSWORD})
+
+
+async def flood_leaves_room_for_someone_else(send, held_hashing, services, settings, browser):
+    """Keep 20 of `send()` going from one address and have someone else sign in meanwhile from another:
+    the address gets its share of turns and the rest are turned away at once, before any argon2,
+    while the other person is let in to wait for a turn. The flood's answers, once argon2 is released."""
+    answers = []
+
+    async def one():
+        answers.append(await send())
+
+    flooding = asyncio.gather(*(one() for _ in range(20)))
+    under_way = settings.sign_ins_at_once_per_address
+    await until(lambda: len(answers) == 20 - under_way, message="the flood was not turned away")
+    assert {answer.code for answer in answers} == {429}
+    assert held_hashing.running + waiting_for_argon2(services) == under_way
+
+    signing_in = asyncio.ensure_future(sign_in(browser, SOMEONE_ELSE, PASSWORD))
+    await until(lambda: held_hashing.running + waiting_for_argon2(services) == under_way + 1,
+                message="someone else was not let in to wait for a turn")
+    held_hashing.release()
+    assert (await signing_in).code == 302
+    await flooding
+    assert held_hashing.calls == under_way + 1  # the refused requests never reached argon2
+    return answers
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_a_flood_of_password_changes_leaves_others_room_to_sign_in(
+    signed_in_attacker, someone_else, held_hashing, services, settings, many_at_once, proxied_url
+):
+    answers = await flood_leaves_room_for_someone_else(
+        lambda: change_password(signed_in_attacker), held_hashing, services, settings,
+        browser_at(many_at_once, proxied_url, OWNER))
+    codes = [answer.code for answer in answers]
+    assert codes.count(400) == settings.sign_ins_at_once_per_address
+    assert await services.accounts.authenticate(SHOPPER_EMAIL, PASSWORD) is not None  # nothing changed
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_password_changes_count_as_sign_ins_and_a_refused_one_hashes_no_new_password(
+    signed_in_attacker, held_hashing, services, settings
+):
+    held_hashing.release()  # counted, not held
+    for _ in range(settings.sign_in_attempts_per_account):
+        assert (await change_password(signed_in_attacker)).code == 400
+    assert held_hashing.calls == settings.sign_in_attempts_per_account  # each checked the current password only
+
+    refused = [await change_password(signed_in_attacker) for _ in range(5)]
+    refused.append(await change_password(signed_in_attacker, current=PASSWORD))  # locked, even to the right one
+    assert {answer.code for answer in refused} == {429}
+    assert "Too many failed sign-ins" in text_of(refused[0].text)
+    assert held_hashing.calls == settings.sign_in_attempts_per_account  # and past the lock, no argon2 at all
+    assert await services.accounts.authenticate(SHOPPER_EMAIL, PASSWORD) is not None
+
+
+@pytest.mark.gen_test(timeout=15)
+async def test_one_reset_link_sent_many_times_at_once_leaves_others_room_to_sign_in(
+    reader, someone_else, held_hashing, services, settings, many_at_once, proxied_url
+):
+    mailed = []
+
+    def link_for(token):
+        mailed.append(token)
+        return f"/password/reset/{token}"
+
+    await services.password_resets.request(SHOPPER_EMAIL, ATTACKER, link_for)  # for the attacker's own account
+    [token] = mailed
+    attacker = browser_at(many_at_once, proxied_url, ATTACKER)
+    answers = await flood_leaves_room_for_someone_else(
+        lambda: attacker.post(f"/password/reset/{token}", {"password": NEW_PASSWORD}), held_hashing, services,
+        settings, browser_at(many_at_once, proxied_url, OWNER))
+    codes = [answer.code for answer in answers]
+    # One use took the link; the other that hashed found it gone.
+    assert (codes.count(303), codes.count(400)) == (1, settings.sign_ins_at_once_per_address - 1)
