@@ -67,6 +67,28 @@ async def test_staff_upload_a_file_watch_it_run_and_read_what_was_rejected(staff
 
 
 @pytest.mark.gen_test
+async def test_rejects_of_a_file_named_in_any_script_download_under_its_name(staff):
+    response = await upload(staff, "书目.csv", (FIXTURES / "books.csv").read_bytes())
+    await finished(staff, response.location)
+    rejects = await staff.get(response.location + "/rejects.csv")
+    assert rejects.code == 200
+    disposition = rejects.headers["Content-Disposition"]
+    assert disposition.startswith('attachment; filename="__.csv.rejects.csv"; ')  # for clients reading ASCII only
+    assert disposition.endswith("filename*=UTF-8''%E4%B9%A6%E7%9B%AE.csv.rejects.csv")  # the name, RFC 5987
+
+
+@pytest.mark.gen_test
+async def test_staff_signed_in_without_an_email_import_under_their_name(staff, services):
+    # A social sign-in may bring no email address: the account is known by its name.
+    user = await services.db.users.find_one_and_update({"email": "burt@burtsbooks.com"},
+                                                       {"$unset": {"email": ""}, "$set": {"name": "Burt"}})
+    response = await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())
+    assert response.code == 303
+    assert (await finished(staff, response.location))["status"] == "done"
+    assert f"Burt ({user['_id']})" in text_of((await staff.get("/staff/imports")).text)
+
+
+@pytest.mark.gen_test
 async def test_a_file_that_is_not_a_catalog_is_refused_on_the_form_and_nothing_changes(staff, services):
     before = await store_snapshot(services)
     response = await upload(staff, "notes.txt", b"dear diary\n")
