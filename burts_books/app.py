@@ -115,6 +115,12 @@ def route_names(rules: list) -> dict[type, str]:
     return names
 
 
+def supported_methods(rules: list) -> set[str]:
+    """The HTTP methods some handler answers, for the metrics (the default handler and StaticFiles keep Tornado's)."""
+    return {method for handler in (tornado.web.RequestHandler, *(rule.target for rule in rules))
+            for method in handler.SUPPORTED_METHODS}
+
+
 def watch(metrics: ShopMetrics, services: Services) -> None:
     """What the metrics read from the services when scraped."""
     metrics.gauge("burts_books_websockets_open", "live-inventory WebSockets open",
@@ -157,7 +163,7 @@ class ShopApplication(tornado.web.Application):
     def __init__(self, settings: Settings, services: Services):
         rules = routes()
         self.route_names = route_names(rules)
-        self.metrics = ShopMetrics()
+        self.metrics = ShopMetrics(supported_methods(rules))
         watch(self.metrics, services)
         super().__init__(
             rules,

@@ -74,7 +74,11 @@ async def serve(settings: Settings, _args) -> None:
     # Logged before listening, so whoever sees the port answer finds the figure in the log.
     log.info("at most %d client connections at once", http.max_connections)
     access_log.write_once_a_turn(settings.access_log_json)
-    http.listen(settings.port, settings.address)
+    try:
+        http.listen(settings.port, settings.address)
+    except OSError as exc:  # the port in use, above all: the shop already running, or another server
+        await services.close()
+        raise CommandError(f"can't listen on {settings.address}:{settings.port}: {exc.strerror or exc}") from None
     services.start_housekeeping(settings)
     probe = LoopLagProbe()
     probe.start()
@@ -282,7 +286,7 @@ def embedded_only(settings: Settings, command: str) -> None:
 
 
 async def backup(settings: Settings, args) -> None:
-    """Copy the embedded store, consistent even while a server writes to it, and the cookie secret."""
+    """Copy the embedded store, consistent even while a server writes to it, its covers and the cookie secret."""
     embedded_only(settings, "backup")
     await asyncio.to_thread(back_up_files, settings, Path(args.folder))
 
@@ -291,13 +295,14 @@ def back_up_files(settings: Settings, target: Path) -> None:
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise CommandError(f"{target} is not an empty folder: back up into a new one")
     documents = store_backup.backup(settings.store_dir, target)
+    covers = store_backup.back_up_covers(settings.covers_dir, target)  # after the store: see back_up_covers
     if settings.cookie_secret_file.exists():
         shutil.copy(settings.cookie_secret_file, target / "cookie-secret")  # owner-only, as the original
-    print(f"backed up {documents} documents from {settings.store_dir} to {target}")
+    print(f"backed up {documents} documents and {covers} cover files from {settings.data_dir} to {target}")
 
 
 async def restore(settings: Settings, args) -> None:
-    """Make a backup the embedded store (refusing to overwrite one unless --replace), with its cookie secret."""
+    """Make a backup the embedded store, with its covers and cookie secret (over a store only with --replace)."""
     embedded_only(settings, "restore")
     await asyncio.to_thread(restore_files, settings, Path(args.folder), args.replace)
 
@@ -310,9 +315,10 @@ def restore_files(settings: Settings, source: Path, replace: bool) -> None:
     if secret.exists() and kept.exists() and kept.read_bytes() != secret.read_bytes() and not replace:
         raise CommandError(f"{kept} differs from the backup's cookie secret; restore with --replace to overwrite it")
     documents = store_backup.restore(source, settings.store_dir, replace=replace)
+    covers = store_backup.restore_covers(source, settings.covers_dir)
     if secret.exists():
         shutil.copy(secret, kept)
-    print(f"restored {documents} documents from {source} into {settings.store_dir}")
+    print(f"restored {documents} documents and {covers} cover files from {source} into {settings.data_dir}")
 
 
 COMMANDS = {"serve": serve, "migrate": migrate, "create-user": create_user,
@@ -379,7 +385,7 @@ def main(argv: list[str] | None = None) -> None:
         with asyncio.Runner(loop_factory=event_loop.loop_factory(settings.event_loop)) as runner:
             status = runner.run(COMMANDS[args.command](settings, args))
     except (ConfigError, CommandError, StoreBusy, StoreDamaged, store_backup.BackupFailed,
-            migrations.MigrationsPending) as exc:
+            migrations.MigrationsPending, migrations.MigrationsBusy) as exc:
         print(f"burts-books {args.command}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except KeyboardInterrupt:

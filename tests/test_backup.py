@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 import re
 
 import pytest
+from PIL import Image
 
 from burts_books.infra.embedded import backup as store_backup
 from burts_books.orders import NUMBER_PATTERN
@@ -63,7 +65,7 @@ async def test_a_backup_taken_while_the_shop_takes_writes_restores_the_same_cata
         writing = False
         await writer
         assert backup.returncode == 0, backup.stderr
-        assert re.fullmatch(r"backed up \d+ documents from .* to .*\n", backup.stdout)
+        assert re.fullmatch(r"backed up \d+ documents and 0 cover files from .* to .*\n", backup.stdout)
         before = await what_a_shopper_sees(shopper)
     assert "compacting the embedded store failed" not in live.log()
 
@@ -82,6 +84,34 @@ async def test_a_backup_taken_while_the_shop_takes_writes_restores_the_same_cata
     # Taken mid-write, the copy is still whole: every copy is on sale, in the cart or ordered, never lost.
     assert after["not_ordered"] == before["not_ordered"]
     assert writes_during_backup > 20
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_restored_shop_shows_the_covers_staff_uploaded(embedded, tmp_path, http_client):
+    picture = io.BytesIO()
+    Image.linear_gradient("L").resize((300, 450)).save(picture, "PNG")
+    async with running_shop(embedded) as shop:
+        cover = await shop.covers.store(picture.getvalue())
+        await shop.catalog.add({"isbn": "9780000000002", "title": "With a cover", "author": "A. Author",
+                                "price": "10.00", "stock": "1"}, "staff@example.com", cover)
+    backup = run_cli("backup", str(tmp_path / "backup"), data_dir=embedded.data_dir)
+    assert backup.returncode == 0, backup.stderr
+    assert re.fullmatch(r"backed up \d+ documents and 2 cover files from .* to .*\n", backup.stdout)
+
+    restored = tmp_path / "restored"
+    restored.mkdir()  # a fresh data folder, as on a new machine
+    result = run_cli("restore", str(tmp_path / "backup"), data_dir=restored)
+    assert result.returncode == 0, result.stderr
+    assert re.fullmatch(r"restored \d+ documents and 2 cover files from .* into .*\n", result.stdout)
+    with ShopProcess(restored, f"--cookie-secret={COOKIE_SECRET}") as shop:
+        visitor = ShopClient(http_client, shop.url)
+        page = await visitor.get("/books/9780000000002")
+        shown = set(re.findall(r'/covers/[\w-]+\.webp', page.text))
+        assert page.code == 200 and shown and shown <= set(cover.values())
+        for address in shown:
+            image = await visitor.get(address)
+            assert image.code == 200, f"{address} is a broken image in the restored shop"
+            assert image.raw.body == (embedded.covers_dir / address.removeprefix("/covers/")).read_bytes()
 
 
 def test_restore_refuses_a_store_in_use_or_with_data_and_replaces_it_when_told(tmp_path):

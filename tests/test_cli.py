@@ -2,6 +2,7 @@
 
 import asyncio
 import datetime
+import functools
 import gc
 import logging
 import os
@@ -14,8 +15,9 @@ from burts_books import cli
 from burts_books import services as services_module
 from burts_books.accounts import Accounts
 from burts_books.infra import migrations
+from burts_books.infra.clock import utcnow
 from burts_books.infra.config import Settings
-from burts_books.infra.db import Database
+from burts_books.infra.db import Database, open_database
 from burts_books.infra.limits import Limits
 from tests.cli_helpers import refusal, store
 from tests.constants import COOKIE_SECRET, PASSWORD, SHOPPER_EMAIL
@@ -95,18 +97,69 @@ def test_migrate_applies_what_is_pending_then_reports_up_to_date(tmp_path):
     assert (second.returncode, second.stdout) == (0, "the database is up to date\n")
 
 
+@pytest.mark.gen_test(timeout=30)  # each runs the command in processes of its own
+async def test_migrate_after_one_killed_part_way_goes_ahead_at_once_on_the_embedded_store(tmp_path):
+    db = await open_database(Settings(data_dir=tmp_path))
+    # What a migrate or embedded start killed while migrating leaves behind: its lock, good for two minutes.
+    expires = utcnow() + datetime.timedelta(seconds=migrations.LOCK_SECONDS)
+    await db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "killed", "expires": expires})
+    await db.close()
+    result = run_cli("migrate", data_dir=tmp_path)  # waited 60 s, then a traceback
+    assert (result.returncode, result.stdout) == (0, f"applied {', '.join(p.stem for p in migrations.available())}\n")
+    async with store(tmp_path) as db:
+        assert await db.migrations.find_one({"_id": migrations.LOCK_ID}) is None
+
+
+def test_migrate_while_another_process_migrates_a_server_gives_up_in_one_line(monkeypatch, capsys, process_logging):
+    client = AsyncMongoMockClient()
+
+    async def migrating_elsewhere(settings, *, persist=True):
+        db = Database(client, settings.mongodb_database)
+        expires = utcnow() + datetime.timedelta(seconds=migrations.LOCK_SECONDS)
+        await db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "busy", "expires": expires})
+        return db
+
+    monkeypatch.setattr(cli, "open_database", migrating_elsewhere)
+    monkeypatch.setattr(migrations, "migrate", functools.partial(migrations.migrate, wait=0.2))  # not 60 s
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["migrate", "--mongodb-url=mongodb://db.internal"])
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err == (
+        "burts-books migrate: another process has been migrating the database for over 0.2 s: let it finish, "
+        "then run this again (the lock of one that died lapses 120 s after it was taken)\n"
+    )
+    assert asyncio.run(client.burts_books.migrations.count_documents({})) == 1  # the other's lock, nothing applied
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--mongodb-url=mongodb://127.0.0.1:9"],
          "no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)"),
         (["--port=http"], "--port: expected a whole number from 1 to 65535, got 'http'"),
+        (["--debug", "false", "--port=8123"],
+         "unexpected 'false': give each setting as --name=value, like --debug=false; "
+         "`burts-books serve --help` lists them"),
     ],
 )
 def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
     result = run_cli("serve", *args, data_dir=tmp_path)
     assert result.stderr == f"burts-books serve: {message}\n"
     assert result.returncode == 2
+    assert not Settings(data_dir=tmp_path).store_dir.exists()
+
+
+def test_serve_refuses_a_cookie_secret_file_left_empty_and_leaves_it_as_it_is(tmp_path):
+    secret_file = Settings(data_dir=tmp_path).cookie_secret_file
+    secret_file.touch(mode=0o600)  # what a power loss soon after the first start could leave
+    result = run_cli("serve", data_dir=tmp_path)
+    assert refusal(result) == (
+        f"burts-books serve: the cookie secret in {secret_file} is 0 characters long, not 32 or more (a crash as it "
+        "was first written can leave it empty): restore it from a backup, or delete the file and start again to "
+        "make a new one (everyone is signed out)"
+    )
+    assert secret_file.read_text() == ""
     assert not Settings(data_dir=tmp_path).store_dir.exists()
 
 

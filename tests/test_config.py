@@ -1,6 +1,7 @@
 """Settings: flags beat environment variables beat defaults; bad values stop the start with one line."""
 
 import logging
+import os
 import stat
 from pathlib import Path
 
@@ -80,6 +81,14 @@ def test_environment_configures_a_production_server(tmp_path):
         (["--event-loop=trio"], {}, "--event-loop: expected uvloop or asyncio, got 'trio'"),
         (["--long-poll-timeout-seconds=soon"], {},
          "--long-poll-timeout-seconds: expected a number of seconds, got 'soon'"),
+        (["--page-cache-bytes=1099511627777"], {},
+         "--page-cache-bytes: expected a whole number from 1048576 to 1099511627776, got '1099511627777'"),
+        (["--page-cache-bytes=" + "9" * 5000], {},  # more digits than int() reads: refused all the same
+         "--page-cache-bytes: expected a whole number from 1048576 to 1099511627776, got '999"),
+        # Tornado stops reading at the first word that is not a flag: it would serve on 8000, in debug mode.
+        (["--debug", "false", "--port=8123"], {},
+         "unexpected 'false': give each setting as --name=value, like --debug=false"),
+        (["--port", "8123", "--address", "0.0.0.0"], {}, "unexpected '8123', '0.0.0.0': give each setting as"),
     ],
 )
 def test_invalid_values_stop_with_a_one_line_message(argv, environ, message):
@@ -87,6 +96,15 @@ def test_invalid_values_stop_with_a_one_line_message(argv, environ, message):
         load_settings(argv, environ)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("flag", ["--page-cache-bytes", "--store-compact-bytes"])
+@pytest.mark.parametrize(
+    "given, size",
+    [("1073741824", 2**30), ("1099511627776", 2**40), ("0" * 5000 + "1073741824", 2**30)],  # zeros never reach int()
+)
+def test_byte_sizes_are_taken_up_to_their_maximum(flag, given, size):
+    assert getattr(load_settings([f"{flag}={given}"], {}), flag[2:].replace("-", "_")) == size
 
 
 def test_embedded_mode_keeps_its_cookie_secret_under_the_data_dir(tmp_path):
@@ -98,6 +116,32 @@ def test_embedded_mode_keeps_its_cookie_secret_under_the_data_dir(tmp_path):
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     # A restart signs with the same secret, so sessions survive it.
     assert with_cookie_secret(settings, log).cookie_secret == first.cookie_secret
+
+
+def test_a_new_cookie_secret_is_on_disk_with_its_name_before_it_is_used(tmp_path, monkeypatch):
+    synced = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), fsync(fd)))
+    settings = with_cookie_secret(load_settings([f"--data-dir={tmp_path}"], {}), log)
+    secret_file = tmp_path / "cookie-secret"
+    assert secret_file.read_text() == settings.cookie_secret
+    assert secret_file.stat().st_ino in synced  # its content
+    assert tmp_path.stat().st_ino in synced  # its name in the folder
+
+
+@pytest.mark.parametrize("kept", ["", "\n", "too-short-to-sign-with"])
+def test_a_cookie_secret_file_too_short_to_sign_with_stops_the_start_saying_what_to_do(tmp_path, kept):
+    # An empty file is what a power loss soon after the first start could leave before secrets were synced.
+    secret_file = tmp_path / "cookie-secret"
+    secret_file.write_text(kept)
+    with pytest.raises(ConfigError) as raised:
+        with_cookie_secret(load_settings([f"--data-dir={tmp_path}"], {}), log)
+    assert str(raised.value) == (
+        f"the cookie secret in {secret_file} is {len(kept.strip())} characters long, not 32 or more (a crash as "
+        "it was first written can leave it empty): restore it from a backup, or delete the file and start "
+        "again to make a new one (everyone is signed out)"
+    )
+    assert secret_file.read_text() == kept
 
 
 def test_a_given_cookie_secret_is_used_and_nothing_is_written(tmp_path):
@@ -118,3 +162,12 @@ def test_debug_mode_without_a_cookie_secret_uses_a_throwaway_one(tmp_path):
     first, second = with_cookie_secret(settings, log), with_cookie_secret(settings, log)
     assert len(first.cookie_secret) >= 32 and first.cookie_secret != second.cookie_secret
     assert not (tmp_path / "cookie-secret").exists()
+
+
+def test_mail_without_a_public_url_refuses_to_start(tmp_path):
+    # A mailed link must not take its host from a request's Host header, which the sender chooses.
+    with pytest.raises(ConfigError, match=r"--smtp-url \(BURTS_SMTP_URL\) needs --public-url"):
+        load_settings([f"--data-dir={tmp_path}"], {"BURTS_SMTP_URL": "smtp://mail.internal:587"})
+    settings = load_settings([f"--data-dir={tmp_path}", "--smtp-url=smtp://mail.internal:587",
+                              "--public-url=https://books.example/"], {})
+    assert settings.public_url == "https://books.example"

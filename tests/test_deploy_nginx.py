@@ -4,10 +4,11 @@ import re
 
 import pytest
 
-from tests.constants import COOKIE_SECRET, PCI
+from burts_books.catalog_csv import COLUMNS
+from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, STAFF_EMAIL, isbn_13
 from tests.nginx_server import Nginx, check_config
 from tests.shop_client import ShopClient
-from tests.shop_process import ShopProcess
+from tests.shop_process import ShopProcess, run_cli
 from tests.websocket_client import connect, receive, subscribe
 
 
@@ -70,3 +71,36 @@ async def test_uploaded_covers_are_served_by_nginx_from_the_data_folder(nginx_fr
     assert cover.headers["Content-Type"] == "image/webp"
     assert cover.headers.get_list("Cache-Control") == ["max-age=31536000", "immutable"]
     assert (await visitor.get("/covers/missing-480.webp")).code == 404
+
+
+def catalog_file(books: int) -> bytes:
+    """A catalog import as staff export it from their own system: new books with long descriptions."""
+    description = "A book staff import with the rest of the catalog. " * 8
+    rows = [f"{isbn_13(n)},Book {n},,An Author,12.99,3,,{description}," for n in range(books)]
+    return "\n".join([",".join(COLUMNS), *rows, ""]).encode()
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_staff_import_a_catalog_of_several_megabytes_through_nginx(tmp_path, http_client):
+    data = tmp_path / "shop"
+    data.mkdir()
+    made = run_cli("create-user", STAFF_EMAIL, "--staff", data_dir=data, stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    catalog = catalog_file(6000)
+    assert len(catalog) > 2 * 1024 * 1024  # over nginx's 1m for every other request
+    with ShopProcess(data, f"--cookie-secret={COOKIE_SECRET}") as shop:
+        nginx = Nginx(tmp_path / "nginx", [shop.port]).start()
+        try:
+            visitor = ShopClient(http_client, nginx.url)
+            refused = await visitor.post_multipart("/staff/imports", {}, {"file": ("books.csv", "text/csv", catalog)})
+            # Not staff: the shop answers before taking the body, and starts no import.
+            assert not (refused.location or "").startswith("/staff/imports/")
+
+            staff = ShopClient(http_client, nginx.url)
+            await staff.login(STAFF_EMAIL)
+            started = await staff.post_multipart("/staff/imports", {}, {"file": ("books.csv", "text/csv", catalog)})
+            assert started.code == 303 and started.location.startswith("/staff/imports/"), started.text
+            progress = (await staff.get(started.location, headers=JSON)).json()
+            assert progress["status"] in ("running", "done") and progress["total"] == 6000
+        finally:
+            nginx.stop()

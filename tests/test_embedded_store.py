@@ -24,7 +24,7 @@ from burts_books.infra import migrations, slices
 from burts_books.infra.db import StoreBusy, open_database
 from burts_books.infra.embedded import store as store_module
 from burts_books.infra.embedded.frames import frame
-from burts_books.infra.embedded.journal import segment_numbers
+from burts_books.infra.embedded.journal import JournalWriter, segment_numbers
 from burts_books.infra.errors import ValidationError
 from tests.constants import PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_process import run_cli
@@ -78,6 +78,34 @@ async def test_a_write_whose_caller_stops_waiting_is_still_kept(embedded):
 
     async with running_shop(embedded) as shop:
         assert sorted(await shop.db.carts.distinct("_id")) == ["after", "given-up"]
+
+
+@pytest.mark.gen_test
+async def test_a_write_that_changes_nothing_is_answered_once_the_write_it_rests_on_is_on_disk(
+        embedded, tmp_path, monkeypatch):
+    crashed = dataclasses.replace(embedded, data_dir=tmp_path / "after-crash")
+    append = JournalWriter.append
+
+    def slow_append(writer, data):  # a disk that takes its time to sync
+        time.sleep(0.3)
+        append(writer, data)
+
+    async with running_shop(embedded) as shop:
+        monkeypatch.setattr(JournalWriter, "append", slow_append)
+        placed = asyncio.ensure_future(shop.db.carts.insert_one({"_id": "cart", "status": "ordered"}))
+        await asyncio.sleep(0)  # made, and on its way to the disk
+        # Another request (the shopper's retry, say) finds the cart already so, and is answered:
+        retried = await shop.db.carts.update_one({"_id": "cart"}, {"$set": {"status": "ordered"}})
+        assert retried.matched_count == 1
+        shutil.copytree(embedded.store_dir, crashed.store_dir)  # what kill -9 right now leaves
+        await placed
+
+        syncs = shop.db.store.journal.syncs
+        await shop.db.carts.update_one({"_id": "cart"}, {"$set": {"status": "ordered"}})
+        assert shop.db.store.journal.syncs == syncs  # with nothing on its way, no wait for the disk
+
+    async with running_shop(crashed) as shop:
+        assert await shop.db.carts.find_one({"_id": "cart"}) == {"_id": "cart", "status": "ordered"}
 
 
 def fields_in_order(document: dict) -> list[str]:
@@ -201,8 +229,54 @@ async def test_a_damaged_snapshot_stops_the_start_with_one_line_and_is_left_as_i
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"burts-books serve: the embedded store file {snapshot} is damaged (bad checksum")
     assert result.stderr.endswith(
-        f"restore it from a backup, or move the folder {embedded.store_dir} away to start an empty store\n"
+        f"and was left as it is: restore the store from a backup (losing the writes made since), "
+        f"or move the folder {embedded.store_dir} away to start an empty store (losing everything in it)\n"
     )
+    assert files(embedded.store_dir) == before
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("zeros", [20, 4096])
+async def test_a_zero_filled_tail_left_by_a_crash_is_dropped_too(embedded, caplog, zeros):
+    """Power lost mid-append: the file grew, its data never landed."""
+    async with running_shop(embedded) as shop:
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+    [segment] = embedded.store_dir.glob("journal-*")
+    intact = segment.read_bytes()
+    segment.write_bytes(intact + bytes(zeros))
+
+    with caplog.at_level(logging.WARNING, logger="burts_books.infra.embedded"):
+        async with running_shop(embedded) as shop:
+            assert (await shop.catalog.get(UNKNOWN_ISBN))["title"] == "Kept Safe"
+            await shop.db.books.update_one({"isbn": UNKNOWN_ISBN}, {"$set": {"title": "Still Kept"}})
+    assert f"{segment} ends in a record cut short ({zeros} bytes at byte {len(intact)})" in caplog.text
+
+    async with running_shop(embedded) as shop:
+        assert (await shop.catalog.get(UNKNOWN_ISBN))["title"] == "Still Kept"
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("flipped", [1, 20], ids=["in its length", "in its data"])
+async def test_a_damaged_record_with_acknowledged_ones_after_it_stops_the_start_and_is_left_as_it_is(
+        embedded, flipped):
+    async with running_shop(embedded) as shop:
+        await shop.catalog.add(NEW_BOOK, STAFF_EMAIL)
+        await shop.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    [segment] = embedded.store_dir.glob("journal-*")
+    damaged = bytearray(segment.read_bytes())
+    damaged[flipped] ^= 0x01  # one bit of the first record
+    segment.write_bytes(damaged)
+    before = files(embedded.store_dir)
+
+    result = run_cli("serve", f"--data-dir={embedded.data_dir}", "--cookie-secret=" + "s" * 40, "--port=1")
+
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(
+        f"burts-books serve: the embedded store file {segment} is damaged "
+        "(bad record at byte 0, with intact records after it) and was left as it is: "
+    )
+    assert "(losing everything in it)" in result.stderr  # moving it away is not offered as harmless
     assert files(embedded.store_dir) == before
 
 

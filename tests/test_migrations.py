@@ -5,10 +5,12 @@ import datetime
 import textwrap
 
 import pytest
+from mongomock_motor import AsyncMongoMockClient
 
 from burts_books.infra import migrations, resources
 from burts_books.infra.clock import utcnow
-from burts_books.infra.db import DuplicateKeyError
+from burts_books.infra.config import Settings
+from burts_books.infra.db import Database, DuplicateKeyError, open_database
 from tests.constants import PCI, RESTFUL, STAFF_EMAIL, UNKNOWN_ISBN
 
 ALL = [path.stem for path in migrations.available()]
@@ -42,6 +44,12 @@ async def run_counts(db):
     return {doc["_id"].rsplit("_migration_", 1)[1]: doc["count"] for doc in await db.runs.find().to_list(None)}
 
 
+@pytest.fixture
+def server_db(empty_db):
+    """A database that several processes share: MONGODB_URL's server, or else mongomock's own (no embedded store)."""
+    return Database(AsyncMongoMockClient(), "burts_books") if empty_db.embedded else empty_db
+
+
 @pytest.mark.gen_test
 async def test_migrate_applies_everything_once_then_nothing(empty_db):
     assert ALL[:2] == ["0001_create_indexes", "0002_seed_starter_catalog"]
@@ -73,21 +81,38 @@ async def test_a_failed_migration_is_not_recorded_and_runs_again_next_time(empty
 
 
 @pytest.mark.gen_test
-async def test_a_lock_left_by_a_dead_process_is_taken_over_once_expired(empty_db, tmp_path):
+async def test_a_lock_left_by_a_dead_process_is_taken_over_once_expired(server_db, tmp_path):
     folder = write_migrations(tmp_path, **{"0001_first": COUNTING})
     expired = utc_now_plus(seconds=-1)
-    await empty_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "dead", "expires": expired})
-    assert await migrations.migrate(empty_db, folder, wait=1) == ["0001_first"]
+    await server_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "dead", "expires": expired})
+    assert await migrations.migrate(server_db, folder, wait=1) == ["0001_first"]
 
 
 @pytest.mark.gen_test
-async def test_a_live_lock_makes_migrate_wait_then_give_up_without_applying(empty_db, tmp_path):
+async def test_a_live_lock_makes_migrate_wait_then_give_up_without_applying(server_db, tmp_path):
     folder = write_migrations(tmp_path, **{"0001_first": COUNTING})
     held = utc_now_plus(minutes=1)
-    await empty_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "busy", "expires": held})
-    with pytest.raises(TimeoutError, match="another process has been migrating"):
-        await migrations.migrate(empty_db, folder, wait=0.3)
-    assert await run_counts(empty_db) == {}
+    await server_db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "busy", "expires": held})
+    with pytest.raises(migrations.MigrationsBusy) as busy:
+        await migrations.migrate(server_db, folder, wait=0.3)
+    assert str(busy.value) == (
+        "another process has been migrating the database for over 0.3 s: let it finish, then run this again "
+        "(the lock of one that died lapses 120 s after it was taken)"
+    )
+    assert await run_counts(server_db) == {}
+
+
+@pytest.mark.gen_test
+async def test_the_embedded_store_takes_over_at_once_a_lock_another_process_left(tmp_path):
+    # Another process's lock in the embedded store is one killed part-way: the store's file lock lets one
+    # process at a time open it. Waiting for that lock to expire would stall the next start for two minutes.
+    db = await open_database(Settings(data_dir=tmp_path), persist=False)
+    folder = write_migrations(tmp_path, **{"0001_first": COUNTING})
+    held = utc_now_plus(seconds=migrations.LOCK_SECONDS)
+    await db.migrations.insert_one({"_id": migrations.LOCK_ID, "owner": "killed", "expires": held})
+    assert await migrations.migrate(db, folder, wait=0) == ["0001_first"]
+    assert await db.migrations.find_one({"_id": migrations.LOCK_ID}) is None
+    await db.close()
 
 
 @pytest.mark.gen_test

@@ -76,6 +76,24 @@ async def test_metrics_count_requests_by_route_never_by_raw_path_and_read_the_sh
 
 
 @pytest.mark.gen_test
+async def test_made_up_methods_are_counted_as_other_and_add_no_series(client, http_client, base_url):
+    before = await metrics(client)
+    for n in range(50):
+        made_up = await http_client.fetch(f"{base_url}/books/", method=f"MADEUP{n}", allow_nonstandard_methods=True,
+                                          raise_error=False)
+        assert made_up.code == 405
+    assert (await client.fetch("/books/", method="OPTIONS")).code == 405
+    after = await metrics(client)
+
+    methods = {value for _, labels in after for label, value in labels if label == "method"}
+    assert not any(method.startswith("MADEUP") for method in methods), methods
+    other = ("burts_books_http_requests_total", (("method", "other"), ("route", "catalog"), ("status", "405")))
+    assert after[other] - before.get(other, 0) == 50
+    options = ("burts_books_http_requests_total", (("method", "OPTIONS"), ("route", "catalog"), ("status", "405")))
+    assert after[options] - before.get(options, 0) == 1
+
+
+@pytest.mark.gen_test
 async def test_every_answer_carries_a_request_id_that_the_error_page_and_the_access_log_show(client, caplog):
     with caplog.at_level(logging.INFO, logger="burts_books.access"):
         page = await client.get(f"/books/{PCI}")
@@ -335,3 +353,15 @@ def test_serve_processes_refuses_the_embedded_store(tmp_path):
     assert result.returncode == 2
     assert "--processes needs MONGODB_URL and REDIS_URL" in result.stderr
     assert not (tmp_path / "embedded-store").exists()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_second_shop_on_a_port_in_use_says_so_in_one_line_and_the_first_serves_on(tmp_path, http_client):
+    with ShopProcess(tmp_path / "first", f"--cookie-secret={COOKIE_SECRET}") as shop:
+        second = run_cli("serve", f"--port={shop.port}", f"--cookie-secret={COOKIE_SECRET}", data_dir=tmp_path)
+        assert second.returncode == 2
+        assert "Traceback" not in second.stderr
+        assert second.stderr.splitlines()[-1] == (
+            f"burts-books serve: can't listen on 127.0.0.1:{shop.port}: Address already in use"
+        )
+        assert (await ShopClient(http_client, shop.url).get("/readyz")).code == 200

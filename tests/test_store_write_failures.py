@@ -74,6 +74,22 @@ async def test_writes_that_built_on_a_failed_one_are_undone_with_it(services, fu
 
 
 @pytest.mark.gen_test
+async def test_writes_that_changed_nothing_but_rested_on_a_failed_one_fail_with_it(services, full_disk):
+    carts = services.db.carts
+    before = await everything(services.db)
+    results = await asyncio.gather(
+        carts.insert_one({"_id": "cart", "status": "ordered"}),
+        # Answered from the cart above: it is there, and so already (a retry, say).
+        carts.update_one({"_id": "cart"}, {"$set": {"status": "ordered"}}),
+        carts.insert_one({"_id": "cart", "status": "ordered"}),
+        return_exceptions=True,
+    )
+    # Not "matched" nor "duplicate key" for a cart that was never saved.
+    assert [type(result) for result in results] == [StoreWriteFailed] * 3
+    assert await everything(services.db) == before
+
+
+@pytest.mark.gen_test
 async def test_a_request_whose_write_fails_answers_5xx_and_changes_nothing(services, client, staff, full_disk):
     before = await everything(services.db)
 

@@ -23,6 +23,7 @@ from typing import Any
 from tornado.options import Error as OptionsError
 from tornado.options import OptionParser
 
+from .embedded.files import sync_folder
 from .numbers import whole_number
 
 
@@ -295,8 +296,10 @@ class Settings:
     )
     public_url: str | None = setting(
         None, "BURTS_PUBLIC_URL",
-        "the shop's address as visitors reach it (https://books.example); social sign-in redirect URIs are built "
-        "from it; unset = from each request", _public_url,
+        "the shop's address as visitors reach it (https://books.example); links in mail (password resets) and "
+        "social sign-in redirect URIs are built from it, never from a request's Host header; unset = links only "
+        "to localhost, 127.0.0.1 or ::1, as each request names it (the embedded default tried on this machine), "
+        "and a request naming any other host gets no link (421); required with --smtp-url", _public_url,
     )
     low_stock_threshold: int = setting(
         5, "BURTS_LOW_STOCK_THRESHOLD",
@@ -334,6 +337,15 @@ def flag_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _refuse_stray_words(argv: list[str]) -> None:
+    # Tornado stops at the first word that is not a flag and silently ignores everything after it:
+    # `--debug false --port=8123` would serve in debug mode on port 8000.
+    stray = [arg for arg in argv if not arg.startswith("-")]
+    if stray:
+        raise ConfigError(f"unexpected {', '.join(map(repr, stray))}: give each setting as --name=value, like "
+                          "--debug=false; `burts-books serve --help` lists them")
+
+
 def load_settings(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build Settings from `argv` (flags only, no program name) and `environ`."""
     environ = os.environ if environ is None else environ
@@ -341,6 +353,7 @@ def load_settings(argv: list[str] | None = None, environ: Mapping[str, str] | No
     for name, field in SETTINGS.items():
         # Values arrive as text and are parsed below, so errors name the flag.
         parser.define(name, type=str, help=f"{field.metadata['help']} (env {field.metadata['env']})")
+    _refuse_stray_words(argv or [])
     flags = []
     for arg in argv or []:
         name = arg.lstrip("-").partition("=")[0].replace("-", "_")
@@ -369,7 +382,17 @@ def load_settings(argv: list[str] | None = None, environ: Mapping[str, str] | No
             values[name] = field.metadata["parse"](raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-    return Settings(**values)
+    return _with_an_address_for_mail(Settings(**values))
+
+
+def _with_an_address_for_mail(settings: Settings) -> Settings:
+    """`settings`, unless they mail without --public-url: mail reaches people off this machine, and its
+    links never take their host from a request's Host header, which the sender chooses, so the shop
+    would refuse every reset request."""
+    if settings.smtp_url and not settings.public_url:
+        raise ConfigError("--smtp-url (BURTS_SMTP_URL) needs --public-url (BURTS_PUBLIC_URL) too: the shop's "
+                          "address as visitors reach it, like https://books.example, which mailed links point at")
+    return settings
 
 
 def with_cookie_secret(settings: Settings, log) -> Settings:
@@ -383,13 +406,36 @@ def with_cookie_secret(settings: Settings, log) -> Settings:
     if settings.embedded:
         path = settings.cookie_secret_file
         if not path.exists():
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Created owner-only, so the secret is never readable by others, even briefly.
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
+            _write_secret(path)
             log.warning("embedded mode: created a cookie secret in %s", path)
-        return dataclasses.replace(settings, cookie_secret=path.read_text().strip())
+        return dataclasses.replace(settings, cookie_secret=_read_secret(path))
     if settings.debug:
         log.warning("debug mode: using a throwaway cookie secret; sessions end on restart")
         return dataclasses.replace(settings, cookie_secret=secrets.token_urlsafe(48))
     raise ConfigError("no cookie secret: set BURTS_COOKIE_SECRET or --cookie-secret (32+ characters)")
+
+
+def _write_secret(path: Path) -> None:
+    """A new secret in `path`, on disk before the shop signs anything with it: without the syncs, a power
+    loss soon after the first start can leave the file empty (delayed allocation), or not there at all."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # Created owner-only, so the secret is never readable by others, even briefly.
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+        handle.flush()
+        os.fsync(handle.fileno())
+    sync_folder(path.parent)
+
+
+def _read_secret(path: Path) -> str:
+    """The secret kept in `path`, checked like a given one: a short one would let the shop say it is
+    ready and then fail every request that signs a cookie."""
+    secret = path.read_text().strip()
+    try:
+        return _secret(secret)
+    except ValueError:
+        raise ConfigError(
+            f"the cookie secret in {path} is {len(secret)} characters long, not 32 or more (a crash as it was "
+            "first written can leave it empty): restore it from a backup, or delete the file and start again "
+            "to make a new one (everyone is signed out)"
+        ) from None

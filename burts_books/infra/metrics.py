@@ -3,14 +3,16 @@
 Each process has a registry of its own (nginx never lets Prometheus at it:
 scrape each process on its own port). Requests are counted by route, the
 name of the URL pattern that served them, never the raw path, so a crawler
-asking for a million paths makes no more series than the route table has.
+asking for a million paths makes no more series than the route table has;
+and by method, any the shop does not answer counted as "other", since a
+client may send any word there (Tornado answers it 405, and nginx passes it).
 Everything else is read at scrape time from counts the services already
 keep (`watch`), so nothing but the metrics knows Prometheus.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -19,6 +21,7 @@ from prometheus_client.registry import Collector
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds; a long poll is held up to 25 s, so the top buckets see those.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+OTHER_METHOD = "other"
 
 
 class _Readings(Collector):
@@ -35,7 +38,9 @@ class _Readings(Collector):
 
 
 class ShopMetrics:
-    def __init__(self) -> None:
+    def __init__(self, methods: Iterable[str]) -> None:
+        """`methods`: the HTTP methods the shop answers, each labelled as itself."""
+        self.methods = frozenset(methods)
         self.registry = CollectorRegistry()
         self.requests = Counter("burts_books_http_requests", "HTTP requests answered, by route and status",
                                 ["route", "method", "status"], registry=self.registry)
@@ -45,10 +50,12 @@ class ShopMetrics:
         self._readings = _Readings()
         self.registry.register(self._readings)
         # The series of each (route, method, status): labels() validates and locks on every call,
-        # and every answered request observes one. Bounded by the route table, as the series are.
+        # and every answered request observes one. Bounded by the route table and methods, as the series are.
         self._series: dict[tuple[str, str, int], tuple] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        if method not in self.methods:
+            method = OTHER_METHOD
         key = (route, method, status)
         series = self._series.get(key)
         if series is None:

@@ -26,10 +26,15 @@ MIGRATIONS_DIR = resources.MIGRATIONS
 _NAME = re.compile(r"\d{4}_\w+\.py")
 LOCK_ID = "lock"
 LOCK_SECONDS = 120
+_PROCESS = uuid.uuid4().hex  # names this process in the locks it takes
 
 
 class MigrationsPending(Exception):
     """The database is behind the code; the message says what to run."""
+
+
+class MigrationsBusy(Exception):
+    """Another process held the lock for longer than we wait; the message says what to do."""
 
 
 def available(directory: Path = MIGRATIONS_DIR) -> list[Path]:
@@ -66,6 +71,10 @@ async def ensure_current(db: Database) -> None:
 async def migrate(db: Database, directory: Path = MIGRATIONS_DIR, wait: float = 60.0) -> list[str]:
     """Apply what is pending; return the names applied by this call."""
     owner = uuid.uuid4().hex
+    if db.embedded:
+        # Only one process at a time opens the embedded store (its file lock), so a lock another process
+        # left in it is one that died part-way (kill -9): waiting for it to expire would stall this start.
+        await db.migrations.delete_one({"_id": LOCK_ID, "process": {"$ne": _PROCESS}})
     await _acquire(db, owner, wait)
     try:
         done = await applied(db)
@@ -88,13 +97,17 @@ async def _acquire(db: Database, owner: str, wait: float) -> None:
     deadline = asyncio.get_running_loop().time() + wait
     while True:
         try:
-            await db.migrations.insert_one(
-                {"_id": LOCK_ID, "owner": owner, "expires": utcnow() + datetime.timedelta(seconds=LOCK_SECONDS)}
-            )
+            await db.migrations.insert_one({
+                "_id": LOCK_ID, "owner": owner, "process": _PROCESS,
+                "expires": utcnow() + datetime.timedelta(seconds=LOCK_SECONDS),
+            })
             return
         except DuplicateKeyError:
             # A holder that died leaves its lock behind; take over once it has expired.
             await db.migrations.delete_one({"_id": LOCK_ID, "expires": {"$lt": utcnow()}})
         if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("another process has been migrating the database for too long")
+            raise MigrationsBusy(
+                f"another process has been migrating the database for over {wait:g} s: let it finish, then run "
+                f"this again (the lock of one that died lapses {LOCK_SECONDS} s after it was taken)"
+            )
         await asyncio.sleep(0.2)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from .errors import Invalid
 
-# int() refuses more than 4300 digits (ValueError deep in a handler); nothing
-# we accept needs more than nine.
-MAX_DIGITS = 9
-LARGEST = 10**MAX_DIGITS - 1  # for counters with no bound of their own (versions)
+LARGEST = 10**9 - 1  # for counters with no bound of their own (versions)
 
 
 def whole_number(raw: object, minimum: int, maximum: int) -> int:
@@ -22,9 +19,12 @@ def whole_number(raw: object, minimum: int, maximum: int) -> int:
         value = raw
     elif isinstance(raw, str):
         text = raw.strip()
-        if not (text.isascii() and text.isdecimal()) or len(text) > MAX_DIGITS:
+        digits = text.lstrip("0")
+        # int() refuses more than 4300 digits, leading zeros included (ValueError deep in a handler):
+        # a number with more digits than `maximum` is out of range anyway, so it never gets that far.
+        if not (text.isascii() and text.isdecimal()) or len(digits) > len(str(maximum)):
             raise ValueError(raw)
-        value = int(text)
+        value = int(digits or "0")
     else:
         raise ValueError(raw)
     if not minimum <= value <= maximum:

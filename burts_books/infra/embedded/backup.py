@@ -17,21 +17,25 @@ Two races are handled:
 
 The backup is one file, a snapshot in the store's own format; restoring
 writes it into an empty store folder, which the next start reads like a
-freshly compacted store.
+freshly compacted store. The uploaded covers the books name are files in
+the data folder, not documents: they are copied beside it (covers/).
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 from .errors import StoreDamaged
-from .files import FOLDER_MODE
+from .files import FOLDER_MODE, sync_folder
 from .journal import apply_segment, segment_numbers, segment_path
 from .lock import StoreLock
 from .records import State
 from .snapshot import read_snapshot, snapshot_path, write_snapshot
 
 ATTEMPTS = 10  # compactions that may finish during one backup before it gives up
+COVERS = "covers"  # the backup's copy of the data folder's covers/
 
 
 class BackupFailed(Exception):
@@ -110,3 +114,39 @@ def restore(source: Path, store: Path, *, replace: bool) -> int:
     finally:
         lock.release()
     return sum(len(collection.documents) for collection in state.values())
+
+
+def back_up_covers(covers: Path, target: Path) -> int:
+    """Copy the uploaded covers in `covers` to `target`/covers; returns how many there are.
+
+    Run after `backup`: a cover is written whole before any book names it, and is never changed or
+    deleted (its name is its content's hash), so every cover the copied store names is there.
+    """
+    return _copy_covers(covers, target / COVERS)
+
+
+def restore_covers(source: Path, covers: Path) -> int:
+    """Copy the covers of the backup in `source` into the data folder's `covers`; returns how many."""
+    return _copy_covers(source / COVERS, covers)
+
+
+def _copy_covers(source: Path, target: Path) -> int:
+    if not source.is_dir():
+        return 0  # no cover uploaded yet, or a backup made before backups kept covers
+    target.mkdir(parents=True, exist_ok=True)  # as the shop makes it: nginx serves it
+    names = sorted(path.name for path in source.glob("*.webp"))  # not the shop's .tmp files being written
+    for name in names:
+        if not (target / name).exists():  # if it does, it is the same picture: the name is its content's hash
+            _copy_whole(source / name, target / name)
+    sync_folder(target)
+    return len(names)
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    """Copy as the shop writes a cover: a file under its name is whole, even after a crash."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    with open(source, "rb") as reading, open(temporary, "wb") as writing:
+        shutil.copyfileobj(reading, writing)
+        writing.flush()
+        os.fsync(writing.fileno())
+    os.replace(temporary, target)

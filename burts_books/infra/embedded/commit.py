@@ -48,6 +48,9 @@ class GroupCommit:
         # Not yet sent; while the thread is idle, a `hurry` is due for it, next iteration at the latest.
         self._queue: list[_Waiting] = []
         self._writing = False  # a batch is in the journal thread
+        # `last_write`'s futures: done with the batch of the writes queued, with the one in the thread.
+        self._after_queued: list[asyncio.Future[None]] = []
+        self._after_batch: list[asyncio.Future[None]] = []
         self._idle: list[asyncio.Future[None]] = []  # close() waiting for the last batch
 
     def submit(self, record: bytes, undo: Callable[[], None]) -> asyncio.Future[None]:
@@ -62,6 +65,20 @@ class GroupCommit:
             loop.call_soon(self.hurry)
         return waiting.done
 
+    def last_write(self) -> asyncio.Future[None] | None:
+        """For a write that journals nothing: a future done once every write made before it is
+        durable (failed with StoreWriteFailed if they were undone), or None if they already are,
+        so that it adds no fdatasync of its own."""
+        if self._queue:
+            after = self._after_queued
+        elif self._writing:
+            after = self._after_batch
+        else:
+            return None
+        done = asyncio.get_running_loop().create_future()
+        after.append(done)
+        return done
+
     def hurry(self) -> None:
         """A writer waits for its writes: they go now, if the journal thread is idle, rather than
         after every other callback of this loop iteration (a millisecond of other requests' work
@@ -72,6 +89,7 @@ class GroupCommit:
     def _write_queued(self) -> None:
         self._writing = True
         batch, self._queue = self._queue, []
+        self._after_batch, self._after_queued = self._after_queued, []
         self._thread.submit(self._append, asyncio.get_running_loop(), batch,
                             b"".join(waiting.frame for waiting in batch))
 
@@ -86,9 +104,10 @@ class GroupCommit:
 
     def _written(self, batch: list[_Waiting]) -> None:
         self.syncs += 1
-        for waiting in batch:
-            if not waiting.done.done():
-                waiting.done.set_result(None)
+        for done in [waiting.done for waiting in batch] + self._after_batch:
+            if not done.done():
+                done.set_result(None)
+        self._after_batch = []
         self._next()
 
     def _failed(self, batch: list[_Waiting], error: Exception) -> None:
@@ -96,11 +115,13 @@ class GroupCommit:
         log.error("the embedded store's journal could not be written (%s); %d writes undone", error, len(failed))
         for waiting in reversed(failed):
             waiting.undo()
-        for waiting in failed:
-            if not waiting.done.done():
+        waiters = [waiting.done for waiting in failed] + self._after_batch + self._after_queued
+        self._after_batch, self._after_queued = [], []
+        for done in waiters:
+            if not done.done():
                 failure = StoreWriteFailed()
                 failure.__cause__ = error
-                waiting.done.set_exception(failure)
+                done.set_exception(failure)
         self._next()
 
     def _next(self) -> None:

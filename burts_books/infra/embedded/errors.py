@@ -15,8 +15,9 @@ class StoreDamaged(Exception):
     @classmethod
     def file(cls, path: Path, reason: str) -> StoreDamaged:
         return cls(
-            f"the embedded store file {path} is damaged ({reason}): restore it from a backup, "
-            f"or move the folder {path.parent} away to start an empty store"
+            f"the embedded store file {path} is damaged ({reason}) and was left as it is: restore the store "
+            f"from a backup (losing the writes made since), or move the folder {path.parent} away to start "
+            "an empty store (losing everything in it)"
         )
 
 

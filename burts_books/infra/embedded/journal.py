@@ -16,7 +16,7 @@ from pathlib import Path
 import bson
 
 from .errors import StoreDamaged
-from .frames import read_frames
+from .frames import frame_follows, read_frames
 from .records import State, apply
 
 _SEGMENT = re.compile(r"journal-(\d{8})")
@@ -45,10 +45,14 @@ def replay(state: State, path: Path, *, last: bool) -> tuple[int, int]:
 
 def apply_segment(state: State, path: Path, data: bytes, *, last: bool) -> int:
     """Apply the records of segment `path`, read as `data`, to `state`; returns the length of the
-    intact ones. A record cut short is dropped in the `last` segment and is damage anywhere else."""
+    intact ones. What follows them is a torn tail, for the caller to drop, only in the `last` segment
+    and only with no intact record after it: a crash cuts short the last append alone, so anything
+    else is damage, and dropping it would drop the acknowledged records behind it."""
     payloads, intact = read_frames(data)
     if intact < len(data) and not last:
         raise StoreDamaged.file(path, f"bad checksum or cut short at byte {intact}")
+    if intact < len(data) and frame_follows(data, intact):
+        raise StoreDamaged.file(path, f"bad record at byte {intact}, with intact records after it")
     try:
         for payload in payloads:
             apply(state, bson.decode(payload))

@@ -2,8 +2,9 @@
 
 Opening takes the lock, imports a legacy `embedded-store.json` if that is all
 there is, reads the snapshot, replays the journal segments after it (a
-record cut short at the end of the last one is dropped with a warning),
-loads the result into the engine at once, and appends to the last segment
+record cut short at the end of the last one is dropped with a warning; one
+with intact records after it is damage, and stops the start), loads the
+result into the engine at once, and appends to the last segment
 from then on. When that segment outgrows the snapshot, a new segment starts
 and a subprocess folds the sealed ones into a new snapshot (compaction.py).
 """
@@ -173,9 +174,15 @@ class EmbeddedStore:
 
     async def make_durable(self, changes: ChangeSet) -> None:
         """Return once what a write changed is on disk (inside `writes_together`, at its end);
-        undo it and raise if it can't be."""
+        undo it and raise if it can't be.
+
+        A write that changed nothing (or raised) waits for the writes made before it, as on a
+        MongoDB server: what it answers (a match, a duplicate key) may rest on one not yet durable.
+        """
         together = open_together()
         durable = self.submit(changes)
+        if durable is None and self.journal is not None:
+            durable = self.journal.last_write()
         if durable is None:
             return
         if together is not None:
