@@ -115,13 +115,21 @@ class ImportJobs:
         """The first rejected records (header first), as the rejects file holds them."""
         if not job.get("rejects_file") or job["status"] == "running":
             return []
-        return await asyncio.get_running_loop().run_in_executor(None, _first_rows, job["rejects_file"], limit + 1)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, _first_rows, job["rejects_file"], limit + 1)
+        except FileNotFoundError:  # see rejects_file
+            return []
 
     async def rejects_file(self, job: dict) -> bytes:
         """The whole rejects file of a finished import; NotFound when it rejected nothing."""
         if not job.get("rejects_file") or job["status"] == "running":
             raise NotFound("This import rejected nothing (or is still running).")
-        return await asyncio.get_running_loop().run_in_executor(None, Path(job["rejects_file"]).read_bytes)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, Path(job["rejects_file"]).read_bytes)
+        except FileNotFoundError:
+            # An import whose process died before it rejected anything, or a data folder restored from a
+            # backup, which leaves imports/ out (deploy/README.md).
+            raise NotFound("The rejected records of this import are no longer kept.") from None
 
     async def close(self) -> None:
         """Stop running imports after their current batch (what they finished is kept)."""

@@ -3,6 +3,7 @@
 import csv
 import datetime
 import io
+import os
 import re
 import uuid
 from pathlib import Path
@@ -136,6 +137,19 @@ async def test_an_import_whose_process_died_is_shown_interrupted_not_running_for
     await services.housekeeping(cart_ttl_seconds=1200)
     assert (await staff.get(response.location, headers=JSON)).json()["status"] == "interrupted"
     assert (await finished(staff, fresh.location))["status"] == "done"  # a live import is left alone
+
+
+@pytest.mark.gen_test
+async def test_an_import_whose_rejects_are_gone_shows_without_them(staff, services):
+    # As a process that died before its first rejection, or a data folder restored from a backup, leaves it.
+    response = await upload(staff, "books.csv", (FIXTURES / "books.csv").read_bytes())
+    job = await services.db.imports.find_one({"_id": response.location.rsplit("/", 1)[1]})
+    await finished(staff, response.location)
+    os.remove(job["rejects_file"])
+    page = await staff.get(response.location)
+    assert page.code == 200 and "Done. 11 of 11 records." in text_of(page.text)
+    rejects = await staff.get(response.location + "/rejects.csv")
+    assert rejects.code == 404 and "no longer kept" in rejects.text
 
 
 @pytest.mark.gen_test
