@@ -180,12 +180,16 @@ class History:
         return await self.find(Filters(isbn=isbn), 1, limit)
 
     async def sold_since(self, isbns: list[str], since: datetime.datetime) -> dict[str, int]:
-        """Copies sold per ISBN since `since`, less those cancelled."""
+        """Copies sold per ISBN since `since`, less those of these sales cancelled since: an order placed
+        before `since` and cancelled after takes nothing from what this time sold."""
         totals: dict[str, int] = dict.fromkeys(isbns, 0)
         cursor = self.entries.aggregate([
             {"$match": {"isbn": {"$in": isbns}, "kind": {"$in": ["sale", "cancellation"]}, "at": {"$gte": since}}},
-            {"$group": {"_id": "$isbn", "copies": {"$sum": "$copies"}}},
+            {"$group": {"_id": {"isbn": "$isbn", "order": "$order", "kind": "$kind"}, "copies": {"$sum": "$copies"}}},
         ])
-        async for row in cursor:
-            totals[row["_id"]] = -row["copies"]
+        groups = [(row["_id"], row["copies"]) async for row in cursor]
+        sold_then = {(key["isbn"], key.get("order")) for key, _ in groups if key["kind"] == "sale"}
+        for key, copies in groups:
+            if key["kind"] == "sale" or (key["isbn"], key.get("order")) in sold_then:
+                totals[key["isbn"]] -= copies  # a sale's copies are recorded as negative, a cancellation's not
         return totals

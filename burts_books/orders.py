@@ -365,10 +365,10 @@ def _money(cents: int) -> str:
     return f"${cents // 100}.{cents % 100:02d}"
 
 
-def lines_text(order: dict) -> str:
+def lines_text(order: dict, due: str = ", to pay when you collect") -> str:
     lines = [f"  {_copies(line['quantity'])} of {line['title']}: {_money(line['price_cents'] * line['quantity'])}"
              for line in order["lines"]]
-    return "\n".join([*lines, f"  Total: {_money(order['total_cents'])}, to pay when you collect"])
+    return "\n".join([*lines, f"  Total: {_money(order['total_cents'])}{due}"])
 
 
 def confirmation_mail(order: dict) -> Mail:
@@ -392,5 +392,5 @@ def ready_text(order: dict) -> str:
 def cancelled_text(order: dict) -> str:
     return (
         f"Hello {order['name']},\n\nYour order {order['number']} was cancelled; nothing is due.\n\n"
-        f"{lines_text(order)}\n\nAsk us at {SHOP_ADDRESS} if this is a surprise.\n"
+        f"{lines_text(order, due='')}\n\nAsk us at {SHOP_ADDRESS} if this is a surprise.\n"
     )

@@ -15,15 +15,22 @@ from tests.shop_process import free_port
 class MailCatcher:
     """An SMTP server in a thread of its own; `messages` is every mail it accepted, in order."""
 
-    def __init__(self, *, refuse: int = 0):
+    def __init__(self, *, refuse: int = 0, refuse_to: dict[str, str] | None = None):
         self.messages: list[EmailMessage] = []
         self.refuse = refuse  # how many deliveries to answer with a temporary failure first
+        self.refuse_to = refuse_to or {}  # recipients always answered so ("451 ...": greylisted; "550 ...": gone)
         self.port = free_port()
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse_to:
+            return self.refuse_to[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         if self.refuse:

@@ -47,6 +47,42 @@ async def test_a_mail_no_server_takes_is_given_up_with_an_error_in_the_log(caplo
 
 
 @pytest.mark.gen_test
+async def test_a_mail_waiting_for_a_retry_holds_up_no_other(caplog):
+    greylisted = "451 4.7.1 greylisted, try again later"
+    with MailCatcher(refuse_to={"slow@example.com": greylisted}) as server:
+        mailer = SmtpMailer(server.url, SENDER, retry_delays=(30.0,))
+        mailer.send(Mail("slow@example.com", "Your order BB-10001", "text"))
+        mailer.send(Mail("reader@example.com", "Your order BB-10002", "text"))
+        await until(lambda: server.to("reader@example.com"), timeout=5, message="the second mail waited")
+        server.refuse_to.clear()  # the greylisting server takes it the next time
+        with caplog.at_level(logging.WARNING, logger="burts_books.infra.mail"):
+            await mailer.close(timeout=0.5)  # before its retry is due
+    assert "retrying in 30 s" in caplog.text and "stopping with 1 mail(s) unsent" in caplog.text
+    assert not server.to("slow@example.com")
+
+
+@pytest.mark.gen_test
+async def test_a_mail_refused_for_good_is_given_up_at_once(caplog):
+    with MailCatcher(refuse_to={"gone@example.com": "550 5.1.1 no such mailbox"}) as server:
+        mailer = SmtpMailer(server.url, SENDER, retry_delays=(0.01, 0.01, 0.01))
+        with caplog.at_level(logging.WARNING, logger="burts_books.infra.mail"):
+            mailer.send(Mail("gone@example.com", "Back in stock", "text"))
+            await mailer.close()
+    assert [record.levelname for record in caplog.records] == ["ERROR"]  # not retried
+    assert "gave up sending 'Back in stock' to gone@example.com" in caplog.text
+
+
+@pytest.mark.gen_test
+async def test_a_subject_naming_a_title_with_a_line_break_is_sent_on_one_line():
+    with MailCatcher() as server:
+        mailer = SmtpMailer(server.url, SENDER)
+        mailer.send(Mail("reader@example.com", "Back in stock: Programming Collective\nIntelligence", "text"))
+        await until(lambda: server.messages, message="no mail arrived")
+        await mailer.close()
+    assert server.messages[0]["Subject"] == "Back in stock: Programming Collective Intelligence"
+
+
+@pytest.mark.gen_test
 async def test_without_smtp_the_mail_is_written_to_the_log_with_a_marker(caplog):
     mailer = LogMailer(SENDER)
     with caplog.at_level(logging.INFO, logger="burts_books.infra.mail"):

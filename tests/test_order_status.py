@@ -102,6 +102,8 @@ async def test_cancelling_puts_the_copies_back_on_sale_where_live_pages_see_them
     assert (after["stock"], after["available"]) == (12, 12)
     await until(lambda: any(m["Subject"] == f"Your order {order['number']} was cancelled" for m in mail.messages),
                 message="no mail saying the order was cancelled")
+    [said] = [body_of(m) for m in mail.messages if m["Subject"].endswith("was cancelled")]
+    assert "nothing is due" in said and "to pay" not in said
 
     with pytest.raises(OrderStateError, match="is cancelled: it can't be cancelled"):
         await services.orders.cancel(order, staff)  # a second click puts nothing back twice

@@ -1,9 +1,11 @@
 """Stock at a glance: titles by what needs attention, held and sold counts, restock inline."""
 
+import datetime
 import re
 
 import pytest
 
+from burts_books.infra.clock import utcnow
 from tests.constants import JSON, PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS, isbn_13
 from tests.shop_client import forms, offers, text_of
 from tests.store import set_stock, stock_of, store_snapshot
@@ -36,6 +38,25 @@ async def test_sold_out_then_low_then_the_rest_with_held_and_sold_counts(staff, 
     assert {attention for _, attention, *_ in shown[2:]} == {"ok"}
     assert len(shown) == len(STARTER_BOOKS)
     assert "1 sold out, 1 low (fewer than 3 available)" in text_of(page)
+
+
+@pytest.mark.gen_test
+async def test_an_order_placed_before_the_month_and_cancelled_in_it_counts_in_neither(staff, services):
+    shopper = staff.another()
+    for _ in range(2):
+        await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    await shopper.login(STAFF_EMAIL)
+    assert (await shopper.check_out(name="A. Reader", phone="555 0100")).code == 303
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    assert (await shopper.check_out(name="A. Reader", phone="555 0100")).code == 303
+    first, _ = await services.db.orders.find({}).sort("seq", 1).to_list(None)
+    # The first was placed 31 days ago and never collected; staff cancel it today.
+    await services.db.history.update_many({"kind": "sale", "order": first["number"]},
+                                          {"$set": {"at": utcnow() - datetime.timedelta(days=31)}})
+    await services.orders.cancel(first, await services.accounts.by_email(STAFF_EMAIL))
+
+    [pci] = [row for row in rows((await staff.get("/staff/stock")).text) if row[0] == PCI]
+    assert pci[-1] == 1  # the second order's copy: the first sold before these 30 days
 
 
 @pytest.mark.settings(low_stock_threshold=10)

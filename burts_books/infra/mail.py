@@ -37,59 +37,96 @@ class Mail:
         message = EmailMessage()
         message["From"] = sender
         message["To"] = self.to
-        message["Subject"] = self.subject
+        # One line, whatever the subject names (a title imported with a line break in it): a header
+        # with a line break in it can't be sent at all.
+        message["Subject"] = " ".join(self.subject.split())
         message.set_content(self.text)
         return message
 
 
+def permanent(error: Exception) -> bool:
+    """Whether trying `error`'s mail again can't help: the server refused it for good (5xx)."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        return all(permanent(refusal) for refusal in error.recipients)
+    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
+
+
 class Mailer(abc.ABC):
-    """Takes mail at once; delivers it from a background task, in order, retrying failures."""
+    """Takes mail at once; delivers it from a background task, in order, retrying failures.
+
+    A mail that failed waits for its retry aside, not at the head of the queue: one address whose
+    server says "later" (greylisting) must not hold up every other shopper's mail for minutes.
+    """
 
     def __init__(self, sender: str, retry_delays: tuple[float, ...] = RETRY_DELAYS):
         self.sender = sender
         self.retry_delays = retry_delays
-        self._queue: asyncio.Queue[Mail] = asyncio.Queue(QUEUE_LIMIT)
+        self._queue: asyncio.Queue[tuple[Mail, int]] = asyncio.Queue(QUEUE_LIMIT)  # (mail, attempts made)
         self._worker: asyncio.Task | None = None
+        self._retries: set[asyncio.TimerHandle] = set()
+        self._unsettled = 0  # mails neither delivered nor given up
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     def send(self, mail: Mail) -> None:
+        self._unsettled += 1
+        self._settled.clear()
+        self._enqueue(mail, 0)
+
+    def _enqueue(self, mail: Mail, attempts: int) -> None:
         if self._worker is None:
             self._worker = asyncio.ensure_future(self._deliver_forever())
         try:
-            self._queue.put_nowait(mail)
+            self._queue.put_nowait((mail, attempts))
         except asyncio.QueueFull:
             log.error("mail queue full: dropped %r to %s", mail.subject, mail.to)
+            self._settle()
+
+    def _settle(self) -> None:
+        self._unsettled -= 1
+        if not self._unsettled:
+            self._settled.set()
 
     async def _deliver_forever(self) -> None:
         while True:
-            mail = await self._queue.get()
-            try:
-                await self._deliver_with_retries(mail)
-            finally:
-                self._queue.task_done()
+            mail, attempts = await self._queue.get()
+            await self._attempt(mail, attempts)
 
-    async def _deliver_with_retries(self, mail: Mail) -> None:
-        for delay in (*self.retry_delays, None):
-            try:
-                await self.deliver(mail.message(self.sender))
+    async def _attempt(self, mail: Mail, attempts: int) -> None:
+        try:
+            await self.deliver(mail.message(self.sender))
+        except Exception as error:
+            if attempts == len(self.retry_delays) or permanent(error):
+                log.error("gave up sending %r to %s: %s", mail.subject, mail.to, error)
+            else:
+                self._retry_later(mail, attempts, error)
                 return
-            except Exception as error:
-                if delay is None:
-                    log.error("gave up sending %r to %s: %s", mail.subject, mail.to, error)
-                    return
-                log.warning("sending %r to %s failed (%s); retrying in %.0f s", mail.subject, mail.to, error, delay)
-                await asyncio.sleep(delay)
+        self._settle()
+
+    def _retry_later(self, mail: Mail, attempts: int, error: Exception) -> None:
+        delay = self.retry_delays[attempts]
+        log.warning("sending %r to %s failed (%s); retrying in %.0f s", mail.subject, mail.to, error, delay)
+
+        def retry() -> None:
+            self._retries.discard(handle)
+            self._enqueue(mail, attempts + 1)
+
+        handle = asyncio.get_running_loop().call_later(delay, retry)
+        self._retries.add(handle)
 
     @abc.abstractmethod
     async def deliver(self, message: EmailMessage) -> None: ...
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued (for at most `timeout` seconds), then stop."""
+        """Send what is queued or due for a retry (for at most `timeout` seconds), then stop."""
         if self._worker is None:
             return
         try:
-            await asyncio.wait_for(self._queue.join(), timeout)
+            await asyncio.wait_for(self._settled.wait(), timeout)
         except TimeoutError:
-            log.warning("stopping with %d mail(s) unsent", self._queue.qsize())
+            log.warning("stopping with %d mail(s) unsent", self._unsettled)
+        for handle in self._retries:
+            handle.cancel()
         self._worker.cancel()
         await asyncio.wait([self._worker])
 
