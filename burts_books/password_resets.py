@@ -19,6 +19,7 @@ from .infra.db import Database
 from .infra.errors import Invalid, ValidationError
 from .infra.limits import Limits
 from .infra.mail import Mail, Mailer
+from .social_accounts import SocialAccounts
 
 LINK_TTL = datetime.timedelta(hours=1)
 SUBJECT = "Reset your Burt's Books password"
@@ -30,9 +31,10 @@ def digest(token: str) -> str:
 
 
 class PasswordResets:
-    def __init__(self, db: Database, accounts: Accounts, limits: Limits, mailer: Mailer):
+    def __init__(self, db: Database, accounts: Accounts, limits: Limits, mailer: Mailer, social: SocialAccounts):
         self.resets = db.password_resets
         self.accounts = accounts
+        self.social = social
         self.limits = limits
         self.mailer = mailer
 
@@ -62,8 +64,9 @@ class PasswordResets:
     async def valid(self, token: str) -> bool:
         return await self.resets.find_one({"_id": digest(token), "expires_at": {"$gt": utcnow()}}) is not None
 
-    async def use(self, token: str, password: str, address: str) -> dict:
-        """Set the password the link was sent for and end every session; the account as it is now.
+    async def use(self, token: str, password: str, address: str) -> tuple[dict, int]:
+        """Set the password the link was sent for and end every session; the account as it is now, and
+        how many sign-ins with other services went with it (see SocialAccounts.email_proven).
 
         ValidationError for a bad password (the link stays usable), Invalid for a used or expired link,
         TooMany while client `address` has its share of sign-ins under way.
@@ -82,7 +85,7 @@ class PasswordResets:
         if user is None:
             raise Invalid(EXPIRED)
         await self.resets.delete_many({"user_id": user["_id"]})  # the other links mailed go too
-        return user
+        return user, await self.social.email_proven(user)
 
     async def forget_expired(self) -> None:
         await self.resets.delete_many({"expires_at": {"$lte": utcnow()}})

@@ -138,11 +138,12 @@ async def open_services(settings: Settings, *, persist: bool = True) -> Services
     restock_alerts = RestockAlerts(db, bus, inventory, limits, mailer)
     await restock_alerts.start()
     orders = Orders(db, bus, carts, inventory, mailer, history)
+    social = SocialAccounts(db, limits)
     return Services(
         db, bus, view, history, inventory, catalog, accounts, ApiTokens(db, accounts), carts,
         orders, OrderFeed(bus, orders), LiveFeed(bus, inventory),
-        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, SocialAccounts(db, limits),
-        PasswordResets(db, accounts, limits, mailer), restock_alerts,
+        ImportJobs(db, catalog, settings.data_dir / "imports"), limits, mailer, social,
+        PasswordResets(db, accounts, limits, mailer, social), restock_alerts,
         Covers(settings.covers_dir, settings.max_cover_bytes), StockReport(db, history),
         Visitors(db, accounts, carts),
     )

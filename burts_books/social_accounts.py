@@ -43,6 +43,13 @@ class Profile:
     email: str | None
     email_verified: bool
 
+    def __post_init__(self) -> None:
+        # What a provider's JSON gave: a number or an object where text belongs is a failed sign-in
+        # (the handler's), not an error deep in making the account.
+        if not all(isinstance(text, str) for text in (self.provider_id, self.name)) or not (
+                self.email is None or isinstance(self.email, str)):
+            raise TypeError(f"{self.provider} gave a profile with fields that are not text")
+
     @property
     def key(self) -> str:
         return f"{self.provider}:{self.provider_id}"
@@ -151,7 +158,7 @@ class SocialAccounts:
         user = {"_id": user_id, "name": profile.name[:MAX_NAME], "staff": False, "session_version": 1,
                 "identity_count": 1, "created_at": utcnow()}
         if email:
-            user["email"] = email
+            user.update(email=email, email_proven_at=utcnow())  # the provider vouches for it
         try:
             await self.users.insert_one(user)
         except DuplicateKeyError:  # the email got an account meanwhile
@@ -190,6 +197,8 @@ class SocialAccounts:
             return
         if await self.identities.find_one({"user_id": user["_id"], "provider": profile.provider}, {"_id": 1}):
             raise IdentityTaken("Your account is linked to another account there already: unlink it first.")
+        if user.get("email") and profile.verified_email == user["email"]:
+            await self._prove_email(user["_id"])  # before the link, which then stays (see email_proven)
         try:
             await self._insert_identity(profile, user["_id"])
         except DuplicateKeyError:
@@ -205,6 +214,30 @@ class SocialAccounts:
         except IdentityTaken:
             return False
         return True
+
+    async def email_proven(self, user: dict) -> int:
+        """The account's email is proven its owner's (they opened a link mailed to it). The first time,
+        the identities linked before go, but for those whose provider vouched for that same email:
+        anyone could register an email and link their own ways in, to keep once its owner takes the
+        account over (a reset). Returns how many went."""
+        proven_at = await self._prove_email(user["_id"])
+        if proven_at is None:
+            return 0
+        before = self.identities.find({"user_id": user["_id"], "linked_at": {"$lt": proven_at}})
+        doubtful = [identity["_id"] async for identity in before
+                    if not (identity.get("email_verified") and user.get("email")
+                            and normalize_email(identity.get("email") or "") == user["email"])]
+        removed = await self.identities.delete_many({"_id": {"$in": doubtful}, "user_id": user["_id"]})
+        if removed.deleted_count:
+            await self.users.update_one({"_id": user["_id"]}, {"$inc": {"identity_count": -removed.deleted_count}})
+        return removed.deleted_count
+
+    async def _prove_email(self, user_id: ObjectId) -> datetime.datetime | None:
+        """Mark the account's email proven; when it was not before, the moment it is."""
+        now = utcnow()
+        first = await self.users.update_one({"_id": user_id, "email_proven_at": None},
+                                            {"$set": {"email_proven_at": now}})
+        return now if first.modified_count else None
 
     async def unlink(self, user: dict, provider: str) -> None:
         """Remove the account's identity at `provider`; LastWayIn if nothing else would sign in."""

@@ -190,13 +190,21 @@ async def test_descriptions_past_the_first_are_indexed_a_slice_at_a_time_between
 
 @pytest.mark.gen_test
 async def test_a_search_page_shown_while_descriptions_are_indexed_is_not_kept_after(client, services, monkeypatch):
-    monkeypatch.setattr(slices, "SLICE", 0.0)  # one description a turn of the loop: a big catalog's pace
+    indexing = asyncio.Event()  # the background indexing waits for the first search, however quick it is
+
+    async def after_the_first_search(numbers):
+        await indexing.wait()
+        for number in numbers:
+            yield number
+
+    monkeypatch.setattr(catalog_view, "in_slices", after_the_first_search)
     books = random_books(250)
     for n, book in enumerate(books):
         book.update(image=NO_COVER, description="<p>A zeppelin story.</p>" if n % 5 == 0 else "<p>Plain.</p>")
     view = services.catalog_view = services.catalog.view = await loaded_view(services, books)
 
     early = text_of((await client.get("/books/?q=zeppelin")).text)  # just started: 20 of the first 100 found
+    indexing.set()
     await until(lambda: len(view._described) == len(books))
 
     assert "50 books" not in early

@@ -7,6 +7,7 @@ import urllib.parse
 
 import pytest
 
+from burts_books.web.account import ACCOUNT_PROBLEMS
 from burts_books.web.auth import PROBLEMS
 from tests.constants import PASSWORD, SHOPPER_EMAIL
 from tests.fake_provider import PROVIDERS, FakeProvider, Person
@@ -350,3 +351,72 @@ async def test_abandoned_attempts_are_forgotten_by_housekeeping(client, services
     )
     await services.housekeeping(cart_ttl_seconds=60)
     assert await services.db.sign_in_attempts.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_a_profile_whose_name_is_not_text_is_a_failed_sign_in(client, services, fake):
+    fake.people["google"] = Person("g-1", 12345, "n@example.com")  # a provider's JSON with a number for a name
+    before = await store_snapshot(services)
+    answer = await continue_with(client, "google")
+    assert problem_shown((await client.get(answer.location)).text, "failed", "google")
+    assert await store_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_a_shopper_whose_account_has_another_google_account_is_told_so_not_sent_to_sign_in(
+        shopper, services, fake):
+    fake.people["google"] = Person("g-work", "Reader at work", "reader@work.example")
+    start = await shopper.post("/auth/google")
+    assert (await shopper.get(path_of(await at_provider(shopper, start.location)))).location == "/account?linked=google"
+    fake.people["google"] = Person("g-home", "Reader", SHOPPER_EMAIL)  # the account's own email, vouched for
+
+    answer = await continue_with(shopper, "google", next_url="/cart")
+
+    assert answer.location == "/account?problem=taken&provider=google"
+    assert ACCOUNT_PROBLEMS["taken"].format(title="Google") in text_of((await shopper.get(answer.location)).text)
+    assert [identity["_id"] for identity in await identities(services)] == ["google:g-work"]
+
+
+async def reset_password(client: ShopClient, services, email: str, password: str) -> Response:
+    links = []
+    await services.password_resets.request(email, "192.0.2.1", lambda token: links.append(token) or "")
+    return await client.post(f"/password/reset/{links[0]}", {"password": password})
+
+
+@pytest.mark.gen_test
+async def test_a_reset_takes_the_account_from_whoever_registered_its_email_and_their_sign_ins(client, services, fake):
+    victim = "victim@example.com"
+    mallory = client.another()  # registers the victim's email, which nobody checks, and links her own X
+    await services.accounts.register(victim, "mallory's passphrase")
+    await mallory.login(victim, "mallory's passphrase")
+    fake.people["x"] = Person("x-mallory", "Mallory")
+    start = await mallory.post("/auth/x")
+    assert (await mallory.get(path_of(await at_provider(mallory, start.location)))).location == "/account?linked=x"
+    owner = client.another()  # the email's owner is told to sign in once, and resets the password to
+    fake.people["google"] = Person("g-victim", "Victim", victim)
+    assert (await continue_with(owner, "google")).location.startswith("/login")
+
+    reset = await reset_password(owner, services, victim, "the owner's passphrase")
+
+    assert reset.location == "/account?password=reset-unlinked"
+    assert "linked to this account before its email was confirmed are unlinked" in text_of(
+        (await owner.get(reset.location)).text)
+    assert [identity["_id"] for identity in await identities(services)] == ["google:g-victim"]
+    later = client.another()
+    await continue_with(later, "x")  # Mallory's X now opens an account of its own, not the victim's
+    assert await signed_in_as(later) != victim
+    assert await signed_in_as(owner) == victim
+
+
+@pytest.mark.gen_test
+async def test_a_reset_keeps_the_sign_ins_its_email_was_proven_with(client, services, fake):
+    fake.people["google"] = Person("g-11", "Reader", SHOPPER_EMAIL)
+    await continue_with(client, "google")  # the account is made with the email Google vouches for
+    fake.people["x"] = Person("x-11", "Reader")
+    start = await client.post("/auth/x")
+    await client.get(path_of(await at_provider(client, start.location)))
+
+    reset = await reset_password(client.another(), services, SHOPPER_EMAIL, "a new long passphrase")
+
+    assert reset.location == "/account?password=reset"
+    assert [identity["_id"] for identity in await identities(services)] == ["google:g-11", "x:x-11"]

@@ -24,7 +24,11 @@ DONE = {
 }
 PASSWORD_CHANGED = "Your password is changed. Every other browser signed in to your account is signed out."
 PASSWORD_SET = "Your new password is set, and every other browser signed in to your account is signed out."
-PASSWORD_NOTICES = {"changed": PASSWORD_CHANGED, "reset": PASSWORD_SET}
+PASSWORD_NOTICES = {
+    "changed": PASSWORD_CHANGED, "reset": PASSWORD_SET,
+    "reset-unlinked": PASSWORD_SET + " The sign-ins with other services linked to this account before its email "
+                      "was confirmed are unlinked, as anyone could have linked them: link yours again below.",
+}
 
 
 class AccountHandler(BaseHandler):

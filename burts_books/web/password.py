@@ -44,8 +44,8 @@ class ResetPasswordHandler(BaseHandler):
 
     async def post(self, token):
         try:
-            user = await self.services.password_resets.use(token, self.get_body_argument("password", ""),
-                                                           self.client_address)
+            user, unlinked = await self.services.password_resets.use(token, self.get_body_argument("password", ""),
+                                                                     self.client_address)
         except ValidationError as exc:
             self.show(errors=exc.errors, status=400)
             return
@@ -53,7 +53,8 @@ class ResetPasswordHandler(BaseHandler):
             self.show(expired=True, status=400)
             return
         await sign_in_visitor(self, user)
-        self.redirect(self.reverse_url("account") + "?password=reset", status=303)
+        self.redirect(self.reverse_url("account") + ("?password=reset-unlinked" if unlinked else "?password=reset"),
+                      status=303)
 
     def show(self, *, errors: dict | None = None, expired: bool = False, status: int = 200) -> None:
         self.set_status(status)

@@ -111,8 +111,16 @@ class SocialHandler(BaseHandler, tornado.auth.OAuth2Mixin):
         try:
             user = await self.services.social.sign_in(profile)
         except LinkNeeded:
-            if self.current_user and await self.services.social.link_pending(self.current_user, profile):
-                self.redirect(attempt.next_url)  # already signed in to the account of that email
+            if self.current_user and self.current_user.get("email") == profile.verified_email:
+                # Already signed in to the account of that email: link at once, or say why it can't be;
+                # sent to sign in again, they would find nothing linked, and be sent back here.
+                try:
+                    await self.services.social.link(self.current_user, profile)
+                except IdentityTaken:
+                    self.redirect(self.reverse_url("account") + "?" + urllib.parse.urlencode(
+                        {"problem": "taken", "provider": self.provider_name}))
+                    return
+                self.redirect(attempt.next_url)
                 return
             remember_pending_link(self, profile)
             self.redirect(self.reverse_url("login") + "?" + urllib.parse.urlencode({"next": attempt.next_url}))
