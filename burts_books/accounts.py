@@ -242,6 +242,8 @@ class Accounts:
         False when there is no such account."""
         email = normalize_email(email)
         changes = {"staff": staff} if staff else {"staff": False, "owner": False}
+        if staff:  # since when, for their API tokens (api_tokens.py); a grant to staff changes nothing
+            await self.users.update_one({"email": email, "staff": {"$ne": True}}, {"$set": {"staff_since": utcnow()}})
         result = await self.users.update_one({"email": email}, {"$set": changes})
         if result.matched_count and staff:
             await self._make_owner(email, owner)
@@ -266,10 +268,11 @@ class Accounts:
         change = entry("role", known_as(by), account=known_as(user), old=role[bool(user.get("staff"))],
                        new=role[staff])
         # Conditioned on not being an owner, in case one was made meanwhile; recorded in the same update.
+        changes = {"staff": staff, "role_changed_by": known_as(by), "role_changed_at": utcnow()}
+        if staff and not user.get("staff"):
+            changes["staff_since"] = utcnow()  # for their API tokens (api_tokens.py)
         await self.users.update_one(
-            {"_id": user["_id"], "owner": {"$ne": True}},
-            recording({"$set": {"staff": staff, "role_changed_by": known_as(by), "role_changed_at": utcnow()}},
-                      [change]))
+            {"_id": user["_id"], "owner": {"$ne": True}}, recording({"$set": changes}, [change]))
         await self.history.drain("users", {"_id": user["_id"]})
         return {**user, "staff": staff}
 

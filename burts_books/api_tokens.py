@@ -4,8 +4,10 @@ A token is 256 random bits behind a recognizable prefix, shown once when it
 is made and stored only as its SHA-256. A slow salted hash (as for passwords)
 adds nothing against guessing a secret that random, and a plain digest lets
 each request find its token through a unique index. Rights come from the
-owner's user document at every request, never from the token: taking away
-the staff role takes it from the owner's tokens at once.
+owner's user document at every request, never from the token. Tokens are
+staff's: one works while its owner is staff and was made since they last
+became staff, so taking the role away ends their tokens for good, even if
+it is given back later.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _made_under_current_role(document: dict, user: dict) -> bool:
+    return bool(user.get("staff")) and document["created_at"] >= user.get("staff_since", document["created_at"])
+
+
 class ApiTokens:
     def __init__(self, db: Database, accounts: Accounts):
         self.tokens = db.api_tokens
@@ -45,6 +51,7 @@ class ApiTokens:
             raise ValidationError({"name": "Name the token after the program that will use it."})
         if len(name) > MAX_NAME:
             raise ValidationError({"name": f"Use at most {MAX_NAME} characters."})
+        await self._forget_void(owner)
         # Counted before inserting: two forms sent at once may make one token more, which is harmless.
         if await self.tokens.count_documents({"owner_id": owner["_id"]}) >= MAX_TOKENS:
             raise ValidationError({"name": f"You have {MAX_TOKENS} tokens already: revoke one you no longer use."})
@@ -63,6 +70,7 @@ class ApiTokens:
 
     async def owned_by(self, owner: dict) -> list[dict]:
         """The owner's tokens, newest first (digests left out)."""
+        await self._forget_void(owner)
         found = self.tokens.find({"owner_id": owner["_id"]}, {"hash": 0}).sort([("created_at", -1), ("_id", -1)])
         return await found.to_list(None)
 
@@ -80,8 +88,17 @@ class ApiTokens:
         document = await self.tokens.find_one({"hash": digest(token)})
         if document is None:
             return None
+        user = await self.accounts.by_id(document["owner_id"])
+        if user is None or not _made_under_current_role(document, user):
+            await self.tokens.delete_one({"_id": document["_id"]})
+            return None
         await self._note_use(document)
-        return await self.accounts.by_id(document["owner_id"])
+        return user
+
+    async def _forget_void(self, owner: dict) -> None:
+        """Delete the owner's tokens made before they last became staff."""
+        if owner.get("staff_since"):
+            await self.tokens.delete_many({"owner_id": owner["_id"], "created_at": {"$lt": owner["staff_since"]}})
 
     async def _note_use(self, document: dict) -> None:
         now = utcnow()

@@ -167,12 +167,20 @@ class BaseHandler(SharedPageRendering, NotKept):
         policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", " ".join(["form-action 'self'", *origins]))
         self.set_header("Content-Security-Policy", policy.format(nonce=self.csp_nonce))
 
+    # Whether a program may call this handler with an API token (the JSON API, the cart): not the pages
+    # a person manages the account on, where a leaked token could make itself tokens that outlive its
+    # revocation, or grant roles.
+    accepts_tokens = False
+
     async def prepare(self) -> None:
         token = self.bearer_token()
         if token is None:
             self.current_user, self.cart = await self.services.visitors.find(self._session(), self.cart_cookie())
         else:
             self.current_user = await self.token_owner(token)
+            if not self.accepts_tokens:
+                raise NotAllowed("An API token is for the JSON API and the cart: this page is for a person "
+                                 "signed in in a browser.")
             self.cart = await self.services.carts.find(self.cart_cookie(), self.current_user)
 
     def bearer_token(self) -> str | None:
@@ -392,6 +400,7 @@ class JsonHandler(BaseHandler):
     """For programs: errors always come back as JSON."""
 
     serves_pages = False
+    accepts_tokens = True
 
     def wants_json(self) -> bool:
         return True

@@ -18,6 +18,7 @@ ACTIONS = ("add", "remove", "set", "add_again", "forget")
 
 
 class CartHandler(BaseHandler):
+    accepts_tokens = True  # a program keeps a cart as its token's owner does
     def sent_json(self) -> bool:
         return self.request.headers.get("Content-Type", "").startswith("application/json")
 

@@ -61,6 +61,7 @@ class BookHandler(BaseHandler):
 
 
 class NotFoundHandler(BaseHandler):
+    accepts_tokens = True  # a program that mistypes an API address is told so, as anyone is
     def wants_json(self) -> bool:
         # A program that mistypes an API address still gets the API's JSON error.
         return self.request.path.startswith("/api/") or super().wants_json()

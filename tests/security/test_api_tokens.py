@@ -113,17 +113,43 @@ async def test_a_wrong_token_is_refused_even_with_a_staff_session(staff, service
 
 
 @pytest.mark.gen_test
-async def test_a_demoted_staff_members_token_loses_staff_rights_at_once(staff, services):
-    program = staff.program(await staff.create_token())
-    assert (await restock(program, xsrf=False)).code == 200
-    await services.accounts.set_staff(STAFF_EMAIL, False)
-    before = await store_snapshot(services)
-    response = await restock(program, xsrf=False)
-    assert response.code == 403 and "staff" in response.json()["error"]["message"]
-    assert await store_snapshot(services) == before
-    # The token still says who the program is: it may keep a cart, as its owner may.
-    cart = await program.post_json("/cart", {"action": "add", "isbn": PCI}, xsrf=False)
-    assert cart.code == 200 and cart.json()["cart"]["count"] == 1
+async def test_a_staff_members_tokens_end_with_the_role_even_when_it_is_given_back(staff, services):
+    used, unused = [staff.program(await staff.create_token(name)) for name in ("nightly", "spare")]
+    assert (await restock(used, xsrf=False)).code == 200
+    await services.accounts.set_staff(STAFF_EMAIL, False)  # someone leaving
+    stock = await stock_of(services)
+    assert (await restock(used, xsrf=False)).code == 401
+    assert (await used.post_json("/cart", {"action": "add", "isbn": PCI}, xsrf=False)).code == 401
+    assert await stock_of(services) == stock
+
+    await services.accounts.set_staff(STAFF_EMAIL, True)  # and back, months later
+    for program in (used, unused):
+        assert (await restock(program, xsrf=False)).code == 401
+    assert token_rows((await staff.get("/account/tokens")).text) == {}
+    assert (await restock(staff.program(await staff.create_token("new")), xsrf=False)).code == 200
+
+
+@pytest.mark.gen_test
+async def test_a_token_opens_none_of_the_pages_a_person_manages_their_account_on(staff, services):
+    owner = await services.accounts.by_email(STAFF_EMAIL)
+    assert owner.get("owner")  # the first staff account: it may grant roles
+    reader = await services.accounts.register("reader@example.com", PASSWORD)
+    token = await staff.create_token()
+    program = staff.program(token)
+    [made] = await services.db.api_tokens.find().to_list(None)
+    before = await services.db.users.find({}, {"last_sign_in_at": 0}).sort("_id").to_list(None)
+    for path, form in (("/account/tokens", {"name": "backdoor"}),
+                       (f"/account/tokens/{made['_id']}/revoke", {}),
+                       ("/account/password", {"current_password": PASSWORD, "new_password": "x" * 20}),
+                       (f"/staff/users/{reader['_id']}/role", {"staff": "1"}),
+                       ("/logout", {})):
+        response = await program.post(path, form, xsrf=False)
+        assert response.code == 403, path
+        assert "An API token is for the JSON API" in response.json()["error"]["message"]
+    assert (await program.get("/account/tokens")).code == 403
+    assert [document["_id"] for document in await services.db.api_tokens.find().to_list(None)] == [made["_id"]]
+    assert await services.db.users.find({}, {"last_sign_in_at": 0}).sort("_id").to_list(None) == before
+    assert (await restock(program, xsrf=False)).code == 200  # the API, as ever
 
 
 @pytest.mark.gen_test
