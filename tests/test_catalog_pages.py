@@ -155,7 +155,7 @@ async def test_next_page_link_keeps_the_search(client):
 async def test_a_bad_page_number_is_a_clear_400(client, page):
     response = await client.get(f"/books/?page={page}")
     assert response.code == 400
-    assert "The page must be a whole number from 1 up." in text_of(response.text)
+    assert "The page must be a whole number from 1 to 10,000." in text_of(response.text)
 
 
 @pytest.mark.gen_test

@@ -176,7 +176,7 @@ async def test_an_unknown_status_or_page_gets_a_clear_message(desk, services, pe
     assert re.search(r'<span class="error" id="e-status">Choose a status from the list.</span>', page.text)
     assert numbers_listed(page.text) == []
     page = await desk.get("/staff/orders?page=0")
-    assert page.code == 400 and "The page must be a whole number from 1 up." in page.text
+    assert page.code == 400 and "The page must be a whole number from 1 to 10,000." in page.text
 
 
 @pytest.mark.gen_test(timeout=30)

@@ -31,7 +31,7 @@ class SearchMixin(BaseHandler):
     def page_argument(self) -> int:
         return whole_number_or_invalid(
             self.get_argument("page", "1"), 1, MAX_PAGE,
-            "The page must be a whole number from 1 up.",
+            f"The page must be a whole number from 1 to {MAX_PAGE:,}.",
         )
 
 
