@@ -75,7 +75,7 @@ class CatalogView:
         self.changes = 0
         self._origin = secrets.token_hex(8)  # this process's view, which needs no telling
         bus.subscribe(self._on_event)
-        bus.on_reconnect(lambda: self._in_background(self.reload_stock()))
+        bus.on_reconnect(lambda: self._in_background(self.catch_up()))
 
     def __len__(self) -> int:
         return len(self._books)
@@ -223,10 +223,21 @@ class CatalogView:
         for isbn in gone:
             self._remove(isbn)
 
-    async def reload_stock(self) -> None:
-        async for state in self._books_collection.find({}, {"_id": 0, "isbn": 1, **dict.fromkeys(STOCK_FIELDS, 1)}):
+    async def catch_up(self) -> None:
+        """After events may have been lost (a Redis outage): every book's stock as the database has it,
+        and the books added, edited or gone meanwhile read again."""
+        fields = ("isbn", "catalog_version", *STOCK_FIELDS)
+        stale, seen = [], set()
+        async for state in self._db.scan("books", fields):
+            seen.add(state["isbn"])
             self.apply_stock({"isbn": state["isbn"], "available": state["available"],
                               "version": state["inventory_version"]})
+            held = self._books.get(state["isbn"])
+            if held is None or held.get("catalog_version", 0) != state.get("catalog_version", 0):
+                stale.append(state["isbn"])
+        stale += set(self._books) - seen
+        if stale:
+            await self.refresh(stale)
 
     async def changed(self, isbns: Iterable[str]) -> None:
         """Books' fields changed in the database: show them here now, and tell the other processes."""

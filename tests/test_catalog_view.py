@@ -16,7 +16,7 @@ from burts_books.infra.bus import RedisBus
 from burts_books.infra.clock import utcnow
 from burts_books.inventory import Inventory
 from burts_books.search_text import html_words, words
-from tests.constants import COOKIE_SECRET, PCI, STAFF_EMAIL
+from tests.constants import COOKIE_SECRET, PCI, RESTFUL, STAFF_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import text_of
 from tests.waiting import until
 
@@ -146,6 +146,36 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
         books, total = views[1].search(["2nd"], "title", 0, 12)
         assert [book["isbn"] for book in books] == [PCI] and total == 1
         assert PCI not in [book["isbn"] for book in views[1].search(["programming"], "title", 0, 12)[0]]
+    finally:
+        for bus, view in zip(buses, views, strict=True):
+            await bus.stop()
+            await view.close()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_edits_and_books_added_while_redis_was_away_reach_the_other_process(services, redis_server):
+    buses = [RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])]
+    views = [CatalogView(services.db, bus) for bus in buses]
+    try:
+        for bus, view in zip(buses, views, strict=True):
+            await bus.start()
+            await view.load()
+        inventory = Inventory(services.db, buses[0], views[0], services.history)
+        catalog = Catalog(services.db, inventory, views[0])
+        redis_server.stop()  # the editing process keeps serving; its events reach itself only
+        form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
+        await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
+        await catalog.add({"isbn": UNKNOWN_ISBN, "title": "Added In The Outage", "author": "Ada Writer",
+                           "price": "10", "stock": "3"}, STAFF_EMAIL)
+        await services.db.books.delete_one({"isbn": RESTFUL})  # gone too, as a book can only be by hand
+
+        redis_server.start()
+
+        await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
+        assert views[1].get(PCI)["price_cents"] == 1250
+        await until(lambda: views[1].get(UNKNOWN_ISBN) is not None)
+        assert [book["isbn"] for book in views[1].search(["outage"], "title", 0, 12)[0]] == [UNKNOWN_ISBN]
+        await until(lambda: views[1].get(RESTFUL) is None)
     finally:
         for bus, view in zip(buses, views, strict=True):
             await bus.stop()

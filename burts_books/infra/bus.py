@@ -37,6 +37,7 @@ from .throttled_log import ThrottledLog
 log = logging.getLogger(__name__)
 
 REDIS_TIMEOUT = 2.0  # seconds, unless the caller says otherwise (--redis-timeout-seconds)
+RESYNC = b"resync"  # a message, not an event (not JSON): events were lost, read the database again
 
 Event = dict
 Subscriber = Callable[[Event], None]
@@ -184,8 +185,10 @@ class RedisBus(EventBus):
     processes see the same order. `publish` only queues the event, and one
     task sends the queue in order: a slow or hung Redis never holds up the
     request that made the change. If Redis cannot take an event, that event
-    and all queued behind it are delivered locally only (other processes
-    resync via ``on_reconnect``).
+    and all queued behind it are delivered locally only; once Redis takes
+    messages again, a RESYNC message tells every process to resync as after
+    a reconnect (``on_reconnect``): a Redis that hung for less than a
+    subscriber's timeout never broke their subscriptions.
 
     Messages are signed (see `Signatures`): anyone else who can publish on
     the channel could otherwise push, say, a "sold out" with a version far
@@ -212,6 +215,7 @@ class RedisBus(EventBus):
         self._subscriber = redis_client(url, timeout)
         self._queue: asyncio.Queue[str] = asyncio.Queue(self.MAX_QUEUED)
         self._sender: asyncio.Task | None = None
+        self._announcer: asyncio.Task | None = None  # of a RESYNC, after events only this process got
         self._listener: asyncio.Task | None = None
         self._failed_log = ThrottledLog(log)
         self._unsigned_log = ThrottledLog(log)
@@ -234,12 +238,12 @@ class RedisBus(EventBus):
             # What was published before stop() still goes out (a command-line import's last events, say).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._queue.join(), 2 * self.timeout)
-        for task in (self._sender, self._listener):
+        for task in (self._sender, self._listener, self._announcer):
             if task is not None:
                 task.cancel()
                 # wait() rather than await: don't re-raise the task's cancellation.
                 await asyncio.wait([task])
-        self._sender = self._listener = None
+        self._sender = self._listener = self._announcer = None
         await self._publisher.aclose()
         await self._subscriber.aclose()
 
@@ -264,8 +268,21 @@ class RedisBus(EventBus):
                 while not self._queue.empty():
                     self._deliver_soon(json.loads(self._queue.get_nowait()))
                     self._queue.task_done()
+                if self._announcer is None or self._announcer.done():
+                    self._announcer = asyncio.create_task(self._announce_resync())
             finally:
                 self._queue.task_done()
+
+    async def _announce_resync(self) -> None:
+        """Tell every process, once Redis takes messages again, that events went to this one only."""
+        delay = self.min_retry_delay
+        while True:
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            try:
+                await self._publisher.publish(self.channel, self._signatures.sign(RESYNC))
+                return
+            except (RedisError, OSError):
+                delay = min(delay * 2, self.max_retry_delay)
 
     async def _subscribe(self) -> PubSub:
         pubsub = self._subscriber.pubsub()
@@ -336,6 +353,10 @@ class RedisBus(EventBus):
                 "dropped a message on %s not signed by this shop (forged, or sent with another cookie secret): %r",
                 self.channel, data[:100],
             )
+            return
+        if payload == RESYNC:
+            log.info("events were lost on %s while Redis was away: resyncing", self.channel)
+            _call_all(self._reconnect_callbacks)
             return
         try:
             event = json.loads(payload)
