@@ -2,6 +2,7 @@
 and never shows a count older than one already announced, in this process or another."""
 
 import asyncio
+import contextlib
 import random
 import re
 
@@ -123,9 +124,10 @@ async def test_what_a_reader_changes_in_a_returned_book_does_not_change_the_view
     assert (await services.catalog.get(PCI))["title"] == "Programming Collective Intelligence"
 
 
-@pytest.mark.gen_test(timeout=20)
-async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(services, redis_server):
-    """Two processes' worth of bus and view over one database, as in production."""
+@contextlib.asynccontextmanager
+async def two_processes(services, redis_server):
+    """Two processes' worth of bus and view over one database, as in production: (the editing
+    process's catalog and inventory, the other's view)."""
     buses = [RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])]
     views = [CatalogView(services.db, bus) for bus in buses]
     try:
@@ -133,53 +135,50 @@ async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(
             await bus.start()
             await view.load()
         inventory = Inventory(services.db, buses[0], views[0], services.history)
-        catalog = Catalog(services.db, inventory, views[0])
-        form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
-        await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
-        await inventory.take(PCI)
-
-        # The editing process shows its own change at once; the other as soon as the bus brings it.
-        assert views[0].get(PCI)["title"] == "Collective Intelligence, 2nd ed."
-        await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
-        await until(lambda: views[1].get(PCI)["available"] == 11)
-        assert views[1].get(PCI)["price_cents"] == 1250
-        books, total = views[1].search(["2nd"], "title", 0, 12)
-        assert [book["isbn"] for book in books] == [PCI] and total == 1
-        assert PCI not in [book["isbn"] for book in views[1].search(["programming"], "title", 0, 12)[0]]
+        yield Catalog(services.db, inventory, views[0]), inventory, views[1]
     finally:
         for bus, view in zip(buses, views, strict=True):
             await bus.stop()
             await view.close()
 
 
+async def edit_pci(catalog):
+    form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
+    await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_edits_and_stock_changes_in_one_process_reach_the_view_of_another(services, redis_server):
+    async with two_processes(services, redis_server) as (catalog, inventory, other):
+        await edit_pci(catalog)
+        await inventory.take(PCI)
+
+        # The editing process shows its own change at once; the other as soon as the bus brings it.
+        assert catalog.view.get(PCI)["title"] == "Collective Intelligence, 2nd ed."
+        await until(lambda: other.get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
+        await until(lambda: other.get(PCI)["available"] == 11)
+        assert other.get(PCI)["price_cents"] == 1250
+        books, total = other.search(["2nd"], "title", 0, 12)
+        assert [book["isbn"] for book in books] == [PCI] and total == 1
+        assert PCI not in [book["isbn"] for book in other.search(["programming"], "title", 0, 12)[0]]
+
+
 @pytest.mark.gen_test(timeout=30)
 async def test_edits_and_books_added_while_redis_was_away_reach_the_other_process(services, redis_server):
-    buses = [RedisBus(redis_server.url, [COOKIE_SECRET]), RedisBus(redis_server.url, [COOKIE_SECRET])]
-    views = [CatalogView(services.db, bus) for bus in buses]
-    try:
-        for bus, view in zip(buses, views, strict=True):
-            await bus.start()
-            await view.load()
-        inventory = Inventory(services.db, buses[0], views[0], services.history)
-        catalog = Catalog(services.db, inventory, views[0])
+    async with two_processes(services, redis_server) as (catalog, _, other):
         redis_server.stop()  # the editing process keeps serving; its events reach itself only
-        form = {**await catalog.get_current(PCI), "price": "12.50", "title": "Collective Intelligence, 2nd ed."}
-        await catalog.update(PCI, {k: str(v) for k, v in form.items()}, STAFF_EMAIL)
+        await edit_pci(catalog)
         await catalog.add({"isbn": UNKNOWN_ISBN, "title": "Added In The Outage", "author": "Ada Writer",
                            "price": "10", "stock": "3"}, STAFF_EMAIL)
         await services.db.books.delete_one({"isbn": RESTFUL})  # gone too, as a book can only be by hand
 
         redis_server.start()
 
-        await until(lambda: views[1].get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
-        assert views[1].get(PCI)["price_cents"] == 1250
-        await until(lambda: views[1].get(UNKNOWN_ISBN) is not None)
-        assert [book["isbn"] for book in views[1].search(["outage"], "title", 0, 12)[0]] == [UNKNOWN_ISBN]
-        await until(lambda: views[1].get(RESTFUL) is None)
-    finally:
-        for bus, view in zip(buses, views, strict=True):
-            await bus.stop()
-            await view.close()
+        await until(lambda: other.get(PCI)["title"] == "Collective Intelligence, 2nd ed.")
+        assert other.get(PCI)["price_cents"] == 1250
+        await until(lambda: other.get(UNKNOWN_ISBN) is not None)
+        assert [book["isbn"] for book in other.search(["outage"], "title", 0, 12)[0]] == [UNKNOWN_ISBN]
+        await until(lambda: other.get(RESTFUL) is None)
 
 
 def model_search(books, terms, sort, skip, limit):
