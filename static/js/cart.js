@@ -1,8 +1,9 @@
 /*
- * The cart and checkout pages, enhanced: a new quantity applies as soon as it
- * is chosen (the Update button is for pages without this script), the
- * warning that the hold ends soon appears when it does, and a second click on
- * "Place order" sends nothing more (the server makes one order anyway).
+ * The cart and checkout pages, enhanced: a new quantity picked with the mouse
+ * or a finger applies at once (the Update button is for pages without this
+ * script, and for the keyboard), the warning that the hold ends soon appears
+ * when it does, and a second click on "Place order" sends nothing more (the
+ * server makes one order anyway).
  */
 (function () {
   'use strict';
@@ -14,7 +15,16 @@
       return;
     }
     update.hidden = true;
+    // Arrow keys change a select's value at each press: a shopper stepping from 1 to 3 copies with
+    // the keyboard says when with Update, rather than have the page reload under the first press.
+    let byKeyboard = false;
+    select.addEventListener('keydown', function () { byKeyboard = true; });
+    select.addEventListener('pointerdown', function () { byKeyboard = false; });
     select.addEventListener('change', function () {
+      if (byKeyboard) {
+        update.hidden = false;
+        return;
+      }
       form.requestSubmit(update);
     });
   });

@@ -116,7 +116,12 @@
       const hadFocus = offer.addButton && document.activeElement === offer.addButton;
       updateButtons(offer);
       if (hadFocus && offer.addButton.disabled) {
-        focusMessage(offer);  // Sold out under the shopper's finger: keep their place.
+        // Sold out under the shopper's finger: keep their place on the message, which says so (an
+        // empty one is not shown, and can't take focus).
+        if (offer.message && !offer.message.textContent) {
+          say(offer, SOLD_OUT_MESSAGE);
+        }
+        focusMessage(offer);
       }
     });
   }
@@ -144,6 +149,7 @@
       return;
     }
     badge.querySelector('.cart-count').textContent = String(cart.count);
+    badge.querySelector('.cart-copies').textContent = cart.count === 1 ? ' copy,' : ' copies,';
     badge.querySelector('.cart-total').textContent = price(cart.total_cents);
     badge.classList.remove('bumped');
     void badge.offsetWidth;  // restart the animation
@@ -164,13 +170,17 @@
     if (!cartChannel || !badge) {
       return;
     }
-    cartChannel.onmessage = function (event) {
-      const cart = event.data;
-      if (badge.querySelector('.cart-count').textContent !== String(cart.count)
-          || badge.querySelector('.cart-total').textContent !== price(cart.total_cents)) {
+    cartChannel.onmessage = async function (event) {
+      let cart = event.data;
+      const changed = badge.querySelector('.cart-count').textContent !== String(cart.count)
+          || badge.querySelector('.cart-total').textContent !== price(cart.total_cents);
+      if (changed) {
         showBadge(cart);
       }
-      if (cart.items) {
+      if (!cart.items && changed && offers.length) {
+        cart = await readCart();  // a page just served says only its badge: what is in the cart now?
+      }
+      if (cart && cart.items) {
         offers.forEach(function (offer) { showCart(offer, quantityIn(cart, offer.isbn)); });
       }
     };
@@ -218,6 +228,16 @@
       item = items[isbn];
     }
     return item ? Number(item.quantity) || 0 : 0;
+  }
+
+  async function readCart() {
+    try {
+      const response = await fetch(CART_PATH, {credentials: 'same-origin', headers: {'Accept': 'application/json'}});
+      const data = response.ok ? await readJson(response) : null;
+      return data && data.cart;
+    } catch (error) {
+      return null;
+    }
   }
 
   async function readJson(response) {

@@ -246,6 +246,59 @@ def test_the_badge_and_stock_lines_follow_the_cart_changed_in_another_tab(page):
     assert listing.evaluate("window.notReloaded === true") and other.was_not_reloaded()
 
 
+def test_a_book_page_follows_its_copies_taken_out_of_the_cart_in_another_tab(page):
+    book = BookPage(page, PCI).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    cart = page.context.new_page()  # the same shopper's second tab
+    cart.goto("/cart")
+    cart.get_by_label("Copies of Programming Collective Intelligence").select_option("0")
+    expect(cart.locator(".cart-count")).to_have_text("0")
+    expect(page.locator(".cart-count")).to_have_text("0")
+    book.expect_in_cart(0)  # no Remove left to press for a copy that is gone
+    assert book.was_not_reloaded()
+
+
+def test_a_book_sold_out_under_the_shoppers_focus_keeps_their_place_and_says_so(open_page):
+    book = BookPage(open_page(), SICP).open()
+    book.add.focus()
+    other = BookPage(open_page(), SICP).open()  # another shopper takes the last copies
+    for held in (1, 2, 3, 4):
+        other.add.click()
+        other.expect_in_cart(held)
+    book.expect_count("Sold out")
+    expect(book.message).to_be_focused()
+    expect(book.message).to_have_text("Sorry — that was the last copy; it's sold out now.")
+
+
+def test_the_keyboard_steps_through_a_carts_copies_and_updates_when_asked(page):
+    book = BookPage(page, PCI).open()
+    book.add.click()
+    book.expect_in_cart(1)
+    page.goto("/cart")
+    page.evaluate("window.notReloaded = true")
+    copies = page.get_by_label("Copies of Programming Collective Intelligence")
+    copies.focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(copies).to_be_focused()
+    expect(copies).to_have_value("3")
+    assert page.evaluate("window.notReloaded === true")  # nothing sent yet
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")  # on Update, which the keyboard brought into view
+    expect(page.locator(".cart-count")).to_have_text("3")
+    expect(page.locator(".cart-link")).to_have_accessible_name("Cart 3 copies, $119.97")
+
+
+def test_the_header_says_one_copy_not_one_copies(page):
+    book = BookPage(page, SICP).open()
+    expect(page.locator(".cart-link")).to_have_accessible_name("Cart 0 copies, $0.00")
+    book.add.click()
+    expect(page.locator(".cart-link")).to_have_accessible_name("Cart 1 copy, $55.00")
+    page.reload()
+    expect(page.locator(".cart-link")).to_have_accessible_name("Cart 1 copy, $55.00")
+
+
 # Where each listing's Add to Cart leads back to: the same books, page and order.
 LISTING_RETURNS = {"/": "/", "/books/": "/books/?page=1", "/books/?q=python&sort=price&page=1": None,
                    "/recommended/": "/recommended/"}
