@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import calendar
 import html
+import math
 import re
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -36,6 +37,7 @@ from defusedxml import DefusedXmlException
 
 from .infra.errors import BadImportFile
 
+CURRENCY = "USD"  # of every price in the shop ("$", catalog.price_text)
 NAMESPACES = {"http://ns.editeur.org/onix/3.0/reference", "http://ns.editeur.org/onix/3.0/short"}
 
 # Short tag -> reference name, for the elements read here. A composite's
@@ -48,6 +50,7 @@ _SHORT = {
     "b039": "NamesBeforeKey", "b040": "KeyNames", "b047": "CorporateName",
     "x426": "TextType", "d104": "Text", "x436": "ResourceContentType", "x435": "ResourceLink",
     "x448": "PublishingDateRole", "b306": "Date", "j151": "PriceAmount", "j350": "OnHand",
+    "x462": "PriceType", "j152": "CurrencyCode",
 }
 _COMPOSITES = (
     "ONIXMessage", "Product", "ProductIdentifier", "DescriptiveDetail", "TitleDetail",
@@ -93,7 +96,9 @@ def _isbn(product: Element) -> str:
     ids: dict[str, str] = {}
     for identifier in _children(product, "ProductIdentifier"):
         ids.setdefault(_text(identifier, "ProductIDType"), _text(identifier, "IDValue"))
-    return ids.get("15") or ids.get("02", "")
+    # A GTIN-13 (03) in the Bookland ranges is the book's ISBN-13, as some feeds give it alone.
+    gtin = ids.get("03", "")
+    return ids.get("15") or ids.get("02") or (gtin if gtin.startswith(("978", "979")) else "")
 
 
 def _title(detail: Element | None) -> tuple[str, str]:
@@ -111,9 +116,18 @@ def _person(contributor: Element) -> str:
 
 
 def _author(detail: Element | None) -> str:
-    contributors = _children(detail, "Contributor")
-    authors = [c for c in contributors if _text(c, "ContributorRole").startswith("A")] or contributors
+    """The authors (any role of theirs A..: by, with, ...), in the feed's SequenceNumber order (the
+    file's where it gives none); every contributor when none is an author."""
+    listed = list(enumerate(_children(detail, "Contributor")))
+    ordered = [c for _, c in sorted(listed, key=lambda pair: (_sequence(pair[1]), pair[0]))]
+    authors = [c for c in ordered
+               if any(_text(role).startswith("A") for role in _children(c, "ContributorRole"))] or ordered
     return ", ".join(name for name in map(_person, authors) if name)
+
+
+def _sequence(contributor: Element) -> float:
+    number = _text(contributor, "SequenceNumber")
+    return int(number) if number.isdecimal() else math.inf
 
 
 def _markup(element: Element) -> str:
@@ -155,6 +169,15 @@ def _released(publishing: Element | None) -> str:
     return f"{calendar.month_name[month]} {found['year']}" if 1 <= month <= 12 else found["year"]
 
 
+def _price(supply: Element | None) -> str | None:
+    """The book's price in the shop's currency (a price that names none is taken as in it): a
+    consumer's price (PriceType 01, then 02) where there are several. None when no price is."""
+    prices = [price for detail in _children(supply, "SupplyDetail") for price in _children(detail, "Price")
+              if _child(price, "PriceAmount") is not None and _text(price, "CurrencyCode") in (CURRENCY, "")]
+    chosen = _preferred(prices, "PriceType", "01", "02")
+    return None if chosen is None else _text(chosen, "PriceAmount")
+
+
 def _first(supply: Element | None, holder: str, name: str) -> str | None:
     for detail in _children(supply, "SupplyDetail"):
         for element in _children(detail, holder):
@@ -178,7 +201,7 @@ def product_form(product: Element) -> tuple[dict[str, str], str | None]:
     form = {
         "isbn": _isbn(product), "title": title, "subtitle": subtitle, "author": _author(detail),
         "date_released": _released(_child(product, "PublishingDetail")),
-        "description": _description(collateral), "price": _first(supply, "Price", "PriceAmount") or "",
+        "description": _description(collateral), "price": _price(supply) or "",
     }
     cover, stock = _cover(collateral), _first(supply, "Stock", "OnHand")
     if cover:
@@ -187,6 +210,8 @@ def product_form(product: Element) -> tuple[dict[str, str], str | None]:
         form["stock"] = stock
     if _text(product, "NotificationType") == "05":
         return form, "a deletion (NotificationType 05): remove the book from the shop by hand"
+    if not form["price"] and _first(supply, "Price", "PriceAmount") is not None:
+        return form, f"no price in {CURRENCY}, the shop's currency"
     return form, None
 
 
