@@ -2,7 +2,8 @@
  * The staff stock table, kept live by the feed shoppers' pages use (static/js/live_feed.js: a
  * WebSocket, or long polling where one can't connect): every title on the page is followed; a
  * newer count updates its Available and Held cells (held = stock - available while stock on hand
- * is unchanged; a restock elsewhere shows stock and held on reload). Stale versions are ignored.
+ * is unchanged: the feed carries no stock on hand, which shoppers need not see, so a sale or a
+ * restock elsewhere shows in Stock and Held on reload). Stale versions are ignored.
  */
 (function () {
   'use strict';
