@@ -225,9 +225,18 @@ class EditConflict(ValidationError):
     differs from the saved one says what is saved now, and VERSION_FIELD who saved it."""
 
     def __init__(self, by: str, conflicts: dict[str, str]):
-        super().__init__({VERSION_FIELD: f"{by} saved this book while you were editing it, so nothing was saved. "
-                                         "The fields marked show what is saved now; save again to keep what "
-                                         "this form has.", **conflicts})
+        super().__init__({VERSION_FIELD: f"{by} saved this book while you were editing it, so your changes to "
+                                         "it were not saved. The fields marked show what is saved now; save "
+                                         "again to keep what this form has.", **conflicts})
+
+
+def _refuse_a_conflict(book: dict, current: dict, expected_version: int | None) -> None:
+    """EditConflict when `current` was saved since a form showed `expected_version`, and differs
+    from what the form sends; when it doesn't, the other edit saved what this one would."""
+    if expected_version is not None and current.get("catalog_version", 0) != expected_version:
+        conflicts = _conflicts(book, current)
+        if conflicts:
+            raise EditConflict(current.get("updated_by", "someone"), conflicts)
 
 
 def _conflicts(book: dict, current: dict) -> dict[str, str]:
@@ -362,10 +371,7 @@ class Catalog:
         book = _with_cover(parse_book_form(form), cover)
         if book["isbn"] != current["isbn"]:
             raise ValidationError({"isbn": "The ISBN of a book can't be changed."})
-        if expected_version is not None and current.get("catalog_version", 0) != expected_version:
-            conflicts = _conflicts(book, current)
-            if conflicts:  # else the other edit saved what this one would: nothing is lost either way
-                raise EditConflict(current.get("updated_by", "someone"), conflicts)
+        _refuse_a_conflict(book, current, expected_version)
         stock = book.pop("stock")
         _cover_follows_image(book, current)
         # Stock first: it is the only part that can be refused (copies in carts, or changed meanwhile).
@@ -373,14 +379,16 @@ class Catalog:
             await self.inventory.set_stock(current["isbn"], stock, expected_stock, who=staff_email)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        await self._change_fields(current, book, staff_email)
+        await self._change_fields(current, book, staff_email, expected_version=expected_version)
         return await self.get(current["isbn"])
 
-    async def _change_fields(self, current: dict, fields: dict, who: str, entries: list[dict] | None = None) -> None:
+    async def _change_fields(self, current: dict, fields: dict, who: str, entries: list[dict] | None = None,
+                             expected_version: int | None = None) -> None:
         """Set `fields` on the book, recording each change (or `entries`) in the same update.
 
         Conditioned on the catalog version read, so the old values recorded are
-        the ones replaced: an edit saved meanwhile makes us read again.
+        the ones replaced: an edit saved meanwhile makes us read again, and, for
+        a form that showed `expected_version`, see whether it conflicts.
         """
         while True:
             changes = _edits(fields, current, who) if entries is None else entries
@@ -392,6 +400,7 @@ class Catalog:
             if result.modified_count:
                 break
             current = await self.get_current(current["isbn"])
+            _refuse_a_conflict(fields, current, expected_version)
         await self.history.drain_books([current["isbn"]])
         await self.view.changed([current["isbn"]])
 

@@ -25,7 +25,7 @@ from .app import MAX_BODY_SIZE, make_app
 from .importer import Importer, ImportFile, Progress, RejectsFile
 from .infra import access_log, event_loop, migrations, processes, server
 from .infra.bus import redacted, redis_client
-from .infra.config import ConfigError, Settings, load_settings, with_cookie_secret
+from .infra.config import ConfigError, Settings, check_address_for_mail, load_settings, with_cookie_secret
 from .infra.db import StoreBusy, StoreDamaged, open_database
 from .infra.embedded import backup as store_backup
 from .infra.errors import BadImportFile, ValidationError
@@ -42,6 +42,7 @@ class CommandError(Exception):
 
 
 async def serve(settings: Settings, _args) -> None:
+    check_address_for_mail(settings)
     settings = with_cookie_secret(settings, log)
     # Start-up builds what lives as long as the process (the embedded store's documents above all):
     # no collection walks it meanwhile (half a second at 20,000 books), and then none ever (freeze).

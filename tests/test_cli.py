@@ -141,6 +141,10 @@ def test_migrate_while_another_process_migrates_a_server_gives_up_in_one_line(mo
         (["--debug", "false", "--port=8123"],
          "unexpected 'false': give each setting as --name=value, like --debug=false; "
          "`burts-books serve --help` lists them"),
+        # A mailed link must not take its host from a request's Host header, which the sender chooses.
+        (["--smtp-url=smtp://mail.internal:587"],
+         "--smtp-url (BURTS_SMTP_URL) needs --public-url (BURTS_PUBLIC_URL) too: the shop's address as visitors "
+         "reach it, like https://books.example, which mailed links point at"),
     ],
 )
 def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
@@ -148,6 +152,12 @@ def test_serve_refuses_to_start_with_a_clear_message(tmp_path, args, message):
     assert result.stderr == f"burts-books serve: {message}\n"
     assert result.returncode == 2
     assert not Settings(data_dir=tmp_path).store_dir.exists()
+
+
+def test_commands_that_mail_nothing_run_with_mail_set_up_and_no_public_url(tmp_path):
+    # As the deployment guide runs them: the environment file holds BURTS_SMTP_URL, --public-url is serve's.
+    result = run_cli("migrate", "--smtp-url=smtp://mail.internal:587", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
 
 
 def test_serve_refuses_a_cookie_secret_file_left_empty_and_leaves_it_as_it_is(tmp_path):

@@ -162,12 +162,3 @@ def test_debug_mode_without_a_cookie_secret_uses_a_throwaway_one(tmp_path):
     first, second = with_cookie_secret(settings, log), with_cookie_secret(settings, log)
     assert len(first.cookie_secret) >= 32 and first.cookie_secret != second.cookie_secret
     assert not (tmp_path / "cookie-secret").exists()
-
-
-def test_mail_without_a_public_url_refuses_to_start(tmp_path):
-    # A mailed link must not take its host from a request's Host header, which the sender chooses.
-    with pytest.raises(ConfigError, match=r"--smtp-url \(BURTS_SMTP_URL\) needs --public-url"):
-        load_settings([f"--data-dir={tmp_path}"], {"BURTS_SMTP_URL": "smtp://mail.internal:587"})
-    settings = load_settings([f"--data-dir={tmp_path}", "--smtp-url=smtp://mail.internal:587",
-                              "--public-url=https://books.example/"], {})
-    assert settings.public_url == "https://books.example"

@@ -2,9 +2,10 @@
 
 import logging
 
+import aiosmtplib
 import pytest
 
-from burts_books.infra.mail import LOG_MARKER, LogMailer, Mail, SmtpMailer
+from burts_books.infra.mail import LOG_MARKER, LogMailer, Mail, Mailer, SmtpMailer
 from tests.mail_server import MailCatcher, body_of
 from tests.waiting import until
 
@@ -70,6 +71,28 @@ async def test_a_mail_refused_for_good_is_given_up_at_once(caplog):
             await mailer.close()
     assert [record.levelname for record in caplog.records] == ["ERROR"]  # not retried
     assert "gave up sending 'Back in stock' to gone@example.com" in caplog.text
+
+
+class FailingFirst(Mailer):
+    """A mail server that fails with `errors`, in turn, before it takes mail."""
+
+    def __init__(self, *errors):
+        super().__init__(SENDER, retry_delays=(0.01, 0.01))
+        self.errors, self.sent = list(errors), []
+
+    async def deliver(self, message):
+        if self.errors:
+            raise self.errors.pop(0)
+        self.sent.append(message)
+
+
+@pytest.mark.gen_test
+async def test_a_refusal_of_the_shop_itself_is_tried_again_not_given_up():
+    mailer = FailingFirst(aiosmtplib.SMTPAuthenticationError(535, "authentication failed"),
+                          aiosmtplib.SMTPSenderRefused(550, "sender refused", SENDER))
+    mailer.send(Mail("reader@example.com", "Your order BB-10001", "text"))
+    await mailer.close()
+    assert [message["To"] for message in mailer.sent] == ["reader@example.com"]
 
 
 @pytest.mark.gen_test

@@ -1,9 +1,11 @@
 """Staff add and edit books; everyone else is kept out; bad input is shown back and saves nothing."""
 
+import asyncio
 import re
 
 import pytest
 
+from burts_books.catalog import EditConflict, book_form
 from tests.constants import PASSWORD, PCI, RESTFUL, STAFF_EMAIL, STARTER_BOOKS, UNKNOWN_ISBN
 from tests.shop_client import book_articles, field_errors, form_values, text_of
 from tests.store import store_snapshot
@@ -328,7 +330,8 @@ async def test_an_edit_saved_meanwhile_is_not_undone_by_a_form_shown_before_it(s
     response = await other.post(f"/edit/{PCI}", {**theirs, "price": "12.00"})
 
     assert response.code == 400
-    assert f"{STAFF_EMAIL} saved this book while you were editing it, so nothing was saved" in text_of(response.text)
+    assert f"{STAFF_EMAIL} saved this book while you were editing it, so your changes to it were not saved" in text_of(
+        response.text)
     # Each field that differs from what is saved now says so: the title saved meanwhile, the price typed.
     assert field_errors(response.text) == {"title": "Saved meanwhile as: Renamed by me",
                                            "price": "Saved meanwhile as: 39.99"}
@@ -339,6 +342,29 @@ async def test_an_edit_saved_meanwhile_is_not_undone_by_a_form_shown_before_it(s
     assert (await other.post(f"/edit/{PCI}", {**shown, "title": "Renamed by me"})).code == 303
     book = await stored(services, PCI)
     assert (book["title"], book["price_cents"]) == ("Renamed by me", 1200)
+
+
+@pytest.mark.gen_test
+async def test_of_two_edits_saved_at_the_same_moment_from_one_version_the_second_is_refused(services, monkeypatch):
+    current = await stored(services, PCI)
+    retitled = {**book_form(current), "title": "Title by A", "stock": str(current["stock"] + 1)}
+    repriced = {**book_form(current), "price": "12.34"}
+    set_stock = services.inventory.set_stock
+
+    async def first_one_slowly(*args, **kwargs):  # A's stock is written while B's edit goes through
+        if kwargs.get("who") == "a@burtsbooks.example":
+            await asyncio.sleep(0.05)
+        return await set_stock(*args, **kwargs)
+
+    monkeypatch.setattr(services.inventory, "set_stock", first_one_slowly)
+    seen = {"expected_stock": current["stock"], "expected_version": current.get("catalog_version", 0)}
+    saves = await asyncio.gather(services.catalog.update(PCI, retitled, "a@burtsbooks.example", **seen),
+                                 services.catalog.update(PCI, repriced, "b@burtsbooks.example", **seen),
+                                 return_exceptions=True)
+
+    assert isinstance(saves[0], EditConflict) and not isinstance(saves[1], Exception)
+    book = await stored(services, PCI)
+    assert (book["title"], book["price_cents"]) == (current["title"], 1234)  # B's price stands
 
 
 @pytest.mark.gen_test

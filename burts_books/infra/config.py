@@ -382,17 +382,16 @@ def load_settings(argv: list[str] | None = None, environ: Mapping[str, str] | No
             values[name] = field.metadata["parse"](raw)
         except ValueError as exc:
             raise ConfigError(f"{source}: {exc}") from None
-    return _with_an_address_for_mail(Settings(**values))
+    return Settings(**values)
 
 
-def _with_an_address_for_mail(settings: Settings) -> Settings:
-    """`settings`, unless they mail without --public-url: mail reaches people off this machine, and its
-    links never take their host from a request's Host header, which the sender chooses, so the shop
-    would refuse every reset request."""
+def check_address_for_mail(settings: Settings) -> None:
+    """Before serving: mail needs --public-url. Mail reaches people off this machine, and its links
+    never take their host from a request's Host header, which the sender chooses, so without it the
+    shop would refuse every reset request. (Commands that mail nothing, `migrate` say, run without.)"""
     if settings.smtp_url and not settings.public_url:
         raise ConfigError("--smtp-url (BURTS_SMTP_URL) needs --public-url (BURTS_PUBLIC_URL) too: the shop's "
                           "address as visitors reach it, like https://books.example, which mailed links point at")
-    return settings
 
 
 def with_cookie_secret(settings: Settings, log) -> Settings:

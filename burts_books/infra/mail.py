@@ -45,10 +45,12 @@ class Mail:
 
 
 def permanent(error: Exception) -> bool:
-    """Whether trying `error`'s mail again can't help: the server refused it for good (5xx)."""
+    """Whether trying `error`'s mail again can't help: the server refused this mail's recipient or
+    content for good (5xx). A refusal of the shop itself (its sign-in, its sender address, the
+    connection) is the shop's to mend, and every mail waits for it."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         return all(permanent(refusal) for refusal in error.recipients)
-    return isinstance(error, aiosmtplib.SMTPResponseException) and error.code >= 500
+    return isinstance(error, aiosmtplib.SMTPRecipientRefused | aiosmtplib.SMTPDataError) and error.code >= 500
 
 
 class Mailer(abc.ABC):

@@ -13,11 +13,12 @@ class StoreDamaged(Exception):
     """A store file cannot be read back; the message is one line saying which and what to do."""
 
     @classmethod
-    def file(cls, path: Path, reason: str) -> StoreDamaged:
+    def file(cls, path: Path, reason: str, first: str = "") -> StoreDamaged:
+        """`first`: what to try before the rest, where the damage may be something else."""
         return cls(
-            f"the embedded store file {path} is damaged ({reason}) and was left as it is: restore the store "
-            f"from a backup (losing the writes made since), or move the folder {path.parent} away to start "
-            "an empty store (losing everything in it)"
+            f"the embedded store file {path} is damaged ({reason}) and was left as it is: {first}restore the "
+            f"store from a backup (losing the writes made since), or move the folder {path.parent} away to "
+            "start an empty store (losing everything in it)"
         )
 
 

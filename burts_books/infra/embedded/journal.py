@@ -52,7 +52,13 @@ def apply_segment(state: State, path: Path, data: bytes, *, last: bool) -> int:
     if intact < len(data) and not last:
         raise StoreDamaged.file(path, f"bad checksum or cut short at byte {intact}")
     if intact < len(data) and frame_follows(data, intact):
-        raise StoreDamaged.file(path, f"bad record at byte {intact}, with intact records after it")
+        # A power loss in the middle of one write can leave a later part of it on disk and not an
+        # earlier one: then nothing from the bad record on was ever acknowledged. Only the operator,
+        # who knows what happened, can tell that from a disk's damage.
+        raise StoreDamaged.file(
+            path, f"bad record at byte {intact}, with intact records after it",
+            f"if the machine lost power or crashed just before, what follows may be one write it never "
+            f"finished: `truncate -s {intact} {path}` keeps every record before it; else ")
     try:
         for payload in payloads:
             apply(state, bson.decode(payload))
