@@ -38,7 +38,10 @@ from .infra.paging import Paged
 USERS_PAGE = 50
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# No character RFC 5322 gives a meaning in an address header (",", quotes, "<", "(", ...): a mail's To
+# built from "john,smith@example.org" would go to "john" and to "smith@example.org".
+_NOT_IN_AN_ADDRESS = r'@\s()<>\[\]:;\\,"'
+_EMAIL = re.compile(rf"[^{_NOT_IN_AN_ADDRESS}]+@[^{_NOT_IN_AN_ADDRESS}]+\.[^{_NOT_IN_AN_ADDRESS}]+")
 BAD_EMAIL = "Give a valid email address."
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended costs

@@ -2,12 +2,13 @@
 
 A cart document is `{_id, status, holds: {isbn: copies}, adding: {isbn:
 copies}, copies, revision, user_id, created_at, touched_at}`; `status` goes
-from "open" to "ordered" or "expired", each by one atomic claim, so only one
-process acts on it. Expiry moves `holds` to `lapsed` (what the shopper had,
-to tell them what happened and offer it again) and stamps `expired_at`; the
-shopper's next change reopens the cart, empty but for `lapsed`. `copies` counts holds and adds under way together, so
-that one conditional update can keep a cart under its cap across all titles
-however many adds race.
+from "open" to "ordered", "expired" or "merged" (into the cart a shopper signs
+in with), each by one atomic claim, so only one process acts on it. Expiry
+moves `holds` to `lapsed` (what the shopper had, to tell them what happened
+and offer it again) and stamps `expired_at`; the shopper's next change
+reopens the cart, empty but for `lapsed`. `copies` counts holds and adds
+under way together, so that one conditional update can keep a cart under its
+cap across all titles however many adds race.
 
 Adding first marks the copy in `adding`, then takes it from the book, then
 moves it from `adding` to `holds`. A checkout orders `holds` only, so it can
@@ -380,11 +381,15 @@ class Carts:
         return self._cart(doc) if doc else None
 
     async def adopt(self, cart_id: str | None, user: dict) -> str | None:
-        """At sign-in: the anonymous cart becomes the account's; else the account's latest open cart."""
+        """At sign-in: the anonymous cart becomes the account's (lapsed too: reopened, it is theirs), with
+        the copies of the account's other open carts folded in; else the account's latest open cart."""
         if cart_id:
-            await self.carts.update_one(
-                {"_id": cart_id, "status": "open", "user_id": None}, {"$set": {"user_id": user["_id"]}}
+            adopted = await self.carts.update_one(
+                {"_id": cart_id, "status": {"$in": ["open", "expired"]}, "user_id": None},
+                {"$set": {"user_id": user["_id"]}},
             )
+            if adopted.modified_count:
+                await self._fold_into(cart_id, user)
         found = await self.find(cart_id, user)
         if found is not None and found.is_open:
             return found.id
@@ -395,6 +400,38 @@ class Carts:
         if latest is not None:
             return latest["_id"]
         return found.id if found is not None else None
+
+    async def _fold_into(self, cart_id: str, user: dict) -> None:
+        """The copies the account's other open carts hold go into the cart adopted at sign-in, as far
+        as its limits allow, the rest back on sale: else they stay held, out of the shopper's sight."""
+        others = self.carts.find({"user_id": user["_id"], "status": "open", "_id": {"$ne": cart_id}})
+        for other in await others.to_list(None):
+            # Claimed first: expiring it meanwhile must not give its copies back a second time.
+            claimed = await self.carts.update_one(
+                {"_id": other["_id"], "status": "open", "revision": other["revision"]},
+                {"$set": {"status": "merged", "touched_at": utcnow()}})
+            if not claimed.modified_count:
+                continue
+            for isbn, copies in _positive(other.get("holds")).items():
+                moved = await self._move_hold(cart_id, isbn, copies)
+                if moved < copies:
+                    await self.inventory.give_back(isbn, copies - moved)
+
+    async def _move_hold(self, cart_id: str, isbn: str, copies: int) -> int:
+        """Put copies already held into the cart, as many as fit in it; returns how many."""
+        while True:
+            cart = await self.carts.find_one({"_id": cart_id, "status": "open"})
+            if cart is None:
+                return 0
+            fits = min(copies, MAX_PER_TITLE - cart.get("holds", {}).get(isbn, 0),
+                       self.limits.copies_per_cart - cart.get("copies", 0))
+            if fits <= 0:
+                return 0
+            moved = await self.carts.update_one(
+                {"_id": cart_id, "status": "open", "revision": cart["revision"], "copies": cart.get("copies", 0)},
+                {"$inc": {f"holds.{isbn}": fits, "copies": fits, "revision": 1}, "$set": {"touched_at": utcnow()}})
+            if moved.modified_count:
+                return fits
 
     async def claim_for_order(self, cart: Cart) -> bool:
         """Close the cart for checkout, unless it changed since it was read."""

@@ -1,12 +1,13 @@
 """Carts: add and remove copies without ever selling more than the shop has."""
 
 import asyncio
+import datetime
 
 import pytest
 
 from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, UNKNOWN_ISBN
 from tests.shop_client import available_shown, cart_count, text_of
-from tests.store import interleave_store_calls, set_stock, stock_of, store_snapshot
+from tests.store import age_carts, interleave_store_calls, set_stock, stock_of, store_snapshot
 from tests.waiting import recorder, until
 
 
@@ -207,3 +208,38 @@ async def test_signing_in_keeps_the_cart_and_signing_out_hides_it(client, servic
     assert "Your cart is empty" in text_of((await client.get("/cart")).text)
     await client.login(SHOPPER_EMAIL)
     assert cart_count((await client.get("/cart")).text) == 1
+
+
+@pytest.mark.gen_test
+async def test_a_cart_that_lapsed_before_signing_in_is_the_accounts_once_reopened(client, services):
+    await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    await client.post("/cart", {"action": "add", "isbn": PCI})
+    await age_carts(services, 601)
+    await services.housekeeping(cart_ttl_seconds=1200, anonymous_cart_ttl_seconds=600)  # the visitor's hold lapses
+    await client.login(SHOPPER_EMAIL)
+    await client.post("/cart", {"action": "add_again", "isbn": PCI})
+    hold = (await client.get("/cart", headers=JSON)).json()["cart"]
+    cart = await services.db.carts.find_one({"status": "open"})
+    assert cart["user_id"] is not None  # held as long as a signed-in shopper's cart, and theirs alone
+    assert datetime.datetime.fromisoformat(hold["hold_ends"]).replace(tzinfo=None) - cart["touched_at"] == (
+        datetime.timedelta(seconds=1200))
+    await client.post("/logout")
+    assert "Your cart is empty" in text_of((await client.get("/cart")).text)
+
+
+@pytest.mark.gen_test
+async def test_signing_in_brings_the_accounts_earlier_cart_into_this_one(client, services):
+    await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    await client.login(SHOPPER_EMAIL)
+    for _ in range(2):
+        await client.post("/cart", {"action": "add", "isbn": PCI})
+    await client.post("/logout")
+    await client.post("/cart", {"action": "add", "isbn": RESTFUL})  # anonymous again, in the same browser
+    before = await stock_of(services, PCI)
+
+    await client.login(SHOPPER_EMAIL)
+
+    cart = (await client.get("/cart", headers=JSON)).json()["cart"]
+    assert {item["isbn"]: item["quantity"] for item in cart["items"]} == {PCI: 2, RESTFUL: 1}
+    assert await stock_of(services, PCI) == before  # the same copies, still held: none taken or given back
+    assert await services.db.carts.count_documents({"status": "open"}) == 1
