@@ -402,10 +402,18 @@ class Carts:
         return found.id if found is not None else None
 
     async def _fold_into(self, cart_id: str, user: dict) -> None:
-        """The copies the account's other open carts hold go into the cart adopted at sign-in, as far
-        as its limits allow, the rest back on sale: else they stay held, out of the shopper's sight."""
+        """The copies the account's older open carts hold go into the open cart adopted at sign-in, as
+        far as its limits allow, the rest back on sale: else they stay held, out of the shopper's sight.
+
+        Older only: two browsers signing in at once each adopt their own cart, and of the two the
+        newer takes the older in, never each the other (which would leave neither)."""
+        adopted = await self.carts.find_one({"_id": cart_id, "status": "open"}, {"touched_at": 1})
+        if adopted is None:
+            return  # lapsed: the account's open cart, if any, is the one the shopper goes on with
         others = self.carts.find({"user_id": user["_id"], "status": "open", "_id": {"$ne": cart_id}})
         for other in await others.to_list(None):
+            if (other["touched_at"], other["_id"]) > (adopted["touched_at"], cart_id):
+                continue
             # Claimed first: expiring it meanwhile must not give its copies back a second time.
             claimed = await self.carts.update_one(
                 {"_id": other["_id"], "status": "open", "revision": other["revision"]},
@@ -490,9 +498,9 @@ class Carts:
         return 1
 
     async def forget_closed(self, older_than: datetime.timedelta) -> int:
-        """Delete ordered and expired carts closed longer ago than `older_than` (orders keep what matters)."""
+        """Delete ordered, expired and merged carts closed longer ago than `older_than` (orders keep what matters)."""
         cutoff = utcnow() - older_than
-        closed = {"status": {"$in": ["ordered", "expired"]}}
+        closed = {"status": {"$in": ["ordered", "expired", "merged"]}}
         old = [cart["_id"] async for cart in self.db.scan("carts", ("_id",), {**closed, "touched_at": {"$lt": cutoff}})]
         deleted = 0
         for start in range(0, len(old), FORGET_BATCH):

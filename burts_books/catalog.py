@@ -224,10 +224,13 @@ class EditConflict(ValidationError):
     """An edit made from a form shown before someone else saved the book: each field whose value
     differs from the saved one says what is saved now, and VERSION_FIELD who saved it."""
 
-    def __init__(self, by: str, conflicts: dict[str, str]):
+    def __init__(self, by: str, conflicts: dict[str, str], stock_saved: bool = False):
+        # stock_saved: the other edit landed between this one's stock and its fields (see Catalog.update).
+        kept = " but for the copies in stock, which were" if stock_saved else ""
         super().__init__({VERSION_FIELD: f"{by} saved this book while you were editing it, so your changes to "
-                                         "it were not saved. The fields marked show what is saved now; save "
-                                         "again to keep what this form has.", **conflicts})
+                                         f"it were not saved{kept}. The fields marked show what is saved now; "
+                                         "save again to keep what this form has.", **conflicts})
+        self.by, self.conflicts, self.stock_saved = by, conflicts, stock_saved
 
 
 def _refuse_a_conflict(book: dict, current: dict, expected_version: int | None) -> None:
@@ -379,7 +382,13 @@ class Catalog:
             await self.inventory.set_stock(current["isbn"], stock, expected_stock, who=staff_email)
         except StockError as exc:
             raise ValidationError({"stock": str(exc)}) from None
-        await self._change_fields(current, book, staff_email, expected_version=expected_version)
+        try:
+            await self._change_fields(current, book, staff_email, expected_version=expected_version)
+        except EditConflict as conflict:
+            if stock == current["stock"]:
+                raise
+            # The stock is set first, as the one part that can be refused; the other edit landed after.
+            raise EditConflict(conflict.by, conflict.conflicts, stock_saved=True) from None
         return await self.get(current["isbn"])
 
     async def _change_fields(self, current: dict, fields: dict, who: str, entries: list[dict] | None = None,

@@ -50,10 +50,10 @@ _SHORT = {
     "b039": "NamesBeforeKey", "b040": "KeyNames", "b047": "CorporateName",
     "x426": "TextType", "d104": "Text", "x436": "ResourceContentType", "x435": "ResourceLink",
     "x448": "PublishingDateRole", "b306": "Date", "j151": "PriceAmount", "j350": "OnHand",
-    "x462": "PriceType", "j152": "CurrencyCode",
+    "x462": "PriceType", "j152": "CurrencyCode", "m186": "DefaultCurrencyCode",
 }
 _COMPOSITES = (
-    "ONIXMessage", "Product", "ProductIdentifier", "DescriptiveDetail", "TitleDetail",
+    "ONIXMessage", "Header", "Product", "ProductIdentifier", "DescriptiveDetail", "TitleDetail",
     "TitleElement", "Contributor", "CollateralDetail", "TextContent", "SupportingResource",
     "ResourceVersion", "PublishingDetail", "PublishingDate", "ProductSupply", "SupplyDetail",
     "Price", "Stock",
@@ -169,11 +169,13 @@ def _released(publishing: Element | None) -> str:
     return f"{calendar.month_name[month]} {found['year']}" if 1 <= month <= 12 else found["year"]
 
 
-def _price(supply: Element | None) -> str | None:
-    """The book's price in the shop's currency (a price that names none is taken as in it): a
-    consumer's price (PriceType 01, then 02) where there are several. None when no price is."""
+def _price(supply: Element | None, default_currency: str) -> str | None:
+    """The book's price in the shop's currency (a price that names none is in the feed's default, or
+    taken as in the shop's): a consumer's price (PriceType 01, then 02) where there are several. None
+    when no price is."""
     prices = [price for detail in _children(supply, "SupplyDetail") for price in _children(detail, "Price")
-              if _child(price, "PriceAmount") is not None and _text(price, "CurrencyCode") in (CURRENCY, "")]
+              if _child(price, "PriceAmount") is not None
+              and (_text(price, "CurrencyCode") or default_currency or CURRENCY) == CURRENCY]
     chosen = _preferred(prices, "PriceType", "01", "02")
     return None if chosen is None else _text(chosen, "PriceAmount")
 
@@ -186,8 +188,9 @@ def _first(supply: Element | None, holder: str, name: str) -> str | None:
     return None
 
 
-def product_form(product: Element) -> tuple[dict[str, str], str | None]:
-    """The book form fields a Product carries, and why it can't be imported (or None).
+def product_form(product: Element, default_currency: str = "") -> tuple[dict[str, str], str | None]:
+    """The book form fields a Product carries, and why it can't be imported (or None); the feed's
+    Header may give a DefaultCurrencyCode, of the prices that name none.
 
     Renames the product's elements to plain reference names, so that every
     lookup below compares names once they are known.
@@ -201,7 +204,7 @@ def product_form(product: Element) -> tuple[dict[str, str], str | None]:
     form = {
         "isbn": _isbn(product), "title": title, "subtitle": subtitle, "author": _author(detail),
         "date_released": _released(_child(product, "PublishingDetail")),
-        "description": _description(collateral), "price": _price(supply) or "",
+        "description": _description(collateral), "price": _price(supply, default_currency) or "",
     }
     cover, stock = _cover(collateral), _first(supply, "Stock", "OnHand")
     if cover:
@@ -215,8 +218,10 @@ def product_form(product: Element) -> tuple[dict[str, str], str | None]:
     return form, None
 
 
-def _products(stream: BinaryIO, name: str) -> Iterator[Element]:
-    """Each Product element, complete; earlier ones are dropped to keep memory flat."""
+def _products(stream: BinaryIO, name: str) -> Iterator[tuple[Element, str]]:
+    """Each Product element, complete, with the Header's DefaultCurrencyCode (or ""); earlier ones
+    are dropped to keep memory flat."""
+    default_currency = ""
     try:
         _check_prolog(stream)
         root = None
@@ -225,8 +230,11 @@ def _products(stream: BinaryIO, name: str) -> Iterator[Element]:
                 root = element
                 _check_root(root, name)
             elif event == "end" and element.tag in _PRODUCT_TAGS:
-                yield element
+                yield element, default_currency
                 root.clear()  # the product and anything before it
+            elif event == "end" and _name(element) == "Header":
+                default_currency = next(((child.text or "").strip() for child in element
+                                         if _name(child) == "DefaultCurrencyCode"), "")
     except ParseError as exc:
         raise BadImportFile(f"{name}: malformed XML ({exc})") from None
     except DefusedXmlException as exc:
@@ -256,6 +264,6 @@ def count(stream: BinaryIO, name: str) -> int:
 
 def records(stream: BinaryIO, name: str) -> Iterator[tuple[int, dict[str, str], str | None]]:
     """(record number from 1, form fields, reason it can't be imported or None) per product."""
-    for number, product in enumerate(_products(stream, name), 1):
-        form, problem = product_form(product)
+    for number, (product, default_currency) in enumerate(_products(stream, name), 1):
+        form, problem = product_form(product, default_currency)
         yield number, form, problem

@@ -234,6 +234,7 @@ async def test_signing_in_brings_the_accounts_earlier_cart_into_this_one(client,
     for _ in range(2):
         await client.post("/cart", {"action": "add", "isbn": PCI})
     await client.post("/logout")
+    await age_carts(services, 60)  # a minute ago
     await client.post("/cart", {"action": "add", "isbn": RESTFUL})  # anonymous again, in the same browser
     before = await stock_of(services, PCI)
 
@@ -243,3 +244,49 @@ async def test_signing_in_brings_the_accounts_earlier_cart_into_this_one(client,
     assert {item["isbn"]: item["quantity"] for item in cart["items"]} == {PCI: 2, RESTFUL: 1}
     assert await stock_of(services, PCI) == before  # the same copies, still held: none taken or given back
     assert await services.db.carts.count_documents({"status": "open"}) == 1
+
+
+ADDRESS = "198.51.100.7"
+
+
+@pytest.mark.gen_test
+async def test_signing_in_with_a_lapsed_cart_goes_on_with_the_accounts_open_one(services):
+    user = await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    earlier, _ = await services.carts.add(None, user, PCI, ADDRESS)  # on another device, signed in
+    lapsed, _ = await services.carts.add(None, None, RESTFUL, ADDRESS)  # this browser, before signing in
+    await age_carts(services, 601, lapsed.id)
+    await services.housekeeping(cart_ttl_seconds=1200, anonymous_cart_ttl_seconds=600)
+    before = await stock_of(services, PCI)
+
+    assert await services.carts.adopt(lapsed.id, user) == earlier.id
+
+    assert (await services.carts.find(earlier.id, user)).holds == {PCI: 1}
+    assert await stock_of(services, PCI) == before
+
+
+@pytest.mark.gen_test
+async def test_two_browsers_signing_in_at_once_keep_every_copy_in_one_cart(services):
+    user = await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    older, _ = await services.carts.add(None, None, PCI, ADDRESS)
+    newer, _ = await services.carts.add(None, None, RESTFUL, ADDRESS)
+    await age_carts(services, 1, older.id)
+    before = [await stock_of(services, isbn) for isbn in (PCI, RESTFUL)]
+    interleave_store_calls(services)  # each adoption's every store call lets the other go on
+
+    await asyncio.gather(services.carts.adopt(older.id, user), services.carts.adopt(newer.id, user))
+
+    [cart] = await services.db.carts.find({"status": "open"}).to_list(None)
+    assert (cart["_id"], cart["holds"], cart["user_id"]) == (newer.id, {PCI: 1, RESTFUL: 1}, user["_id"])
+    assert [await stock_of(services, isbn) for isbn in (PCI, RESTFUL)] == before
+
+
+@pytest.mark.gen_test
+async def test_a_cart_folded_into_another_is_forgotten_with_the_closed_ones(services):
+    user = await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
+    earlier, _ = await services.carts.add(None, user, PCI, ADDRESS)
+    anonymous, _ = await services.carts.add(None, None, RESTFUL, ADDRESS)
+    await age_carts(services, 1, earlier.id)
+    await services.carts.adopt(anonymous.id, user)
+    await age_carts(services, 3 * 86400, earlier.id)
+    assert await services.carts.forget_closed(datetime.timedelta(days=1)) == 1
+    assert await services.db.carts.find_one({"_id": earlier.id}) is None

@@ -14,12 +14,12 @@ ISBN_13 = f"<ProductIdentifier><ProductIDType>15</ProductIDType><IDValue>{ISBN}<
 AUTHOR = "<Contributor><ContributorRole>A01</ContributorRole><PersonName>Ann Author</PersonName></Contributor>"
 
 
-def read(identifiers=ISBN_13, contributors=AUTHOR, prices=PRICE_USD) -> tuple[dict, str | None]:
+def read(identifiers=ISBN_13, contributors=AUTHOR, prices=PRICE_USD, header="") -> tuple[dict, str | None]:
     """The form fields and the refusal of a feed of one product."""
     feed = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<ONIXMessage release="3.0" xmlns="http://ns.editeur.org/onix/3.0/reference"><Header><Sender>'
-        "<SenderName>A publisher</SenderName></Sender><SentDateTime>20261201</SentDateTime></Header>"
+        f"<SenderName>A publisher</SenderName></Sender><SentDateTime>20261201</SentDateTime>{header}</Header>"
         f"<Product><RecordReference>r1</RecordReference><NotificationType>03</NotificationType>{identifiers}"
         "<DescriptiveDetail><ProductComposition>00</ProductComposition><ProductForm>BC</ProductForm>"
         "<TitleDetail><TitleType>01</TitleType><TitleElement><TitleElementLevel>01</TitleElementLevel>"
@@ -40,6 +40,13 @@ def test_the_price_is_the_one_in_dollars_wherever_it_is_listed(prices):
 def test_a_product_priced_in_other_currencies_only_is_refused_saying_so():
     form, refusal = read(prices=PRICE_GBP)
     assert (form["price"], refusal) == ("", "no price in USD, the shop's currency")
+
+
+@pytest.mark.parametrize("default, read_as", [("", "12.50"), ("USD", "12.50"), ("GBP", "")])
+def test_a_price_naming_no_currency_is_in_the_feeds_default(default, read_as):
+    header = f"<DefaultCurrencyCode>{default}</DefaultCurrencyCode>" if default else ""
+    form, refusal = read(prices="<Price><PriceAmount>12.50</PriceAmount></Price>", header=header)
+    assert (form["price"], refusal) == (read_as, None if read_as else "no price in USD, the shop's currency")
 
 
 def test_authors_come_in_the_feeds_sequence_and_any_of_their_roles_counts():

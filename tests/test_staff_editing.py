@@ -365,6 +365,9 @@ async def test_of_two_edits_saved_at_the_same_moment_from_one_version_the_second
     assert isinstance(saves[0], EditConflict) and not isinstance(saves[1], Exception)
     book = await stored(services, PCI)
     assert (book["title"], book["price_cents"]) == (current["title"], 1234)  # B's price stands
+    # A's stock went in before B's edit landed: A is told so, not that nothing was saved.
+    assert book["stock"] == current["stock"] + 1
+    assert "were not saved but for the copies in stock, which were" in str(saves[0])
 
 
 @pytest.mark.gen_test

@@ -299,7 +299,7 @@ class Settings:
         "the shop's address as visitors reach it (https://books.example); links in mail (password resets) and "
         "social sign-in redirect URIs are built from it, never from a request's Host header; unset = links only "
         "to localhost, 127.0.0.1 or ::1, as each request names it (the embedded default tried on this machine), "
-        "and a request naming any other host gets no link (421); required with --smtp-url", _public_url,
+        "and a request naming any other host gets no link (421); serve requires it with --smtp-url", _public_url,
     )
     low_stock_threshold: int = setting(
         5, "BURTS_LOW_STOCK_THRESHOLD",

@@ -117,10 +117,8 @@
       updateButtons(offer);
       if (hadFocus && offer.addButton.disabled) {
         // Sold out under the shopper's finger: keep their place on the message, which says so (an
-        // empty one is not shown, and can't take focus).
-        if (offer.message && !offer.message.textContent) {
-          say(offer, SOLD_OUT_MESSAGE);
-        }
+        // empty one is not shown, and can't take focus; an earlier one, "Added", is no longer news).
+        say(offer, SOLD_OUT_MESSAGE);
         focusMessage(offer);
       }
     });

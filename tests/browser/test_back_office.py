@@ -79,3 +79,19 @@ def test_a_cover_chosen_from_disk_shows_on_the_books_page(open_page, tmp_path):
     expect(cover).to_have_attribute("src", re.compile(r"^/covers/[0-9a-f]{24}-240\.webp$"))
     staff.wait_for_function("document.querySelector('img.cover').complete")
     assert staff.evaluate("document.querySelector('img.cover').naturalWidth") in (240, 400)  # by screen density
+
+
+STAFF_PAGES = ["/staff/stock", "/staff/users", "/staff/history", f"/edit/{SICP}", "/staff/imports", "/account/tokens"]
+
+
+def test_the_staff_pages_tables_scroll_in_place_on_a_phone(open_page):
+    page = open_page()
+    open_stock_page(page)
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.goto("/account/tokens")
+    page.get_by_label("Name").fill("nightly restock")
+    page.get_by_role("button", name="Create token").click()  # a table of tokens, with its hidden header
+    for path in STAFF_PAGES:
+        page.goto(path)
+        scrolls = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert scrolls <= 0, f"{path} scrolls sideways by {scrolls} px on a phone"

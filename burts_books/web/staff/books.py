@@ -106,7 +106,7 @@ class EditBookHandler(BookFormHandler):
             current = await self.services.catalog.get_current(book["isbn"])
             # Saving again applies the number typed to the stock as it is now, and the form's fields
             # over the other edit, now that the editor has seen it.
-            if "stock" in exc.errors:
+            if "stock" in exc.errors or (isinstance(exc, EditConflict) and exc.stock_saved):
                 form["stock_seen"] = str(current["stock"])
             if isinstance(exc, EditConflict):
                 form[VERSION_FIELD] = str(current.get("catalog_version", 0))
