@@ -264,12 +264,19 @@ async def test_signing_in_with_a_lapsed_cart_goes_on_with_the_accounts_open_one(
     assert await stock_of(services, PCI) == before
 
 
-@pytest.mark.gen_test
-async def test_two_browsers_signing_in_at_once_keep_every_copy_in_one_cart(services):
+async def an_account_and_two_carts(services, older_signed_in: bool):
+    """A shopper's account and two carts of a copy each, a second apart: the older (the account's if
+    `older_signed_in`, else a visitor's) and the newer, a visitor's."""
     user = await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
-    older, _ = await services.carts.add(None, None, PCI, ADDRESS)
+    older, _ = await services.carts.add(None, user if older_signed_in else None, PCI, ADDRESS)
     newer, _ = await services.carts.add(None, None, RESTFUL, ADDRESS)
     await age_carts(services, 1, older.id)
+    return user, older, newer
+
+
+@pytest.mark.gen_test
+async def test_two_browsers_signing_in_at_once_keep_every_copy_in_one_cart(services):
+    user, older, newer = await an_account_and_two_carts(services, older_signed_in=False)
     before = [await stock_of(services, isbn) for isbn in (PCI, RESTFUL)]
     interleave_store_calls(services)  # each adoption's every store call lets the other go on
 
@@ -282,10 +289,7 @@ async def test_two_browsers_signing_in_at_once_keep_every_copy_in_one_cart(servi
 
 @pytest.mark.gen_test
 async def test_a_cart_folded_into_another_is_forgotten_with_the_closed_ones(services):
-    user = await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
-    earlier, _ = await services.carts.add(None, user, PCI, ADDRESS)
-    anonymous, _ = await services.carts.add(None, None, RESTFUL, ADDRESS)
-    await age_carts(services, 1, earlier.id)
+    user, earlier, anonymous = await an_account_and_two_carts(services, older_signed_in=True)
     await services.carts.adopt(anonymous.id, user)
     await age_carts(services, 3 * 86400, earlier.id)
     assert await services.carts.forget_closed(datetime.timedelta(days=1)) == 1
