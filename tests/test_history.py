@@ -201,6 +201,7 @@ async def test_bad_filters_are_shown_on_the_filter_form(staff, query, field, mes
     response = await staff.get(f"/staff/history?{query}")
     assert response.code == 400
     assert f'<span class="error" id="e-{field}">{message}</span>' in response.text.replace("&#39;", "'")
+    assert f'aria-invalid="true" aria-describedby="e-{field}"' in response.text  # the field says it is wrong
 
 
 @pytest.mark.gen_test

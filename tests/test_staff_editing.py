@@ -232,6 +232,7 @@ async def test_a_description_is_measured_as_saved_so_its_form_saves_again_unchan
     assert response.code == 400
     assert field_errors(response.text) == {
         "description": f"At most 5000 characters as saved (this comes to {stored_length})."}
+    assert 'aria-invalid="true" aria-describedby="e-description"' in response.text
     assert await store_snapshot(services) == before
     assert (await staff.post(f"/edit/{PCI}", {**PCI_FORM, "description": too_long[:3000] + "</p>"})).code == 303
     shown = form_values((await staff.get(f"/edit/{PCI}")).text)

@@ -63,6 +63,7 @@ async def test_staff_upload_a_file_watch_it_run_and_read_what_was_rejected(staff
     assert "attachment" in rejects.headers["Content-Disposition"]
 
     assert (await services.catalog.get("9780134685991"))["title"]  # an added book is on sale
+    assert 'aria-label="Back office"' in page  # the back office's own pages, with its navigation
     listing = text_of((await staff.get("/staff/imports")).text)
     assert re.search(r"books\.csv burt@burtsbooks\.com \d\d \w+ \d{4}, \d\d:\d\d done", listing), listing
 

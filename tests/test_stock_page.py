@@ -115,7 +115,15 @@ async def test_a_bad_inline_restock_is_shown_on_its_row(staff, services, copies)
     assert response.code == 400
     assert (f'<span class="error" id="e-copies-{PCI}">Give the number of copies that arrived: '
             "a whole number from 1 to 100000.</span>") in response.text
+    assert f'aria-describedby="e-copies-{PCI}" autofocus>' in response.text  # the keyboard is there, not at the top
     assert await store_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_a_restock_of_one_copy_says_one_copy(staff):
+    response = await staff.post("/staff/stock?page=1", {"isbn": PCI, "copies": "1"})
+    assert "Restocked 1 copy of “Programming Collective Intelligence”: 13 available now." in text_of(
+        (await staff.get(response.location)).text)
 
 
 @pytest.mark.gen_test

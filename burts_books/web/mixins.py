@@ -110,6 +110,12 @@ class StaffUpload(BaseHandler):
         return files[0]["body"] if files else b""
 
 
+def restocked(copies: int, book: dict, state: dict) -> str:
+    """What a restock from a staff page says it did."""
+    said = "1 copy" if copies == 1 else f"{copies} copies"
+    return f"Restocked {said} of “{book['title']}”: {state['available']} available now."
+
+
 class RestockMixin(BaseHandler):
     async def restock(self, raw_isbn: str, raw_copies: object) -> tuple[int, dict]:
         """Add the copies that arrived; returns how many, and the book's new state. Invalid for a bad number."""

@@ -21,6 +21,7 @@ from tornado.http1connection import HTTP1Connection
 from ..accounts import known_as
 from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
+from .mixins import FlashMixin
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
 UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
@@ -36,7 +37,7 @@ def attachment(filename: str) -> str:
 
 
 @tornado.web.stream_request_body
-class ImportsHandler(BaseHandler):
+class ImportsHandler(FlashMixin):
     """GET: the upload form and the recent imports. POST: start one."""
 
     _body_arrived = False
@@ -117,7 +118,7 @@ class ImportsHandler(BaseHandler):
         self.redirect(self.reverse_url("staff_import", job_id), status=303)
 
 
-class ImportHandler(BaseHandler):
+class ImportHandler(FlashMixin):
     """One import: its progress page, or the figures as JSON for the page's script."""
 
     @staff_only

@@ -20,8 +20,23 @@
       .then(function (response) { return response.ok ? response.text() : Promise.reject(response.status); })
       .then(function (html) {
         var fresh = new DOMParser().parseFromString(html, 'text/html').getElementById('orders-list');
-        if (fresh) { list.replaceChildren.apply(list, Array.from(fresh.childNodes)); }
+        if (!fresh) { return; }
+        var focused = list.contains(document.activeElement) ? placeOf(document.activeElement) : null;
+        list.replaceChildren.apply(list, Array.from(fresh.childNodes));
+        if (focused) { refocus(focused); }
       });
+  }
+
+  // Where the keyboard was in the list (an order's link, "Next"), to put it back once the list is new.
+  function placeOf(element) {
+    return {href: element.getAttribute('href'), text: element.textContent};
+  }
+
+  function refocus(place) {
+    var same = Array.from(list.querySelectorAll('a, button')).find(function (element) {
+      return element.getAttribute('href') === place.href && element.textContent === place.text;
+    });
+    (same || list).focus();
   }
 
   function announce(seen) {

@@ -73,3 +73,24 @@ def test_staff_see_a_new_order_live_mark_it_ready_then_collected(open_page):
     counter.get_by_role("button", name="Show orders").click()
     expect(counter).to_have_url(re.compile(r"status=placed"))
     expect(counter.get_by_text("No orders match")).to_be_visible()
+
+
+def test_the_keyboard_keeps_its_place_on_the_orders_list_as_orders_arrive(open_page):
+    counter = open_page()
+    counter.goto("/")
+    sign_in(counter)
+    shopper = open_page()
+    register_and_sign_in(shopper)
+    numbers = []
+    for _ in range(2):
+        book = BookPage(shopper, PCI).open()
+        for copies in (1, 2):  # the order place_order reviews
+            book.add.click()
+            book.expect_in_cart(copies)
+        shopper.goto("/cart")
+        numbers.append(place_order(shopper))
+        if len(numbers) == 1:
+            counter.goto("/staff/orders")
+            counter.get_by_role("link", name=numbers[0]).focus()
+    expect(counter.locator(f"#order-{numbers[1]}")).to_be_visible()  # the list followed
+    expect(counter.get_by_role("link", name=numbers[0])).to_be_focused()

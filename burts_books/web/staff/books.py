@@ -9,7 +9,7 @@ from ...infra.errors import Invalid, ValidationError
 from ...infra.numbers import whole_number
 from ...inventory import MAX_STOCK
 from ..base import staff_only
-from ..mixins import FlashMixin, RestockMixin, StaffUpload
+from ..mixins import FlashMixin, RestockMixin, StaffUpload, restocked
 
 FORM_FIELDS = ("isbn", "title", "subtitle", "image", "author", "date_released",
                "description", "price", "stock", "stock_seen", VERSION_FIELD)
@@ -126,8 +126,7 @@ class RestockHandler(RestockMixin, BookPage):
         except Invalid as exc:
             await self.show_form(form_values(book), {}, editing=book["isbn"], status=400, restock_error=str(exc))
             return
-        self.done(f"Restocked {copies} copies of “{book['title']}”: {state['available']} available now.",
-                  self.reverse_url("edit_book", book["isbn"]))
+        self.done(restocked(copies, book, state), self.reverse_url("edit_book", book["isbn"]))
 
 
 class WithdrawHandler(FlashMixin):

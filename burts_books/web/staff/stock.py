@@ -2,7 +2,7 @@
 
 from ...infra.errors import Invalid
 from ..base import staff_only
-from ..mixins import FlashMixin, RestockMixin, SearchMixin
+from ..mixins import FlashMixin, RestockMixin, SearchMixin, restocked
 
 
 class StockHandler(RestockMixin, SearchMixin, FlashMixin):
@@ -26,5 +26,5 @@ class StockHandler(RestockMixin, SearchMixin, FlashMixin):
         except Invalid as exc:
             await self.show(page, status=400, error_isbn=book["isbn"], error=str(exc))
             return
-        self.done(f"Restocked {copies} copies of “{book['title']}”: {state['available']} available now.",
+        self.done(restocked(copies, book, state),
                   f"{self.reverse_url('staff_stock')}?page={page}#stock-{book['isbn']}")
