@@ -12,14 +12,20 @@ from tests.waiting import until
 SENDER = "Burt's Books <shop@burts-books.example>"
 
 
-@pytest.mark.gen_test
-async def test_a_mail_arrives_at_the_smtp_server_with_sender_subject_and_text():
+async def delivered(mail: Mail):
+    """`mail` sent through a real SMTP server: what that server received."""
     with MailCatcher() as server:
         mailer = SmtpMailer(server.url, SENDER)
-        mailer.send(Mail("reader@example.com", "Your order BB-10427", "Collect it at 12 Bookseller Lane."))
+        mailer.send(mail)
         await until(lambda: server.messages, message="no mail arrived")
         await mailer.close()
     [message] = server.messages
+    return message
+
+
+@pytest.mark.gen_test
+async def test_a_mail_arrives_at_the_smtp_server_with_sender_subject_and_text():
+    message = await delivered(Mail("reader@example.com", "Your order BB-10427", "Collect it at 12 Bookseller Lane."))
     assert message["From"] == SENDER
     assert message["To"] == "reader@example.com"
     assert message["Subject"] == "Your order BB-10427"
@@ -97,12 +103,8 @@ async def test_a_refusal_of_the_shop_itself_is_tried_again_not_given_up():
 
 @pytest.mark.gen_test
 async def test_a_subject_naming_a_title_with_a_line_break_is_sent_on_one_line():
-    with MailCatcher() as server:
-        mailer = SmtpMailer(server.url, SENDER)
-        mailer.send(Mail("reader@example.com", "Back in stock: Programming Collective\nIntelligence", "text"))
-        await until(lambda: server.messages, message="no mail arrived")
-        await mailer.close()
-    assert server.messages[0]["Subject"] == "Back in stock: Programming Collective Intelligence"
+    message = await delivered(Mail("reader@example.com", "Back in stock: Programming Collective\nIntelligence", "text"))
+    assert message["Subject"] == "Back in stock: Programming Collective Intelligence"
 
 
 @pytest.mark.gen_test
