@@ -46,7 +46,7 @@ from tests.benchmarks.harness import (
     Row,
     client_text_frame,
     get_request,
-    machine_quiet,
+    in_turn,
     median_ratio,
     on_the_load_core,
     open_many,
@@ -192,16 +192,16 @@ def polls_side_by_side(sides: dict[Side, Figures], connections: int, rounds: int
         theirs.close()  # the holder's end is the holder's alone: a holder that fails ends what we read
         figures.poll_kib = ours.recv()
         holders[side] = (holder, ours)
-    times: dict[Side, list[float]] = {side: [] for side in sides}
-    for _ in range(rounds):
-        for side, (_, pipe) in holders.items():
-            machine_quiet()
-            pipe.send(True)
-            times[side].append(pipe.recv())
-    for side, (holder, pipe) in holders.items():
+
+    def release(pipe: Connection, number: int) -> float:
+        pipe.send(True)
+        return pipe.recv()
+
+    times = in_turn(rounds, {str(n): functools.partial(release, pipe) for n, (_, pipe) in enumerate(holders.values())})
+    for (side, (holder, pipe)), seconds in zip(holders.items(), times.values(), strict=True):
         pipe.send(None)
         holder.join()
-        sides[side].release = statistics.median(times[side])
+        sides[side].release = statistics.median(seconds)
     first, second = times.values()
     return median_ratio(first, second)
 

@@ -3,7 +3,7 @@ with its reference, measured in one run, printed as one table (Markdown, for the
 
     .venv/bin/python -m tests.benchmarks.bench_speed [--quick]
 
-About 8 minutes on a 2-core machine (--quick: 2,000 books and connections, about 2 minutes).
+About 9 minutes on a 2-core machine (--quick: 2,000 books and connections, about 2 minutes).
 Each part starts its own servers on loopback and stops them; see the scripts for each part.
 """
 
@@ -13,7 +13,7 @@ import os
 import time
 
 from tests.benchmarks import bench_fan_out, bench_page_speed, bench_scale_out
-from tests.benchmarks.harness import pinning, print_table
+from tests.benchmarks.harness import MEASURED_AGAIN, HostWatch, pinning, print_table, stolen_seconds
 
 
 def main() -> None:
@@ -27,16 +27,24 @@ def main() -> None:
         "live feed": lambda: bench_fan_out.measure(connections=connections, rounds=3, soak=6),
         "scale-out": lambda: bench_scale_out.measure(seconds=4, rounds=3, changes=100),
     }
+    # Seconds each part may spend measuring again rounds the host disturbed (`harness.HostWatch`): a
+    # round or two of the closest goals (signed-in pages, long polls, scale-out); the whole run still
+    # ends under 10 minutes on a host that takes a tenth of the cores' time.
+    again = {"pages": 12.0, "live feed": 10.0, "scale-out": 25.0}
     rows, took = [], {}
+    stolen = sum(stolen_seconds())
     for part, measure in parts.items():
         start = time.monotonic()
+        MEASURED_AGAIN.allow(again[part])
         rows += measure()
         took[part] = time.monotonic() - start
     load = os.getloadavg()[0]
     print(f"\n{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"{'server and load pinned to a core each' if pinning() else 'nothing pinned'}, "
           f"load average {load:.1f} at the end, {sum(took.values()):.0f} s "
-          f"({', '.join(f'{part} {seconds:.0f} s' for part, seconds in took.items())})\n")
+          f"({', '.join(f'{part} {seconds:.0f} s' for part, seconds in took.items())}); the host took "
+          f"{(sum(stolen_seconds()) - stolen) / (sum(took.values()) * (os.cpu_count() or 1)):.0%} of the cores' time, "
+          f"{MEASURED_AGAIN.rounds} rounds measured again (the host took over {HostWatch.MOST:.0%} of a core)\n")
     print_table(rows)
 
 
