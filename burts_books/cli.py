@@ -76,7 +76,7 @@ async def serve(settings: Settings, _args) -> None:
     log.info("at most %d client connections at once", http.max_connections)
     access_log.write_once_a_turn(settings.access_log_json)
     try:
-        http.listen(settings.port, settings.address)
+        http.listen(settings.port, settings.address, backlog=server.LISTEN_BACKLOG)
     except OSError as exc:  # the port in use, above all: the shop already running, or another server
         await services.close()
         raise CommandError(f"can't listen on {settings.address}:{settings.port}: {exc.strerror or exc}") from None

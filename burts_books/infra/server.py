@@ -58,6 +58,10 @@ DRAIN_CHECK = 0.05  # seconds between looks for requests still under way while d
 IDLE_CHECKS = 8  # looks for idle connections per idle timeout: one is closed at most an eighth late
 IDLE_CHECK_MOST = 10.0  # seconds between those looks at most
 REQUESTS_PER_TURN = 8  # requests started in one turn of the event loop at most (see above)
+# Connections the kernel completes for us before we accept them. Tornado's 128 drops the SYNs of a
+# larger burst (every page reconnecting its live feed after a restart), and each dropped one
+# waits a second or more to be sent again; Linux caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
 # Linux hands on the error of a connection that failed while it waited: skip it, as for EAGAIN (man 2 accept).
 _SKIP = {errno.ECONNABORTED, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT, errno.EHOSTDOWN,
          errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP, errno.ENETUNREACH}
