@@ -69,3 +69,18 @@ async def test_one_book_by_any_form_of_its_isbn(client, typed):
 @pytest.mark.gen_test
 async def test_errors_come_back_as_json_with_status_and_message(client, path, status, message):
     assert await client.get_json(path, status) == {"error": {"status": status, "message": message}}
+
+
+@pytest.mark.gen_test
+async def test_a_method_the_api_does_not_answer_is_told_apart_from_a_missing_form_token(client):
+    """A program that POSTs to a read-only address learns that the method is wrong (405 and what is
+    allowed), not that it forgot an XSRF token it has no use for; a POST to no address at all is a 404."""
+    wrong = await client.post_json(f"/api/books/{PCI}", {"title": "x"}, xsrf=False)
+    assert wrong.code == 405
+    assert wrong.headers["Allow"] == "GET"
+    assert "error" in wrong.json()
+    missing = await client.post_json("/api/no-such-thing", {}, xsrf=False)
+    assert missing.code == 404
+    refused = await client.post_json("/cart", {"isbn": PCI, "action": "add"}, xsrf=False)
+    assert refused.code == 403, "a form's address still asks for its token"
+    assert (await client.get_json(f"/api/books/{PCI}"))["title"] != "x"

@@ -266,6 +266,10 @@ class BaseHandler(SharedPageRendering, NotKept):
         # and prepare() refuses the request unless its token is valid.
         if self.bearer_token() is not None:
             return
+        # Nothing here answers this method, so nothing can act on it: the caller is told so (405, with
+        # what is allowed; 404 where no page is), not that a form's token is missing.
+        if self.request.method not in allowed_methods(type(self)):
+            return
         try:
             super().check_xsrf_cookie()
         except tornado.web.HTTPError:
