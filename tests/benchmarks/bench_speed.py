@@ -24,24 +24,20 @@ def main() -> None:
     args = parser.parse_args()
     size = 2_000 if args.quick else 20_000
     connections = 2_000 if args.quick else 10_000
-    parts = {
-        "pages": lambda: bench_page_speed.measure(seconds=2, rounds=3, books=size),
-        "live feed": lambda: bench_fan_out.measure(connections=connections, rounds=3, soak=6),
-        "scale-out": lambda: bench_scale_out.measure(seconds=4, rounds=3, changes=100),
-    }
-    # Seconds each part may spend measuring again rounds the host disturbed (`harness.HostWatch`): a
-    # round or two of the closest goals (signed-in pages, long polls, scale-out), and only while the
-    # parts left, at their pace on a quiet host, still end the run within WITHIN seconds.
-    again = {"pages": 12.0, "live feed": 10.0, "scale-out": 25.0}
-    pace = {"pages": 300.0, "live feed": 165.0, "scale-out": 60.0}
-    if args.quick:
-        again = {part: 0.0 for part in again}
+    # Each part, how it is measured, the seconds it may spend measuring again rounds the host disturbed
+    # (`harness.HostWatch`: a round or two of the closest goals, none in a quick look) and its pace on a
+    # quiet host: a part measures again only while the parts left still end the run within WITHIN.
+    parts = [
+        ("pages", lambda: bench_page_speed.measure(seconds=2, rounds=3, books=size), 12.0, 300.0),
+        ("live feed", lambda: bench_fan_out.measure(connections=connections, rounds=3, soak=6), 10.0, 165.0),
+        ("scale-out", lambda: bench_scale_out.measure(seconds=4, rounds=3, changes=100), 25.0, 60.0),
+    ]
     rows, took = [], {}
     stolen = sum(stolen_seconds())
-    for part, measure in parts.items():
+    for number, (part, measure, again, _) in enumerate(parts):
+        left = WITHIN - sum(took.values()) - sum(pace for *_, pace in parts[number:])
+        MEASURED_AGAIN.allow(0.0 if args.quick else max(0.0, min(again, left)))
         start = time.monotonic()
-        left = WITHIN - sum(took.values()) - sum(pace[later] for later in list(parts)[len(took):])
-        MEASURED_AGAIN.allow(max(0.0, min(again[part], left)))
         rows += measure()
         took[part] = time.monotonic() - start
     load = os.getloadavg()[0]

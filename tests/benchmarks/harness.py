@@ -157,20 +157,26 @@ def in_turn(rounds: int, runs: dict[str, Callable[[int], T]], again: bool = True
     away (`HostWatch`) is measured `again` while `MEASURED_AGAIN` has time for it."""
     figures: dict[str, list[T]] = {name: [] for name in runs}
     for number in range(rounds):
-        while True:
-            watch, start = HostWatch(), time.monotonic()
-            measured = {}
-            for name, run in runs.items():
-                machine_quiet()
-                with watch:
-                    measured[name] = run(number)
-            if not (again and watch.disturbed() and MEASURED_AGAIN.take(time.monotonic() - start)):
-                break
+        start = time.monotonic()
+        measured, watch = _one_round(runs, number)
+        while again and watch.disturbed() and MEASURED_AGAIN.take(time.monotonic() - start):
             print(f"(the host took {watch.worst:.0%} of a core's time: measuring the round again)",
                   file=sys.stderr, flush=True)
+            start = time.monotonic()
+            measured, watch = _one_round(runs, number)
         for name, figure in measured.items():
             figures[name].append(figure)
     return figures
+
+
+def _one_round(runs: dict[str, Callable[[int], T]], number: int) -> tuple[dict[str, T], HostWatch]:
+    """Round `number` of `runs`, each on a quiet machine, and what the host took during them."""
+    watch, measured = HostWatch(), {}
+    for name, run in runs.items():
+        machine_quiet()
+        with watch:
+            measured[name] = run(number)
+    return measured, watch
 
 
 def stolen_seconds() -> list[float]:
@@ -231,8 +237,8 @@ MEASURED_AGAIN = MeasuredAgain(60.0)
 
 def machine_busy_seconds() -> float:
     """The CPU time every core of the machine has spent busy so far (the first line of /proc/stat), on
-    its own work: not the time the host gave to other machines (steal, `stolen_seconds`), which read as
-    busy kept `machine_quiet` waiting its 3 s before every run while the host was taking a tenth."""
+    its own work: not the time the host gave to other machines (steal, `stolen_seconds`), which is
+    neither a server's nor nginx's and wrk's (scale-out's "everything else" row had it in it)."""
     ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
     idle = ticks[3] + ticks[4]  # idle and iowait
     return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")

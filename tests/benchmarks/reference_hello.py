@@ -19,6 +19,7 @@ import asyncio
 import tornado.web
 import tornado.websocket
 
+from burts_books.infra.server import LISTEN_BACKLOG
 from tests.benchmarks.reference_books import BOOKS, PAGE, environment
 
 SOCKETS: set = set()
@@ -77,9 +78,8 @@ async def main() -> None:
     args = parser.parse_args()
     routes = [("/", Hello), ("/page", Page), ("/ws", Socket), ("/poll", Poll), ("/broadcast", Broadcast)]
     app = tornado.web.Application(routes)
-    # The shop's backlog (burts_books.infra.server.LISTEN_BACKLOG): the benchmarks' 10,000 connections
-    # open without waiting on dropped SYNs, on either side.
-    app.listen(args.port, "127.0.0.1", backlog=1024)
+    # The shop's backlog: the benchmarks' 10,000 connections open without waiting on dropped SYNs, on either side.
+    app.listen(args.port, "127.0.0.1", backlog=LISTEN_BACKLOG)
     await asyncio.Event().wait()
 
 
