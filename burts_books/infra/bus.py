@@ -22,7 +22,8 @@ import json
 import logging
 import random
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
@@ -40,6 +41,7 @@ REDIS_TIMEOUT = 2.0  # seconds, unless the caller says otherwise (--redis-timeou
 RESYNC = b"resync"  # a message, not an event (not JSON): events were lost, read the database again
 
 Event = dict
+T = TypeVar("T")
 Subscriber = Callable[[Event], None]
 
 
@@ -275,13 +277,18 @@ class RedisBus(EventBus):
 
     async def _announce_resync(self) -> None:
         """Tell every process, once Redis takes messages again, that events went to this one only."""
+        await self._when_redis_takes(lambda: self._publisher.publish(self.channel, self._signatures.sign(RESYNC)))
+
+    async def _when_redis_takes(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        """What `attempt()` returns once Redis takes it, tried again less and less often until then."""
         delay = self.min_retry_delay
         while True:
+            # Jitter keeps many processes from retrying in lockstep.
             await asyncio.sleep(random.uniform(delay / 2, delay))
             try:
-                await self._publisher.publish(self.channel, self._signatures.sign(RESYNC))
-                return
-            except (RedisError, OSError):
+                return await attempt()
+            except (RedisError, OSError) as exc:
+                log.debug("Redis still unavailable: %s", exc)
                 delay = min(delay * 2, self.max_retry_delay)
 
     async def _subscribe(self) -> PubSub:
@@ -332,19 +339,10 @@ class RedisBus(EventBus):
                 self._on_message(message["data"])
 
     async def _resubscribe(self) -> PubSub:
-        delay = self.min_retry_delay
-        while True:
-            # Jitter keeps many processes from reconnecting in lockstep.
-            await asyncio.sleep(random.uniform(delay / 2, delay))
-            try:
-                pubsub = await self._subscribe()
-            except (RedisError, OSError) as exc:
-                log.debug("Redis still unavailable: %s", exc)
-                delay = min(delay * 2, self.max_retry_delay)
-                continue
-            log.info("Redis subscription to %s re-established", self.channel)
-            _call_all(self._reconnect_callbacks)
-            return pubsub
+        pubsub = await self._when_redis_takes(self._subscribe)
+        log.info("Redis subscription to %s re-established", self.channel)
+        _call_all(self._reconnect_callbacks)
+        return pubsub
 
     def _on_message(self, data: bytes) -> None:
         payload = self._signatures.verify(data)
