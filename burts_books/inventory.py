@@ -33,6 +33,11 @@ NOT_WITHDRAWN = {"withdrawn": {"$ne": True}}
 MAX_STOCK = 100_000
 
 
+def copies_text(count: int) -> str:
+    """A number of copies in words, as every page and mail says it: "1 copy", "3 copies"."""
+    return "1 copy" if count == 1 else f"{count} copies"
+
+
 class StockError(Conflict):
     """A stock change that would leave fewer copies than shoppers hold in carts."""
 

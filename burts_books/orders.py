@@ -38,14 +38,14 @@ from pymongo import ReturnDocument
 from . import history
 from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
 from .carts import Cart, CartError, Carts, EmptyCart
-from .catalog import words
+from .catalog import price_text, words
 from .infra.bus import EventBus
 from .infra.clock import utcnow
 from .infra.db import Database
 from .infra.errors import Conflict, Invalid, NotFound, ValidationError
 from .infra.mail import Mail, Mailer
 from .infra.paging import Paged
-from .inventory import Inventory
+from .inventory import Inventory, copies_text
 
 log = logging.getLogger(__name__)
 
@@ -357,16 +357,12 @@ class Orders:
         return moved
 
 
-def _copies(count: int) -> str:
-    return "1 copy" if count == 1 else f"{count} copies"
-
-
 def _money(cents: int) -> str:
-    return f"${cents // 100}.{cents % 100:02d}"
+    return "$" + price_text(cents)
 
 
 def lines_text(order: dict, due: str = ", to pay when you collect") -> str:
-    lines = [f"  {_copies(line['quantity'])} of {line['title']}: {_money(line['price_cents'] * line['quantity'])}"
+    lines = [f"  {copies_text(line['quantity'])} of {line['title']}: {_money(line['price_cents'] * line['quantity'])}"
              for line in order["lines"]]
     return "\n".join([*lines, f"  Total: {_money(order['total_cents'])}{due}"])
 

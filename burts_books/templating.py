@@ -24,7 +24,7 @@ from markupsafe import Markup
 from tornado import escape
 
 from .catalog import price_text
-from .inventory import availability, stock_level
+from .inventory import availability, copies_text, stock_level
 from .search_text import plain_text
 
 PLAIN_TEXTS_KEPT = 256  # descriptions whose text is kept worked out
@@ -107,6 +107,7 @@ def make_environment(template_dir: Path, debug: bool = False,
         squeeze=escape.squeeze,
     )
     env.filters["price"] = lambda cents: "$" + price_text(cents)
+    env.filters["copies"] = copies_text
     env.filters["json_ld"] = json_ld
     # A book's page shows its description as text twice (its meta description, its JSON-LD data).
     env.globals.update(availability=availability, stock_level=stock_level,

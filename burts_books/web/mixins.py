@@ -9,7 +9,7 @@ from tornado.http1connection import HTTP1Connection
 from ..accounts import known_as
 from ..infra.errors import Invalid
 from ..infra.numbers import whole_number_or_invalid
-from ..inventory import MAX_STOCK
+from ..inventory import MAX_STOCK, copies_text
 from .base import BaseHandler, staff_only
 
 MAX_PAGE = 10_000
@@ -112,8 +112,7 @@ class StaffUpload(BaseHandler):
 
 def restocked(copies: int, book: dict, state: dict) -> str:
     """What a restock from a staff page says it did."""
-    said = "1 copy" if copies == 1 else f"{copies} copies"
-    return f"Restocked {said} of “{book['title']}”: {state['available']} available now."
+    return f"Restocked {copies_text(copies)} of “{book['title']}”: {state['available']} available now."
 
 
 class RestockMixin(BaseHandler):
