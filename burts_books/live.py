@@ -50,10 +50,6 @@ class Watcher:
         elif self.isbns is not None:
             self.isbns |= set(isbns)
 
-    def unwatch(self, isbns: Iterable[str]) -> None:
-        if self.isbns is not None:
-            self.isbns -= set(isbns)
-
     def deliver(self, state: dict, *, again: bool = False) -> None:
         """Take a state; `again` offers one the watcher may already have (a resync or first read)."""
         raise NotImplementedError
@@ -139,45 +135,56 @@ class LiveFeed:
             self._deliver(state)
 
     def watch(self, watcher: Watcher, isbns: Iterable[str] | None) -> set[str]:
-        """Tell `watcher` these books' states now and every change after; returns the ISBNs of no book.
-
-        The states are the ones this process has announced (Inventory.announced_states), read in the
-        same turn of the loop as the watcher starts listening: every later change reaches it.
-        """
+        """Tell `watcher` these books' states now and every change after; returns the ISBNs of no book."""
         isbns = None if isbns is None else set(isbns)
-        watcher.watch(isbns)
-        self.add(watcher)
-        states = self.inventory.announced_states(isbns)
-        unknown = (isbns or set()) - {state["isbn"] for state in states}
-        watcher.unwatch(unknown)
-        for state in states:
-            watcher.deliver(state, again=True)
+        states, unknown = self._announced(isbns)
+        self._listen(watcher, None if isbns is None else isbns - unknown, states)
         return unknown
 
-    async def long_poll(self, poll: Poll, timeout: float) -> list[dict]:
-        """The polled books' states, once one is newer than the client's or at `timeout`."""
+    async def long_poll(self, poll: Poll, timeout: float) -> None:
+        """Hold `poll` until one of its books is newer than the client's, or `timeout`; it answers then.
+        A poll naming a book that does not exist is refused before it can answer anything."""
+        isbns = set(poll.since)
+        states, unknown = self._announced(isbns)
+        if unknown:
+            raise NotFound(f"No book with ISBN {min(unknown)}.")
         try:
-            unknown = self.watch(poll, set(poll.since))
-            if unknown:
-                raise NotFound(f"No book with ISBN {min(unknown)}.")
+            self._listen(poll, isbns, states)
             await poll.wait(timeout)
         finally:
             self.discard(poll)
-        return poll.answer()
+
+    def _announced(self, isbns: set[str] | None) -> tuple[list[dict], set[str]]:
+        """The states this process has announced (Inventory.announced_states), and the ISBNs of no book."""
+        states = self.inventory.announced_states(isbns)
+        return states, (isbns or set()) - {state["isbn"] for state in states}
+
+    def _listen(self, watcher: Watcher, isbns: set[str] | None, states: list[dict]) -> None:
+        """`states` must be read in the same turn of the loop as the watcher starts listening:
+        then every later change reaches it."""
+        watcher.watch(isbns)
+        self.add(watcher)
+        for state in states:
+            watcher.deliver(state, again=True)
 
 
 class Poll(Watcher):
-    """One long-poll request: the versions the client has, and the newest states seen since."""
+    """One long-poll request: the versions the client has, and the newest states seen since.
 
-    __slots__ = ("_news", "cancelled", "since", "states")
+    It answers once, through `respond`, with its books' states: a change does so in the pass
+    that delivers it, so the last of 10,000 polls it releases is answered before the first of
+    their requests resumes to finish up (Outbox.send_now does the same for WebSockets).
+    """
 
-    def __init__(self, since: dict[str, int | None]):
+    __slots__ = ("_done", "_respond", "since", "states")
+
+    def __init__(self, since: dict[str, int | None], respond: Callable[[list[dict]], None]):
         self.since = since
         self.isbns = set()
         self.states: dict[str, dict] = {}
+        self._respond = respond
         # A bare future rather than an Event and wait_for: a release then wakes the request at once.
-        self._news: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.cancelled = False
+        self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def deliver(self, state: dict, *, again: bool = False) -> None:
         isbn = state["isbn"]
@@ -188,25 +195,24 @@ class Poll(Watcher):
             self._answer()
 
     def _answer(self) -> None:
-        if not self._news.done():
-            self._news.set_result(None)
+        if not self._done.done():
+            self._done.set_result(None)
+            self._respond([self.states[isbn] for isbn in self.since])
 
     async def wait(self, timeout: float) -> None:
         timer = asyncio.get_running_loop().call_later(timeout, self._answer)
         try:
-            await self._news
+            await self._done
         finally:
             timer.cancel()
 
     def cancel(self) -> None:
-        self.cancelled = True
-        self._answer()
+        """The client has gone: nobody to answer."""
+        if not self._done.done():
+            self._done.set_result(None)
 
     def end(self) -> None:
         self._answer()  # answered with what it has: the client polls again, elsewhere
-
-    def answer(self) -> list[dict]:
-        return [self.states[isbn] for isbn in self.since]
 
 
 class Outbox(Watcher):

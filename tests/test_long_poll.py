@@ -122,6 +122,8 @@ async def test_a_client_that_goes_away_is_forgotten(http_server, base_url, servi
     ("isbn=12345&version=1", 400, "Not a valid ISBN"),
     (f"isbn={PCI}&isbn={RESTFUL}&version=1", 400, "one version per isbn"),
     (f"isbn={UNKNOWN_ISBN}&version=1", 404, f"No book with ISBN {UNKNOWN_ISBN}"),
+    # A book behind its current version, which alone would be answered at once: refused all the same.
+    (f"isbn={PCI}&version=0&isbn={UNKNOWN_ISBN}&version=1", 404, f"No book with ISBN {UNKNOWN_ISBN}"),
     (f"isbn={PCI}&version=1&isbn=0596529325&version=2", 400, "ISBN 9780596529321 is given twice"),
     ("&".join([f"isbn={PCI}"] * 101), 400, "Watch at most 100 books per poll."),
 ])

@@ -81,12 +81,13 @@ class CartStatusHandler(JsonHandler):
             self.current_user = await self.token_owner(token)
 
     async def get(self):
-        self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")))
+        self.poll = Poll(parse_poll(self.get_query_arguments("isbn"), self.get_query_arguments("version")),
+                         self._respond)
         timeout = self.shop_settings.long_poll_timeout_seconds
         with self.services.limits.live_connections.one(self.client_address):
-            books = await self.services.live.long_poll(self.poll, timeout)
-        if self.poll.cancelled:
-            return
+            await self.services.live.long_poll(self.poll, timeout)
+
+    def _respond(self, books: list[dict]) -> None:
         self.write_json(poll_answer(books))
 
     def on_connection_close(self):
