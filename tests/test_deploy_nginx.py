@@ -5,7 +5,7 @@ import re
 import pytest
 
 from burts_books.catalog_csv import COLUMNS
-from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, STAFF_EMAIL, isbn_13
+from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, SHOPPER_EMAIL, STAFF_EMAIL, isbn_13
 from tests.nginx_server import Nginx, check_config
 from tests.shop_client import ShopClient
 from tests.shop_process import ShopProcess, run_cli
@@ -93,8 +93,8 @@ async def test_staff_import_a_catalog_of_several_megabytes_through_nginx(tmp_pat
         try:
             visitor = ShopClient(http_client, nginx.url)
             refused = await visitor.post_multipart("/staff/imports", {}, {"file": ("books.csv", "text/csv", catalog)})
-            # Not staff: the shop answers before taking the body, and starts no import.
-            assert not (refused.location or "").startswith("/staff/imports/")
+            # Not staff: sent to sign in, and no import started.
+            assert refused.code == 303 and refused.location.startswith("/login?")
 
             staff = ShopClient(http_client, nginx.url)
             await staff.login(STAFF_EMAIL)
@@ -104,3 +104,35 @@ async def test_staff_import_a_catalog_of_several_megabytes_through_nginx(tmp_pat
             assert progress["status"] in ("running", "done") and progress["total"] == 6000
         finally:
             nginx.stop()
+
+
+@pytest.fixture
+def one_shop_front(tmp_path):
+    """nginx in front of one shop process, whose store has a shopper's account."""
+    data = tmp_path / "shop"
+    data.mkdir()
+    made = run_cli("create-user", SHOPPER_EMAIL, data_dir=data, stdin=PASSWORD + "\n")
+    assert made.returncode == 0, made.stderr
+    with ShopProcess(data, f"--cookie-secret={COOKIE_SECRET}") as shop:
+        nginx = Nginx(tmp_path / "nginx", [shop.port]).start()
+        try:
+            yield nginx.url
+        finally:
+            nginx.stop()
+
+
+@pytest.mark.parametrize("path, size", [("/staff/imports", 3 * 1024 * 1024), ("/add", 2 * 1024 * 1024)])
+@pytest.mark.gen_test(timeout=60)
+async def test_an_upload_refused_to_a_visitor_or_a_shopper_is_answered_through_nginx(one_shop_front, http_client,
+                                                                                    path, size):
+    """The shop reads the file of anyone but staff only to drop it, then refuses: refused with the
+    body unread, the connection would be reset, and nginx answer a 502 of its own."""
+    files = {"file": ("books.csv", "text/csv", b"x" * size)}
+    visitor = ShopClient(http_client, one_shop_front)
+    sent_to_sign_in = await visitor.post_multipart(path, {}, files)
+    assert sent_to_sign_in.code == 303 and sent_to_sign_in.location.startswith("/login?")
+
+    shopper = ShopClient(http_client, one_shop_front)
+    await shopper.login(SHOPPER_EMAIL)
+    refused = await shopper.post_multipart(path, {}, files)
+    assert refused.code == 403 and "staff only" in refused.text

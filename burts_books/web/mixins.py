@@ -10,7 +10,7 @@ from ..accounts import known_as
 from ..infra.errors import Invalid
 from ..infra.numbers import whole_number_or_invalid
 from ..inventory import MAX_STOCK, copies_text
-from .base import BaseHandler, staff_only
+from .base import BaseHandler
 
 MAX_PAGE = 10_000
 MAX_QUERY = 200
@@ -59,13 +59,25 @@ class FlashMixin(BaseHandler):
         return {**super().get_template_namespace(), "take_flash": self.take_flash}
 
 
+def take_upload(request: tornado.httputil.HTTPServerRequest, limit: int, timeout: float) -> None:
+    """Let an upload form's body be up to `limit` bytes, arriving within `timeout` seconds.
+
+    Raised for anyone who posts to one, staff or not: the handler reads the body of anyone else
+    only to drop it, and refuses once it has arrived (its post is `staff_only`). A refusal sent
+    before would have to drop the connection with the body unread, which resets it, and nginx
+    answers its own 502 for that.
+    """
+    connection = cast(HTTP1Connection, request.connection)
+    connection.set_max_body_size(limit)
+    connection.set_body_timeout(timeout)
+
+
 @tornado.web.stream_request_body
 class StaffUpload(BaseHandler):
     """A staff form that may carry a file larger than the 1 MB every other request may send.
 
-    The body is streamed: its size limit is raised once the session shows a staff
-    member (anyone else is refused before sending it), and the XSRF token, which
-    rides in the body, is checked once it has arrived (`read_form`).
+    The body is streamed (see `take_upload`), kept only from a staff member, and the XSRF
+    token, which rides in it, is checked once it has arrived (`read_form`).
     """
 
     _body_arrived = False
@@ -78,16 +90,11 @@ class StaffUpload(BaseHandler):
         await super().prepare()
         self._upload = bytearray()
         if self.request.method == "POST":
-            self._accept_upload()
-
-    @staff_only
-    def _accept_upload(self) -> None:
-        connection = cast(HTTP1Connection, self.request.connection)
-        connection.set_max_body_size(self.upload_limit())
-        connection.set_body_timeout(self.upload_timeout)
+            take_upload(self.request, self.upload_limit(), self.upload_timeout)
 
     def data_received(self, chunk: bytes) -> None:
-        self._upload += chunk
+        if self.is_staff:
+            self._upload += chunk
 
     def check_xsrf_cookie(self) -> None:
         # Called before the body arrives (by Tornado) and again after it has (by read_form()).

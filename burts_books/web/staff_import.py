@@ -2,26 +2,24 @@
 
 The upload is streamed to a file in the data folder as it arrives (files are
 larger than the 1 MB every other request may send, and are never held in
-memory), and only a staff member's: the size limit is raised once the
-session is known, and the XSRF token is checked once the body, which
+memory), and only a staff member's (anyone else's is dropped as it arrives,
+see mixins.take_upload); the XSRF token is checked once the body, which
 carries it, has arrived.
 """
 
 import re
 import urllib.parse
 from pathlib import Path
-from typing import cast
 
 import tornado.web
 from streaming_form_data import StreamingFormDataParser
 from streaming_form_data.parser import ParseFailedException
 from streaming_form_data.targets import FileTarget, ValueTarget
-from tornado.http1connection import HTTP1Connection
 
 from ..accounts import known_as
 from ..infra.errors import Invalid
 from .base import BaseHandler, staff_only
-from .mixins import FlashMixin
+from .mixins import FlashMixin, take_upload
 
 MAX_UPLOAD = 64 * 1024 * 1024  # a 20,000-book CSV is about 20 MB, its ONIX feed about 45 MB
 UPLOAD_TIMEOUT = 600.0  # seconds for staff to send one (--body-timeout-seconds is for forms): 64 MB at 1 Mbit/s
@@ -46,13 +44,11 @@ class ImportsHandler(FlashMixin):
     async def prepare(self):
         await super().prepare()
         if self.request.method == "POST":
-            self.accept_upload()
+            take_upload(self.request, MAX_UPLOAD, UPLOAD_TIMEOUT)
+            if self.is_staff:
+                self._start_upload()
 
-    @staff_only
-    def accept_upload(self) -> None:
-        connection = cast(HTTP1Connection, self.request.connection)
-        connection.set_max_body_size(MAX_UPLOAD)
-        connection.set_body_timeout(UPLOAD_TIMEOUT)
+    def _start_upload(self) -> None:
         self._upload = self.services.imports.upload_path()
         self._file = FileTarget(str(self._upload))
         self._token = ValueTarget()
@@ -66,7 +62,7 @@ class ImportsHandler(FlashMixin):
         self._form.register("_xsrf", self._token)
 
     def data_received(self, chunk: bytes) -> None:
-        if self._unreadable:
+        if self._upload is None or self._unreadable:  # not staff: dropped
             return
         try:
             self._form.data_received(chunk)
@@ -99,8 +95,9 @@ class ImportsHandler(FlashMixin):
         self.set_status(status)
         self.render("staff/imports.html", error=error, imports=await self.services.imports.recent())
 
+    @staff_only
     async def post(self):
-        assert self._upload is not None  # accept_upload ran: only staff get here
+        assert self._upload is not None  # prepare started it for staff
         self.request.arguments["_xsrf"] = [self._token.value]
         self._body_arrived = True
         self.check_xsrf_cookie()
