@@ -11,7 +11,6 @@ import getpass
 import io
 import logging
 import os
-import shutil
 import signal
 import sys
 import time
@@ -298,7 +297,7 @@ def back_up_files(settings: Settings, target: Path) -> None:
     documents = store_backup.backup(settings.store_dir, target)
     covers = store_backup.back_up_covers(settings.covers_dir, target)  # after the store: see back_up_covers
     if settings.cookie_secret_file.exists():
-        shutil.copy(settings.cookie_secret_file, target / "cookie-secret")  # owner-only, as the original
+        store_backup.copy_secret(settings.cookie_secret_file, target / "cookie-secret")
     print(f"backed up {documents} documents and {covers} cover files from {settings.data_dir} to {target}")
 
 
@@ -318,7 +317,7 @@ def restore_files(settings: Settings, source: Path, replace: bool) -> None:
     documents = store_backup.restore(source, settings.store_dir, replace=replace)
     covers = store_backup.restore_covers(source, settings.covers_dir)
     if secret.exists():
-        shutil.copy(secret, kept)
+        store_backup.copy_secret(secret, kept)
     print(f"restored {documents} documents and {covers} cover files from {source} into {settings.data_dir}")
 
 

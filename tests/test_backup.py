@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import logging
+import os
 import re
+import stat
 
 import pytest
 from PIL import Image
 
+from burts_books import cli
+from burts_books.infra.config import load_settings, with_cookie_secret
 from burts_books.infra.embedded import backup as store_backup
 from burts_books.orders import NUMBER_PATTERN
 from tests.constants import COOKIE_SECRET, JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL
@@ -168,3 +173,24 @@ async def test_a_backup_that_read_the_snapshot_just_before_a_compaction_replaced
     store_backup.restore(tmp_path / "copy", restored.store_dir, replace=False)
     async with running_shop(restored) as shop:
         assert await everything(shop.db) == expected
+
+
+def test_the_cookie_secret_is_copied_owner_only_and_on_disk_both_ways(tmp_path, monkeypatch):
+    """A backup's secret is what keeps sessions valid after a restore: copied whole and synced,
+    name and all, before the command says it is done (as the shop writes a new one)."""
+    (tmp_path / "shop").mkdir()
+    made = run_cli("migrate", data_dir=tmp_path / "shop")
+    assert made.returncode == 0, made.stderr
+    settings = load_settings([f"--data-dir={tmp_path / 'shop'}"], {})
+    with_cookie_secret(settings, logging.getLogger(__name__))  # made as the shop's first start does
+    synced = []
+    fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.fstat(fd).st_ino), fsync(fd)))
+    cli.back_up_files(settings, tmp_path / "backup")
+    restored = load_settings([f"--data-dir={tmp_path / 'restored'}"], {})
+    cli.restore_files(restored, tmp_path / "backup", replace=False)
+    for copy in (tmp_path / "backup" / "cookie-secret", restored.cookie_secret_file):
+        assert copy.read_bytes() == settings.cookie_secret_file.read_bytes()
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+        assert copy.stat().st_ino in synced and copy.parent.stat().st_ino in synced
+        assert not list(copy.parent.glob(".*.tmp"))

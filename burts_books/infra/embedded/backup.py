@@ -28,7 +28,7 @@ import shutil
 from pathlib import Path
 
 from .errors import StoreDamaged
-from .files import FOLDER_MODE, sync_folder
+from .files import FILE_MODE, FOLDER_MODE, sync_folder
 from .journal import apply_segment, segment_numbers, segment_path
 from .lock import StoreLock
 from .records import State
@@ -137,15 +137,23 @@ def _copy_covers(source: Path, target: Path) -> int:
     names = sorted(path.name for path in source.glob("*.webp"))  # not the shop's .tmp files being written
     for name in names:
         if not (target / name).exists():  # if it does, it is the same picture: the name is its content's hash
-            _copy_whole(source / name, target / name)
+            copy_whole(source / name, target / name)
     sync_folder(target)
     return len(names)
 
 
-def _copy_whole(source: Path, target: Path) -> None:
-    """Copy as the shop writes a cover: a file under its name is whole, even after a crash."""
+def copy_secret(source: Path, target: Path) -> None:
+    """Copy the cookie secret owner-only, on disk (name and all) before the command says it is done."""
+    copy_whole(source, target, FILE_MODE)
+    sync_folder(target.parent)
+
+
+def copy_whole(source: Path, target: Path, mode: int = 0o666) -> None:
+    """Copy as the shop writes a cover: a file under its name is whole, even after a crash.
+    `mode` is the new file's, less the umask."""
     temporary = target.with_name(f".{target.name}.tmp")
-    with open(source, "rb") as reading, open(temporary, "wb") as writing:
+    with open(source, "rb") as reading, os.fdopen(
+            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), "wb") as writing:
         shutil.copyfileobj(reading, writing)
         writing.flush()
         os.fsync(writing.fileno())
