@@ -182,7 +182,7 @@ class Poll(Watcher):
         self.since = since
         self.isbns = set()
         self.states: dict[str, dict] = {}
-        self._respond = respond
+        self._respond: Callable[[list[dict]], None] | None = respond
         # A bare future rather than an Event and wait_for: a release then wakes the request at once.
         self._done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -195,9 +195,17 @@ class Poll(Watcher):
             self._answer()
 
     def _answer(self) -> None:
+        respond = self._close()
+        if respond is not None:
+            respond([self.states[isbn] for isbn in self.since])
+
+    def _close(self) -> Callable[[list[dict]], None] | None:
+        """Done: wake the request, and let go of what answers it (once only), which holds the request:
+        a cycle left behind would keep each request until the collector's next full pass."""
+        respond, self._respond = self._respond, None
         if not self._done.done():
             self._done.set_result(None)
-            self._respond([self.states[isbn] for isbn in self.since])
+        return respond
 
     async def wait(self, timeout: float) -> None:
         timer = asyncio.get_running_loop().call_later(timeout, self._answer)
@@ -208,8 +216,7 @@ class Poll(Watcher):
 
     def cancel(self) -> None:
         """The client has gone: nobody to answer."""
-        if not self._done.done():
-            self._done.set_result(None)
+        self._close()
 
     def end(self) -> None:
         self._answer()  # answered with what it has: the client polls again, elsewhere
