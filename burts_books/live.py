@@ -142,17 +142,21 @@ class LiveFeed:
         return unknown
 
     async def long_poll(self, poll: Poll, timeout: float) -> None:
-        """Hold `poll` until one of its books is newer than the client's, or `timeout`; it answers then.
-        A poll naming a book that does not exist is refused before it can answer anything."""
+        """Hold `poll` until one of its books is newer than the client's, or `timeout`; it answers then."""
+        self._start_poll(poll)
+        try:
+            await poll.wait(timeout)
+        finally:
+            self.discard(poll)
+
+    def _start_poll(self, poll: Poll) -> None:
+        """Refuse a poll naming a book that does not exist before it can answer anything; else start it.
+        (Not in `long_poll`, whose frame is kept while the poll is held: none of this is, then.)"""
         isbns = set(poll.since)
         states, unknown = self._announced(isbns)
         if unknown:
             raise NotFound(f"No book with ISBN {min(unknown)}.")
-        try:
-            self._listen(poll, isbns, states)
-            await poll.wait(timeout)
-        finally:
-            self.discard(poll)
+        self._listen(poll, isbns, states)
 
     def _announced(self, isbns: set[str] | None) -> tuple[list[dict], set[str]]:
         """The states this process has announced (Inventory.announced_states), and the ISBNs of no book."""
