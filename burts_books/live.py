@@ -200,8 +200,12 @@ class Poll(Watcher):
 
     def _answer(self) -> None:
         respond = self._close()
-        if respond is not None:
+        if respond is None:
+            return
+        try:
             respond([self.states[isbn] for isbn in self.since])
+        except Exception:  # in the loop over every watcher of a change: the others still get theirs
+            log.exception("could not answer a long poll")
 
     def _close(self) -> Callable[[list[dict]], None] | None:
         """Done: wake the request, and let go of what answers it (once only), which holds the request:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from burts_books.live import Poll
 from burts_books.web.live import poll_answer
 from tests.constants import PCI, RESTFUL, UNKNOWN_ISBN
 from tests.shop_client import raw_poll
@@ -145,3 +146,20 @@ def test_a_poll_answer_is_encoded_once_for_the_polls_one_change_releases_and_ane
     other = {"isbn": RESTFUL, "available": 1, "version": 2}
     assert json.loads(poll_answer([later, other])) == {"books": [later, other]}
     assert json.loads(poll_answer([later])) == {"books": [later]}
+
+
+@pytest.mark.gen_test
+async def test_a_poll_that_fails_to_answer_keeps_no_other_poll_from_the_change(services, caplog):
+    def failing(books):
+        raise RuntimeError("the answer could not be written")
+
+    version = (await services.inventory.state(PCI))["version"]
+    answers = []
+    # The feed's watchers are a set, in no set order: with twenty polls that answer, some come after it.
+    polls = [Poll({PCI: version}, failing)] + [Poll({PCI: version}, answers.append) for _ in range(20)]
+    held = [asyncio.ensure_future(services.live.long_poll(poll, NEVER)) for poll in polls]
+    await until(lambda: len(services.live) == len(polls))
+    restocked = await services.inventory.restock(PCI, 1, "staff@example.com")
+    await asyncio.gather(*held)
+    assert answers == [[restocked]] * 20
+    assert "could not answer a long poll" in caplog.text
