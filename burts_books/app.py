@@ -64,6 +64,7 @@ def routes() -> list:
         url(r"/api/books", api.BooksApiHandler, name="api_books"),
         url(rf"/api/books/{ISBN}", api.BookApiHandler, name="api_book"),
         url(rf"/api/books/{ISBN}/restock", stock.RestockApiHandler, name="api_restock"),
+        url(r"/api/stock", stock.StockApiHandler, name="api_stock"),
         url(r"/api/openapi\.json", openapi.OpenApiHandler, name="openapi"),
         url(r"/add", staff_books.AddBookHandler, name="add_book"),
         url(rf"/edit/{ISBN}", staff_books.EditBookHandler, name="edit_book"),

@@ -1,8 +1,8 @@
 """Stock counts: every change is one atomic update on the book, then one bus event.
 
 A book holds `stock` (copies on hand), `available` (copies that can still go
-into a cart) and `inventory_version` (bumped on every change of `available`,
-so clients can tell a newer count from an older one). The invariant is
+into a cart) and `inventory_version` (bumped on every change of either, so
+clients can tell a newer count from an older one). The invariant is
 `available == stock - copies held in open carts`; `reconcile` restores it
 after a crash between a cart write and a book write.
 
@@ -145,15 +145,14 @@ class Inventory:
         )
 
     async def ship(self, isbn: str, copies: int, who: str = "checkout", order: str = "") -> bool:
-        """Copies held by an ordered cart leave stock for good (`available` already excludes them)."""
+        """Copies held by an ordered cart leave stock for good (`available` already excludes them).
+
+        Announced like any change, though no shopper's count moves: the staff stock page reads stock
+        on hand and copies held again when a version changes."""
         sale = history.entry("sale", who, isbn, copies=-copies, **({"order": order} if order else {}))
-        result = await self.books.update_one(
-            {"isbn": isbn, "stock": {"$gte": copies}}, history.recording({"$inc": {"stock": -copies}}, [sale])
-        )
-        if result.modified_count != 1:
-            return False
-        await self.history.drain_books([isbn])
-        return True
+        shipped = await self._change({"isbn": isbn, "stock": {"$gte": copies}}, {"stock": -copies, "available": 0},
+                                     [sale])
+        return shipped is not None
 
     async def set_stock(self, isbn: str, stock: int, expected: int | None = None, who: str = history.SHOP) -> None:
         """Set the copies on hand; copies held in carts stay held.
@@ -192,9 +191,8 @@ class Inventory:
         """Set `available = stock - held` where they disagree; returns the ISBNs repaired.
 
         Books are read before carts and each fix is conditioned on the version
-        and stock read, so a cart change or a checkout's `ship` (which leaves
-        the version alone) landing in between makes us skip that book rather
-        than count it twice. Books a cart is changing right now (its two
+        and stock read, so a cart change or a checkout's `ship` landing in
+        between makes us skip that book rather than count it twice. Books a cart is changing right now (its two
         writes may be half done) are left for the next run.
         """
         books = [book async for book in self.db.scan("books", ("isbn", "stock", "available", "inventory_version"))]

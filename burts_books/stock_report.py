@@ -17,6 +17,7 @@ import pymongo
 from .history import History
 from .infra.clock import utcnow
 from .infra.db import Database
+from .infra.errors import NotFound
 from .infra.paging import Paged
 from .inventory import NOT_WITHDRAWN
 
@@ -58,7 +59,21 @@ class StockReport:
                 found = await cursor.skip(skip).limit(size - len(rows)).to_list(size)
                 rows.extend(dict(book, attention=attention) for book in found)
             skip = 0
+        await self._count_held_and_sold(rows)
+        return StockPage(rows, sum(counts), number, size, counts[0], counts[1])
+
+    async def rows(self, isbns: list[str]) -> list[dict]:
+        """These books' rows, as a page shows them (withdrawn ones too), in the order asked; NotFound
+        names the first ISBN the catalog doesn't have."""
+        found = {book["isbn"]: book async for book in self.books.find({"isbn": {"$in": isbns}}, FIELDS)}
+        missing = [isbn for isbn in isbns if isbn not in found]
+        if missing:
+            raise NotFound(f"No book with ISBN {missing[0]}.")
+        rows = [found[isbn] for isbn in isbns]
+        await self._count_held_and_sold(rows)
+        return rows
+
+    async def _count_held_and_sold(self, rows: list[dict]) -> None:
         sold = await self.history.sold_since([row["isbn"] for row in rows], utcnow() - SOLD_WINDOW)
         for row in rows:
             row.update(held=row["stock"] - row["available"], sold=sold[row["isbn"]])
-        return StockPage(rows, sum(counts), number, size, counts[0], counts[1])

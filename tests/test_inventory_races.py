@@ -19,7 +19,7 @@ async def test_reconcile_skips_a_book_a_checkout_shipped_after_it_was_read(servi
 
     async def held_copies_while_a_checkout_ships():
         # Reconcile has read the books; now a checkout whose claim is older than
-        # GRACE ships its copies (which leaves the version alone), and the
+        # GRACE ships its copies (less stock, a new version), and the
         # ordered cart no longer counts as held nor as busy.
         assert await services.carts.claim_for_order(cart)
         assert await services.inventory.ship(PCI, 2)

@@ -163,3 +163,48 @@ async def test_the_edit_form_shows_copies_held_in_carts(staff, services):
     await staff.another().post("/cart", {"action": "add", "isbn": PCI})
     page = text_of((await staff.get(f"/edit/{PCI}")).text)
     assert "1 of them held in shoppers' carts; 11 available." in page
+
+
+@pytest.mark.gen_test
+async def test_a_sale_reaches_the_feed_and_the_stock_api_gives_the_rows_new_figures(staff, services, base_url):
+    shopper = staff.another()
+    for _ in range(2):
+        await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    socket = await connect(base_url, origin=base_url)
+    subscribe(socket, [PCI])
+    assert await receive(socket) == {"type": "state", "isbn": PCI, "available": 10, "version": 3}
+    await shopper.login(STAFF_EMAIL)
+    assert (await shopper.check_out(name="A. Reader", phone="555 0100")).code == 303
+    # No shopper's count moves, but the version does: the stock page reads its row again.
+    assert await receive(socket) == {"type": "state", "isbn": PCI, "available": 10, "version": 4}
+    socket.close()
+
+    answer = await staff.get_json(f"/api/stock?isbn={RESTFUL}&isbn=0-596-52932-5&isbn={PCI}")
+    assert answer == {"books": [
+        {"isbn": RESTFUL, "title": "RESTful Web Services", "stock": 9, "available": 9, "held": 0, "sold": 0,
+         "version": 1},
+        {"isbn": PCI, "title": "Programming Collective Intelligence", "stock": 10, "available": 10, "held": 0,
+         "sold": 2, "version": 4},
+    ]}
+    [pci] = [row for row in rows((await staff.get("/staff/stock")).text) if row[0] == PCI]
+    assert pci[2:] == (10, 10, 0, 2)  # the page says the same
+
+
+@pytest.mark.parametrize("query, status, message", [
+    ("", 400, "Say which books"),
+    ("?isbn=12345", 400, "Not a valid ISBN"),
+    ("?" + "&".join(f"isbn={isbn_13(n)}" for n in range(101)), 400, "at most 100 books"),
+    (f"?isbn={PCI}&isbn=9780000000002", 404, "No book with ISBN 9780000000002"),
+])
+@pytest.mark.gen_test
+async def test_the_stock_api_says_what_is_wrong_with_a_request(staff, services, query, status, message):
+    before = await store_snapshot(services)
+    answer = await staff.get_json(f"/api/stock{query}", status=status)
+    assert message in answer["error"]["message"]
+    assert await store_snapshot(services) == before
+
+
+@pytest.mark.gen_test
+async def test_the_stock_api_is_for_staff_only(client, shopper, services):
+    assert (await client.another().get_json(f"/api/stock?isbn={PCI}", status=401))["error"]["status"] == 401
+    assert (await shopper.get_json(f"/api/stock?isbn={PCI}", status=403))["error"]["status"] == 403

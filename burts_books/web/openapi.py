@@ -77,6 +77,12 @@ SCHEMAS = {
     ),
     "Isbn13": {"type": "string", "pattern": "^97[89][0-9]{10}$"},
     "BookState": record(isbn=ref("Isbn13"), available=NUMBER, version=NUMBER),
+    "StockRow": record(
+        isbn=ref("Isbn13"), title=TEXT, stock={**NUMBER, "description": "copies on hand"},
+        available={**NUMBER, "description": "copies that can still go into a cart"},
+        held={**NUMBER, "description": "copies held in shoppers' carts"},
+        sold={**NUMBER, "description": "copies sold in the last 30 days, less those cancelled"}, version=NUMBER,
+    ),
     "CartLine": record(
         isbn=ref("Isbn13"), title=TEXT, price_cents=NUMBER, image={"type": ["string", "null"]},
         available=NUMBER, quantity={"type": "integer", "minimum": 1, "maximum": MAX_PER_TITLE},
@@ -117,6 +123,7 @@ RESPONSES = {
 
 # Cookie sessions work too (with the XSRF token on every POST), as the shop's own pages use them.
 OPTIONAL_AUTH: list[dict] = [{}, {"bearerAuth": []}, {"session": []}]
+STAFF_AUTH: list[dict] = [{"bearerAuth": []}, {"session": []}]
 
 
 def operation(operation_id: str, summary: str, responses: dict, *, parameters=(), body=None,
@@ -160,7 +167,16 @@ PATHS = {
         parameters=[ISBN_IN_PATH],
         body={"type": "object", "required": ["copies"], "properties": {
             "copies": {"type": "integer", "minimum": 1, "maximum": MAX_STOCK}}},
-        security=[{"bearerAuth": []}, {"session": []}],
+        security=STAFF_AUTH,
+        refused=(400, 401, 403, 404, 429),
+    )},
+    "/api/stock": {"get": operation(
+        "getStock", "What the staff stock page shows of these books (staff)",
+        {"200": answer("The books' stock, in the order asked (an ISBN given twice, once)",
+                       record(books={"type": "array", "items": ref("StockRow")}))},
+        parameters=[{**query("isbn", {"type": "array", "items": ISBN_TEXT, "minItems": 1, "maxItems": MAX_ISBNS},
+                             "Books to read.", required=True), "style": "form", "explode": True}],
+        security=STAFF_AUTH,
         refused=(400, 401, 403, 404, 429),
     )},
     # The cart serves browsers too: JSON when the body is JSON, the request asks for it (Accept) or

@@ -7,7 +7,9 @@ import re
 from PIL import Image
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.helpers import NO_WEBSOCKET, BookPage, sign_in
+from tests.browser.helpers import NO_WEBSOCKET, BookPage, register_and_sign_in, sign_in
+from tests.browser.test_checkout_journey import place_order
+from tests.constants import PCI
 
 SICP = "9780262510875"  # 4 copies in the starter catalog
 
@@ -57,6 +59,39 @@ def test_without_websockets_the_stock_table_follows_a_shoppers_cart_by_long_poll
     shopper.expect_in_cart(0)
     expect(row.locator(".available")).to_have_text("4")
     expect(row.locator(".held")).to_have_text("0")
+    assert staff.evaluate("window.notReloaded === true")
+
+
+def expect_row(row: Locator, stock: int, available: int, held: int, sold: int) -> None:
+    for column, figure in (("stock", stock), ("available", available), ("held", held), ("sold", sold)):
+        expect(row.locator(f".{column}")).to_have_text(str(figure))
+
+
+def test_the_stock_table_follows_a_sale_and_a_restock_made_elsewhere(open_page):
+    staff = open_page()
+    open_stock_page(staff)
+    row = staff.locator(f"#stock-{PCI}")
+    expect_row(row, stock=12, available=12, held=0, sold=0)
+    staff.evaluate("window.notReloaded = true")
+
+    shopper = open_page()
+    register_and_sign_in(shopper)
+    book = BookPage(shopper, PCI).open()
+    for copies in (1, 2):
+        book.add.click()
+        book.expect_in_cart(copies)
+    expect_row(row, stock=12, available=10, held=2, sold=0)
+    shopper.goto("/cart")
+    place_order(shopper)
+    expect_row(row, stock=10, available=10, held=0, sold=2)
+
+    other_staff = open_page()
+    open_stock_page(other_staff)
+    other_row = other_staff.locator(f"#stock-{PCI}")
+    other_row.get_by_label("Copies of Programming Collective Intelligence that arrived").fill("5")
+    other_row.get_by_role("button", name="Restock").click()
+    expect(other_staff.locator(".flash")).to_contain_text("Restocked 5 copies")
+    expect_row(row, stock=15, available=15, held=0, sold=2)
     assert staff.evaluate("window.notReloaded === true")
 
 
