@@ -112,7 +112,8 @@ class GroupCommit:
 
     def _failed(self, batch: list[_Waiting], error: Exception) -> None:
         failed, self._queue = batch + self._queue, []
-        log.error("the embedded store's journal could not be written (%s); %d writes undone", error, len(failed))
+        # The error as text: a log record that kept the exception would keep the batch alive by its traceback.
+        log.error("the embedded store's journal could not be written (%s); %d writes undone", str(error), len(failed))
         for waiting in reversed(failed):
             waiting.undo()
         waiters = [waiting.done for waiting in failed] + self._after_batch + self._after_queued

@@ -45,7 +45,13 @@ class Together:
         # make durable, so the last write's outcome is every write's: waiting for it alone wakes the
         # request one loop iteration after the journal's answer (gather and shield each add one).
         if self.writes:
-            await self.writes[-1]
+            try:
+                await self.writes[-1]
+            finally:
+                # Read the others' outcomes too, or asyncio logs each failed one again when it is collected.
+                for write in self.writes[:-1]:
+                    if write.done() and not write.cancelled():
+                        write.exception()
         for action in self.after:
             await action()
 
