@@ -47,7 +47,11 @@
       return;
     }
     row.dataset.version = book.version;
-    row.querySelector('.stock').textContent = book.stock;
+    const stock = row.querySelector('.stock');
+    if (status && stock.textContent !== String(book.stock)) {
+      status.textContent = book.title + ': ' + book.stock + ' in stock, ' + book.available + ' available.';
+    }
+    stock.textContent = book.stock;
     row.querySelector('.held').textContent = book.held;
     row.querySelector('.sold').textContent = book.sold;
     showAvailable(row, book.available);
@@ -80,8 +84,10 @@
       return;
     }
     row.dataset.version = state.version;
+    // A sale moves no shopper's count: it is announced once its row is read (showRow).
+    const moved = row.querySelector('.available').textContent !== String(state.available);
     showAvailable(row, state.available);
-    if (status) {
+    if (status && moved) {
       status.textContent = row.querySelector('a').textContent + ': ' + state.available + ' available.';
     }
     toRead.add(state.isbn);

@@ -84,6 +84,8 @@ def test_the_stock_table_follows_a_sale_and_a_restock_made_elsewhere(open_page):
     shopper.goto("/cart")
     place_order(shopper)
     expect_row(row, stock=10, available=10, held=0, sold=2)
+    expect(staff.locator(".live-status")).to_have_text(
+        "Programming Collective Intelligence: 10 in stock, 10 available.")
 
     other_staff = open_page()
     open_stock_page(other_staff)
