@@ -148,7 +148,7 @@ async def test_restock_inline_needs_the_xsrf_token(staff, services):
 async def test_the_page_watches_its_titles_on_the_shoppers_feed(staff, services, base_url):
     page = (await staff.get("/staff/stock")).text
     assert 'src="/static/js/staff_stock.js' in page
-    assert re.search(rf'data-isbn="{PCI}"\s+data-version="1"', page)
+    assert re.search(rf'<tr [^>]*data-live-stock data-isbn="{PCI}"[^>]*data-version="1" data-stock="12">', page)
     # What its script does: subscribe to the rows' ISBNs and hear a shopper's add.
     socket = await connect(base_url, origin=base_url)
     subscribe(socket, [PCI])
@@ -161,8 +161,12 @@ async def test_the_page_watches_its_titles_on_the_shoppers_feed(staff, services,
 @pytest.mark.gen_test
 async def test_the_edit_form_shows_copies_held_in_carts(staff, services):
     await staff.another().post("/cart", {"action": "add", "isbn": PCI})
-    page = text_of((await staff.get(f"/edit/{PCI}")).text)
-    assert "1 of them held in shoppers' carts; 11 available." in page
+    html = (await staff.get(f"/edit/{PCI}")).text
+    assert "1 of them held in shoppers' carts; 11 available." in text_of(html)
+    # Kept live by the stock page's script, from the version and stock shown.
+    assert re.search(rf'<p class="stock-line" data-live-stock data-isbn="{PCI}"[^>]*data-version="2" data-stock="12">',
+                     html)
+    assert 'src="/static/js/staff_stock.js' in html
 
 
 @pytest.mark.gen_test

@@ -67,12 +67,18 @@ def expect_row(row: Locator, stock: int, available: int, held: int, sold: int) -
         expect(row.locator(f".{column}")).to_have_text(str(figure))
 
 
-def test_the_stock_table_follows_a_sale_and_a_restock_made_elsewhere(open_page):
+def test_the_stock_table_and_the_edit_page_follow_a_sale_and_a_restock_made_elsewhere(open_page):
     staff = open_page()
     open_stock_page(staff)
     row = staff.locator(f"#stock-{PCI}")
     expect_row(row, stock=12, available=12, held=0, sold=0)
     staff.evaluate("window.notReloaded = true")
+    editor = open_page()
+    open_stock_page(editor)
+    editor.goto(f"/edit/{PCI}")
+    line = editor.locator(".stock-line")
+    expect(line).to_have_text("0 of them held in shoppers' carts; 12 available.")
+    editor.evaluate("window.notReloaded = true")
 
     shopper = open_page()
     register_and_sign_in(shopper)
@@ -81,11 +87,15 @@ def test_the_stock_table_follows_a_sale_and_a_restock_made_elsewhere(open_page):
         book.add.click()
         book.expect_in_cart(copies)
     expect_row(row, stock=12, available=10, held=2, sold=0)
+    expect(line).to_have_text("2 of them held in shoppers' carts; 10 available.")
     shopper.goto("/cart")
     place_order(shopper)
     expect_row(row, stock=10, available=10, held=0, sold=2)
-    expect(staff.locator(".live-status")).to_have_text(
-        "Programming Collective Intelligence: 10 in stock, 10 available.")
+    expect(line).to_have_text("0 of them held in shoppers' carts; 10 available.")
+    for page in (staff, editor):
+        expect(page.locator(".live-status")).to_have_text(
+            "Programming Collective Intelligence: 10 in stock, 10 available.")
+    expect(editor.get_by_label("Copies in stock")).to_have_value("12")  # what the editor typed stays theirs
 
     other_staff = open_page()
     open_stock_page(other_staff)
@@ -94,7 +104,7 @@ def test_the_stock_table_follows_a_sale_and_a_restock_made_elsewhere(open_page):
     other_row.get_by_role("button", name="Restock").click()
     expect(other_staff.locator(".flash")).to_contain_text("Restocked 5 copies")
     expect_row(row, stock=15, available=15, held=0, sold=2)
-    assert staff.evaluate("window.notReloaded === true")
+    assert staff.evaluate("window.notReloaded === true") and editor.evaluate("window.notReloaded === true")
 
 
 def test_a_cover_chosen_from_disk_shows_on_the_books_page(open_page, tmp_path):
