@@ -63,6 +63,11 @@ class SiteRun:
     rest_us: float  # everything else's per answer: nginx, wrk, the kernel's work charged to neither
     busy: float  # the share of the machine's cores busy
 
+    @property
+    def server_share(self) -> float:
+        """The share of a core the servers spent answering (1.0: one core's worth)."""
+        return self.rps * self.server_us / 1e6
+
 
 def median_run(runs: list[SiteRun]) -> SiteRun:
     """Each figure's median over the runs."""
@@ -161,6 +166,10 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
             median["bare 1"].server_us, "µs", "(context)"),
         Row("the servers' CPU per answer, 2 processes behind nginx", median["shop 2"].server_us,
             median["bare 2"].server_us, "µs", "(context)"),
+        # Well under a whole core, the one process was kept waiting for its core, and its side's gain reads high.
+        Row("the one server's share of a core while it answers, 1 process behind nginx",
+            *(statistics.median(run.server_share for run in figures[name]) * 100 for name in ("shop 1", "bare 1")),
+            "%", "(context)"),
         Row("everything else's CPU per answer (nginx, wrk, the kernel), 2 processes", median["shop 2"].rest_us,
             median["bare 2"].rest_us, "µs", "(context)"),
         Row("the machine's cores busy, 2 processes behind nginx", median["shop 2"].busy * 100,
