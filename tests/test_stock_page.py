@@ -212,3 +212,10 @@ async def test_the_stock_api_says_what_is_wrong_with_a_request(staff, services, 
 async def test_the_stock_api_is_for_staff_only(client, shopper, services):
     assert (await client.another().get_json(f"/api/stock?isbn={PCI}", status=401))["error"]["status"] == 401
     assert (await shopper.get_json(f"/api/stock?isbn={PCI}", status=403))["error"]["status"] == 403
+
+
+@pytest.mark.gen_test
+async def test_a_staff_members_program_reads_the_stock_with_its_api_token(staff, services):
+    program = staff.another().program(await staff.create_token("stock report"))
+    [book] = (await program.get_json(f"/api/stock?isbn={PCI}"))["books"]
+    assert (book["isbn"], book["stock"], book["held"]) == (PCI, 12, 0)
