@@ -192,8 +192,9 @@ class Inventory:
 
         Books are read before carts and each fix is conditioned on the version
         and stock read, so a cart change or a checkout's `ship` landing in
-        between makes us skip that book rather than count it twice. Books a cart is changing right now (its two
-        writes may be half done) are left for the next run.
+        between makes us skip that book rather than count it twice. Books a
+        cart is changing right now (its two writes may be half done) are left
+        for the next run.
         """
         books = [book async for book in self.db.scan("books", ("isbn", "stock", "available", "inventory_version"))]
         held, busy = await held_copies()
