@@ -94,7 +94,8 @@ class Inventory:
                 await self._announce(state)
 
     async def _change(self, criteria: dict, inc: dict, entries: Sequence[dict] = ()) -> dict | None:
-        """One conditional update of `available` (recording `entries`); publishes and returns the new state, or None."""
+        """One conditional update of the book's counts (recording `entries`), its version bumped; publishes
+        and returns the new state, or None."""
         # The document as it was, plus our increments, is exactly what the
         # update left. (Asking for the document after the update instead
         # makes mongomock re-run the filter, which may no longer match.)
@@ -147,8 +148,8 @@ class Inventory:
     async def ship(self, isbn: str, copies: int, who: str = "checkout", order: str = "") -> bool:
         """Copies held by an ordered cart leave stock for good (`available` already excludes them).
 
-        Announced like any change, though no shopper's count moves: the staff stock page reads stock
-        on hand and copies held again when a version changes."""
+        Announced like any change (the same `available`, a new version): whoever follows the book's
+        version learns that stock on hand moved."""
         sale = history.entry("sale", who, isbn, copies=-copies, **({"order": order} if order else {}))
         shipped = await self._change({"isbn": isbn, "stock": {"$gte": copies}}, {"stock": -copies, "available": 0},
                                      [sale])

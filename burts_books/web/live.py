@@ -60,9 +60,15 @@ def parse_subscribe(message: str | bytes) -> list[str] | None:
         return None
     if not isinstance(wanted, list) or not wanted:
         raise Invalid('Send {"subscribe": [isbn, ...]} or {"subscribe": "all"}.')
-    if len(wanted) > MAX_ISBNS:
-        raise Invalid(f'Subscribe to at most {MAX_ISBNS} books per message, or to "all".')
-    return list(dict.fromkeys(isbn_codes.from_input(raw) for raw in wanted))
+    return distinct_isbns(wanted, f'Subscribe to at most {MAX_ISBNS} books per message, or to "all".')
+
+
+def distinct_isbns(raws: list, too_many: str) -> list[str]:
+    """The ISBN-13s of what a client named (ISBN-10s, hyphens), each once, in order; Invalid with
+    `too_many` past MAX_ISBNS, or naming a bad one."""
+    if len(raws) > MAX_ISBNS:
+        raise Invalid(too_many)
+    return list(dict.fromkeys(isbn_codes.from_input(raw) for raw in raws))
 
 
 class CartStatusHandler(JsonHandler):

@@ -2,10 +2,9 @@
 of some books (its script reads it when the shoppers' feed says one changed: the feed carries no
 stock on hand). The pages' forms are in web/staff/."""
 
-from .. import isbn as isbn_codes
 from ..infra.errors import Invalid
 from .base import JsonHandler, staff_only
-from .live import MAX_ISBNS
+from .live import MAX_ISBNS, distinct_isbns
 from .mixins import RestockMixin
 
 
@@ -30,8 +29,6 @@ class StockApiHandler(JsonHandler):
         raws = self.get_query_arguments("isbn")
         if not raws:
             raise Invalid("Say which books: ?isbn=...&isbn=...")
-        if len(raws) > MAX_ISBNS:
-            raise Invalid(f"Ask for at most {MAX_ISBNS} books at a time.")
-        isbns = list(dict.fromkeys(isbn_codes.from_input(raw) for raw in raws))
+        isbns = distinct_isbns(raws, f"Ask for at most {MAX_ISBNS} books at a time.")
         rows = await self.services.stock_report.rows(isbns)
         self.write_json({"books": [stock_json(row) for row in rows]})
