@@ -30,16 +30,25 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
 import random
 import statistics
 import tempfile
 from pathlib import Path
 
-from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.httpclient import AsyncHTTPClient
 
 from tests.benchmarks.bench_store_size import import_catalog
-from tests.benchmarks.harness import SHOP, Reference, Row, get_script, in_turn, median_ratio, print_table, wrk
+from tests.benchmarks.harness import (
+    SHOP,
+    Reference,
+    Row,
+    get_script,
+    in_turn,
+    median_ratio,
+    print_table,
+    recorded_answer,
+    wrk,
+)
 from tests.constants import PASSWORD, STARTER_BOOKS
 from tests.shop_client import ShopClient
 from tests.shop_process import LIFTED_LIMITS, ShopProcess, run_cli
@@ -56,25 +65,6 @@ async def signed_in_cookie(url: str) -> str:
     answer = await shopper.cart_json("add")
     assert answer.code == 200, answer.text
     return "; ".join(f"{name}={value}" for name, value in shopper.cookies.items())
-
-
-# What Tornado itself writes on every answer or sets apart from the page (the XSRF cookie), and
-# `Connection: close`, the answer to this one fetch's own request.
-NOT_REPLAYED = {"Date", "Server", "Content-Length", "Set-Cookie", "Vary", "Transfer-Encoding", "Connection"}
-
-
-def recorded_answer(url: str, cookie: str, to: Path) -> Path:
-    """The shop's answer to GET `url` for this visitor, written `to` a file for reference_answer."""
-    request = HTTPRequest(url, headers={"Cookie": cookie} if cookie else {},
-                          decompress_response=False)  # as wrk asks: not compressed
-
-    async def fetch():
-        return await AsyncHTTPClient().fetch(request)
-
-    answer = asyncio.run(fetch())
-    headers = [[name, value] for name, value in answer.headers.get_all() if name not in NOT_REPLAYED]
-    to.write_text(json.dumps({"headers": headers, "body": answer.body.decode()}), encoding="utf-8")
-    return to
 
 
 def page_rps(url: str, page: str, paths: list[str], cookie: str, seconds: float, rounds: int, number: int) -> float:

@@ -8,12 +8,15 @@ pinned: nginx, wrk and the servers share the machine's cores, so on a 2-core mac
 Tornado gains well under 2x; the shop's gain is judged against bare Tornado's measured here, on
 its twelve-book page (Tornado + Jinja2, no database: `reference_hello`'s /page). Hello world
 itself is no reference here: it costs nginx more than it costs Tornado, so a second process
-gains it nothing. The four setups (1 and 2 processes of each, each behind its own nginx, which
+gains it nothing. The setups (1 and 2 processes of each, each behind its own nginx, which
 runs a worker per core as Debian's does) are measured in turn, round after round, and each
 gain is the median of its rounds' ratios: the machine's speed moves by the minute. Beside them,
 where each setup's CPU goes per answer (the servers' own, and the rest: nginx, wrk and the kernel)
 and how busy the machine's cores are: a lighter page leaves a larger share to nginx and wrk, and
-the second process gains less on a machine both setups already fill.
+the second process gains less on a machine both setups already fill. To tell the shop's own work
+from its page's weight, a third pair of setups serves the shop's very answer (its bytes, headers
+and XSRF cookie) from Tornado doing nothing else (`reference_answer`): what any Tornado server
+gains from a second process on a page this light.
 Then the latency of the live feed across processes: --changes cart adds and removes on one
 process, each timed from sending the request until a WebSocket subscriber on the other process
 has the new count (and on the same process, for comparison).
@@ -46,6 +49,7 @@ from tests.benchmarks.harness import (
     machine_busy_seconds,
     median_ratio,
     print_table,
+    recorded_answer,
     wrk,
 )
 from tests.constants import COOKIE_SECRET, PCI
@@ -137,13 +141,16 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
         flags = (*LIFTED_LIMITS, "--xheaders", f"--redis-url={redis.url}", f"--cookie-secret={COOKIE_SECRET}")
         bare = [stack.enter_context(Reference("reference_hello", pin=False)) for _ in range(2)]
         shops = [stack.enter_context(ShopProcess(folder / name, *flags)) for name in ("a", "b")]
+        answer = recorded_answer(shops[0].url + page, "", folder / "book-page.json")
+        same = [stack.enter_context(Reference("reference_answer", f"--answer={answer}", pin=False)) for _ in range(2)]
         servers = {"bare": [(r.port, r.process.pid) for r in bare if r.process],
-                   "shop": [(s.port, s.process.pid) for s in shops if s.process]}
+                   "shop": [(s.port, s.process.pid) for s in shops if s.process],
+                   "same answer": [(r.port, r.process.pid) for r in same if r.process]}
         runs: dict[str, Callable[[int], SiteRun]] = {}
-        for side, path in (("bare", "/page"), ("shop", page)):
+        for side, path in (("bare", "/page"), ("shop", page), ("same answer", page)):
             for count in (1, 2):
                 ports, pids = zip(*servers[side][:count], strict=True)
-                url = stack.enter_context(behind_nginx(folder / f"nginx-{side}-{count}", list(ports)))
+                url = stack.enter_context(behind_nginx(folder / f"nginx-{side.replace(' ', '-')}-{count}", list(ports)))
                 runs[f"{side} {count}"] = functools.partial(site_run, url, path, list(pids), seconds)
         figures = in_turn(rounds, runs)
         other, same = asyncio.run(delivery(shops[0], shops[1], changes))
@@ -152,6 +159,7 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
     scale = Row(f"2 processes / 1 behind nginx, shop's book page vs bare Tornado's 12-book page, median of {rounds} "
                 "rounds", gain, bare_gain, "x", ">= 1.6, or bare Tornado's gain here")
     scale.met = gain >= 1.6 or gain >= 0.95 * bare_gain
+    same_gain = median_ratio(rps["same answer 2"], rps["same answer 1"])
     across = [there - here for there, here in zip(other, same, strict=True)]
     crossing = Row(f"change -> subscriber on the other process, p99 of {changes}, after the same process's "
                    "subscriber has it (vs that, from the request)", p99(across), p99(same), "ms", "<= 50 ms")
@@ -174,6 +182,11 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
             median["bare 2"].rest_us, "µs", "(context)"),
         Row("the machine's cores busy, 2 processes behind nginx", median["shop 2"].busy * 100,
             median["bare 2"].busy * 100, "%", "(context)"),
+        Row("the servers' CPU per answer, 1 process behind nginx: the shop vs Tornado writing its same book "
+            "page again, nothing else", median["shop 1"].server_us, median["same answer 1"].server_us, "µs",
+            "(context)"),
+        Row(f"2 processes / 1 behind nginx, shop's book page vs Tornado writing the same answer, median of {rounds} "
+            "rounds", gain, same_gain, "x", "(context)"),
         scale,
         crossing,
     ]
@@ -182,7 +195,7 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run (max 30)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over the four setups, medians kept (max 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over the six setups, medians kept (max 5)")
     parser.add_argument("--changes", type=int, default=100, help="changes timed (max 1,000)")
     args = parser.parse_args()
     print_table(measure(min(args.seconds, 30.0), min(args.rounds, 5), min(args.changes, 1000)))

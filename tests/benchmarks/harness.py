@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
 from tests.shop_process import (
     SHOP_COMMAND,
     cpu_seconds,
@@ -97,6 +99,25 @@ class Reference:
 
 def rss_kib(pid: int) -> int:
     return int(re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text()).group(1))
+
+
+# What Tornado itself writes on every answer or sets apart from the page (the XSRF cookie), and
+# `Connection: close`, the answer to this one fetch's own request.
+NOT_REPLAYED = {"Date", "Server", "Content-Length", "Set-Cookie", "Vary", "Transfer-Encoding", "Connection"}
+
+
+def recorded_answer(url: str, cookie: str, to: Path) -> Path:
+    """The shop's answer to GET `url` for this visitor, written `to` a file for reference_answer."""
+    request = HTTPRequest(url, headers={"Cookie": cookie} if cookie else {},
+                          decompress_response=False)  # as wrk asks: not compressed
+
+    async def fetch():
+        return await AsyncHTTPClient().fetch(request)
+
+    answer = asyncio.run(fetch())
+    headers = [[name, value] for name, value in answer.headers.get_all() if name not in NOT_REPLAYED]
+    to.write_text(json.dumps({"headers": headers, "body": answer.body.decode()}), encoding="utf-8")
+    return to
 
 
 # --- wrk ---------------------------------------------------------------------------------------
