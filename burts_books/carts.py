@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import hashlib
 import logging
 import secrets
 
@@ -50,6 +51,13 @@ EXPIRE_BATCH = 100  # idle carts expired with one wait for the disk
 CLOSED_CART_RETENTION = datetime.timedelta(days=1)
 ENDING_SOON = datetime.timedelta(minutes=5)  # or a quarter of the hold, if shorter
 LINE_FIELDS = {"_id": 0, "isbn": 1, "title": 1, "price_cents": 1, "image": 1, "available": 1}
+
+
+def prices_key(lines: list[dict]) -> str:
+    """A short key to the price of each cart line (as `Carts.lines` gives them), for a review to carry
+    back at checkout: the cart's revision only moves with what the shopper changes, not with what staff charge."""
+    prices = sorted((line["isbn"], line["price_cents"]) for line in lines)
+    return hashlib.sha256(repr(prices).encode()).hexdigest()[:16]
 
 
 class CartError(Conflict):
@@ -179,12 +187,15 @@ class Carts:
 
     async def contents(self, cart: Cart | None) -> dict:
         """What the cart page and the JSON answers show: items, copies, total, when the hold ends,
-        and the lines whose hold expired."""
+        and the lines whose hold expired; and what checkout is placed as reviewed by (`revision`,
+        `prices`: see Orders.place)."""
         items = await self.lines(cart)
         return {
             "items": items,
             "count": sum(item["quantity"] for item in items),
             "total_cents": sum(item["quantity"] * item["price_cents"] for item in items),
+            "revision": cart.revision if cart else 0,
+            "prices": prices_key(items),
             "hold_ends": cart and cart.hold_ends,
             "warn_at": cart and cart.warn_at,
             "lapsed": await self.lines(cart, lapsed=True),

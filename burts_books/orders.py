@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import hashlib
 import logging
 import re
 import secrets
@@ -37,7 +36,7 @@ from pymongo import ReturnDocument
 
 from . import history
 from .accounts import BAD_EMAIL, known_as, normalize_email, valid_email
-from .carts import Cart, CartError, Carts, EmptyCart
+from .carts import Cart, CartError, Carts, EmptyCart, prices_key
 from .catalog import price_text, words
 from .infra.bus import EventBus
 from .infra.clock import utcnow
@@ -90,6 +89,9 @@ class Contact:
     note: str = ""
 
 
+CONTACT_FIELDS = tuple(field.name for field in dataclasses.fields(Contact))
+
+
 def check_contact(name: str, email: str, phone: str = "", note: str = "") -> Contact:
     """The contact as stored; ValidationError says what is wrong with each field."""
     name, phone, note = (name or "").strip(), (phone or "").strip(), (note or "").strip()
@@ -130,13 +132,6 @@ def search_criteria(status: str = "", text: str = "") -> dict:
     if terms:
         criteria["$and"] = [{"keywords": term} for term in terms]
     return criteria
-
-
-def prices_key(lines: list[dict]) -> str:
-    """A short key to the price of each cart line (as `Carts.lines` gives them), for the review form to carry
-    back: the cart's revision only moves with what the shopper changes, not with what staff charge."""
-    prices = sorted((line["isbn"], line["price_cents"]) for line in lines)
-    return hashlib.sha256(repr(prices).encode()).hexdigest()[:16]
 
 
 def order_line(line: dict) -> dict:
@@ -258,9 +253,12 @@ class Orders:
                 return order
             await asyncio.sleep(JUST_PLACED_STEP)
 
-    async def get(self, number: str, user: dict) -> dict | None:
-        """The user's order with this number; None for anyone else's or an unknown number."""
-        return await self.orders.find_one({"number": number, "user_id": user["_id"]})
+    async def get(self, number: str, user: dict) -> dict:
+        """The user's order with this number; NotFound for anyone else's or an unknown number."""
+        order = await self.orders.find_one({"number": number, "user_id": user["_id"]})
+        if order is None:
+            raise NotFound("You have no order with this number.")
+        return order
 
     async def by_number(self, number: str) -> dict:
         """Any order, for staff; NotFound when there is none with this number."""

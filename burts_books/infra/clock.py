@@ -22,3 +22,8 @@ def utcnow() -> datetime.datetime:
 def monotonic() -> float:
     """Seconds from an arbitrary start that never go back: for windows and timeouts, not dates."""
     return time.monotonic()
+
+
+def iso_utc(moment: datetime.datetime) -> str:
+    """One of our naive UTC dates as the JSON API writes dates: ISO 8601, marked UTC."""
+    return moment.isoformat() + "Z"

@@ -18,7 +18,16 @@ from ..covers import cover_for
 from ..infra import access_log
 from ..infra.config import Settings
 from ..infra.db import StoreWriteFailed
-from ..infra.errors import Conflict, Invalid, NotAllowed, NotFound, NotSignedIn, ShopError, TooMany
+from ..infra.errors import (
+    Conflict,
+    Invalid,
+    NotAllowed,
+    NotFound,
+    NotSignedIn,
+    ShopError,
+    TooMany,
+    ValidationError,
+)
 from ..infra.numbers import LARGEST, whole_number
 from ..services import Services
 from ..visitors import Session
@@ -360,7 +369,10 @@ class BaseHandler(SharedPageRendering, NotKept):
         message = self.error_message(status_code, kwargs.get("exc_info"))
         self.explain_status(status_code)
         if self.wants_json():
-            self.write_json({"error": {"status": status_code, "message": message}})
+            described = {"status": status_code, "message": message}
+            if isinstance(error, ValidationError):
+                described["fields"] = error.errors  # what is wrong with each field, as a form shows it
+            self.write_json({"error": described})
             return
         self.render(
             "error.html",

@@ -9,6 +9,8 @@ from ..carts import MAX_PER_TITLE
 from ..infra.config import Settings
 from ..infra.numbers import LARGEST
 from ..inventory import MAX_STOCK
+from ..orders import MAX_NAME, MAX_NOTE, STATUS_LABELS
+from ..orders import NUMBER_PATTERN as ORDER_NUMBER
 from .api import MAX_API_PAGE_SIZE
 from .base import JsonHandler, json_text
 from .cart import ACTIONS as CART_ACTIONS
@@ -60,7 +62,15 @@ ISBN_TEXT = {"type": "string", "pattern": "^[0-9Xx\\s-]{10,}$", "examples": [EXA
              "description": "ISBN-10 or ISBN-13 (its check digit right); hyphens and spaces allowed."}
 
 MOMENT = {"type": ["string", "null"], "examples": ["2026-12-01 16:40:00.125000"]}
-ERROR = record(status={"type": "integer", "minimum": 400, "maximum": 599}, message=TEXT)
+ERROR = {
+    **record(status={"type": "integer", "minimum": 400, "maximum": 599}, message=TEXT),
+    "properties": {
+        "status": {"type": "integer", "minimum": 400, "maximum": 599}, "message": TEXT,
+        "fields": {"type": "object", "additionalProperties": TEXT,
+                   "description": "for bad input in named fields: what is wrong with each, as the form says it"},
+    },
+}
+ORDER_NUMBER_TEXT = {"type": "string", "pattern": f"^{ORDER_NUMBER}$", "examples": ["BB-10001"]}
 SCHEMAS = {
     "Error": record(error=ERROR),
     "Book": record(
@@ -95,6 +105,24 @@ SCHEMAS = {
         lapsed={"type": "array", "items": ref("CartLine"),
                 "description": "copies whose hold expired and went back on sale; `add_again` offers them"},
         expired_at={**MOMENT, "description": "when the hold on the lapsed copies expired (UTC)"},
+        revision={**NUMBER, "description": "moves with every change the shopper makes; send it to place the order"},
+        prices={"type": "string", "pattern": "^[0-9a-f]{16}$",
+                "description": "a key to the lines' prices; send it to place the order at the prices reviewed"},
+    ),
+    "OrderLine": record(isbn=ref("Isbn13"), title=TEXT, price_cents={**NUMBER, "description": "as sold"},
+                        quantity={"type": "integer", "minimum": 1}),
+    "Order": record(
+        number=ORDER_NUMBER_TEXT,
+        status={"enum": list(STATUS_LABELS)},
+        created_at={"type": "string", "format": "date-time"},
+        lines={"type": "array", "items": ref("OrderLine")},
+        total_cents=NUMBER,
+        payment=record(method={"enum": ["pay_at_pickup"]}, status={"type": "string"}),
+        pickup_code={"type": ["string", "null"], "pattern": "^[0-9]{6}$",
+                     "description": "shown at the counter; null once the order is collected or cancelled"},
+        name=TEXT, email=TEXT, phone=TEXT, note=TEXT,
+        history={"type": "array", "items": record(status={"enum": list(STATUS_LABELS)},
+                                                   at={"type": "string", "format": "date-time"})},
     ),
 }
 
@@ -124,6 +152,7 @@ RESPONSES = {
 # Cookie sessions work too (with the XSRF token on every POST), as the shop's own pages use them.
 OPTIONAL_AUTH: list[dict] = [{}, {"bearerAuth": []}, {"session": []}]
 STAFF_AUTH: list[dict] = [{"bearerAuth": []}, {"session": []}]
+SIGNED_IN = STAFF_AUTH  # any signed-in person: a session, or an API token (staff make them, for themselves)
 
 
 def operation(operation_id: str, summary: str, responses: dict, *, parameters=(), body=None,
@@ -211,6 +240,43 @@ PATHS = {
             refused=(400, 401, 403, 404, 429), pages=True,
         ),
     },
+    "/api/orders": {
+        "get": operation(
+            "listOrders", "Your orders, newest first (the last 100)",
+            {"200": answer("Your orders", record(orders={"type": "array", "items": ref("Order")}))},
+            security=SIGNED_IN,
+        ),
+        "post": operation(
+            "placeOrder", "Place your cart as an order to collect and pay for at the shop, as you reviewed it "
+            "(GET /cart: its `revision` and `prices`)",
+            {
+                "201": {**answer("Placed: the order, mailed to its email", record(order=ref("Order"))),
+                        "headers": {"Location": {"required": True, "schema": TEXT}}},
+                "200": {**answer("This cart was ordered moments ago (a repeated request): that order, no second one",
+                                 record(order=ref("Order"))),
+                        "headers": {"Location": {"required": True, "schema": TEXT}}},
+                "400": answer("Bad input, each bad field named in `fields`, or an empty cart. Nothing changed.",
+                              ref("Error")),
+                "409": answer("The cart or a price changed since the review: the cart as it is now, to review "
+                              "again. Nothing changed.", record(error=ERROR, cart=ref("Cart"))),
+            },
+            body={"type": "object", "required": ["name", "email", "revision", "prices"], "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "email": {"type": "string", "format": "email"},
+                "phone": {"type": "string", "description": "optional: 7 to 15 digits"},
+                "note": {"type": "string", "maxLength": MAX_NOTE},
+                "revision": {"type": "integer", "minimum": 0, "maximum": LARGEST},
+                "prices": {"type": "string"}}},
+            security=SIGNED_IN, refused=(401, 403, 429),
+        ),
+    },
+    "/api/orders/{number}": {"get": operation(
+        "getOrder", "One of your orders",
+        {"200": answer("The order", record(order=ref("Order"))),
+         "404": answer("You have no order with this number.", ref("Error"))},
+        parameters=[{"name": "number", "in": "path", "required": True, "schema": ORDER_NUMBER_TEXT}],
+        security=SIGNED_IN,
+    )},
     "/cart/status": {"get": operation(
         "pollStock",
         "Long poll: answers at once when a book's version is newer than the one given, else at the next change "
@@ -239,7 +305,7 @@ DOCUMENT = {
         "title": "Burt's Books API",
         "version": "1",
         "description": (
-            "The catalog, stock and carts of Burt's Books for programs. Every error comes back as "
+            "The catalog, stock, carts and orders of Burt's Books for programs. Every error comes back as "
             f"{ERROR_SHAPE}, and a refused request changes nothing. Programs authenticate with an API token "
             "that staff make at /account/tokens; a request with a token needs no XSRF token."
         ),

@@ -1,12 +1,10 @@
 """Click-and-collect checkout (review, then place) and the shopper's orders."""
 
 from ..carts import CartError, EmptyCart
-from ..infra.errors import NotFound, ValidationError
+from ..infra.errors import ValidationError
 from ..infra.numbers import LARGEST, whole_number_or_invalid
-from ..orders import STATUS_LABELS, Contact, check_contact, prices_key
+from ..orders import CONTACT_FIELDS, STATUS_LABELS, Contact, check_contact
 from .base import BaseHandler, signed_in, status_of
-
-CONTACT_FIELDS = ("name", "email", "phone", "note")
 
 
 class CheckoutHandler(BaseHandler):
@@ -17,8 +15,7 @@ class CheckoutHandler(BaseHandler):
 
     async def review(self, contact: Contact, errors: dict, message: str = "") -> None:
         contents = await self.services.carts.contents(self.cart)
-        self.render("checkout.html", contents=contents, contact=contact, errors=errors, message=message,
-                    revision=self.cart.revision if self.cart else 0, prices=prices_key(contents["items"]))
+        self.render("checkout.html", contents=contents, contact=contact, errors=errors, message=message)
 
     @signed_in
     async def get(self):
@@ -53,8 +50,6 @@ class OrderHandler(BaseHandler):
     @signed_in
     async def get(self, number):
         order = await self.services.orders.get(number, self.current_user)
-        if order is None:
-            raise NotFound("You have no order with this number.")
         self.render("order.html", order=order, status_labels=STATUS_LABELS)
 
     head = get
