@@ -107,6 +107,29 @@ def test_the_stock_table_and_the_edit_page_follow_a_sale_and_a_restock_made_else
     assert staff.evaluate("window.notReloaded === true") and editor.evaluate("window.notReloaded === true")
 
 
+def test_titles_that_change_within_a_moment_are_read_in_one_request(open_page):
+    staff = open_page()
+    open_stock_page(staff)
+    reads: list[str] = []
+    staff.on("request", lambda request: reads.append(request.url) if "/api/stock" in request.url else None)
+
+    other_staff = open_page()
+    open_stock_page(other_staff)
+    statuses = other_staff.evaluate("""async (isbns) => {
+        const xsrf = document.querySelector('input[name=_xsrf]').value;
+        const restock = (isbn) => fetch('/api/books/' + isbn + '/restock', {
+            method: 'POST', body: JSON.stringify({copies: 3}),
+            headers: {'Content-Type': 'application/json', 'X-XSRFToken': xsrf}});
+        return (await Promise.all(isbns.map(restock))).map((answer) => answer.status);
+    }""", [PCI, SICP])
+    assert statuses == [200, 200]
+
+    expect_row(staff.locator(f"#stock-{PCI}"), stock=15, available=15, held=0, sold=0)
+    expect_row(staff.locator(f"#stock-{SICP}"), stock=7, available=7, held=0, sold=0)
+    assert len(reads) == 1, reads
+    assert f"isbn={PCI}" in reads[0] and f"isbn={SICP}" in reads[0]
+
+
 def test_a_cover_chosen_from_disk_shows_on_the_books_page(open_page, tmp_path):
     picture = io.BytesIO()
     Image.new("RGB", (400, 600), (200, 30, 30)).save(picture, "PNG")
