@@ -228,6 +228,23 @@ async def test_a_cart_that_lapsed_before_signing_in_is_the_accounts_once_reopene
 
 
 @pytest.mark.gen_test
+async def test_the_carts_json_gives_its_times_in_iso_8601_utc_as_books_and_orders_do(client, services):
+    await client.post("/cart", {"action": "add", "isbn": PCI})
+    held = (await client.get("/cart", headers=JSON)).json()["cart"]
+    stored = await services.db.carts.find_one({"status": "open"})
+    hold_ends, warn_at = (datetime.datetime.fromisoformat(held[key]) for key in ("hold_ends", "warn_at"))
+    assert hold_ends.tzinfo == warn_at.tzinfo == datetime.UTC
+    assert stored["touched_at"] < warn_at.replace(tzinfo=None) < hold_ends.replace(tzinfo=None)
+
+    await age_carts(services, 601)
+    await services.housekeeping(cart_ttl_seconds=1200, anonymous_cart_ttl_seconds=600)
+    lapsed = (await client.get("/cart", headers=JSON)).json()["cart"]
+    expired_at = datetime.datetime.fromisoformat(lapsed["expired_at"])
+    assert expired_at.tzinfo == datetime.UTC and lapsed["hold_ends"] is None
+    assert expired_at.replace(tzinfo=None) == (await services.db.carts.find_one({}))["expired_at"]
+
+
+@pytest.mark.gen_test
 async def test_signing_in_brings_the_accounts_earlier_cart_into_this_one(client, services):
     await services.accounts.register(SHOPPER_EMAIL, PASSWORD)
     await client.login(SHOPPER_EMAIL)

@@ -1,6 +1,5 @@
 """The JSON API for programs: the catalog, read-only."""
 
-from ..infra.clock import iso_utc
 from ..infra.errors import NotFound
 from ..infra.numbers import whole_number_or_invalid
 from .base import JsonHandler
@@ -17,7 +16,7 @@ def book_json(book: dict) -> dict:
         "author": book["author"],
         "image": book.get("image"),
         "date_released": book.get("date_released", ""),
-        "date_added": iso_utc(book["date_added"]),
+        "date_added": book["date_added"],
         "description": book.get("description", ""),
         "price_cents": book["price_cents"],
         "available": book["available"],

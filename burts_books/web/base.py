@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import http.client
 import json
@@ -16,6 +17,7 @@ import tornado.web
 
 from ..covers import cover_for
 from ..infra import access_log
+from ..infra.clock import iso_utc
 from ..infra.config import Settings
 from ..infra.db import StoreWriteFailed
 from ..infra.errors import (
@@ -85,8 +87,13 @@ PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=
 SERVER = "BurtsBooks"  # never the framework and its version
 
 
+def _json_value(value) -> str:
+    """What JSON cannot hold as it is: our dates as ISO 8601 marked UTC, anything else as its text."""
+    return iso_utc(value) if isinstance(value, datetime.datetime) else str(value)
+
+
 def json_text(data) -> str:
-    return json.dumps(data, default=str, separators=(",", ":"))
+    return json.dumps(data, default=_json_value, separators=(",", ":"))
 
 
 def client_address(request: tornado.httputil.HTTPServerRequest) -> str:

@@ -61,7 +61,7 @@ ISBN_IN_PATH = {
 ISBN_TEXT = {"type": "string", "pattern": "^[0-9Xx\\s-]{10,}$", "examples": [EXAMPLE_ISBN],
              "description": "ISBN-10 or ISBN-13 (its check digit right); hyphens and spaces allowed."}
 
-MOMENT = {"type": ["string", "null"], "examples": ["2026-12-01 16:40:00.125000"]}
+MOMENT = {"type": ["string", "null"], "format": "date-time", "examples": ["2026-12-01T16:40:00.125000Z"]}
 ERROR = {
     **record(status={"type": "integer", "minimum": 400, "maximum": 599}, message=TEXT),
     "properties": {

@@ -2,7 +2,6 @@
 `revision` and `prices`), and read one's orders. The pages are in web/orders.py."""
 
 from ..carts import CartError
-from ..infra.clock import iso_utc
 from ..infra.errors import Invalid, ValidationError
 from ..infra.numbers import LARGEST, whole_number_or_invalid
 from ..orders import CONTACT_FIELDS, PLACED, READY, check_contact
@@ -16,7 +15,7 @@ def order_json(order: dict) -> dict:
     return {
         "number": order["number"],
         "status": order["status"],
-        "created_at": iso_utc(order["created_at"]),
+        "created_at": order["created_at"],
         "lines": [{key: line[key] for key in ("isbn", "title", "price_cents", "quantity")} for line in order["lines"]],
         "total_cents": order["total_cents"],
         "payment": order["payment"],
@@ -25,7 +24,7 @@ def order_json(order: dict) -> dict:
         "email": order.get("email", ""),
         "phone": order.get("phone", ""),
         "note": order.get("note", ""),
-        "history": [{"status": step["status"], "at": iso_utc(step["at"])} for step in order["history"]],
+        "history": [{"status": step["status"], "at": step["at"]} for step in order["history"]],
     }
 
 
