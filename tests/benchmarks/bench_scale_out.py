@@ -10,7 +10,9 @@ its twelve-book page (Tornado + Jinja2, no database: `reference_hello`'s /page).
 itself is no reference here: it costs nginx more than it costs Tornado, so a second process
 gains it nothing. The setups (1 and 2 processes of each, each behind its own nginx, which
 runs a worker per core as Debian's does) are measured in turn, round after round, and each
-gain is the median of its rounds' ratios: the machine's speed moves by the minute. Beside them,
+gain is the median of its rounds' ratios: the machine's speed moves by the minute. A lone server
+that did not fill its core was held back by nginx or wrk, not by its own work, and is measured
+again (`FILLED`), on either side. Beside them,
 where each setup's CPU goes per answer (the servers' own, and the rest: nginx, wrk and the kernel)
 and how busy the machine's cores are: a lighter page leaves a larger share to nginx and wrk, and
 the second process gains less on a machine both setups already fill. To tell the shop's own work
@@ -34,6 +36,7 @@ import dataclasses
 import functools
 import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +45,7 @@ from pathlib import Path
 from tornado.httpclient import AsyncHTTPClient
 
 from tests.benchmarks.harness import (
+    MEASURED_AGAIN,
     Reference,
     Row,
     get_script,
@@ -79,7 +83,24 @@ def median_run(runs: list[SiteRun]) -> SiteRun:
                      for field in dataclasses.fields(SiteRun)))
 
 
+# A lone server busy for less of its core than this was kept waiting by nginx or wrk that minute (where
+# the scheduler put them), not by its own work: its figure is not what one process serves, and a
+# second process's gain over it reads higher than two cores can give (bare Tornado has read 2.3x).
+FILLED = 0.9
+
+
 def site_run(url: str, path: str, servers: list[int], seconds: float, number: int) -> SiteRun:
+    """One setup's run; a lone server that did not fill its core is measured again, on either side,
+    while `MEASURED_AGAIN` has time for it."""
+    run = _measured(url, path, servers, seconds)
+    while len(servers) == 1 and run.server_share < FILLED and MEASURED_AGAIN.take(seconds):
+        print(f"(a lone server was busy {run.server_share:.0%} of its core: measuring it again)", file=sys.stderr,
+              flush=True)
+        run = _measured(url, path, servers, seconds)
+    return run
+
+
+def _measured(url: str, path: str, servers: list[int], seconds: float) -> SiteRun:
     busy, server, start = machine_busy_seconds(), sum(map(cpu_seconds, servers)), time.monotonic()
     result = wrk(url + path, seconds, get_script([path]), pin=False)
     elapsed, busy = time.monotonic() - start, machine_busy_seconds() - busy
