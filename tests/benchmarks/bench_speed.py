@@ -46,7 +46,8 @@ def main() -> None:
           f"load average {load:.1f} at the end, {sum(took.values()):.0f} s "
           f"({', '.join(f'{part} {seconds:.0f} s' for part, seconds in took.items())}); the host took "
           f"{(sum(stolen_seconds()) - stolen) / (sum(took.values()) * (os.cpu_count() or 1)):.0%} of the cores' time, "
-          f"{MEASURED_AGAIN.rounds} rounds measured again (the host took over {HostWatch.MOST:.0%} of a core)\n")
+          f"{MEASURED_AGAIN.rounds} rounds measured again (the host took over {HostWatch.MOST:.0%} of a core, or "
+          "a lone scale-out server did not fill its core)\n")
     print_table(rows)
 
 

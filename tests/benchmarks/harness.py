@@ -233,8 +233,9 @@ class HostWatch:
 
 
 class MeasuredAgain:
-    """The time a run of the benchmarks may spend measuring disturbed rounds again (`in_turn`): once
-    spent, a disturbed round counts as it is, so the run still ends in its time."""
+    """The time a run of the benchmarks may spend measuring disturbed rounds again (`in_turn`; and
+    scale-out's lone servers kept waiting, `bench_scale_out.FILLED`): once spent, a round counts as
+    it is, so the run still ends in its time."""
 
     def __init__(self, seconds: float) -> None:
         self.left = seconds
