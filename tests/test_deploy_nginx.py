@@ -136,3 +136,22 @@ async def test_an_upload_refused_to_a_visitor_or_a_shopper_is_answered_through_n
     await shopper.login(SHOPPER_EMAIL)
     refused = await shopper.post_multipart(path, {}, files)
     assert refused.code == 403 and "staff only" in refused.text
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_body_too_large_for_nginx_gets_json_for_a_program_and_a_page_for_a_browser(one_shop_front, http_client):
+    shopper = ShopClient(http_client, one_shop_front)
+    await shopper.login(SHOPPER_EMAIL)
+    await shopper.post("/cart", {"action": "add", "isbn": PCI})
+    cart_before = (await shopper.get("/cart", headers=JSON)).json()["cart"]
+
+    too_large = await shopper.post_json("/api/orders", {"name": "x" * 2 * 1024 * 1024, "revision": 1, "prices": ""})
+    assert too_large.code == 413 and too_large.headers["Content-Type"] == "application/json"
+    assert too_large.json()["error"] == {"status": 413, "message": "The request is too large for this address."}
+
+    from_a_form = await shopper.post("/cart", {"action": "add", "isbn": PCI, "note": "x" * 2 * 1024 * 1024})
+    assert from_a_form.code == 413 and from_a_form.headers["Content-Type"] == "text/html"
+    assert "What you sent is too large for this page." in from_a_form.text
+
+    assert (await shopper.get("/cart", headers=JSON)).json()["cart"] == cart_before
+    assert await shopper.get_json("/api/orders") == {"orders": []}
