@@ -89,13 +89,13 @@ def median_run(runs: list[SiteRun]) -> SiteRun:
 FILLED = 0.9
 
 
-def site_run(url: str, path: str, servers: list[int], seconds: float, number: int) -> SiteRun:
-    """One setup's run; a lone server that did not fill its core is measured again, on either side,
+def site_run(name: str, url: str, path: str, servers: list[int], seconds: float, number: int) -> SiteRun:
+    """Setup `name`'s run; a lone server that did not fill its core is measured again, on either side,
     while `MEASURED_AGAIN` has time for it."""
     run = _measured(url, path, servers, seconds)
     while len(servers) == 1 and run.server_share < FILLED and MEASURED_AGAIN.take(seconds):
-        print(f"(a lone server was busy {run.server_share:.0%} of its core: measuring it again)", file=sys.stderr,
-              flush=True)
+        print(f"({name}: its server was busy {run.server_share:.0%} of its core, measuring it again)",
+              file=sys.stderr, flush=True)
         run = _measured(url, path, servers, seconds)
     return run
 
@@ -172,7 +172,8 @@ def measure(seconds: float = 4, rounds: int = 3, changes: int = 100) -> list[Row
             for count in (1, 2):
                 ports, pids = zip(*servers[side][:count], strict=True)
                 url = stack.enter_context(behind_nginx(folder / f"nginx-{side.replace(' ', '-')}-{count}", list(ports)))
-                runs[f"{side} {count}"] = functools.partial(site_run, url, path, list(pids), seconds)
+                name = f"{side} {count}"
+                runs[name] = functools.partial(site_run, name, url, path, list(pids), seconds)
         figures = in_turn(rounds, runs)
         other, same = asyncio.run(delivery(shops[0], shops[1], changes))
     rps = {name: [run.rps for run in site_runs] for name, site_runs in figures.items()}
