@@ -57,7 +57,7 @@ NUMBER_PATTERN = r"BB-[0-9]{5,9}"
 PICKUP_CODE_DIGITS = 6
 SHOP_ADDRESS = "Burt's Books, 12 Bookseller Lane, Springfield"
 # A second click may ask while the first is still writing its order: wait this long for it.
-JUST_PLACED_WAIT = 2.0
+JUST_PLACED_WAIT = datetime.timedelta(seconds=2)
 JUST_PLACED_STEP = 0.05
 
 PLACED, READY, COLLECTED, CANCELLED = "placed", "ready_for_pickup", "collected", "cancelled"
@@ -90,6 +90,15 @@ class Contact:
 
 
 CONTACT_FIELDS = tuple(field.name for field in dataclasses.fields(Contact))
+
+
+@dataclasses.dataclass(frozen=True)
+class Placed:
+    """What placing a cart came to: the order, and whether this call made it (not an earlier
+    click or request that placed the same cart moments ago)."""
+
+    order: dict
+    new: bool
 
 
 def check_contact(name: str, email: str, phone: str = "", note: str = "") -> Contact:
@@ -176,7 +185,7 @@ class Orders:
 
     async def place(self, cart: Cart | None, user: dict, contact: Contact,
                     reviewed_revision: int | None = None, cart_id: str | None = None,
-                    reviewed_prices: str | None = None) -> dict:
+                    reviewed_prices: str | None = None) -> Placed:
         """Turn the shopper's cart into an order, as reviewed; EmptyCart, or CartError when it changed.
 
         `reviewed_prices` is the review's `prices_key`: when a price changed since, the order is not
@@ -187,10 +196,7 @@ class Orders:
         order is the answer rather than an error, and no second order is made.
         """
         if cart is None or not cart.is_open or not cart.holds:
-            just_placed = await self._just_placed(cart_id, user)
-            if just_placed is not None:
-                return just_placed
-            raise EmptyCart("Your cart is empty: add a book before checking out.")
+            return await self._placed_already(cart_id, user)
         if reviewed_revision is not None and reviewed_revision != cart.revision:
             raise CartError(REVIEW_AGAIN)
         lines = await self.carts.lines(cart)
@@ -201,9 +207,9 @@ class Orders:
             now = await self.carts.find(cart.id, user)
             if now is None or not now.is_open:
                 # Ordered by a click that came first: its order, as soon as it is written.
-                just_placed = await self._just_placed(cart.id, user, wait=JUST_PLACED_WAIT)
+                just_placed = await self._just_placed(cart.id, user, wait=True)
                 if just_placed is not None:
-                    return just_placed
+                    return Placed(just_placed, new=False)
             raise CartError(REVIEW_AGAIN)
 
         # Numbered before the copies leave stock, so their history names the order.
@@ -238,13 +244,24 @@ class Orders:
         await self.counters.update_one({"_id": WRITTEN_COUNTER}, {"$max": {"value": seq}}, upsert=True)
         self.mailer.send(confirmation_mail(order))
         await self._announce(order)
-        return order
+        return Placed(order, new=True)
 
-    async def _just_placed(self, cart_id: str | None, user: dict, wait: float = 0.0) -> dict | None:
+    async def _placed_already(self, cart_id: str | None, user: dict) -> Placed:
+        """With no open cart to order, the order the browser's cart became moments ago (a second click),
+        waited for while the request that closed the cart is writing it still; EmptyCart if none."""
+        just_placed = await self._just_placed(cart_id, user)
+        if just_placed is None and await self.carts.closed_for_order_since(cart_id, utcnow() - JUST_PLACED_WAIT):
+            just_placed = await self._just_placed(cart_id, user, wait=True)
+        if just_placed is None:
+            raise EmptyCart("Your cart is empty: add a book before checking out.")
+        return Placed(just_placed, new=False)
+
+    async def _just_placed(self, cart_id: str | None, user: dict, wait: bool = False) -> dict | None:
+        """The order this cart became moments ago, if it is written (with `wait`, once it is)."""
         if not cart_id:
             return None
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
+        deadline = loop.time() + (JUST_PLACED_WAIT.total_seconds() if wait else 0.0)
         while True:
             order = await self.orders.find_one(
                 {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}

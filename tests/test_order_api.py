@@ -2,6 +2,7 @@
 `prices`), places it as reviewed (POST /api/orders) and reads its orders back; a refused order changes
 nothing, and says why."""
 
+import asyncio
 import re
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from tests.constants import JSON, PASSWORD, PCI, RESTFUL, SHOPPER_EMAIL, STAFF_EMAIL
 from tests.mail_server import body_of
 from tests.shop_client import form_values
-from tests.store import stock_of, store_snapshot
+from tests.store import interleave_store_calls, stock_of, store_snapshot
 from tests.waiting import until
 
 CONTACT = {"name": "Ada Reader", "email": SHOPPER_EMAIL, "phone": "+1 555 555 0100", "note": "Saturday morning."}
@@ -78,6 +79,44 @@ async def test_the_same_request_again_answers_the_same_order_and_makes_no_second
     assert again.json() == first.json() and again.location == first.location
     assert await services.db.orders.count_documents({}) == 1
     assert (await stock_of(services, PCI))["stock"] == 11
+
+
+@pytest.mark.gen_test
+async def test_a_request_that_finds_the_cart_closed_by_one_still_writing_its_order_answers_that_order(
+        shopper, services):
+    await shopper.cart_json("add")
+    cart = await reviewed(shopper)
+    numbering, go_on = asyncio.Event(), asyncio.Event()
+    next_seq = services.orders.next_seq
+
+    async def held_after_closing_the_cart():
+        numbering.set()
+        await go_on.wait()
+        return await next_seq()
+
+    services.orders.next_seq = held_after_closing_the_cart
+    first = asyncio.ensure_future(place(shopper, cart))
+    await numbering.wait()
+    second = asyncio.ensure_future(place(shopper, cart))  # finds no open cart: the first closed it
+    await asyncio.sleep(0.3)
+    go_on.set()
+
+    answers = await asyncio.gather(first, second)
+    assert [answer.code for answer in answers] == [201, 200], [answer.text for answer in answers]
+    assert answers[0].json() == answers[1].json()
+    assert await services.db.orders.count_documents({}) == 1
+
+@pytest.mark.gen_test
+async def test_the_same_request_twice_at_once_makes_one_order_and_one_says_it_made_it(shopper, services):
+    await shopper.cart_json("add")
+    cart = await reviewed(shopper)
+    interleave_store_calls(services)  # the two requests overlap, as a client's retry can
+
+    answers = await asyncio.gather(place(shopper, cart), place(shopper, cart))
+
+    assert sorted(answer.code for answer in answers) == [200, 201], [answer.text for answer in answers]
+    assert answers[0].json() == answers[1].json() and answers[0].location == answers[1].location
+    assert await services.db.orders.count_documents({}) == 1
 
 
 @pytest.mark.gen_test

@@ -32,7 +32,7 @@ async def an_order(services, buyer, copies=2):
     cart = None
     for _ in range(copies):
         cart, _ = await services.carts.add(cart, buyer, PCI, ADDRESS)
-    return await services.orders.place(cart, buyer, Contact("Ada Reader", BUYER_EMAIL))
+    return (await services.orders.place(cart, buyer, Contact("Ada Reader", BUYER_EMAIL))).order
 
 
 @pytest.mark.gen_test

@@ -52,7 +52,7 @@ async def an_order(services, buyer, isbns=(PCI, PCI), contact=ADA):
     cart = None
     for isbn in isbns:
         cart, _ = await services.carts.add(cart, buyer, isbn, ADDRESS)
-    return await services.orders.place(cart, buyer, contact)
+    return (await services.orders.place(cart, buyer, contact)).order
 
 
 def numbers_listed(html):

@@ -33,8 +33,8 @@ class CheckoutHandler(BaseHandler):
         try:
             contact = check_contact(**typed)
             # A form without `prices` (made before they were sent) is shown again, with them.
-            order = await self.services.orders.place(self.cart, self.current_user, contact, revision,
-                                                     self.cart_cookie(), self.get_body_argument("prices", ""))
+            placed = await self.services.orders.place(self.cart, self.current_user, contact, revision,
+                                                      self.cart_cookie(), self.get_body_argument("prices", ""))
         except ValidationError as exc:
             self.set_status(400)
             await self.review(Contact(**typed), exc.errors)
@@ -43,7 +43,7 @@ class CheckoutHandler(BaseHandler):
             self.set_status(status_of(exc))
             await self.review(Contact(**typed), {}, str(exc))
             return
-        self.redirect(self.reverse_url("order", order["number"]), status=303)
+        self.redirect(self.reverse_url("order", placed.order["number"]), status=303)
 
 
 class OrderHandler(BaseHandler):

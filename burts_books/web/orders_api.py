@@ -48,21 +48,18 @@ class OrdersApiHandler(JsonHandler):
         if not isinstance(prices, str):
             raise Invalid(REVIEWED)
         contact = check_contact(**typed)
-        # With no open cart to order, `place` answers the order this cart just became (a repeated
-        # request) or refuses: either way this request made nothing.
-        creating = self.cart is not None and self.cart.is_open and bool(self.cart.holds)
         try:
-            order = await self.services.orders.place(self.cart, self.current_user, contact, revision,
-                                                     self.cart_cookie(), prices)
+            placed = await self.services.orders.place(self.cart, self.current_user, contact, revision,
+                                                      self.cart_cookie(), prices)
         except CartError as exc:
             self.set_status(status_of(exc))
             self.write_json({"error": {"status": status_of(exc), "message": str(exc)},
                              "cart": await self.services.carts.contents(self.cart)})
             return
-        if creating:
+        if placed.new:
             self.set_status(201)
-        self.set_header("Location", self.reverse_url("api_order", order["number"]))
-        self.write_json({"order": order_json(order)})
+        self.set_header("Location", self.reverse_url("api_order", placed.order["number"]))
+        self.write_json({"order": order_json(placed.order)})
 
 
 class OrderApiHandler(JsonHandler):
