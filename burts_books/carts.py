@@ -460,10 +460,8 @@ class Carts:
         )
         return result.modified_count == 1
 
-    async def closed_for_order_since(self, cart_id: str | None, moment: datetime.datetime) -> bool:
+    async def closed_for_order_since(self, cart_id: str, moment: datetime.datetime) -> bool:
         """Whether the cart `cart_id` was closed for checkout at `moment` or later (`claim_for_order`)."""
-        if not cart_id:
-            return False
         found = await self.carts.find_one({"_id": cart_id, "status": "ordered", "touched_at": {"$gte": moment}})
         return found is not None
 

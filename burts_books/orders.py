@@ -196,7 +196,10 @@ class Orders:
         order is the answer rather than an error, and no second order is made.
         """
         if cart is None or not cart.is_open or not cart.holds:
-            return await self._placed_already(cart_id, user)
+            just_placed = await self._just_placed(cart_id, user)
+            if just_placed is None:
+                raise EmptyCart("Your cart is empty: add a book before checking out.")
+            return Placed(just_placed, new=False)
         if reviewed_revision is not None and reviewed_revision != cart.revision:
             raise CartError(REVIEW_AGAIN)
         lines = await self.carts.lines(cart)
@@ -204,13 +207,10 @@ class Orders:
         if reviewed_prices is not None and reviewed_prices != prices_key(lines):
             raise CartError(PRICES_CHANGED)
         if not await self.carts.claim_for_order(cart):
-            now = await self.carts.find(cart.id, user)
-            if now is None or not now.is_open:
-                # Ordered by a click that came first: its order, as soon as it is written.
-                just_placed = await self._just_placed(cart.id, user, wait=True)
-                if just_placed is not None:
-                    return Placed(just_placed, new=False)
-            raise CartError(REVIEW_AGAIN)
+            just_placed = await self._just_placed(cart.id, user)  # ordered by a click that came first?
+            if just_placed is None:
+                raise CartError(REVIEW_AGAIN)
+            return Placed(just_placed, new=False)
 
         # Numbered before the copies leave stock, so their history names the order.
         seq = await self.next_seq()
@@ -246,29 +246,25 @@ class Orders:
         await self._announce(order)
         return Placed(order, new=True)
 
-    async def _placed_already(self, cart_id: str | None, user: dict) -> Placed:
-        """With no open cart to order, the order the browser's cart became moments ago (a second click),
-        waited for while the request that closed the cart is writing it still; EmptyCart if none."""
-        just_placed = await self._just_placed(cart_id, user)
-        if just_placed is None and await self.carts.closed_for_order_since(cart_id, utcnow() - JUST_PLACED_WAIT):
-            just_placed = await self._just_placed(cart_id, user, wait=True)
-        if just_placed is None:
-            raise EmptyCart("Your cart is empty: add a book before checking out.")
-        return Placed(just_placed, new=False)
-
-    async def _just_placed(self, cart_id: str | None, user: dict, wait: bool = False) -> dict | None:
-        """The order this cart became moments ago, if it is written (with `wait`, once it is)."""
+    async def _just_placed(self, cart_id: str | None, user: dict) -> dict | None:
+        """The order cart `cart_id` became moments ago (a second click, a client's retry); when the
+        cart was closed for checkout just now, by a request still writing its order, once it is written."""
         if not cart_id:
             return None
+        order = await self._order_from(cart_id, user)
+        if order is not None or not await self.carts.closed_for_order_since(cart_id, utcnow() - JUST_PLACED_WAIT):
+            return order
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + (JUST_PLACED_WAIT.total_seconds() if wait else 0.0)
-        while True:
-            order = await self.orders.find_one(
-                {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}
-            )
-            if order is not None or loop.time() >= deadline:
-                return order
+        deadline = loop.time() + JUST_PLACED_WAIT.total_seconds()
+        while order is None and loop.time() < deadline:
             await asyncio.sleep(JUST_PLACED_STEP)
+            order = await self._order_from(cart_id, user)
+        return order
+
+    async def _order_from(self, cart_id: str, user: dict) -> dict | None:
+        return await self.orders.find_one(
+            {"cart_id": cart_id, "user_id": user["_id"], "created_at": {"$gte": utcnow() - REPEAT_WINDOW}}
+        )
 
     async def get(self, number: str, user: dict) -> dict:
         """The user's order with this number; NotFound for anyone else's or an unknown number."""
